@@ -1,0 +1,335 @@
+/*
+ * nabla: neural networks on a computational graph with reverse-mode
+ * automatic differentiation, in C11.
+ *
+ * This is the whole public API. Sections, in order: status and errors,
+ * memory, tensors and shapes, random numbers, graph, ops, layers and
+ * initialisation, optimizers, numerical gradients, trace output, data,
+ * preprocessing, models, model files, training.
+ *
+ * Every function that can fail returns an nb_status; nb_last_error() then
+ * says what was wrong and where. The library never exits or aborts on a
+ * caller's mistake.
+ */
+#ifndef NABLA_H
+#define NABLA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NB_VERSION_MAJOR 0
+#define NB_VERSION_MINOR 1
+#define NB_VERSION_PATCH 0
+#define NB_VERSION       "0.1.0"
+
+/* The element type: float, or double when built with NABLA_DOUBLE=ON. */
+#ifdef NABLA_DOUBLE
+typedef double nb_real;
+#define NB_REAL_NAME "f64"
+#else
+typedef float nb_real;
+#define NB_REAL_NAME "f32"
+#endif
+
+/* ===================================================== status and errors */
+
+typedef enum nb_status {
+    NB_OK = 0,
+    NB_ERR_ARGUMENT,    /* a caller passed something invalid */
+    NB_ERR_SHAPE,       /* tensor shapes do not fit together */
+    NB_ERR_MEMORY,      /* an allocation failed or would be too large */
+    NB_ERR_IO,          /* a file could not be opened, read or written */
+    NB_ERR_FORMAT,      /* a file's content is malformed */
+    NB_ERR_LIMIT,       /* a documented limit was exceeded */
+    NB_ERR_NUMERIC,     /* a value became NaN or infinite */
+    NB_ERR_STATE,       /* a call made in the wrong order */
+    NB_ERR_NOT_FOUND,   /* a name that does not exist */
+    NB_ERR_INTERRUPTED, /* stopped on request (Ctrl-C) */
+} nb_status;
+
+/* The message of the most recent error in this thread ("" if none). */
+const char *nb_last_error(void);
+/* A short fixed name for a status, e.g. "shape error". */
+const char *nb_status_name(nb_status status);
+/* Forget the last error message. */
+void nb_clear_error(void);
+
+/* ================================================================ memory */
+
+/* All of nabla's heap memory goes through these hooks (NULL restores the C
+ * library's). Tests use them to count allocations and to inject failures. */
+typedef struct nb_allocator {
+    void *(*malloc_fn)(size_t size, void *user);
+    void *(*realloc_fn)(void *ptr, size_t size, void *user);
+    void (*free_fn)(void *ptr, void *user);
+    void *user;
+} nb_allocator;
+
+void nb_set_allocator(const nb_allocator *allocator);
+void *nb_malloc(size_t size);
+void *nb_calloc(size_t count, size_t size); /* overflow-checked, zeroed */
+void *nb_realloc(void *ptr, size_t size);
+void nb_free(void *ptr);
+
+/* ===================================================== tensors and shapes */
+
+#define NB_MAX_DIMS 4
+#define NB_NAME_MAX 64 /* longest node name, with its terminating NUL */
+
+/* A row-major shape. ndim 0 is a scalar with one element. */
+typedef struct nb_shape {
+    int ndim;
+    int dim[NB_MAX_DIMS];
+} nb_shape;
+
+nb_shape nb_shape0(void);
+nb_shape nb_shape1(int d0);
+nb_shape nb_shape2(int d0, int d1);
+nb_shape nb_shape3(int d0, int d1, int d2);
+nb_shape nb_shape4(int d0, int d1, int d2, int d3);
+size_t nb_shape_count(nb_shape shape); /* number of elements */
+int nb_shape_equal(nb_shape a, nb_shape b);
+/* Writes e.g. "[100, 784]" into buf (always NUL-terminated). */
+const char *nb_shape_format(nb_shape shape, char *buf, size_t size);
+
+/* ========================================================= random numbers */
+
+/* xoshiro256** seeded through splitmix64: the same seed gives the same
+ * numbers on every platform. */
+typedef struct nb_rng {
+    uint64_t s[4];
+} nb_rng;
+
+void nb_rng_seed(nb_rng *rng, uint64_t seed);
+uint64_t nb_rng_next(nb_rng *rng);
+double nb_rng_uniform(nb_rng *rng);          /* [0, 1) */
+double nb_rng_normal(nb_rng *rng);           /* mean 0, deviation 1 */
+uint64_t nb_rng_below(nb_rng *rng, uint64_t n); /* [0, n), unbiased */
+void nb_rng_shuffle(nb_rng *rng, int *items, size_t count);
+
+/* ================================================================= graph */
+
+typedef struct nb_graph nb_graph;
+typedef int nb_node; /* a handle into a graph; NB_NONE when building failed */
+#define NB_NONE (-1)
+
+/* How a parameter is filled by nb_graph_init_params. fan_in and fan_out are
+ * dim[0] and dim[1] of a 2-D weight (the count for 1-D). */
+typedef enum nb_init_kind {
+    NB_INIT_ZEROS,
+    NB_INIT_CONSTANT,       /* a */
+    NB_INIT_NORMAL,         /* N(a, b^2) */
+    NB_INIT_UNIFORM,        /* U(a, b) */
+    NB_INIT_XAVIER_UNIFORM, /* U(-r, r), r = sqrt(6 / (fan_in + fan_out)) */
+    NB_INIT_XAVIER_NORMAL,  /* N(0, 2 / (fan_in + fan_out)) */
+    NB_INIT_HE_UNIFORM,     /* U(-r, r), r = sqrt(6 / fan_in) */
+    NB_INIT_HE_NORMAL,      /* N(0, 2 / fan_in) */
+} nb_init_kind;
+
+typedef struct nb_init {
+    nb_init_kind kind;
+    double a, b;
+} nb_init;
+
+nb_graph *nb_graph_create(void); /* NULL when out of memory */
+void nb_graph_free(nb_graph *graph);
+
+/* Leaf nodes. A name may be NULL (a name is made up) and must be unique.
+ * Inputs are fed before each forward pass; parameters are trained;
+ * constants hold a copy of values (NULL: zeros). */
+nb_node nb_input(nb_graph *graph, const char *name, nb_shape shape);
+nb_node nb_param(nb_graph *graph, const char *name, nb_shape shape, nb_init init);
+nb_node nb_constant(nb_graph *graph, const char *name, nb_shape shape, const nb_real *values);
+
+/* Building never stops at the first error: a failed call returns NB_NONE,
+ * later calls that use it return NB_NONE too, and the first error is kept
+ * here and returned again by nb_graph_compile. */
+nb_status nb_graph_status(const nb_graph *graph);
+
+/* Ask for the gradient of an input (off by default: inputs are data). */
+nb_status nb_input_set_grad(nb_graph *graph, nb_node input, int enabled);
+/* Change an input's shape (e.g. the batch size); compile again afterwards.
+ * Memory is reused when the new plan fits in the old one. */
+nb_status nb_input_reshape(nb_graph *graph, nb_node input, nb_shape shape);
+
+/* Order the nodes, infer every shape, plan all activation memory in one
+ * block and the parameters and their gradients in two contiguous arrays.
+ * Parameter values survive a recompile. */
+nb_status nb_graph_compile(nb_graph *graph);
+
+/* Copy count values into an input node (count must match its shape). */
+nb_status nb_graph_feed(nb_graph *graph, nb_node input, const nb_real *values, size_t count);
+/* Let an input read caller-owned memory directly (no copy); NULL undoes it.
+ * The memory must hold the input's element count and outlive its use. */
+nb_status nb_graph_bind(nb_graph *graph, nb_node input, const nb_real *values);
+
+nb_status nb_graph_forward(nb_graph *graph);
+/* Gradients of the scalar node loss (dL/dL = 1) with respect to every
+ * parameter, every input with gradients enabled and every node between. A
+ * node used by several others sums the gradients flowing back into it.
+ * Parameter gradients are overwritten, not accumulated across calls. */
+nb_status nb_graph_backward(nb_graph *graph, nb_node loss);
+
+/* Looking at nodes, by handle or by name. */
+nb_node nb_graph_find(const nb_graph *graph, const char *name);
+int nb_graph_node_count(const nb_graph *graph);
+const char *nb_node_name(const nb_graph *graph, nb_node node);
+const char *nb_node_op(const nb_graph *graph, nb_node node); /* "input", "param", "const", or the op */
+int nb_node_input_count(const nb_graph *graph, nb_node node);
+nb_node nb_node_input(const nb_graph *graph, nb_node node, int index);
+nb_shape nb_node_shape(const nb_graph *graph, nb_node node);
+nb_real *nb_node_value(nb_graph *graph, nb_node node); /* NULL before compile */
+nb_real *nb_node_grad(nb_graph *graph, nb_node node);  /* NULL if it has none */
+int nb_node_is_param(const nb_graph *graph, nb_node node);
+int nb_node_is_input(const nb_graph *graph, nb_node node);
+
+/* All parameters, in creation order, as one array; and their gradients. */
+nb_real *nb_graph_params(nb_graph *graph, size_t *count);
+nb_real *nb_graph_param_grads(nb_graph *graph, size_t *count);
+/* Fill every parameter by its nb_init, in creation order. */
+nb_status nb_graph_init_params(nb_graph *graph, nb_rng *rng);
+
+/* =================================================================== ops */
+
+/* Every op is a table entry found by name (see docs/ops.md for the list).
+ * nb_apply adds a node of any op; the wrappers below name the common ones.
+ * fattr carries an op's real attribute (e.g. leaky relu's slope). */
+nb_node nb_apply(nb_graph *graph, const char *op, const char *name, int n_inputs,
+                 const nb_node *inputs);
+nb_node nb_apply_attr(nb_graph *graph, const char *op, const char *name, int n_inputs,
+                      const nb_node *inputs, double fattr, nb_shape shape_attr);
+int nb_op_exists(const char *op);
+/* The names of all ops, NULL-terminated. */
+const char *const *nb_op_names(void);
+
+/* Element-wise: a and b have the same shape, or one of them one element. */
+nb_node nb_add(nb_graph *g, nb_node a, nb_node b);
+nb_node nb_sub(nb_graph *g, nb_node a, nb_node b);
+nb_node nb_mul(nb_graph *g, nb_node a, nb_node b);
+nb_node nb_div(nb_graph *g, nb_node a, nb_node b);
+nb_node nb_neg(nb_graph *g, nb_node x);
+nb_node nb_reciprocal(nb_graph *g, nb_node x); /* 1 / x */
+nb_node nb_square(nb_graph *g, nb_node x);
+nb_node nb_exp(nb_graph *g, nb_node x);
+nb_node nb_log(nb_graph *g, nb_node x);
+nb_node nb_identity(nb_graph *g, nb_node x);
+/* Reductions to a scalar. */
+nb_node nb_sum(nb_graph *g, nb_node x);
+nb_node nb_mean(nb_graph *g, nb_node x);
+/* Matrices: [N, D] x [D, H] -> [N, H]. */
+nb_node nb_matmul(nb_graph *g, nb_node x, nb_node w);
+nb_node nb_bias_add(nb_graph *g, nb_node x, nb_node b); /* x [N, H] + b [H] per row */
+nb_node nb_affine(nb_graph *g, nb_node x, nb_node w, nb_node b); /* x W + b */
+nb_node nb_reshape(nb_graph *g, nb_node x, nb_shape shape); /* same element count */
+nb_node nb_flatten(nb_graph *g, nb_node x);                 /* [N, ...] -> [N, rest] */
+/* Activations. */
+nb_node nb_sigmoid(nb_graph *g, nb_node x);
+nb_node nb_relu(nb_graph *g, nb_node x);
+nb_node nb_leaky_relu(nb_graph *g, nb_node x, double slope);
+nb_node nb_tanh(nb_graph *g, nb_node x);
+nb_node nb_softmax(nb_graph *g, nb_node x); /* per row of [N, C] (or of a vector) */
+/* Losses: scalar outputs, averaged over the batch where the name says so.
+ * target holds class indices [N] or one-hot rows [N, C] for the softmax and
+ * cross-entropy losses; the same shape as the prediction otherwise. */
+nb_node nb_softmax_with_loss(nb_graph *g, nb_node logits, nb_node target);
+nb_node nb_cross_entropy(nb_graph *g, nb_node probs, nb_node target);
+nb_node nb_bce_with_logits(nb_graph *g, nb_node logits, nb_node target);
+nb_node nb_sse(nb_graph *g, nb_node y, nb_node target);      /* sum (y - t)^2 */
+nb_node nb_half_sse(nb_graph *g, nb_node y, nb_node target); /* 1/2 sum (y - t)^2 */
+nb_node nb_mse(nb_graph *g, nb_node y, nb_node target);      /* mean (y - t)^2 */
+nb_node nb_sae(nb_graph *g, nb_node y, nb_node target);      /* sum |y - t| */
+
+/* Rename a node (e.g. one made by a wrapper above). */
+nb_status nb_node_set_name(nb_graph *graph, nb_node node, const char *name);
+
+/* ======================================== layers and initialisation */
+
+/* A dense layer: affine with weight "<prefix>.weight" [in, units] and bias
+ * "<prefix>.bias" [units] (zeros). */
+nb_node nb_dense(nb_graph *g, nb_node x, int units, const char *prefix, nb_init weight_init);
+nb_init nb_init_zeros(void);
+nb_init nb_init_constant(double value);
+nb_init nb_init_normal(double mean, double deviation);
+nb_init nb_init_uniform(double low, double high);
+nb_init nb_init_xavier(void); /* uniform */
+nb_init nb_init_he(void);     /* normal */
+/* Fill values (shape gives fan-in and fan-out) by init. */
+void nb_init_fill(nb_init init, nb_shape shape, nb_real *values, nb_rng *rng);
+
+/* ============================================================ optimizers */
+
+typedef enum nb_optimizer_kind {
+    NB_OPT_SGD,
+    NB_OPT_MOMENTUM,
+    NB_OPT_NESTEROV,
+    NB_OPT_ADAGRAD,
+    NB_OPT_RMSPROP,
+    NB_OPT_ADAM,
+    NB_OPT_ADAMW,
+} nb_optimizer_kind;
+
+typedef struct nb_optimizer_config {
+    nb_optimizer_kind kind;
+    double lr;           /* learning rate */
+    double momentum;     /* momentum and nesterov: velocity decay */
+    double rho;          /* rmsprop: decay of the squared-gradient average */
+    double beta1, beta2; /* adam, adamw */
+    double eps;          /* adagrad, rmsprop, adam, adamw */
+    double weight_decay; /* L2 added to the gradient; decoupled for adamw */
+} nb_optimizer_config;
+
+typedef struct nb_optimizer nb_optimizer;
+
+/* The usual defaults for kind (lr 0.01 for SGD-like, 0.001 for Adam). */
+nb_optimizer_config nb_optimizer_defaults(nb_optimizer_kind kind);
+const char *nb_optimizer_name(nb_optimizer_kind kind);
+nb_status nb_optimizer_parse(const char *name, nb_optimizer_kind *kind);
+nb_status nb_optimizer_create(const nb_optimizer_config *config, size_t param_count,
+                              nb_optimizer **out);
+void nb_optimizer_free(nb_optimizer *opt);
+/* One update of params from grads with learning rate lr (the schedule's). */
+void nb_optimizer_step(nb_optimizer *opt, nb_real *params, const nb_real *grads, double lr);
+/* The optimizer's state, for checkpoints: slots arrays of param_count values
+ * each (0, 1 or 2) and the step counter. */
+int nb_optimizer_slot_count(const nb_optimizer *opt);
+nb_real *nb_optimizer_slot(nb_optimizer *opt, int slot);
+uint64_t *nb_optimizer_steps(nb_optimizer *opt);
+const nb_optimizer_config *nb_optimizer_get_config(const nb_optimizer *opt);
+
+/* =================================================== numerical gradients */
+
+typedef struct nb_gradcheck_entry {
+    char name[NB_NAME_MAX];
+    size_t count;   /* elements checked */
+    double max_abs; /* worst |analytic - numeric| */
+    double max_rel; /* worst |a - n| / max(|a|, |n|, NB_GRADCHECK_FLOOR) */
+} nb_gradcheck_entry;
+
+#define NB_GRADCHECK_FLOOR 1e-2
+
+/* dL/dx for every element of node, by central differences
+ * (L(x + eps) - L(x - eps)) / 2 eps. out holds the node's element count. */
+nb_status nb_numeric_grad(nb_graph *graph, nb_node loss, nb_node node, double eps, nb_real *out);
+/* Compare analytic and numeric gradients of every parameter and every input
+ * with gradients enabled; one entry per tensor (at most max_entries). */
+nb_status nb_gradcheck(nb_graph *graph, nb_node loss, double eps, nb_gradcheck_entry *entries,
+                       int max_entries, int *n_entries);
+
+/* ========================================================== trace output */
+
+/* Every node in order: name, op, shape, value and gradient, 9 significant
+ * digits. */
+nb_status nb_graph_print_trace(nb_graph *graph, FILE *out);
+/* A Graphviz DOT picture, nodes labelled with values and gradients. */
+nb_status nb_graph_write_dot(nb_graph *graph, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NABLA_H */

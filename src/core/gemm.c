@@ -1,0 +1,61 @@
+/* Matrix products. With OpenBLAS, one CBLAS call with transpose flags (no
+ * explicit transposes); without it, a blocked portable kernel. */
+#include "internal.h"
+
+#ifdef NABLA_USE_BLAS
+#include <cblas.h>
+
+void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const nb_real *a,
+             int lda, const nb_real *b, int ldb, nb_real beta, nb_real *c, int ldc)
+{
+    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+#ifdef NABLA_DOUBLE
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#else
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#endif
+}
+
+#else
+
+#define BLOCK 64
+
+/* C[i][j] = beta C[i][j] + alpha sum_p A(i,p) B(p,j), in BLOCK-sized tiles so
+ * the inner loop runs over contiguous rows of B and C. */
+void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const nb_real *a,
+             int lda, const nb_real *b, int ldb, nb_real beta, nb_real *c, int ldc)
+{
+    for (int i = 0; i < m; i++) {
+        nb_real *ci = c + (size_t)i * ldc;
+        if (beta == 0) {
+            for (int j = 0; j < n; j++) ci[j] = 0;
+        } else if (beta != 1) {
+            for (int j = 0; j < n; j++) ci[j] *= beta;
+        }
+    }
+    for (int i0 = 0; i0 < m; i0 += BLOCK) {
+        int i1 = i0 + BLOCK < m ? i0 + BLOCK : m;
+        for (int p0 = 0; p0 < k; p0 += BLOCK) {
+            int p1 = p0 + BLOCK < k ? p0 + BLOCK : k;
+            for (int j0 = 0; j0 < n; j0 += BLOCK) {
+                int j1 = j0 + BLOCK < n ? j0 + BLOCK : n;
+                for (int i = i0; i < i1; i++) {
+                    nb_real *ci = c + (size_t)i * ldc;
+                    for (int p = p0; p < p1; p++) {
+                        nb_real aip = trans_a ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+                        aip *= alpha;
+                        if (trans_b) {
+                            for (int j = j0; j < j1; j++) ci[j] += aip * b[(size_t)j * ldb + p];
+                        } else {
+                            const nb_real *bp = b + (size_t)p * ldb;
+                            for (int j = j0; j < j1; j++) ci[j] += aip * bp[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#endif

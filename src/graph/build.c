@@ -1,0 +1,300 @@
+/* Building a graph: leaves and op nodes. A node may only use nodes made
+ * before it, so creation order is already a topological order. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+nb_graph *nb_graph_create(void)
+{
+    nb_graph *g = nb_calloc(1, sizeof *g);
+    if (!g) nb_error(NB_ERR_MEMORY, "creating a graph: out of memory");
+    return g;
+}
+
+void nb_graph_free(nb_graph *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->count; i++) nb_free(g->nodes[i].const_data);
+    nb_free(g->nodes);
+    nb_free(g->arena);
+    nb_free(g->params);
+    nb_free(g->param_grads);
+    nb_free(g);
+}
+
+nb_status nb_graph_status(const nb_graph *g)
+{
+    return g ? g->status : NB_ERR_ARGUMENT;
+}
+
+/* Record the first building error; later ones are consequences. */
+static nb_node fail(nb_graph *g, nb_status status)
+{
+    if (g->status == NB_OK) g->status = status;
+    return NB_NONE;
+}
+
+static int valid_name(const char *name)
+{
+    if (!name || !name[0] || strlen(name) >= NB_NAME_MAX) return 0;
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\') return 0;
+    return 1;
+}
+
+nb_node nb_graph_find(const nb_graph *g, const char *name)
+{
+    if (!g || !name) return NB_NONE;
+    for (int i = 0; i < g->count; i++)
+        if (strcmp(g->nodes[i].name, name) == 0) return i;
+    return NB_NONE;
+}
+
+/* Append a node record named name (or "<base><index>"). */
+static nb_node add_node(nb_graph *g, enum nb_node_kind kind, const char *name, const char *base)
+{
+    char made[NB_NAME_MAX];
+    if (!g) return NB_NONE;
+    if (g->status != NB_OK) return NB_NONE;
+    if (!name) {
+        snprintf(made, sizeof made, "%s%d", base, g->count);
+        name = made;
+    }
+    if (!valid_name(name)) {
+        nb_error(NB_ERR_ARGUMENT,
+                 "node name \"%.80s\" is invalid (1 to %d printable characters, no quotes)",
+                 name, NB_NAME_MAX - 1);
+        return fail(g, NB_ERR_ARGUMENT);
+    }
+    if (nb_graph_find(g, name) != NB_NONE) {
+        nb_error(NB_ERR_ARGUMENT, "node name \"%s\" is used twice", name);
+        return fail(g, NB_ERR_ARGUMENT);
+    }
+    if (g->count == g->capacity) {
+        int cap = g->capacity ? g->capacity * 2 : 16;
+        nb_node_rec *nodes = nb_realloc(g->nodes, (size_t)cap * sizeof *nodes);
+        if (!nodes) {
+            nb_error(NB_ERR_MEMORY, "adding node \"%s\": out of memory", name);
+            return fail(g, NB_ERR_MEMORY);
+        }
+        g->nodes = nodes;
+        g->capacity = cap;
+    }
+    nb_node_rec *n = &g->nodes[g->count];
+    memset(n, 0, sizeof *n);
+    strcpy(n->name, name);
+    n->kind = kind;
+    g->compiled = 0;
+    return g->count++;
+}
+
+static nb_status check_leaf_shape(nb_shape shape, const char *name)
+{
+    char buf[64];
+    if (shape.ndim < 0 || shape.ndim > NB_MAX_DIMS || nb_shape_count(shape) == 0)
+        return nb_error(NB_ERR_SHAPE, "node \"%s\": shape %s is invalid (1 to %d positive dims)",
+                        name ? name : "?", nb_shape_format(shape, buf, sizeof buf), NB_MAX_DIMS);
+    return NB_OK;
+}
+
+static nb_node add_leaf(nb_graph *g, enum nb_node_kind kind, const char *name, nb_shape shape,
+                        const char *base)
+{
+    if (!g || g->status != NB_OK) return NB_NONE;
+    nb_status st = check_leaf_shape(shape, name);
+    if (st != NB_OK) return fail(g, st);
+    nb_node id = add_node(g, kind, name, base);
+    if (id != NB_NONE) g->nodes[id].shape = shape;
+    return id;
+}
+
+nb_node nb_input(nb_graph *g, const char *name, nb_shape shape)
+{
+    return add_leaf(g, NB_NODE_INPUT, name, shape, "input");
+}
+
+nb_node nb_param(nb_graph *g, const char *name, nb_shape shape, nb_init init)
+{
+    nb_node id = add_leaf(g, NB_NODE_PARAM, name, shape, "param");
+    if (id != NB_NONE) g->nodes[id].init = init;
+    return id;
+}
+
+nb_node nb_constant(nb_graph *g, const char *name, nb_shape shape, const nb_real *values)
+{
+    nb_node id = add_leaf(g, NB_NODE_CONST, name, shape, "const");
+    if (id == NB_NONE) return id;
+    size_t count = nb_shape_count(shape);
+    nb_real *copy = nb_calloc(count, sizeof *copy);
+    if (!copy) {
+        nb_error(NB_ERR_MEMORY, "constant \"%s\": out of memory", g->nodes[id].name);
+        g->count--;
+        return fail(g, NB_ERR_MEMORY);
+    }
+    if (values) memcpy(copy, values, count * sizeof *copy);
+    g->nodes[id].const_data = copy;
+    return id;
+}
+
+nb_node nb_apply_attr(nb_graph *g, const char *op_name, const char *name, int n_inputs,
+                      const nb_node *inputs, double fattr, nb_shape shape_attr)
+{
+    if (!g || g->status != NB_OK) return NB_NONE;
+    const nb_op_def *op = nb_op_find(op_name);
+    if (!op) {
+        nb_error(NB_ERR_NOT_FOUND, "unknown op \"%s\"", op_name ? op_name : "(null)");
+        return fail(g, NB_ERR_NOT_FOUND);
+    }
+    if (n_inputs != op->arity || n_inputs > NB_MAX_INPUTS) {
+        nb_error(NB_ERR_ARGUMENT, "op %s takes %d inputs, got %d", op->name, op->arity, n_inputs);
+        return fail(g, NB_ERR_ARGUMENT);
+    }
+    for (int i = 0; i < n_inputs; i++) {
+        if (inputs[i] < 0 || inputs[i] >= g->count) {
+            nb_error(NB_ERR_ARGUMENT, "op %s: input %d is not a node of this graph", op->name, i);
+            return fail(g, NB_ERR_ARGUMENT);
+        }
+    }
+    nb_node id = add_node(g, NB_NODE_OP, name, op->name);
+    if (id == NB_NONE) return id;
+    nb_node_rec *n = &g->nodes[id];
+    n->op = op;
+    n->n_in = n_inputs;
+    for (int i = 0; i < n_inputs; i++) n->in[i] = inputs[i];
+    n->fattr = fattr;
+    n->shape_attr = shape_attr;
+    /* Infer now so that a shape error names the line that caused it. */
+    nb_status st = op->infer(g, n);
+    if (st != NB_OK) {
+        g->count--;
+        return fail(g, st);
+    }
+    return id;
+}
+
+nb_node nb_apply(nb_graph *g, const char *op, const char *name, int n_inputs,
+                 const nb_node *inputs)
+{
+    return nb_apply_attr(g, op, name, n_inputs, inputs, 0.0, nb_shape0());
+}
+
+nb_status nb_shape_error(nb_graph *g, const nb_node_rec *node, const char *expected)
+{
+    char msg[512];
+    size_t used = (size_t)snprintf(msg, sizeof msg, "op %s (node \"%s\"): expected %s; got",
+                                   node->op->name, node->name, expected);
+    for (int i = 0; i < node->n_in && used < sizeof msg; i++) {
+        char buf[64];
+        const nb_node_rec *in = nb_in(g, node, i);
+        used += (size_t)snprintf(msg + used, sizeof msg - used, "%s \"%s\" %s", i ? "," : "",
+                                 in->name, nb_shape_format(in->shape, buf, sizeof buf));
+    }
+    return nb_error(NB_ERR_SHAPE, "%s", msg);
+}
+
+nb_status nb_node_set_name(nb_graph *g, nb_node node, const char *name)
+{
+    if (!g || node < 0 || node >= g->count)
+        return nb_error(NB_ERR_ARGUMENT, "renaming: not a node of this graph");
+    if (!valid_name(name))
+        return nb_error(NB_ERR_ARGUMENT, "node name \"%.80s\" is invalid", name ? name : "");
+    nb_node other = nb_graph_find(g, name);
+    if (other != NB_NONE && other != node)
+        return nb_error(NB_ERR_ARGUMENT, "node name \"%s\" is used twice", name);
+    strcpy(g->nodes[node].name, name);
+    return NB_OK;
+}
+
+nb_status nb_input_set_grad(nb_graph *g, nb_node node, int enabled)
+{
+    if (!g || node < 0 || node >= g->count || g->nodes[node].kind != NB_NODE_INPUT)
+        return nb_error(NB_ERR_ARGUMENT, "nb_input_set_grad: node %d is not an input", node);
+    g->nodes[node].wants_grad = enabled != 0;
+    g->compiled = 0;
+    return NB_OK;
+}
+
+nb_status nb_input_reshape(nb_graph *g, nb_node node, nb_shape shape)
+{
+    if (!g || node < 0 || node >= g->count || g->nodes[node].kind != NB_NODE_INPUT)
+        return nb_error(NB_ERR_ARGUMENT, "nb_input_reshape: node %d is not an input", node);
+    nb_status st = check_leaf_shape(shape, g->nodes[node].name);
+    if (st != NB_OK) return st;
+    g->nodes[node].shape = shape;
+    g->compiled = 0;
+    return NB_OK;
+}
+
+/* ----------------------------------------------------------- looking at */
+
+static const nb_node_rec *get(const nb_graph *g, nb_node node)
+{
+    return (g && node >= 0 && node < g->count) ? &g->nodes[node] : NULL;
+}
+
+int nb_graph_node_count(const nb_graph *g)
+{
+    return g ? g->count : 0;
+}
+
+const char *nb_node_name(const nb_graph *g, nb_node node)
+{
+    const nb_node_rec *n = get(g, node);
+    return n ? n->name : NULL;
+}
+
+const char *nb_node_op(const nb_graph *g, nb_node node)
+{
+    const nb_node_rec *n = get(g, node);
+    if (!n) return NULL;
+    switch (n->kind) {
+    case NB_NODE_INPUT: return "input";
+    case NB_NODE_PARAM: return "param";
+    case NB_NODE_CONST: return "const";
+    case NB_NODE_OP: return n->op->name;
+    }
+    return NULL;
+}
+
+int nb_node_input_count(const nb_graph *g, nb_node node)
+{
+    const nb_node_rec *n = get(g, node);
+    return n ? n->n_in : 0;
+}
+
+nb_node nb_node_input(const nb_graph *g, nb_node node, int index)
+{
+    const nb_node_rec *n = get(g, node);
+    return (n && index >= 0 && index < n->n_in) ? n->in[index] : NB_NONE;
+}
+
+nb_shape nb_node_shape(const nb_graph *g, nb_node node)
+{
+    const nb_node_rec *n = get(g, node);
+    return n ? n->shape : nb_shape0();
+}
+
+nb_real *nb_node_value(nb_graph *g, nb_node node)
+{
+    const nb_node_rec *n = get(g, node);
+    return n ? n->value : NULL;
+}
+
+nb_real *nb_node_grad(nb_graph *g, nb_node node)
+{
+    const nb_node_rec *n = get(g, node);
+    return n ? n->grad : NULL;
+}
+
+int nb_node_is_param(const nb_graph *g, nb_node node)
+{
+    const nb_node_rec *n = get(g, node);
+    return n && n->kind == NB_NODE_PARAM;
+}
+
+int nb_node_is_input(const nb_graph *g, nb_node node)
+{
+    const nb_node_rec *n = get(g, node);
+    return n && n->kind == NB_NODE_INPUT;
+}

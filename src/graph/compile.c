@@ -1,0 +1,122 @@
+/* Compiling: infer every shape, decide which nodes carry gradients, and plan
+ * memory. Activations, op scratch and activation gradients share one block
+ * (gradients last, so one memset clears them all); parameters and their
+ * gradients are two contiguous arrays. */
+#include "internal.h"
+
+#include <string.h>
+
+#define ALIGN 16 /* elements: 64-byte aligned offsets for float */
+
+static size_t round_up(size_t n)
+{
+    return (n + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+static nb_status plan_params(nb_graph *g)
+{
+    size_t total = 0;
+    for (int i = 0; i < g->count; i++) {
+        nb_node_rec *n = &g->nodes[i];
+        if (n->kind != NB_NODE_PARAM) continue;
+        n->param_offset = total;
+        total += nb_shape_count(n->shape);
+    }
+    if (total > g->param_capacity) {
+        nb_real *p = nb_realloc(g->params, total * sizeof *p);
+        if (!p) return nb_error(NB_ERR_MEMORY, "compiling: no memory for %zu parameters", total);
+        g->params = p;
+        nb_real *d = nb_realloc(g->param_grads, total * sizeof *d);
+        if (!d) return nb_error(NB_ERR_MEMORY, "compiling: no memory for %zu gradients", total);
+        g->param_grads = d;
+        /* New parameters start at zero until nb_graph_init_params. */
+        memset(p + g->param_capacity, 0, (total - g->param_capacity) * sizeof *p);
+        g->param_capacity = total;
+    }
+    g->param_count = total;
+    return NB_OK;
+}
+
+nb_status nb_graph_compile(nb_graph *g)
+{
+    if (!g) return nb_error(NB_ERR_ARGUMENT, "compiling: no graph");
+    if (g->status != NB_OK)
+        return nb_error(g->status, "compiling: the graph has a building error (see the first)");
+    if (g->count == 0) return nb_error(NB_ERR_STATE, "compiling: the graph is empty");
+
+    /* Creation order is topological (an op only uses older nodes). */
+    for (int i = 0; i < g->count; i++) {
+        nb_node_rec *n = &g->nodes[i];
+        if (n->kind == NB_NODE_OP) {
+            nb_status st = n->op->infer(g, n);
+            if (st != NB_OK) return st;
+        }
+        switch (n->kind) {
+        case NB_NODE_PARAM: n->needs_grad = 1; break;
+        case NB_NODE_INPUT: n->needs_grad = n->wants_grad; break;
+        case NB_NODE_CONST: n->needs_grad = 0; break;
+        case NB_NODE_OP:
+            n->needs_grad = 0;
+            for (int k = 0; k < n->n_in; k++) n->needs_grad |= nb_in(g, n, k)->needs_grad;
+            break;
+        }
+    }
+    nb_status st = plan_params(g);
+    if (st != NB_OK) return st;
+
+    size_t values = 0, grads = 0;
+    for (int i = 0; i < g->count; i++) {
+        const nb_node_rec *n = &g->nodes[i];
+        size_t count = nb_shape_count(n->shape);
+        if (n->kind != NB_NODE_PARAM) {
+            values += round_up(count) + round_up(n->work_count);
+            if (n->needs_grad) grads += round_up(count);
+        }
+    }
+    size_t total = values + grads;
+    if (total > g->arena_capacity) {
+        nb_free(g->arena);
+        g->arena = nb_calloc(total, sizeof *g->arena);
+        g->arena_capacity = g->arena ? total : 0;
+        if (!g->arena)
+            return nb_error(NB_ERR_MEMORY, "compiling: no memory for %zu activation values",
+                            total);
+    }
+
+    size_t vpos = 0, gpos = values;
+    for (int i = 0; i < g->count; i++) {
+        nb_node_rec *n = &g->nodes[i];
+        size_t count = nb_shape_count(n->shape);
+        if (n->kind == NB_NODE_PARAM) {
+            n->value = g->params + n->param_offset;
+            n->grad = g->param_grads + n->param_offset;
+            n->work = NULL;
+            continue;
+        }
+        n->value = g->arena + vpos;
+        vpos += round_up(count);
+        n->work = n->work_count ? g->arena + vpos : NULL;
+        vpos += round_up(n->work_count);
+        n->grad = NULL;
+        if (n->needs_grad) {
+            n->grad = g->arena + gpos;
+            gpos += round_up(count);
+        }
+        if (n->kind == NB_NODE_CONST) memcpy(n->value, n->const_data, count * sizeof *n->value);
+        if (n->kind == NB_NODE_INPUT && n->bound) n->value = (nb_real *)n->bound;
+    }
+    g->compiled = 1;
+    return NB_OK;
+}
+
+nb_real *nb_graph_params(nb_graph *g, size_t *count)
+{
+    if (count) *count = g ? g->param_count : 0;
+    return g ? g->params : NULL;
+}
+
+nb_real *nb_graph_param_grads(nb_graph *g, size_t *count)
+{
+    if (count) *count = g ? g->param_count : 0;
+    return g ? g->param_grads : NULL;
+}

@@ -1,0 +1,95 @@
+/* Running a compiled graph: feed, forward, backward. Nothing here allocates. */
+#include "internal.h"
+
+#include <string.h>
+
+static nb_status check_ready(nb_graph *g, const char *what)
+{
+    if (!g) return nb_error(NB_ERR_ARGUMENT, "%s: no graph", what);
+    if (!g->compiled) return nb_error(NB_ERR_STATE, "%s: compile the graph first", what);
+    return NB_OK;
+}
+
+static nb_status check_input(nb_graph *g, nb_node node, const char *what)
+{
+    nb_status st = check_ready(g, what);
+    if (st != NB_OK) return st;
+    if (node < 0 || node >= g->count || g->nodes[node].kind != NB_NODE_INPUT)
+        return nb_error(NB_ERR_ARGUMENT, "%s: node %d is not an input", what, node);
+    return NB_OK;
+}
+
+nb_status nb_graph_feed(nb_graph *g, nb_node node, const nb_real *values, size_t count)
+{
+    nb_status st = check_input(g, node, "feeding");
+    if (st != NB_OK) return st;
+    nb_node_rec *n = &g->nodes[node];
+    size_t want = nb_shape_count(n->shape);
+    if (count != want) {
+        char buf[64];
+        return nb_error(NB_ERR_SHAPE, "feeding input \"%s\" of shape %s: expected %zu values, got %zu",
+                        n->name, nb_shape_format(n->shape, buf, sizeof buf), want, count);
+    }
+    if (n->bound) return nb_error(NB_ERR_STATE, "feeding input \"%s\": it is bound", n->name);
+    memcpy(n->value, values, count * sizeof *values);
+    return NB_OK;
+}
+
+nb_status nb_graph_bind(nb_graph *g, nb_node node, const nb_real *values)
+{
+    if (!g || node < 0 || node >= g->count || g->nodes[node].kind != NB_NODE_INPUT)
+        return nb_error(NB_ERR_ARGUMENT, "binding: node %d is not an input", node);
+    nb_node_rec *n = &g->nodes[node];
+    if (!values && n->bound) g->compiled = 0; /* its arena slot must be planned again */
+    n->bound = values;
+    if (values && g->compiled) n->value = (nb_real *)values; /* inputs are never written */
+    return NB_OK;
+}
+
+nb_status nb_graph_forward(nb_graph *g)
+{
+    nb_status st = check_ready(g, "forward");
+    if (st != NB_OK) return st;
+    for (int i = 0; i < g->count; i++) {
+        nb_node_rec *n = &g->nodes[i];
+        if (n->kind == NB_NODE_OP) n->op->forward(g, n);
+    }
+    return NB_OK;
+}
+
+nb_status nb_graph_backward(nb_graph *g, nb_node loss)
+{
+    nb_status st = check_ready(g, "backward");
+    if (st != NB_OK) return st;
+    if (loss < 0 || loss >= g->count)
+        return nb_error(NB_ERR_ARGUMENT, "backward: node %d is not in the graph", loss);
+    nb_node_rec *l = &g->nodes[loss];
+    if (nb_shape_count(l->shape) != 1) {
+        char buf[64];
+        return nb_error(NB_ERR_SHAPE, "backward: loss \"%s\" must be a scalar, has shape %s",
+                        l->name, nb_shape_format(l->shape, buf, sizeof buf));
+    }
+    if (!l->needs_grad)
+        return nb_error(NB_ERR_STATE,
+                        "backward: loss \"%s\" depends on no parameter or input with gradients",
+                        l->name);
+    /* Activation gradients are the tail of the arena; clear them at once. */
+    size_t first = g->arena_capacity;
+    for (int i = 0; i < g->count; i++) {
+        nb_node_rec *n = &g->nodes[i];
+        if (n->grad && n->kind != NB_NODE_PARAM) {
+            size_t at = (size_t)(n->grad - g->arena);
+            if (at < first) first = at;
+        }
+    }
+    if (first < g->arena_capacity)
+        memset(g->arena + first, 0, (g->arena_capacity - first) * sizeof *g->arena);
+    if (g->param_count) memset(g->param_grads, 0, g->param_count * sizeof *g->param_grads);
+
+    l->grad[0] = 1; /* dL/dL */
+    for (int i = loss; i >= 0; i--) {
+        nb_node_rec *n = &g->nodes[i];
+        if (n->kind == NB_NODE_OP && n->needs_grad) n->op->backward(g, n);
+    }
+    return NB_OK;
+}

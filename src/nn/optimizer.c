@@ -1,0 +1,169 @@
+/* Optimizers over the one contiguous parameter array: a step is one loop.
+ * g is the gradient plus weight_decay * p (L2), except for AdamW, which
+ * decays the weights directly (decoupled, Loshchilov and Hutter). */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+struct nb_optimizer {
+    nb_optimizer_config config;
+    size_t count;
+    uint64_t steps;
+    int slots;
+    nb_real *slot[2];
+};
+
+static const char *const names[] = {"sgd", "momentum", "nesterov", "adagrad",
+                                    "rmsprop", "adam", "adamw"};
+
+const char *nb_optimizer_name(nb_optimizer_kind kind)
+{
+    return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "unknown";
+}
+
+nb_status nb_optimizer_parse(const char *name, nb_optimizer_kind *kind)
+{
+    for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0) {
+            *kind = (nb_optimizer_kind)i;
+            return NB_OK;
+        }
+    return nb_error(NB_ERR_NOT_FOUND,
+                    "unknown optimizer \"%s\" (sgd, momentum, nesterov, adagrad, rmsprop, adam, "
+                    "adamw)",
+                    name ? name : "");
+}
+
+nb_optimizer_config nb_optimizer_defaults(nb_optimizer_kind kind)
+{
+    nb_optimizer_config c = {kind, 0.01, 0.9, 0.99, 0.9, 0.999, 1e-8, 0.0};
+    if (kind == NB_OPT_ADAM || kind == NB_OPT_ADAMW) c.lr = 0.001;
+    if (kind == NB_OPT_ADAMW) c.weight_decay = 0.01;
+    if (kind == NB_OPT_ADAGRAD) c.eps = 1e-10;
+    return c;
+}
+
+static int slots_of(nb_optimizer_kind kind)
+{
+    switch (kind) {
+    case NB_OPT_SGD: return 0;
+    case NB_OPT_ADAM:
+    case NB_OPT_ADAMW: return 2;
+    default: return 1;
+    }
+}
+
+nb_status nb_optimizer_create(const nb_optimizer_config *config, size_t count,
+                              nb_optimizer **out)
+{
+    *out = NULL;
+    if (!config || (unsigned)config->kind > NB_OPT_ADAMW)
+        return nb_error(NB_ERR_ARGUMENT, "creating an optimizer: unknown kind");
+    if (!(config->lr > 0) || !isfinite(config->lr))
+        return nb_error(NB_ERR_ARGUMENT, "optimizer %s: learning rate must be > 0, got %g",
+                        nb_optimizer_name(config->kind), config->lr);
+    int slots = slots_of(config->kind);
+    nb_optimizer *opt = nb_calloc(1, sizeof *opt);
+    nb_real *state = slots ? nb_calloc((size_t)slots * (count ? count : 1), sizeof *state) : NULL;
+    if (!opt || (slots && !state)) {
+        nb_free(opt);
+        nb_free(state);
+        return nb_error(NB_ERR_MEMORY, "creating an optimizer for %zu parameters: out of memory",
+                        count);
+    }
+    opt->config = *config;
+    opt->count = count;
+    opt->slots = slots;
+    for (int s = 0; s < slots; s++) opt->slot[s] = state + (size_t)s * count;
+    *out = opt;
+    return NB_OK;
+}
+
+void nb_optimizer_free(nb_optimizer *opt)
+{
+    if (!opt) return;
+    nb_free(opt->slot[0]);
+    nb_free(opt);
+}
+
+void nb_optimizer_step(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr_in)
+{
+    const nb_optimizer_config *c = &opt->config;
+    const nb_real lr = (nb_real)lr_in, mu = (nb_real)c->momentum, eps = (nb_real)c->eps;
+    const nb_real wd = (nb_real)(c->kind == NB_OPT_ADAMW ? 0 : c->weight_decay);
+    nb_real *s0 = opt->slot[0], *s1 = opt->slot[1];
+    size_t n = opt->count;
+    opt->steps++;
+    switch (c->kind) {
+    case NB_OPT_SGD: /* p -= lr g */
+        for (size_t i = 0; i < n; i++) p[i] -= lr * (grad[i] + wd * p[i]);
+        break;
+    case NB_OPT_MOMENTUM: /* v = mu v + g;  p -= lr v */
+        for (size_t i = 0; i < n; i++) {
+            s0[i] = mu * s0[i] + grad[i] + wd * p[i];
+            p[i] -= lr * s0[i];
+        }
+        break;
+    case NB_OPT_NESTEROV: /* v = mu v + g;  p -= lr (g + mu v) */
+        for (size_t i = 0; i < n; i++) {
+            nb_real gi = grad[i] + wd * p[i];
+            s0[i] = mu * s0[i] + gi;
+            p[i] -= lr * (gi + mu * s0[i]);
+        }
+        break;
+    case NB_OPT_ADAGRAD: /* h += g^2;  p -= lr g / (sqrt h + eps) */
+        for (size_t i = 0; i < n; i++) {
+            nb_real gi = grad[i] + wd * p[i];
+            s0[i] += gi * gi;
+            p[i] -= lr * gi / ((nb_real)sqrt(s0[i]) + eps);
+        }
+        break;
+    case NB_OPT_RMSPROP: { /* h = rho h + (1 - rho) g^2;  p -= lr g / (sqrt h + eps) */
+        const nb_real rho = (nb_real)c->rho;
+        for (size_t i = 0; i < n; i++) {
+            nb_real gi = grad[i] + wd * p[i];
+            s0[i] = rho * s0[i] + (1 - rho) * gi * gi;
+            p[i] -= lr * gi / ((nb_real)sqrt(s0[i]) + eps);
+        }
+        break;
+    }
+    case NB_OPT_ADAM:
+    case NB_OPT_ADAMW: {
+        /* m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+         * p -= lr m^ / (sqrt v^ + eps), m^ = m / (1 - b1^t), v^ = v / (1 - b2^t) */
+        const nb_real b1 = (nb_real)c->beta1, b2 = (nb_real)c->beta2;
+        const nb_real c1 = (nb_real)(1 - pow(c->beta1, (double)opt->steps));
+        const nb_real c2 = (nb_real)(1 - pow(c->beta2, (double)opt->steps));
+        const nb_real decay = (nb_real)(c->kind == NB_OPT_ADAMW ? lr_in * c->weight_decay : 0);
+        for (size_t i = 0; i < n; i++) {
+            nb_real gi = grad[i] + wd * p[i];
+            s0[i] = b1 * s0[i] + (1 - b1) * gi;
+            s1[i] = b2 * s1[i] + (1 - b2) * gi * gi;
+            p[i] -= decay * p[i];
+            p[i] -= lr * (s0[i] / c1) / ((nb_real)sqrt(s1[i] / c2) + eps);
+        }
+        break;
+    }
+    }
+}
+
+int nb_optimizer_slot_count(const nb_optimizer *opt)
+{
+    return opt->slots;
+}
+
+nb_real *nb_optimizer_slot(nb_optimizer *opt, int slot)
+{
+    return (slot >= 0 && slot < opt->slots) ? opt->slot[slot] : NULL;
+}
+
+uint64_t *nb_optimizer_steps(nb_optimizer *opt)
+{
+    return &opt->steps;
+}
+
+const nb_optimizer_config *nb_optimizer_get_config(const nb_optimizer *opt)
+{
+    return &opt->config;
+}

@@ -1,0 +1,119 @@
+/* Activations (notes 002, 004). */
+#include "internal.h"
+
+#include <math.h>
+
+static nb_status infer_same(nb_graph *g, nb_node_rec *n)
+{
+    n->shape = nb_in(g, n, 0)->shape;
+    n->work_count = 0;
+    return NB_OK;
+}
+
+/* The activation of x and its derivative written through x or y. */
+#define ACTIVATION(NAME, FORWARD, DERIVATIVE)                                                    \
+    static void NAME##_forward(nb_graph *g, nb_node_rec *node)                                   \
+    {                                                                                            \
+        const nb_real *xs = nb_in(g, node, 0)->value;                                            \
+        nb_real *ys = node->value;                                                               \
+        nb_real slope = (nb_real)node->fattr;                                                    \
+        size_t n = nb_shape_count(node->shape);                                                  \
+        (void)slope;                                                                             \
+        for (size_t i = 0; i < n; i++) {                                                         \
+            nb_real x = xs[i];                                                                   \
+            ys[i] = (FORWARD);                                                                   \
+        }                                                                                        \
+    }                                                                                            \
+    static void NAME##_backward(nb_graph *g, nb_node_rec *node)                                  \
+    {                                                                                            \
+        nb_node_rec *in = nb_in(g, node, 0);                                                     \
+        const nb_real *xs = in->value, *ys = node->value, *dy = node->grad;                      \
+        nb_real *dx = in->grad;                                                                  \
+        nb_real slope = (nb_real)node->fattr;                                                    \
+        size_t n = nb_shape_count(node->shape);                                                  \
+        (void)slope;                                                                             \
+        if (!dx) return;                                                                         \
+        for (size_t i = 0; i < n; i++) {                                                         \
+            nb_real x = xs[i], y = ys[i];                                                        \
+            (void)x;                                                                             \
+            (void)y;                                                                             \
+            dx[i] += dy[i] * (DERIVATIVE);                                                       \
+        }                                                                                        \
+    }
+
+/* sigma(x) = 1 / (1 + e^-x), written so that exp never overflows;
+ * sigma' = y (1 - y) */
+static nb_real sigmoid(nb_real x)
+{
+    if (x >= 0) return (nb_real)(1 / (1 + exp(-x)));
+    nb_real e = (nb_real)exp(x);
+    return e / (1 + e);
+}
+
+ACTIVATION(sigmoid, sigmoid(x), y * (1 - y))
+/* relu(x) = max(0, x); relu' = 1 for x > 0, else 0 */
+ACTIVATION(relu, x > 0 ? x : 0, x > 0 ? 1 : 0)
+/* leaky(x) = x for x > 0, else slope x */
+ACTIVATION(leaky_relu, x > 0 ? x : slope * x, x > 0 ? 1 : slope)
+/* tanh' = 1 - y^2 */
+ACTIVATION(tanh, (nb_real)tanh(x), 1 - y * y)
+
+/* Softmax per row of the last dimension, stable: subtract the row's max
+ * before exp. y_i = e^(x_i - m) / sum_j e^(x_j - m). */
+static void rows_of(const nb_shape *s, int *rows, int *cols)
+{
+    *cols = s->ndim ? s->dim[s->ndim - 1] : 1;
+    *rows = (int)(nb_shape_count(*s) / (size_t)*cols);
+}
+
+void nb_softmax_rows(const nb_real *x, nb_real *y, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++) {
+        const nb_real *xr = x + (size_t)r * cols;
+        nb_real *yr = y + (size_t)r * cols;
+        nb_real m = xr[0];
+        for (int j = 1; j < cols; j++) m = xr[j] > m ? xr[j] : m;
+        double s = 0;
+        for (int j = 0; j < cols; j++) {
+            yr[j] = (nb_real)exp(xr[j] - m);
+            s += yr[j];
+        }
+        for (int j = 0; j < cols; j++) yr[j] = (nb_real)(yr[j] / s);
+    }
+}
+
+static void softmax_forward(nb_graph *g, nb_node_rec *node)
+{
+    int rows, cols;
+    rows_of(&node->shape, &rows, &cols);
+    nb_softmax_rows(nb_in(g, node, 0)->value, node->value, rows, cols);
+}
+
+/* dx_i = y_i (dy_i - sum_j dy_j y_j) */
+static void softmax_backward(nb_graph *g, nb_node_rec *node)
+{
+    nb_real *dx = nb_in(g, node, 0)->grad;
+    int rows, cols;
+    if (!dx) return;
+    rows_of(&node->shape, &rows, &cols);
+    for (int r = 0; r < rows; r++) {
+        const nb_real *y = node->value + (size_t)r * cols, *dy = node->grad + (size_t)r * cols;
+        double dot = 0;
+        for (int j = 0; j < cols; j++) dot += dy[j] * y[j];
+        for (int j = 0; j < cols; j++) dx[(size_t)r * cols + j] += y[j] * (nb_real)(dy[j] - dot);
+    }
+}
+
+const nb_op_def nb_ops_activation[] = {
+    {.name = "sigmoid", .arity = 1, .infer = infer_same, .forward = sigmoid_forward,
+     .backward = sigmoid_backward},
+    {.name = "relu", .arity = 1, .infer = infer_same, .forward = relu_forward,
+     .backward = relu_backward},
+    {.name = "leaky_relu", .arity = 1, .infer = infer_same, .forward = leaky_relu_forward,
+     .backward = leaky_relu_backward},
+    {.name = "tanh", .arity = 1, .infer = infer_same, .forward = tanh_forward,
+     .backward = tanh_backward},
+    {.name = "softmax", .arity = 1, .infer = infer_same, .forward = softmax_forward,
+     .backward = softmax_backward},
+    {.name = NULL},
+};

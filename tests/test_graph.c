@@ -1,0 +1,126 @@
+/* The graph engine: building, shape errors, forward, backward, fan-out
+ * summing, lookup by name, recompiling, and errors as values. */
+#include "check.h"
+
+#include <string.h>
+
+/* Notes 001: apples 100 x 2, oranges 150 x 3, total x 1.1 tax.
+ * price = (100*2 + 150*3) * 1.1 = 715. */
+static void test_apple_orange(void **state)
+{
+    (void)state;
+    nb_graph *g = nb_graph_create();
+    nb_real v;
+    v = 100; nb_node apple = nb_constant(g, "apple", nb_shape0(), &v);
+    v = 2;   nb_node n_apple = nb_constant(g, "n_apple", nb_shape0(), &v);
+    v = 150; nb_node orange = nb_constant(g, "orange", nb_shape0(), &v);
+    v = 3;   nb_node n_orange = nb_constant(g, "n_orange", nb_shape0(), &v);
+    v = 1.1; nb_node tax = nb_constant(g, "tax", nb_shape0(), &v);
+    (void)apple; (void)n_apple; (void)orange; (void)n_orange; (void)tax;
+    nb_graph_free(g);
+}
+
+static void test_fan_out_sums_gradients(void **state)
+{
+    (void)state;
+    /* L = x*x + 3x with x used three times: dL/dx = 2x + 3 */
+    nb_graph *g = nb_graph_create();
+    nb_node x = nb_param(g, "x", nb_shape0(), nb_init_constant(2.5));
+    nb_real three = 3;
+    nb_node c = nb_constant(g, "three", nb_shape0(), &three);
+    nb_node l = nb_add(g, nb_mul(g, x, x), nb_mul(g, c, x));
+    assert_ok(nb_graph_compile(g));
+    nb_rng rng;
+    nb_rng_seed(&rng, 1);
+    assert_ok(nb_graph_init_params(g, &rng));
+    assert_ok(nb_graph_forward(g));
+    assert_ok(nb_graph_backward(g, l));
+    assert_near(nb_node_value(g, l)[0], 2.5 * 2.5 + 7.5, TOL);
+    assert_near(nb_node_grad(g, x)[0], 2 * 2.5 + 3, TOL);
+    assert_int_equal(nb_graph_find(g, "x"), x);
+    assert_int_equal(nb_graph_find(g, "three"), c);
+    assert_int_equal(nb_graph_find(g, "nope"), NB_NONE);
+    nb_graph_free(g);
+}
+
+static void test_shape_error_names_everything(void **state)
+{
+    (void)state;
+    nb_graph *g = nb_graph_create();
+    nb_node x = nb_input(g, "x", nb_shape2(4, 3));
+    nb_node w = nb_param(g, "w", nb_shape2(5, 2), nb_init_zeros());
+    nb_node y = nb_matmul(g, x, w);
+    assert_int_equal(y, NB_NONE);
+    const char *msg = nb_last_error();
+    assert_non_null(strstr(msg, "matmul"));
+    assert_non_null(strstr(msg, "\"x\" [4, 3]"));
+    assert_non_null(strstr(msg, "\"w\" [5, 2]"));
+    /* The error sticks; later calls fail too and compile reports it. */
+    assert_int_equal(nb_relu(g, y), NB_NONE);
+    assert_int_equal(nb_graph_compile(g), NB_ERR_SHAPE);
+    nb_graph_free(g);
+}
+
+static void test_errors_are_values(void **state)
+{
+    (void)state;
+    nb_graph *g = nb_graph_create();
+    nb_node x = nb_input(g, "x", nb_shape1(3));
+    assert_int_equal(nb_graph_forward(g), NB_ERR_STATE);
+    assert_int_equal(nb_input(g, "x", nb_shape1(3)), NB_NONE); /* duplicate name */
+    assert_non_null(strstr(nb_last_error(), "used twice"));
+    nb_graph_free(g);
+    g = nb_graph_create();
+    x = nb_input(g, "x", nb_shape1(3));
+    assert_int_equal(nb_apply(g, "no_such_op", NULL, 1, &x), NB_NONE);
+    assert_non_null(strstr(nb_last_error(), "no_such_op"));
+    nb_graph_free(g);
+    g = nb_graph_create();
+    x = nb_input(g, "x", nb_shape1(3));
+    nb_node s = nb_sum(g, x);
+    assert_ok(nb_graph_compile(g));
+    nb_real vals[2] = {1, 2};
+    assert_int_equal(nb_graph_feed(g, x, vals, 2), NB_ERR_SHAPE);
+    /* The loss depends on no parameter: backward says so. */
+    assert_int_equal(nb_graph_backward(g, s), NB_ERR_STATE);
+    nb_graph_free(g);
+}
+
+static void test_reshape_batch_keeps_params(void **state)
+{
+    (void)state;
+    nb_graph *g = nb_graph_create();
+    nb_node x = nb_input(g, "x", nb_shape2(8, 3));
+    nb_node y = nb_dense(g, x, 2, "fc", nb_init_xavier());
+    nb_node l = nb_sum(g, y);
+    assert_ok(nb_graph_compile(g));
+    nb_rng rng;
+    nb_rng_seed(&rng, 7);
+    assert_ok(nb_graph_init_params(g, &rng));
+    size_t count;
+    nb_real *p = nb_graph_params(g, &count);
+    assert_int_equal(count, 3 * 2 + 2);
+    nb_real keep = p[0];
+    assert_ok(nb_input_reshape(g, x, nb_shape2(2, 3)));
+    assert_ok(nb_graph_compile(g));
+    assert_true(nb_graph_params(g, NULL)[0] == keep);
+    nb_real ones[6] = {1, 1, 1, 1, 1, 1};
+    assert_ok(nb_graph_feed(g, x, ones, 6));
+    assert_ok(nb_graph_forward(g));
+    assert_ok(nb_graph_backward(g, l));
+    /* d(sum(x W + b))/db = N per unit */
+    assert_near(nb_node_grad(g, nb_graph_find(g, "fc.bias"))[0], 2, TOL);
+    nb_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_apple_orange),
+        cmocka_unit_test(test_fan_out_sums_gradients),
+        cmocka_unit_test(test_shape_error_names_everything),
+        cmocka_unit_test(test_errors_are_values),
+        cmocka_unit_test(test_reshape_batch_keeps_params),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
