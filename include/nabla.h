@@ -328,6 +328,249 @@ nb_status nb_graph_print_trace(nb_graph *graph, FILE *out);
 /* A Graphviz DOT picture, nodes labelled with values and gradients. */
 nb_status nb_graph_write_dot(nb_graph *graph, FILE *out);
 
+/* ================================================================== data */
+
+/* Documented limits on everything read from a file. */
+#define NB_MAX_CLASSES     1000      /* distinct labels */
+#define NB_MAX_FEATURES    (1 << 20) /* values per sample */
+#define NB_MAX_SAMPLES     (1 << 26) /* samples in one data set */
+#define NB_MAX_LINE        (1 << 20) /* bytes in one CSV line */
+#define NB_LABEL_NAME_MAX  64        /* bytes in a class or column name */
+
+/* A data set in memory: count samples of features values each. Either
+ * classification (classes > 0, labels) or regression (classes == 0,
+ * targets values per sample in y). */
+typedef struct nb_dataset {
+    size_t count;
+    int features;
+    int rows, cols;     /* image geometry when the samples are images, else 0 */
+    int classes;        /* 0 for regression */
+    int targets;        /* regression: values per sample in y */
+    nb_real *x;         /* count x features, row-major */
+    int32_t *labels;    /* classification: count class indices */
+    nb_real *y;         /* regression: count x targets */
+    char **class_names; /* classes names, or NULL */
+    char **feature_names; /* features names (CSV with a header), or NULL */
+} nb_dataset;
+
+void nb_dataset_free(nb_dataset *data); /* frees the contents, zeroes *data */
+
+/* An IDX pair (images idx3 or vectors idx2 of unsigned bytes, labels idx1),
+ * plain or gzip-compressed. Pixel values stay 0..255; scale them with
+ * NB_SCALE_UNIT. */
+nb_status nb_load_idx(const char *images_path, const char *labels_path, nb_dataset *out);
+
+typedef struct nb_csv_options {
+    const char *label; /* label column: a header name or a 0-based index; NULL: last */
+    int header;        /* 1 yes, 0 no, -1 detect (a first row with a non-number) */
+    int regression;    /* 1: the label is a number to fit; 0: a class (text or int) */
+    char delimiter;    /* 0: ',' */
+} nb_csv_options;
+
+/* A CSV file of numeric features and one label column. A bad cell, a ragged
+ * row or an empty file is an error naming the file, line and column. */
+nb_status nb_load_csv(const char *path, const nb_csv_options *options, nb_dataset *out);
+
+/* Built-in data sets that need nothing installed. */
+nb_status nb_dataset_xor(nb_dataset *out); /* 4 samples, 2 classes */
+/* classes interleaved spiral arms of per_class points each, in 2-D. */
+nb_status nb_dataset_spiral(int per_class, int classes, uint64_t seed, nb_dataset *out);
+/* count points x in [-pi, pi] (sorted when seed is 0, else uniform) with
+ * y = sin(x): the notes' universal-approximation picture. */
+nb_status nb_dataset_sine(int count, uint64_t seed, nb_dataset *out);
+/* The notes' height (cm) / weight (kg) -> sex table. */
+nb_status nb_dataset_body(nb_dataset *out);
+
+/* Copy the samples index[0..count) of src. */
+nb_status nb_dataset_subset(const nb_dataset *src, const size_t *index, size_t count,
+                            nb_dataset *out);
+/* A seeded shuffle, then the first round(fraction * count) samples into
+ * first and the rest into second (the notes' 70/30: fraction 0.7). */
+nb_status nb_dataset_split(const nb_dataset *src, double fraction, uint64_t seed,
+                           nb_dataset *first, nb_dataset *second);
+
+/* Open a data source by name: "fashion-mnist" (its train and test parts,
+ * from $NABLA_DATA_DIR or /usr/share/datasets/fashion-mnist), "xor",
+ * "spiral", "sine", "body", a directory holding an IDX pair set
+ * (train-images-idx3-ubyte[.gz] ... t10k-labels-idx1-ubyte[.gz]), or a
+ * .csv file (split 70/30 with seed). */
+nb_status nb_data_open(const char *source, const nb_csv_options *csv, uint64_t seed,
+                       nb_dataset *train, nb_dataset *test);
+
+/* ========================================================= preprocessing */
+
+typedef enum nb_scale_kind {
+    NB_SCALE_NONE,
+    NB_SCALE_UNIT,   /* x / 255: bytes to [0, 1] */
+    NB_SCALE_MINMAX, /* (x - min) / (max - min), fitted per feature */
+    NB_SCALE_ZSCORE, /* (x - mean) / deviation, fitted per feature */
+} nb_scale_kind;
+
+/* x' = (x - offset[j]) * scale[j] for feature j. */
+typedef struct nb_scaler {
+    nb_scale_kind kind;
+    int features;
+    nb_real *offset;
+    nb_real *scale;
+} nb_scaler;
+
+const char *nb_scale_name(nb_scale_kind kind); /* "none", "unit", "minmax", "zscore" */
+nb_status nb_scale_parse(const char *name, nb_scale_kind *kind);
+/* Fit on the training set only; a constant feature gets scale 1. */
+nb_status nb_scaler_fit(nb_scale_kind kind, const nb_dataset *train, nb_scaler *out);
+nb_status nb_scaler_copy(const nb_scaler *src, nb_scaler *out);
+void nb_scaler_apply(const nb_scaler *scaler, nb_real *x, size_t count); /* count samples */
+void nb_scaler_free(nb_scaler *scaler);
+/* out[i][labels[i]] = 1, zeros elsewhere (count x classes). */
+void nb_one_hot(const int32_t *labels, size_t count, int classes, nb_real *out);
+
+/* ================================================================ models */
+
+/* A model: a layer spec built into a graph with an input, an output, a
+ * target and a loss, plus what it needs to be used later (the scaler,
+ * class names, metadata). The spec is a comma-separated list:
+ *   dense:N   a dense layer of N units (weights He or Xavier by the next
+ *             activation, biases zero)
+ *   relu | sigmoid | tanh | leaky_relu[:slope] | identity
+ * e.g. "dense:100,relu,dense:10". Losses: "softmax_ce" (classification,
+ * the default), "bce" (binary, one logit), "mse", "sse", "half_sse", "sae". */
+typedef struct nb_model nb_model;
+
+#define NB_SPEC_MAX 1024 /* bytes in a layer spec */
+#define NB_MAX_LAYERS 64
+
+nb_status nb_model_create(const char *spec, int inputs, const char *loss, int batch,
+                          nb_model **out);
+void nb_model_free(nb_model *model);
+/* Check a spec without building it; the message names the bad item. */
+nb_status nb_spec_check(const char *spec);
+
+nb_graph *nb_model_graph(nb_model *model);
+nb_node nb_model_input(const nb_model *model);
+nb_node nb_model_output(const nb_model *model); /* logits or regression values */
+nb_node nb_model_target(const nb_model *model); /* [N] class indices or [N, outputs] */
+nb_node nb_model_loss(const nb_model *model);
+const char *nb_model_spec(const nb_model *model);
+const char *nb_model_loss_name(const nb_model *model);
+int nb_model_inputs(const nb_model *model);
+int nb_model_outputs(const nb_model *model);
+int nb_model_is_classifier(const nb_model *model); /* softmax_ce or bce */
+int nb_model_batch(const nb_model *model);
+/* Compile for another batch size (memory is reused when it fits). */
+nb_status nb_model_set_batch(nb_model *model, int batch);
+nb_status nb_model_init(nb_model *model, uint64_t seed);
+
+/* Outputs for count raw samples (count x inputs): the model's scaler is
+ * applied first; out gets count x outputs values: class probabilities for
+ * classifiers (sigmoid for bce), the regression values otherwise. */
+nb_status nb_model_predict(nb_model *model, const nb_real *x, size_t count, nb_real *out);
+
+/* What is saved with the model. Setters copy. */
+nb_status nb_model_set_scaler(nb_model *model, const nb_scaler *scaler);
+const nb_scaler *nb_model_scaler(const nb_model *model);
+nb_status nb_model_set_class_names(nb_model *model, char *const *names, int count);
+const char *nb_model_class_name(const nb_model *model, int index); /* NULL if none */
+int nb_model_class_count(const nb_model *model); /* named classes */
+/* Free-form JSON values kept in the file's metadata ("training",
+ * "metrics"); json must be valid JSON text. */
+nb_status nb_model_set_meta(nb_model *model, const char *key, const char *json);
+const char *nb_model_meta(const nb_model *model, const char *key); /* NULL if unset */
+
+/* =========================================================== model files */
+
+/* safetensors: 8-byte little-endian header length, a JSON header naming
+ * each tensor's dtype, shape and byte range, then raw little-endian data.
+ * nabla's own metadata (format version, spec, loss, scaler, class names,
+ * training settings, metrics) is in "__metadata__". Saving writes a
+ * temporary file, flushes it and renames it over path: a crash never leaves
+ * a half-written model. Loading checks every field against the file's real
+ * length and the spec, and refuses anything inconsistent. */
+#define NB_MODEL_FORMAT_VERSION 1
+#define NB_MAX_HEADER  (16 << 20) /* bytes of JSON header */
+#define NB_MAX_TENSORS 4096
+
+nb_status nb_model_save(const nb_model *model, const char *path);
+nb_status nb_model_load(const char *path, nb_model **out);
+
+/* ============================================================== training */
+
+typedef enum nb_schedule_kind {
+    NB_SCHEDULE_CONSTANT,
+    NB_SCHEDULE_STEP,   /* lr * gamma^(epoch / step_epochs) */
+    NB_SCHEDULE_COSINE, /* lr_min + (lr - lr_min) (1 + cos(pi t / T)) / 2 over all epochs */
+} nb_schedule_kind;
+
+typedef struct nb_epoch_stats {
+    int epoch; /* 1-based */
+    double lr;
+    double train_loss, train_accuracy; /* accuracy: -1 for regression */
+    double val_loss, val_accuracy;     /* -1 when there is no validation set */
+    double seconds;
+} nb_epoch_stats;
+
+/* Called on every batch (for a progress bar) and at the end of every epoch
+ * (stats non-NULL). Return non-zero to stop training. */
+typedef struct nb_progress {
+    int epoch, epochs;
+    size_t batch, batches; /* batch is 1-based within the epoch */
+    double loss;           /* running mean over this epoch */
+    double samples_per_second;
+    double eta_seconds;    /* for the whole run */
+    const nb_epoch_stats *stats;
+} nb_progress;
+typedef int (*nb_progress_fn)(const nb_progress *progress, void *user);
+
+typedef struct nb_train_config {
+    nb_optimizer_config optimizer;
+    int batch;               /* default 32 */
+    int epochs;              /* maximum epochs; default 10 */
+    uint64_t seed;           /* shuffling and initialisation */
+    nb_schedule_kind schedule;
+    int step_epochs;         /* step schedule */
+    double gamma;            /* step schedule */
+    double lr_min;           /* cosine schedule */
+    double clip_norm;        /* > 0: scale gradients to at most this L2 norm */
+    double target_loss;      /* > 0: stop once the train loss is at most this */
+    double target_accuracy;  /* > 0: stop once validation (else train) accuracy reaches it */
+    double time_limit;       /* > 0: seconds */
+    int patience;            /* > 0: early stopping on validation loss, keep best weights */
+    nb_progress_fn progress;
+    void *progress_user;
+} nb_train_config;
+
+nb_train_config nb_train_defaults(void);
+
+typedef struct nb_train_result {
+    int epochs_run;
+    int best_epoch;          /* the weights kept (early stopping), else the last */
+    const char *stop_reason; /* "epochs", "target loss", "target accuracy", "time limit",
+                                "early stopping", "stopped" */
+    nb_epoch_stats *history; /* epochs_run entries; free with nb_train_result_free */
+    double seconds;
+} nb_train_result;
+
+void nb_train_result_free(nb_train_result *result);
+
+/* Train model on train (already scaled), watching val (may be NULL). */
+nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *val,
+                   const nb_train_config *config, nb_train_result *result);
+
+/* Loss, accuracy and, for classifiers, the confusion matrix
+ * (confusion[true * classes + predicted]) and per-class precision and
+ * recall, on data already scaled. */
+typedef struct nb_metrics {
+    size_t samples;
+    double loss;
+    double accuracy; /* -1 for regression */
+    int classes;
+    size_t *confusion;
+    double *precision, *recall;
+    int32_t *predicted; /* samples predicted classes (classifiers), else NULL */
+} nb_metrics;
+
+nb_status nb_evaluate(nb_model *model, const nb_dataset *data, nb_metrics *out);
+void nb_metrics_free(nb_metrics *metrics);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Every test in every build: float and double, OpenBLAS and the portable
+# kernel, and AddressSanitizer + UndefinedBehaviorSanitizer; then the
+# formatting and static-analysis checks. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+run_build() {
+    local name=$1
+    shift
+    echo "=== build $name: $*"
+    cmake -S . -B "build/$name" -DCMAKE_BUILD_TYPE=Release "$@" >"build/$name.configure.log" 2>&1 ||
+        { cat "build/$name.configure.log"; return 1; }
+    cmake --build "build/$name" -j "$jobs"
+    (cd "build/$name" && ctest --output-on-failure -j "$jobs")
+}
+
+mkdir -p build
+only=${NABLA_CHECK_ONLY:-}
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+
+want float && run_build float
+want double && run_build double -DNABLA_DOUBLE=ON
+want noblas && run_build noblas -DNABLA_BLAS=OFF
+want sanitize && run_build sanitize -DCMAKE_BUILD_TYPE=Debug -DNABLA_SANITIZE=ON
+
+if want lint; then
+    echo "=== format"
+    files=$(git ls-files '*.c' '*.h')
+    clang-format --dry-run --Werror $files
+    echo "=== cppcheck"
+    cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+        --inline-suppr --std=c11 -I include -I src -I cli \
+        --suppress=missingIncludeSystem src cli
+fi
+echo "=== all checks passed"
