@@ -76,6 +76,15 @@ void *nb_calloc(size_t count, size_t size); /* overflow-checked, zeroed */
 void *nb_realloc(void *ptr, size_t size);
 void nb_free(void *ptr);
 
+/* =============================================================== threads */
+
+/* Threads for matrix products and parallel loops: one per core unless set
+ * (0 restores that). The same seed, data and thread count give the same
+ * weights bit for bit. */
+nb_status nb_set_threads(int count);
+int nb_get_threads(void);
+int nb_default_threads(void); /* cores online */
+
 /* ===================================================== tensors and shapes */
 
 #define NB_MAX_DIMS 4
@@ -187,6 +196,13 @@ nb_real *nb_node_value(nb_graph *graph, nb_node node); /* NULL before compile */
 nb_real *nb_node_grad(nb_graph *graph, nb_node node);  /* NULL if it has none */
 int nb_node_is_param(const nb_graph *graph, nb_node node);
 int nb_node_is_input(const nb_graph *graph, nb_node node);
+
+/* The first node whose value is not finite (in forward order), else the
+ * node whose gradient first went bad (in backward order, *in_grad set);
+ * *node is NB_NONE when everything is finite. */
+nb_status nb_graph_find_nonfinite(nb_graph *graph, nb_node *node, int *in_grad);
+/* 1 when every value is finite. */
+int nb_values_finite(const nb_real *values, size_t count);
 
 /* All parameters, in creation order, as one array; and their gradients. */
 nb_real *nb_graph_params(nb_graph *graph, size_t *count);
@@ -390,10 +406,12 @@ nb_status nb_dataset_split(const nb_dataset *src, double fraction, uint64_t seed
                            nb_dataset *first, nb_dataset *second);
 
 /* Open a data source by name: "fashion-mnist" (its train and test parts,
- * from $NABLA_DATA_DIR or /usr/share/datasets/fashion-mnist), "xor",
- * "spiral", "sine", "body", a directory holding an IDX pair set
- * (train-images-idx3-ubyte[.gz] ... t10k-labels-idx1-ubyte[.gz]), or a
- * .csv file (split 70/30 with seed). */
+ * from $NABLA_DATA_DIR[/fashion-mnist] or /usr/share/datasets/fashion-mnist,
+ * with the ten class names), "xor" (all four points in both parts),
+ * "spiral" (3 x 100), "sine" (256 points), "body", a directory holding an
+ * IDX pair set (train-images-idx3-ubyte[.gz] ... t10k-labels-idx1-ubyte[.gz]),
+ * or a CSV file. Built-ins other than xor and CSV files are split 70/30 with
+ * seed (see docs/data.md). */
 nb_status nb_data_open(const char *source, const nb_csv_options *csv, uint64_t seed,
                        nb_dataset *train, nb_dataset *test);
 
@@ -421,7 +439,8 @@ nb_status nb_scaler_fit(nb_scale_kind kind, const nb_dataset *train, nb_scaler *
 nb_status nb_scaler_copy(const nb_scaler *src, nb_scaler *out);
 void nb_scaler_apply(const nb_scaler *scaler, nb_real *x, size_t count); /* count samples */
 void nb_scaler_free(nb_scaler *scaler);
-/* out[i][labels[i]] = 1, zeros elsewhere (count x classes). */
+/* out[i][labels[i]] = 1, zeros elsewhere (count x classes); a label outside
+ * 0..classes-1 leaves its row all zeros. */
 void nb_one_hot(const int32_t *labels, size_t count, int classes, nb_real *out);
 
 /* ================================================================ models */
@@ -496,8 +515,8 @@ nb_status nb_model_load(const char *path, nb_model **out);
 
 typedef enum nb_schedule_kind {
     NB_SCHEDULE_CONSTANT,
-    NB_SCHEDULE_STEP,   /* lr * gamma^(epoch / step_epochs) */
-    NB_SCHEDULE_COSINE, /* lr_min + (lr - lr_min) (1 + cos(pi t / T)) / 2 over all epochs */
+    NB_SCHEDULE_STEP,   /* lr * gamma^floor((epoch - 1) / step_epochs) */
+    NB_SCHEDULE_COSINE, /* lr_min + (lr - lr_min) (1 + cos(pi (epoch - 1) / epochs)) / 2 */
 } nb_schedule_kind;
 
 typedef struct nb_epoch_stats {
@@ -524,7 +543,7 @@ typedef struct nb_train_config {
     nb_optimizer_config optimizer;
     int batch;               /* default 32 */
     int epochs;              /* maximum epochs; default 10 */
-    uint64_t seed;           /* shuffling and initialisation */
+    uint64_t seed;           /* shuffling (nb_train keeps the weights it is given) */
     nb_schedule_kind schedule;
     int step_epochs;         /* step schedule */
     double gamma;            /* step schedule */
@@ -544,20 +563,25 @@ typedef struct nb_train_result {
     int epochs_run;
     int best_epoch;          /* the weights kept (early stopping), else the last */
     const char *stop_reason; /* "epochs", "target loss", "target accuracy", "time limit",
-                                "early stopping", "stopped" */
+                                "early stopping", "stopped", "numeric error" */
     nb_epoch_stats *history; /* epochs_run entries; free with nb_train_result_free */
     double seconds;
 } nb_train_result;
 
 void nb_train_result_free(nb_train_result *result);
 
-/* Train model on train (already scaled), watching val (may be NULL). */
+/* Train model on train (already scaled), watching val (may be NULL); see
+ * docs/training.md. Batches of min(batch, train->count) rows, the last one
+ * partial; the model is left compiled for that size. A NaN or infinite loss,
+ * gradient or weight stops with NB_ERR_NUMERIC (result keeps the finished
+ * epochs) and the weights from before that step. */
 nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *val,
                    const nb_train_config *config, nb_train_result *result);
 
 /* Loss, accuracy and, for classifiers, the confusion matrix
  * (confusion[true * classes + predicted]) and per-class precision and
- * recall, on data already scaled. */
+ * recall (0 where nothing was predicted or present), on data already
+ * scaled, in batches of the model's batch size. */
 typedef struct nb_metrics {
     size_t samples;
     double loss;

@@ -5,10 +5,10 @@
 
 #include "internal.h"
 
-#define NB_MAX_UNITS 65536 /* largest N of "dense:N" */
-#define NB_LEAKY_DEFAULT 0.01 /* leaky_relu without a slope */
-#define NB_META_KEY_MAX 64    /* bytes in a metadata key, with its NUL */
-#define NB_MAX_BATCH (1 << 24)
+#define NB_MAX_UNITS     65536 /* largest N of "dense:N" */
+#define NB_LEAKY_DEFAULT 0.01  /* leaky_relu without a slope */
+#define NB_META_KEY_MAX  64    /* bytes in a metadata key, with its NUL */
+#define NB_MAX_BATCH     (1 << 24)
 
 typedef enum nb_layer_kind {
     NB_LAYER_DENSE,

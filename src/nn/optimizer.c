@@ -14,8 +14,8 @@ struct nb_optimizer {
     nb_real *slot[2];
 };
 
-static const char *const names[] = {"sgd", "momentum", "nesterov", "adagrad",
-                                    "rmsprop", "adam", "adamw"};
+static const char *const names[] = {"sgd",     "momentum", "nesterov", "adagrad",
+                                    "rmsprop", "adam",     "adamw"};
 
 const char *nb_optimizer_name(nb_optimizer_kind kind)
 {
@@ -47,25 +47,64 @@ nb_optimizer_config nb_optimizer_defaults(nb_optimizer_kind kind)
 static int slots_of(nb_optimizer_kind kind)
 {
     switch (kind) {
-    case NB_OPT_SGD: return 0;
+    case NB_OPT_SGD:
+        return 0;
     case NB_OPT_ADAM:
-    case NB_OPT_ADAMW: return 2;
-    default: return 1;
+    case NB_OPT_ADAMW:
+        return 2;
+    default:
+        return 1;
     }
 }
 
-nb_status nb_optimizer_create(const nb_optimizer_config *config, size_t count,
-                              nb_optimizer **out)
+/* lo <= v < hi (hi_open) or lo <= v <= hi, and finite. */
+static int in_range(double v, double lo, double hi, int hi_open)
+{
+    return isfinite(v) && v >= lo && (hi_open ? v < hi : v <= hi);
+}
+
+/* Only the settings the kind uses are checked, so a zeroed config with a
+ * kind and a learning rate stays valid. A decay of 1 never forgets (Adam's
+ * bias correction divides by 1 - beta^t = 0); eps 0 divides 0 by 0 on a
+ * zero gradient. */
+static nb_status check_config(const nb_optimizer_config *c)
+{
+    const char *name = nb_optimizer_name(c->kind);
+    const char *bad = NULL;
+    double value = 0;
+    int adaptive = c->kind >= NB_OPT_ADAGRAD;
+    if (!(c->lr > 0) || !isfinite(c->lr))
+        return nb_error(NB_ERR_ARGUMENT, "optimizer %s: learning rate must be > 0, got %g", name,
+                        c->lr);
+    if ((c->kind == NB_OPT_MOMENTUM || c->kind == NB_OPT_NESTEROV) &&
+        !in_range(c->momentum, 0, 1, 1))
+        bad = "momentum in [0, 1)", value = c->momentum;
+    else if (c->kind == NB_OPT_RMSPROP && !in_range(c->rho, 0, 1, 1))
+        bad = "rho in [0, 1)", value = c->rho;
+    else if ((c->kind == NB_OPT_ADAM || c->kind == NB_OPT_ADAMW) && !in_range(c->beta1, 0, 1, 1))
+        bad = "beta1 in [0, 1)", value = c->beta1;
+    else if ((c->kind == NB_OPT_ADAM || c->kind == NB_OPT_ADAMW) && !in_range(c->beta2, 0, 1, 1))
+        bad = "beta2 in [0, 1)", value = c->beta2;
+    else if (adaptive && !(c->eps > 0 && isfinite(c->eps)))
+        bad = "eps > 0", value = c->eps;
+    else if (!(c->weight_decay >= 0 && isfinite(c->weight_decay)))
+        bad = "weight decay >= 0", value = c->weight_decay;
+    if (bad)
+        return nb_error(NB_ERR_ARGUMENT, "optimizer %s: expected %s, got %g", name, bad, value);
+    return NB_OK;
+}
+
+nb_status nb_optimizer_create(const nb_optimizer_config *config, size_t count, nb_optimizer **out)
 {
     *out = NULL;
     if (!config || (unsigned)config->kind > NB_OPT_ADAMW)
         return nb_error(NB_ERR_ARGUMENT, "creating an optimizer: unknown kind");
-    if (!(config->lr > 0) || !isfinite(config->lr))
-        return nb_error(NB_ERR_ARGUMENT, "optimizer %s: learning rate must be > 0, got %g",
-                        nb_optimizer_name(config->kind), config->lr);
+    nb_status st = check_config(config);
+    if (st != NB_OK) return st;
     int slots = slots_of(config->kind);
     nb_optimizer *opt = nb_calloc(1, sizeof *opt);
-    nb_real *state = slots ? nb_calloc((size_t)slots * (count ? count : 1), sizeof *state) : NULL;
+    /* count x slots values; nb_calloc checks the product for overflow */
+    nb_real *state = slots ? nb_calloc(count ? count : 1, (size_t)slots * sizeof *state) : NULL;
     if (!opt || (slots && !state)) {
         nb_free(opt);
         nb_free(state);

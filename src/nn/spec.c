@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACCEPTED                                                                          \
-    "accepted: dense:N (1 <= N <= 65536), relu, sigmoid, tanh, leaky_relu[:slope] (0 <= " \
+#define ACCEPTED                                                                                   \
+    "accepted: dense:N (1 <= N <= 65536), relu, sigmoid, tanh, leaky_relu[:slope] (0 <= "          \
     "slope <= 1), identity"
 
 /* One item of the spec, [begin, end) after trimming whitespace. */
@@ -20,9 +20,10 @@ typedef struct item {
 static nb_status item_error(const item *it, const char *what)
 {
     int len = (int)(it->end - it->begin);
-    return nb_error(NB_ERR_FORMAT, "layer spec item %d \"%.*s%s\" at byte offset %zu: %s; " ACCEPTED,
-                    it->position, len > 40 ? 40 : len, it->text + it->begin, len > 40 ? "..." : "",
-                    it->begin, what);
+    return nb_error(NB_ERR_FORMAT,
+                    "layer spec item %d \"%.*s%s\" at byte offset %zu: %s; " ACCEPTED, it->position,
+                    len > 40 ? 40 : len, it->text + it->begin, len > 40 ? "..." : "", it->begin,
+                    what);
 }
 
 /* dense:N with only decimal digits in N. */
@@ -68,8 +69,8 @@ static nb_status parse_item(const item *it, nb_layer *layer)
     static const struct {
         const char *name;
         nb_layer_kind kind;
-    } names[] = {{"dense", NB_LAYER_DENSE},     {"relu", NB_LAYER_RELU},
-                 {"sigmoid", NB_LAYER_SIGMOID}, {"tanh", NB_LAYER_TANH},
+    } names[] = {{"dense", NB_LAYER_DENSE},           {"relu", NB_LAYER_RELU},
+                 {"sigmoid", NB_LAYER_SIGMOID},       {"tanh", NB_LAYER_TANH},
                  {"leaky_relu", NB_LAYER_LEAKY_RELU}, {"identity", NB_LAYER_IDENTITY}};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         if (strlen(names[k].name) != name_len || memcmp(names[k].name, s, name_len) != 0) continue;
@@ -104,7 +105,8 @@ nb_status nb_spec_parse(const char *spec, nb_spec *out)
         while (it.begin < it.end && isspace((unsigned char)spec[it.begin])) it.begin++;
         while (it.end > it.begin && isspace((unsigned char)spec[it.end - 1])) it.end--;
         if (position > NB_MAX_LAYERS)
-            return nb_error(NB_ERR_LIMIT, "layer spec has more than %d items (item %d at byte offset %zu)",
+            return nb_error(NB_ERR_LIMIT,
+                            "layer spec has more than %d items (item %d at byte offset %zu)",
                             NB_MAX_LAYERS, position, it.begin);
         if (it.begin == it.end && position == 1 && end == total)
             return nb_error(NB_ERR_FORMAT, "layer spec is empty; " ACCEPTED);
@@ -116,8 +118,8 @@ nb_status nb_spec_parse(const char *spec, nb_spec *out)
     }
     const nb_layer *first = &out->layer[0], *last = &out->layer[out->count - 1];
     if (first->kind != NB_LAYER_DENSE)
-        return nb_error(NB_ERR_FORMAT, "layer spec \"%.40s\": must start with a dense layer (dense:N)",
-                        spec);
+        return nb_error(NB_ERR_FORMAT,
+                        "layer spec \"%.40s\": must start with a dense layer (dense:N)", spec);
     if (last->kind != NB_LAYER_DENSE)
         return nb_error(NB_ERR_FORMAT,
                         "layer spec \"%.40s\": must end with a dense layer, the output (e.g. "

@@ -1,0 +1,50 @@
+/* A small option parser shared by the subcommands: --name VALUE and
+ * --name=VALUE, flags, positional arguments anywhere, "--" ends options.
+ * Numbers are checked strictly (the whole text, finite, in range) and an
+ * error names the option and shows the command's usage line. */
+#ifndef NABLA_CLI_ARGS_H
+#define NABLA_CLI_ARGS_H
+
+#include <stdint.h>
+
+typedef enum arg_kind {
+    ARG_FLAG,   /* int: set to 1 */
+    ARG_STRING, /* const char *: points into argv */
+    ARG_INT,    /* int, in [min, max] */
+    ARG_REAL,   /* double, finite, in [min, max] */
+    ARG_U64,    /* uint64_t (seeds): digits only */
+} arg_kind;
+
+typedef struct arg_option {
+    const char *name; /* without the leading "--" */
+    arg_kind kind;
+    void *value;
+    double min, max; /* ARG_INT and ARG_REAL: the allowed range, inclusive */
+    int seen;        /* set by args_parse */
+} arg_option;
+
+typedef struct arg_command {
+    const char *name;  /* "train" */
+    const char *usage; /* "nabla train --data SOURCE --model SPEC [options]" */
+    const char *help;  /* the whole --help text (starts with the usage) */
+    arg_option *options;
+    int n_options;
+    int min_positional, max_positional;
+} arg_command;
+
+/* Parse argv[1..argc) (argv[0] is the command's name). Positional
+ * arguments go to positional (room for max_positional). Returns -1 to go
+ * on, 0 after printing --help, or 2 (usage error, already reported). */
+int args_parse(arg_command *cmd, int argc, char **argv, char **positional, int *n_positional);
+
+/* Was --name given? */
+int args_seen(const arg_command *cmd, const char *name);
+
+/* Report a usage error for cmd (message, then the usage line); returns 2. */
+int args_usage_error(const arg_command *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif

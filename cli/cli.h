@@ -1,0 +1,81 @@
+/* Shared pieces of the nabla command: exit codes, error messages, metrics
+ * output and Ctrl-C handling. */
+#ifndef NABLA_CLI_H
+#define NABLA_CLI_H
+
+#include "nabla.h"
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CLI_PRINTF(f, a)
+#endif
+
+/* Exit codes, documented in docs/cli.md and `nabla --help`. */
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILURE = 1,     /* the requested check or training failed */
+    CLI_EXIT_USAGE = 2,       /* unknown option, bad value, missing argument */
+    CLI_EXIT_DATA = 3,        /* missing or malformed data file */
+    CLI_EXIT_MODEL = 4,       /* missing or malformed model file */
+    CLI_EXIT_OUTPUT = 5,      /* cannot write the model, log or report */
+    CLI_EXIT_INTERRUPTED = 130 /* Ctrl-C (128 + SIGINT) */
+};
+
+/* What a command was doing when a status came back: the same status (an
+ * i/o error, say) means a data, model or output problem depending on it. */
+enum cli_stage {
+    CLI_STAGE_USAGE,  /* checking what the user typed (spec, names) */
+    CLI_STAGE_DATA,   /* reading data */
+    CLI_STAGE_MODEL,  /* reading a model file */
+    CLI_STAGE_OUTPUT, /* writing a file */
+    CLI_STAGE_RUN     /* training, evaluating, checking */
+};
+
+/* The one mapping from a library status to an exit code. */
+int cli_exit_code(nb_status status, enum cli_stage stage);
+
+/* "nabla <cmd>: <message>" on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* Report the library's last error after what (may be NULL) and return the
+ * exit code for status at stage. */
+int cli_fail(const char *cmd, nb_status status, enum cli_stage stage, const char *what);
+
+/* Ctrl-C sets a flag (the trainer's progress callback asks it to stop). */
+extern volatile sig_atomic_t cli_interrupted;
+void cli_catch_interrupt(void);
+
+/* Metrics as JSON: samples, loss, accuracy (null for regression), and for
+ * classifiers classes, per-class precision/recall and the confusion matrix
+ * (rows: true class). names may be NULL. NULL when out of memory. */
+cJSON *cli_metrics_json(const nb_metrics *metrics, char *const *names);
+/* The same as text for people. */
+void cli_metrics_print(FILE *out, const nb_metrics *metrics, char *const *names);
+/* A class's display name: names[i], else its number in buf. */
+const char *cli_class_name(char *const *names, int classes, int index, char *buf, size_t size);
+
+/* The model's class names as an array (entries may be NULL); free with
+ * nb_free (the strings belong to the model). NULL when it has none. */
+char **cli_model_class_names(const nb_model *model, int classes);
+
+/* Load a model file; on failure report it (naming path) and return the
+ * exit code, else 0. */
+int cli_load_model(const char *cmd, const char *path, nb_model **out);
+/* The model's metadata key parsed as JSON, or NULL. Free with cJSON_Delete. */
+cJSON *cli_model_meta_json(const nb_model *model, const char *key);
+
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+
+/* The subcommands: argv[0] is the subcommand's name. */
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_gradcheck(int argc, char **argv);
+
+#endif

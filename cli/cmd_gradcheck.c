@@ -1,0 +1,189 @@
+/* nabla gradcheck: build a model from a spec on a few samples and compare
+ * backward's gradients with central differences, tensor by tensor. */
+#include "args.h"
+#include "cli.h"
+
+#include <math.h>
+#include <string.h>
+
+#define CMD "gradcheck"
+
+/* The default step and pass mark for the build's number type. In double,
+ * central differences with eps 1e-6 agree with backward to about 1e-9; in
+ * float the loss itself is rounded to about 1e-7, so the difference
+ * quotient with eps 1e-3 is good to a few 1e-4 relative (the relative error
+ * uses max(|a|, |n|, 1e-2) as its scale). */
+#ifdef NABLA_DOUBLE
+#define DEFAULT_EPS 1e-6
+#define DEFAULT_TOL 1e-6
+#else
+#define DEFAULT_EPS 1e-3
+#define DEFAULT_TOL 1e-2
+#endif
+#define MAX_ENTRIES 256
+
+static const char usage[] = "nabla gradcheck --model SPEC [--data SOURCE] [options]";
+
+#define STR2(x) #x
+#define STR(x)  STR2(x)
+
+static const char help[] =
+    "usage: nabla gradcheck --model SPEC [--data SOURCE] [options]\n"
+    "\n"
+    "Build SPEC on the first samples of SOURCE and compare every parameter's\n"
+    "gradient from backward with central differences (L(x+eps) - L(x-eps)) / 2eps.\n"
+    "Prints each tensor's worst absolute and relative error, where relative is\n"
+    "|a - n| / max(|a|, |n|, 0.01).\n"
+    "\n"
+    "  --model SPEC      layers, e.g. \"dense:8,tanh,dense:3\"\n"
+    "  --data SOURCE     where the samples come from (default spiral)\n"
+    "  --loss NAME       as for train (default: softmax_ce for classes, mse else)\n"
+    "  --label COL       CSV label column;  --regression  the CSV label is a number\n"
+    "  --samples N       samples in the batch (default 4)\n"
+    "  --eps E           the finite-difference step (default " STR(DEFAULT_EPS) ")\n"
+    "  --tolerance T     the largest relative error that passes (default " STR(DEFAULT_TOL) ")\n"
+    "  --seed N          initial weights and the data split (default 1)\n"
+    "\n"
+    "The defaults suit this build (" NB_REAL_NAME "): double builds check to 1e-6, float\n"
+    "builds to 1e-2 with a larger step. Exit code 0 when every tensor's relative\n"
+    "error is within the tolerance, 1 when any is not (the check failed), 2 usage,\n"
+    "3 data.\n";
+
+/* Feed the targets of the first n samples in the form the model's target
+ * node takes: class indices [n], or rows [n, width] of values, one-hot
+ * classes, or a 0/1 label for one logit. */
+static nb_status feed_targets(nb_model *model, const nb_dataset *d, int n)
+{
+    nb_graph *g = nb_model_graph(model);
+    nb_node target = nb_model_target(model);
+    nb_shape s = nb_node_shape(g, target);
+    size_t width = s.ndim >= 2 ? (size_t)s.dim[1] : 1;
+    nb_real *t = nb_calloc((size_t)n, width * sizeof *t);
+    if (!t) return NB_ERR_MEMORY;
+    for (int i = 0; i < n; i++) {
+        nb_real *row = t + (size_t)i * width;
+        if (d->classes == 0) {
+            for (size_t k = 0; k < width && k < (size_t)d->targets; k++)
+                row[k] = d->y[(size_t)i * (size_t)d->targets + k];
+        } else if (width == 1) {
+            row[0] = (nb_real)d->labels[i];
+        } else if ((size_t)d->labels[i] < width) {
+            row[d->labels[i]] = 1;
+        }
+    }
+    nb_status st = nb_graph_feed(g, target, t, (size_t)n * width);
+    nb_free(t);
+    return st;
+}
+
+static int run(const arg_command *cmd, const char *spec, const char *source, const char *loss,
+               const char *label, int regression, int samples, double eps, double tol,
+               uint64_t seed)
+{
+    if (nb_spec_check(spec) != NB_OK) return args_usage_error(cmd, "--model: %s", nb_last_error());
+    nb_dataset train = {0}, test = {0};
+    nb_model *model = NULL;
+    nb_scaler scaler = {0};
+    int rc = CLI_EXIT_OK;
+    nb_csv_options csv = {.label = label, .header = -1, .regression = regression};
+    nb_status st = nb_data_open(source, &csv, seed, &train, &test);
+    if (st != NB_OK) {
+        char what[512];
+        snprintf(what, sizeof what, "data '%.400s'", source);
+        rc = cli_fail(CMD, st, CLI_STAGE_DATA, strstr(nb_last_error(), source) ? NULL : what);
+        goto done;
+    }
+    if (train.count == 0) {
+        cli_error(CMD, "data '%s' has no training samples", source);
+        rc = CLI_EXIT_DATA;
+        goto done;
+    }
+    int n = samples < (int)(train.count < 1u << 30 ? train.count : 1u << 30)
+                ? samples
+                : (int)train.count;
+    /* Scaled as train would, so the values are in a sensible range. */
+    nb_scale_kind kind = train.rows > 0 ? NB_SCALE_UNIT : NB_SCALE_ZSCORE;
+    st = nb_scaler_fit(kind, &train, &scaler);
+    if (st != NB_OK) {
+        rc = cli_fail(CMD, st, CLI_STAGE_DATA, "scaling");
+        goto done;
+    }
+    nb_scaler_apply(&scaler, train.x, (size_t)n);
+    if (!loss) loss = train.classes > 0 ? "softmax_ce" : "mse";
+    st = nb_model_create(spec, train.features, loss, n, &model);
+    if (st != NB_OK) {
+        rc = st == NB_ERR_MEMORY ? cli_fail(CMD, st, CLI_STAGE_RUN, NULL)
+                                 : args_usage_error(cmd, "--model: %s", nb_last_error());
+        goto done;
+    }
+    nb_graph *g = nb_model_graph(model);
+    st = nb_model_init(model, seed);
+    if (st == NB_OK)
+        st = nb_graph_feed(g, nb_model_input(model), train.x, (size_t)n * (size_t)train.features);
+    if (st == NB_OK) st = feed_targets(model, &train, n);
+    if (st != NB_OK) {
+        rc = cli_fail(CMD, st, CLI_STAGE_RUN, "setting up the check");
+        goto done;
+    }
+    nb_gradcheck_entry entries[MAX_ENTRIES];
+    int count = 0;
+    st = nb_gradcheck(g, nb_model_loss(model), eps, entries, MAX_ENTRIES, &count);
+    if (st != NB_OK) {
+        rc = cli_fail(CMD, st, CLI_STAGE_RUN, "gradient check");
+        goto done;
+    }
+    printf("gradient check of %s (loss %s) on %d samples of %s, eps %g, %s\n", spec,
+           nb_model_loss_name(model), n, source, eps, NB_REAL_NAME);
+    printf("%-16s %8s  %12s  %12s\n", "tensor", "values", "max abs err", "max rel err");
+    double worst = 0;
+    int failed = 0;
+    for (int i = 0; i < count; i++) {
+        const nb_gradcheck_entry *e = &entries[i];
+        int ok = e->max_rel <= tol; /* false for NaN */
+        failed += !ok;
+        if (!(e->max_rel <= worst)) worst = e->max_rel;
+        printf("%-16s %8zu  %12.3e  %12.3e  %s\n", e->name, e->count, e->max_abs, e->max_rel,
+               ok ? "ok" : "FAIL");
+    }
+    if (count == 0) {
+        cli_error(CMD, "the model has no gradients to check");
+        rc = CLI_EXIT_FAILURE;
+    } else if (failed) {
+        printf("FAILED: %d of %d tensors have a relative error above %g\n", failed, count, tol);
+        rc = CLI_EXIT_FAILURE;
+    } else {
+        printf("passed: worst relative error %.3e <= %g\n", worst, tol);
+    }
+done:
+    nb_model_free(model);
+    nb_scaler_free(&scaler);
+    nb_dataset_free(&train);
+    nb_dataset_free(&test);
+    return rc;
+}
+
+int cmd_gradcheck(int argc, char **argv)
+{
+    const char *spec = NULL, *data = "spiral", *loss = NULL, *label = NULL;
+    int samples = 4, regression = 0;
+    double eps = DEFAULT_EPS, tol = DEFAULT_TOL;
+    uint64_t seed = 1;
+    arg_option options[] = {
+        {"model", ARG_STRING, &spec, 0, 0, 0},
+        {"data", ARG_STRING, &data, 0, 0, 0},
+        {"loss", ARG_STRING, &loss, 0, 0, 0},
+        {"label", ARG_STRING, &label, 0, 0, 0},
+        {"regression", ARG_FLAG, &regression, 0, 0, 0},
+        {"samples", ARG_INT, &samples, 1, 4096, 0},
+        {"eps", ARG_REAL, &eps, 1e-12, 1, 0},
+        {"tolerance", ARG_REAL, &tol, 0, 1e300, 0},
+        {"seed", ARG_U64, &seed, 0, 0, 0},
+    };
+    arg_command cmd = {CMD, usage, help, options, (int)(sizeof options / sizeof options[0]), 0, 0};
+    char *positional[1];
+    int n;
+    int rc = args_parse(&cmd, argc, argv, positional, &n);
+    if (rc >= 0) return rc;
+    if (!spec) return args_usage_error(&cmd, "missing --model SPEC");
+    return run(&cmd, spec, data, loss, label, regression, samples, eps, tol, seed);
+}

@@ -1,0 +1,142 @@
+/* nabla info: what a model file holds. */
+#include "args.h"
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD "info"
+
+static const char usage[] = "nabla info MODEL [--json]";
+
+static const char help[] =
+    "usage: nabla info MODEL [--json]\n"
+    "\n"
+    "Show a model file: layer spec, loss, inputs, outputs, parameter count, every\n"
+    "tensor with its shape, the scaler, class names, and the training settings and\n"
+    "test metrics saved by 'nabla train'.\n"
+    "\n"
+    "  --json   print one JSON object instead\n"
+    "\n"
+    "exit codes: 0 ok, 2 usage, 4 model file (missing, malformed, inconsistent).\n";
+
+/* Print a JSON object's members as "  key: value" lines. */
+static void print_members(const char *title, cJSON *obj)
+{
+    if (!obj || !obj->child) return;
+    printf("%s:\n", title);
+    for (cJSON *it = obj->child; it; it = it->next) {
+        if (cJSON_IsString(it)) {
+            printf("  %-16s %s\n", it->string, it->valuestring);
+        } else {
+            char *text = cJSON_PrintUnformatted(it);
+            if (text && strlen(text) > 80)
+                printf("  %-16s (%d entries; see --json)\n", it->string, cJSON_GetArraySize(it));
+            else
+                printf("  %-16s %s\n", it->string, text ? text : "?");
+            free(text);
+        }
+    }
+}
+
+static int run(const char *path, int json)
+{
+    nb_model *model = NULL;
+    int rc = cli_load_model(CMD, path, &model);
+    if (rc != CLI_EXIT_OK) return rc;
+    nb_graph *g = nb_model_graph(model);
+    size_t params = 0;
+    nb_graph_params(g, &params);
+    const nb_scaler *scaler = nb_model_scaler(model);
+    const char *scale = nb_scale_name(scaler ? scaler->kind : NB_SCALE_NONE);
+    int classes = nb_model_class_count(model);
+    cJSON *training = cli_model_meta_json(model, "training");
+    cJSON *metrics = cli_model_meta_json(model, "metrics");
+    cJSON *j = cJSON_CreateObject();
+    if (!j) {
+        rc = cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, NULL);
+        goto done;
+    }
+    cJSON_AddStringToObject(j, "file", path);
+    cJSON_AddStringToObject(j, "spec", nb_model_spec(model));
+    cJSON_AddStringToObject(j, "loss", nb_model_loss_name(model));
+    cJSON_AddNumberToObject(j, "inputs", nb_model_inputs(model));
+    cJSON_AddNumberToObject(j, "outputs", nb_model_outputs(model));
+    cJSON_AddNumberToObject(j, "parameters", (double)params);
+    cJSON *tensors = cJSON_AddArrayToObject(j, "tensors");
+    for (int i = 0; i < nb_graph_node_count(g); i++) {
+        if (!nb_node_is_param(g, i)) continue;
+        nb_shape s = nb_node_shape(g, i);
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "name", nb_node_name(g, i));
+        cJSON *shape = cJSON_AddArrayToObject(t, "shape");
+        for (int d = 0; d < s.ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber(s.dim[d]));
+        cJSON_AddNumberToObject(t, "count", (double)nb_shape_count(s));
+        cJSON_AddItemToArray(tensors, t);
+    }
+    cJSON_AddStringToObject(j, "scale", scale);
+    cJSON *names = cJSON_AddArrayToObject(j, "class_names");
+    for (int i = 0; i < classes; i++) {
+        const char *name = nb_model_class_name(model, i);
+        cJSON_AddItemToArray(names, name ? cJSON_CreateString(name) : cJSON_CreateNull());
+    }
+    if (json) {
+        if (training) cJSON_AddItemReferenceToObject(j, "training", training);
+        if (metrics) cJSON_AddItemReferenceToObject(j, "metrics", metrics);
+        char *text = cJSON_PrintUnformatted(j);
+        if (!text) {
+            rc = cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, NULL);
+            goto done;
+        }
+        puts(text);
+        free(text);
+    } else {
+        printf("file        %s\n", path);
+        printf("spec        %s\n", nb_model_spec(model));
+        printf("loss        %s\n", nb_model_loss_name(model));
+        printf("inputs      %d\n", nb_model_inputs(model));
+        printf("outputs     %d\n", nb_model_outputs(model));
+        printf("parameters  %zu\n", params);
+        printf("scale       %s", scale);
+        if (scaler && scaler->kind != NB_SCALE_NONE) printf(" (%d features)", scaler->features);
+        putchar('\n');
+        if (classes > 0) {
+            printf("classes     %d:", classes);
+            for (int i = 0; i < classes; i++) {
+                const char *name = nb_model_class_name(model, i);
+                printf("%s %s", i ? "," : "", name ? name : "?");
+            }
+            putchar('\n');
+        }
+        printf("tensors:\n");
+        char buf[64];
+        for (int i = 0; i < nb_graph_node_count(g); i++) {
+            if (!nb_node_is_param(g, i)) continue;
+            nb_shape s = nb_node_shape(g, i);
+            printf("  %-16s %-14s %zu\n", nb_node_name(g, i), nb_shape_format(s, buf, sizeof buf),
+                   nb_shape_count(s));
+        }
+        print_members("training", training);
+        print_members("metrics", metrics);
+    }
+    if (fflush(stdout) != 0) rc = CLI_EXIT_OUTPUT;
+done:
+    cJSON_Delete(j);
+    cJSON_Delete(training);
+    cJSON_Delete(metrics);
+    nb_model_free(model);
+    return rc;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    int json = 0;
+    arg_option options[] = {{"json", ARG_FLAG, &json, 0, 0, 0}};
+    arg_command cmd = {CMD, usage, help, options, 1, 0, 1};
+    char *positional[1];
+    int n;
+    int rc = args_parse(&cmd, argc, argv, positional, &n);
+    if (rc >= 0) return rc;
+    if (n < 1) return args_usage_error(&cmd, "missing MODEL file");
+    return run(positional[0], json);
+}

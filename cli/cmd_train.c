@@ -1,0 +1,630 @@
+/* nabla train: load data, scale it, build a model from a spec, train it,
+ * evaluate it on the test part, save it, and write a log and a report. */
+#include "args.h"
+#include "cli.h"
+#include "progress.h"
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CMD "train"
+
+static const char usage[] = "nabla train --data SOURCE --model SPEC [options]";
+
+static const char help[] =
+    "usage: nabla train --data SOURCE --model SPEC [options]\n"
+    "\n"
+    "Train a model on the training part of SOURCE, evaluate it on the test part,\n"
+    "and save it with its scaler, class names, settings and test metrics.\n"
+    "\n"
+    "data:\n"
+    "  --data SOURCE        fashion-mnist, xor, spiral, sine, body, a folder of IDX\n"
+    "                       files, or a .csv file (split 70/30 by --seed)\n"
+    "  --label COL          CSV label column, by header name or 0-based index\n"
+    "                       (default: the last column)\n"
+    "  --regression         the CSV label is a number to fit, not a class\n"
+    "  --scale KIND         none|unit|minmax|zscore, fitted on the training part only\n"
+    "                       (default: unit for IDX images, zscore for CSV, none for\n"
+    "                       the built-in sets)\n"
+    "  --val FRACTION       validation part carved from the training part, in [0, 1)\n"
+    "                       (default 0, or 0.1 with --patience)\n"
+    "model:\n"
+    "  --model SPEC         layers, e.g. \"dense:100,relu,dense:10\"; the input size\n"
+    "                       comes from the data, the last dense layer must have one\n"
+    "                       unit per class (or per target)\n"
+    "  --loss NAME          softmax_ce|bce|mse|sse|half_sse|sae (default: softmax_ce\n"
+    "                       for class labels, mse for numeric targets)\n"
+    "optimizer:\n"
+    "  --optimizer NAME     sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw (default sgd)\n"
+    "  --lr RATE            learning rate (default 0.01 for SGD-like, 0.001 for Adam)\n"
+    "  --momentum M         momentum and nesterov (default 0.9)\n"
+    "  --beta1 B --beta2 B  adam and adamw (default 0.9, 0.999)\n"
+    "  --weight-decay W     L2 penalty (decoupled for adamw; default 0)\n"
+    "  --clip-norm N        scale gradients to at most this L2 norm (default: off)\n"
+    "schedule:\n"
+    "  --batch N            samples per step (default 32)\n"
+    "  --epochs N           most epochs (default 10)\n"
+    "  --seed N             data split, shuffling and initial weights (default 1)\n"
+    "  --schedule KIND      constant|step|cosine (default constant)\n"
+    "  --step-epochs N      step: multiply the rate by --gamma every N epochs (default 10)\n"
+    "  --gamma G            step: the factor (default 0.1)\n"
+    "  --lr-min R           cosine: the final rate (default 0)\n"
+    "stopping:\n"
+    "  --target-loss L      stop once the training loss is at most L\n"
+    "  --target-accuracy A  stop once validation (else training) accuracy reaches A\n"
+    "  --time-limit S       stop after S seconds\n"
+    "  --patience N         stop when the validation loss has not improved for N\n"
+    "                       epochs, and keep the best weights\n"
+    "output:\n"
+    "  --out FILE           save the model (safetensors)\n"
+    "  --log FILE           JSON lines, one object per epoch, flushed as it ends\n"
+    "  --report FILE        a self-contained HTML report\n"
+    "  --quiet              no progress bar or epoch lines\n"
+    "\n"
+    "exit codes: 0 ok, 1 training failed, 2 usage, 3 data, 4 model, 5 output,\n"
+    "130 interrupted (see 'nabla --help').\n";
+
+typedef struct train_args {
+    const char *data, *label, *spec, *loss, *optimizer, *schedule, *scale;
+    const char *out, *log, *report;
+    int regression, quiet, batch, epochs, step_epochs, patience;
+    double lr, momentum, beta1, beta2, weight_decay, gamma, lr_min, clip_norm;
+    double target_loss, target_accuracy, time_limit, val;
+    uint64_t seed;
+} train_args;
+
+/* Everything train allocates, freed in one place. */
+typedef struct train_state {
+    nb_dataset all, train, val, test;
+    nb_scaler scaler;
+    nb_model *model;
+    nb_train_result result;
+    nb_metrics metrics;
+    int have_metrics;
+    nb_real *raw_x, *predictions;
+    FILE *log;
+    char *settings;
+} train_state;
+
+static const char *const builtin_sets[] = {"xor", "spiral", "sine", "body"};
+static const char *const loss_names[] = {"softmax_ce", "bce", "mse", "sse", "half_sse", "sae"};
+
+static int is_builtin(const char *source)
+{
+    for (size_t i = 0; i < sizeof builtin_sets / sizeof builtin_sets[0]; i++)
+        if (strcmp(source, builtin_sets[i]) == 0) return 1;
+    return 0;
+}
+
+static int is_csv(const char *source)
+{
+    size_t n = strlen(source);
+    return n >= 4 && strcasecmp(source + n - 4, ".csv") == 0;
+}
+
+static int parse_schedule(const char *name, nb_schedule_kind *kind)
+{
+    if (strcmp(name, "constant") == 0) *kind = NB_SCHEDULE_CONSTANT;
+    else if (strcmp(name, "step") == 0) *kind = NB_SCHEDULE_STEP;
+    else if (strcmp(name, "cosine") == 0) *kind = NB_SCHEDULE_COSINE;
+    else return 0;
+    return 1;
+}
+
+static const char *schedule_name(nb_schedule_kind kind)
+{
+    return kind == NB_SCHEDULE_STEP ? "step" : kind == NB_SCHEDULE_COSINE ? "cosine" : "constant";
+}
+
+/* Fail before training, not after it, when an output cannot be written:
+ * its folder must exist and be writable. */
+static int check_output(const char *option, const char *path)
+{
+    if (!path) return CLI_EXIT_OK;
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) {
+        snprintf(dir, sizeof dir, ".");
+    } else if (slash == path) {
+        snprintf(dir, sizeof dir, "/");
+    } else {
+        if ((size_t)(slash - path) >= sizeof dir) {
+            cli_error(CMD, "--%s: path '%s' is too long", option, path);
+            return CLI_EXIT_OUTPUT;
+        }
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cli_error(CMD, "--%s: cannot write '%s': folder '%s' does not exist", option, path, dir);
+        return CLI_EXIT_OUTPUT;
+    }
+    if (access(dir, W_OK) != 0) {
+        cli_error(CMD, "--%s: cannot write '%s': folder '%s' is not writable", option, path, dir);
+        return CLI_EXIT_OUTPUT;
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_error(CMD, "--%s: cannot write '%s': it is a folder", option, path);
+        return CLI_EXIT_OUTPUT;
+    }
+    return CLI_EXIT_OK;
+}
+
+static void free_state(train_state *s)
+{
+    nb_dataset_free(&s->all);
+    nb_dataset_free(&s->train);
+    nb_dataset_free(&s->val);
+    nb_dataset_free(&s->test);
+    nb_scaler_free(&s->scaler);
+    nb_model_free(s->model);
+    nb_train_result_free(&s->result);
+    if (s->have_metrics) nb_metrics_free(&s->metrics);
+    nb_free(s->raw_x);
+    nb_free(s->predictions);
+    if (s->log) fclose(s->log);
+    free(s->settings);
+}
+
+/* The settings as JSON, saved as the model's "training" metadata and shown
+ * in the report. */
+static char *settings_json(const train_args *a, const nb_train_config *cfg, const train_state *s,
+                           nb_scale_kind scale)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    cJSON_AddStringToObject(j, "data", a->data);
+    if (a->label) cJSON_AddStringToObject(j, "label", a->label);
+    if (a->regression) cJSON_AddBoolToObject(j, "regression", 1);
+    cJSON_AddStringToObject(j, "model", a->spec);
+    cJSON_AddStringToObject(j, "loss", nb_model_loss_name(s->model));
+    cJSON_AddStringToObject(j, "optimizer", nb_optimizer_name(cfg->optimizer.kind));
+    cJSON_AddNumberToObject(j, "lr", cfg->optimizer.lr);
+    switch (cfg->optimizer.kind) {
+    case NB_OPT_MOMENTUM:
+    case NB_OPT_NESTEROV: cJSON_AddNumberToObject(j, "momentum", cfg->optimizer.momentum); break;
+    case NB_OPT_ADAM:
+    case NB_OPT_ADAMW:
+        cJSON_AddNumberToObject(j, "beta1", cfg->optimizer.beta1);
+        cJSON_AddNumberToObject(j, "beta2", cfg->optimizer.beta2);
+        break;
+    default: break;
+    }
+    cJSON_AddNumberToObject(j, "weight_decay", cfg->optimizer.weight_decay);
+    cJSON_AddNumberToObject(j, "batch", cfg->batch);
+    cJSON_AddNumberToObject(j, "epochs", cfg->epochs);
+    /* A seed may not fit a double exactly: keep it as text when so. */
+    if (cfg->seed <= (1ull << 53)) {
+        cJSON_AddNumberToObject(j, "seed", (double)cfg->seed);
+    } else {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)cfg->seed);
+        cJSON_AddStringToObject(j, "seed", buf);
+    }
+    cJSON_AddStringToObject(j, "schedule", schedule_name(cfg->schedule));
+    if (cfg->schedule == NB_SCHEDULE_STEP) {
+        cJSON_AddNumberToObject(j, "step_epochs", cfg->step_epochs);
+        cJSON_AddNumberToObject(j, "gamma", cfg->gamma);
+    } else if (cfg->schedule == NB_SCHEDULE_COSINE) {
+        cJSON_AddNumberToObject(j, "lr_min", cfg->lr_min);
+    }
+    if (cfg->clip_norm > 0) cJSON_AddNumberToObject(j, "clip_norm", cfg->clip_norm);
+    if (cfg->target_loss > 0) cJSON_AddNumberToObject(j, "target_loss", cfg->target_loss);
+    if (cfg->target_accuracy > 0)
+        cJSON_AddNumberToObject(j, "target_accuracy", cfg->target_accuracy);
+    if (cfg->time_limit > 0) cJSON_AddNumberToObject(j, "time_limit", cfg->time_limit);
+    if (cfg->patience > 0) cJSON_AddNumberToObject(j, "patience", cfg->patience);
+    cJSON_AddNumberToObject(j, "val", a->val);
+    cJSON_AddStringToObject(j, "scale", nb_scale_name(scale));
+    cJSON_AddNumberToObject(j, "train_samples", (double)s->train.count);
+    cJSON_AddNumberToObject(j, "val_samples", (double)s->val.count);
+    cJSON_AddNumberToObject(j, "test_samples", (double)s->test.count);
+    cJSON_AddNumberToObject(j, "epochs_run", s->result.epochs_run);
+    cJSON_AddNumberToObject(j, "best_epoch", s->result.best_epoch);
+    cJSON_AddStringToObject(j, "stop_reason",
+                            s->result.stop_reason ? s->result.stop_reason : "epochs");
+    cJSON_AddNumberToObject(j, "seconds", s->result.seconds);
+    cJSON_AddStringToObject(j, "nabla", NB_VERSION);
+    cJSON_AddStringToObject(j, "real", NB_REAL_NAME);
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return text;
+}
+
+/* What the last dense layer must have for this data and loss. */
+static int expected_outputs(const nb_dataset *d, const char *loss)
+{
+    if (d->classes > 0) return strcmp(loss, "bce") == 0 ? 1 : d->classes;
+    return d->targets;
+}
+
+/* Copy the unscaled test features for the report (pictures, axes). */
+static int keep_raw_test(train_state *s)
+{
+    if (!s->test.count) return CLI_EXIT_OK;
+    /* The set is in memory already, so count x features fits a size_t. */
+    size_t row = (size_t)s->test.features * sizeof *s->raw_x;
+    s->raw_x = nb_calloc(s->test.count, row);
+    if (!s->raw_x) {
+        cli_error(CMD, "out of memory keeping %zu test samples for the report", s->test.count);
+        return CLI_EXIT_FAILURE;
+    }
+    memcpy(s->raw_x, s->test.x, s->test.count * row);
+    return CLI_EXIT_OK;
+}
+
+/* Turn the options into checked values before anything is loaded. */
+static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *opt,
+                      nb_schedule_kind *schedule)
+{
+    if (!a->data) return args_usage_error(cmd, "missing --data SOURCE");
+    if (!a->spec) return args_usage_error(cmd, "missing --model SPEC");
+    if (nb_spec_check(a->spec) != NB_OK)
+        return args_usage_error(cmd, "--model: %s", nb_last_error());
+    if (a->loss) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof loss_names / sizeof loss_names[0]; i++)
+            known |= strcmp(a->loss, loss_names[i]) == 0;
+        if (!known)
+            return args_usage_error(
+                cmd, "--loss: unknown loss '%s' (softmax_ce, bce, mse, sse, half_sse, sae)",
+                a->loss);
+    }
+    if (nb_optimizer_parse(a->optimizer, opt) != NB_OK)
+        return args_usage_error(cmd,
+                                "--optimizer: unknown optimizer '%s' (sgd, momentum, nesterov, "
+                                "adagrad, rmsprop, adam, adamw)",
+                                a->optimizer);
+    if (!parse_schedule(a->schedule, schedule))
+        return args_usage_error(cmd, "--schedule: unknown schedule '%s' (constant, step, cosine)",
+                                a->schedule);
+    nb_scale_kind scale;
+    if (a->scale && nb_scale_parse(a->scale, &scale) != NB_OK)
+        return args_usage_error(cmd, "--scale: unknown scaling '%s' (none, unit, minmax, zscore)",
+                                a->scale);
+    if ((args_seen(cmd, "label") || a->regression) && !is_csv(a->data))
+        return args_usage_error(cmd, "--%s applies to .csv data only, not '%s'",
+                                args_seen(cmd, "label") ? "label" : "regression", a->data);
+    if (a->patience > 0 && args_seen(cmd, "val") && a->val <= 0)
+        return args_usage_error(cmd, "--patience needs a validation part (--val > 0)");
+    if (a->patience > 0 && !args_seen(cmd, "val")) a->val = 0.1;
+    int rc = check_output("out", a->out);
+    if (rc == CLI_EXIT_OK) rc = check_output("log", a->log);
+    if (rc == CLI_EXIT_OK) rc = check_output("report", a->report);
+    return rc == CLI_EXIT_OK ? -1 : rc;
+}
+
+static nb_scale_kind default_scale(const char *source, const nb_dataset *d)
+{
+    struct stat st;
+    if (d->rows > 0 || strcmp(source, "fashion-mnist") == 0 ||
+        (stat(source, &st) == 0 && S_ISDIR(st.st_mode)))
+        return NB_SCALE_UNIT; /* IDX bytes 0..255 */
+    if (is_builtin(source)) return NB_SCALE_NONE;
+    return NB_SCALE_ZSCORE;
+}
+
+static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
+{
+    nb_csv_options csv = {.label = a->label, .header = -1, .regression = a->regression};
+    nb_status st = nb_data_open(a->data, &csv, a->seed, &s->all, &s->test);
+    if (st != NB_OK) {
+        /* Make sure the message names the source. */
+        if (strstr(nb_last_error(), a->data)) return cli_fail(CMD, st, CLI_STAGE_DATA, NULL);
+        char what[512];
+        snprintf(what, sizeof what, "data '%s'", a->data);
+        return cli_fail(CMD, st, CLI_STAGE_DATA, what);
+    }
+    if (s->all.count == 0) {
+        cli_error(CMD, "data '%s' has no training samples", a->data);
+        return CLI_EXIT_DATA;
+    }
+    if (a->val > 0) {
+        st = nb_dataset_split(&s->all, 1 - a->val, a->seed + 1, &s->train, &s->val);
+        if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_DATA, "validation split");
+        if (s->val.count == 0 || s->train.count == 0) {
+            cli_error(CMD, "--val %g of %zu training samples leaves an empty part", a->val,
+                      s->all.count);
+            return CLI_EXIT_USAGE;
+        }
+        nb_dataset_free(&s->all);
+    } else {
+        s->train = s->all;
+        memset(&s->all, 0, sizeof s->all);
+    }
+    *scale = default_scale(a->data, &s->train);
+    if (a->scale) nb_scale_parse(a->scale, scale);
+    return CLI_EXIT_OK;
+}
+
+/* Fit the scaler on the training part only and apply it to every part. */
+static int scale_data(train_state *s, nb_scale_kind kind)
+{
+    nb_status st = nb_scaler_fit(kind, &s->train, &s->scaler);
+    if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_DATA, "fitting the scaler");
+    nb_scaler_apply(&s->scaler, s->train.x, s->train.count);
+    if (s->val.count) nb_scaler_apply(&s->scaler, s->val.x, s->val.count);
+    if (s->test.count) nb_scaler_apply(&s->scaler, s->test.x, s->test.count);
+    return CLI_EXIT_OK;
+}
+
+static int build_model(const arg_command *cmd, const train_args *a, train_state *s)
+{
+    const nb_dataset *d = &s->train;
+    const char *loss = a->loss ? a->loss : d->classes > 0 ? "softmax_ce" : "mse";
+    int classifier_loss = strcmp(loss, "softmax_ce") == 0 || strcmp(loss, "bce") == 0;
+    if (d->classes == 0 && classifier_loss)
+        return args_usage_error(cmd,
+                                "--loss %s needs class labels, but '%s' has numeric targets "
+                                "(use --loss mse)",
+                                loss, a->data);
+    if (strcmp(loss, "bce") == 0 && d->classes != 2)
+        return args_usage_error(cmd, "--loss bce needs 2 classes, but '%s' has %d", a->data,
+                                d->classes);
+    nb_status st = nb_model_create(a->spec, d->features, loss, a->batch, &s->model);
+    if (st != NB_OK) {
+        if (st == NB_ERR_MEMORY) return cli_fail(CMD, st, CLI_STAGE_RUN, "--model");
+        return args_usage_error(cmd, "--model: %s", nb_last_error());
+    }
+    int want = expected_outputs(d, loss), have = nb_model_outputs(s->model);
+    if (have != want) {
+        if (d->classes > 0)
+            return args_usage_error(cmd,
+                                    "--model: the last dense layer has %d units, but '%s' has %d "
+                                    "classes: it needs %d (loss %s)",
+                                    have, a->data, d->classes, want, loss);
+        return args_usage_error(cmd,
+                                "--model: the last dense layer has %d units, but '%s' has %d "
+                                "regression targets",
+                                have, a->data, want);
+    }
+    st = nb_model_init(s->model, a->seed);
+    if (st == NB_OK) st = nb_model_set_scaler(s->model, &s->scaler);
+    if (st == NB_OK && d->class_names && d->classes > 0)
+        st = nb_model_set_class_names(s->model, d->class_names, d->classes);
+    if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_RUN, "building the model");
+    return CLI_EXIT_OK;
+}
+
+static nb_train_config make_config(const arg_command *cmd, const train_args *a,
+                                   nb_optimizer_kind kind, nb_schedule_kind schedule)
+{
+    nb_train_config c = nb_train_defaults();
+    c.optimizer = nb_optimizer_defaults(kind);
+    if (args_seen(cmd, "lr")) c.optimizer.lr = a->lr;
+    if (args_seen(cmd, "momentum")) c.optimizer.momentum = a->momentum;
+    if (args_seen(cmd, "beta1")) c.optimizer.beta1 = a->beta1;
+    if (args_seen(cmd, "beta2")) c.optimizer.beta2 = a->beta2;
+    if (args_seen(cmd, "weight-decay")) c.optimizer.weight_decay = a->weight_decay;
+    c.batch = a->batch;
+    c.epochs = a->epochs;
+    c.seed = a->seed;
+    c.schedule = schedule;
+    if (args_seen(cmd, "step-epochs")) c.step_epochs = a->step_epochs;
+    if (args_seen(cmd, "gamma")) c.gamma = a->gamma;
+    if (args_seen(cmd, "lr-min")) c.lr_min = a->lr_min;
+    c.clip_norm = a->clip_norm;
+    c.target_loss = a->target_loss;
+    c.target_accuracy = a->target_accuracy;
+    c.time_limit = a->time_limit;
+    c.patience = a->patience;
+    return c;
+}
+
+static void print_header(const train_args *a, const train_state *s, const nb_train_config *c,
+                         nb_scale_kind scale)
+{
+    const nb_dataset *d = &s->train;
+    size_t params = 0;
+    nb_graph_params(nb_model_graph(s->model), &params);
+    fprintf(stderr, "data: %s: %zu training", a->data, d->count);
+    if (s->val.count) fprintf(stderr, ", %zu validation", s->val.count);
+    fprintf(stderr, ", %zu test samples; %d features, ", s->test.count, d->features);
+    if (d->classes > 0)
+        fprintf(stderr, "%d classes", d->classes);
+    else
+        fprintf(stderr, "%d targets", d->targets);
+    fprintf(stderr, "; scale %s\n", nb_scale_name(scale));
+    fprintf(stderr, "model: %s (%zu parameters), loss %s\n", a->spec, params,
+            nb_model_loss_name(s->model));
+    fprintf(stderr, "training: %s lr %g, batch %d, %d epochs, seed %llu, schedule %s\n",
+            nb_optimizer_name(c->optimizer.kind), c->optimizer.lr, c->batch, c->epochs,
+            (unsigned long long)c->seed, schedule_name(c->schedule));
+}
+
+/* After nb_train: was it a success? */
+static int check_training(const train_args *a, const train_state *s, const cli_progress *p,
+                          nb_status st)
+{
+    if (p->log_failed) {
+        cli_error(CMD, "cannot write log '%s': %s", a->log, strerror(errno));
+        return CLI_EXIT_OUTPUT;
+    }
+    if (cli_interrupted || st == NB_ERR_INTERRUPTED) {
+        cli_error(CMD, "interrupted after %d epochs; no model or report written",
+                  s->result.epochs_run);
+        return CLI_EXIT_INTERRUPTED;
+    }
+    if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_RUN, "training failed");
+    const nb_train_result *r = &s->result;
+    if (r->epochs_run > 0 && !isfinite(r->history[r->epochs_run - 1].train_loss)) {
+        cli_error(CMD, "training failed: the training loss became %g at epoch %d (try a smaller "
+                       "--lr or --clip-norm)",
+                  r->history[r->epochs_run - 1].train_loss, r->epochs_run);
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int evaluate(const train_args *a, train_state *s)
+{
+    if (!s->test.count) {
+        fprintf(stderr, "no test part: nothing to evaluate\n");
+        return CLI_EXIT_OK;
+    }
+    nb_status st = nb_evaluate(s->model, &s->test, &s->metrics);
+    if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_RUN, "evaluating on the test part");
+    s->have_metrics = 1;
+    int classes = s->test.classes;
+    char **names = cli_model_class_names(s->model, classes);
+    cli_metrics_print(stdout, &s->metrics, names);
+    nb_free(names);
+    fflush(stdout);
+    if (a->report && classes == 0 && s->raw_x) {
+        /* The report plots the fitted function against the test points. */
+        s->predictions = nb_calloc(s->test.count, (size_t)s->test.targets * sizeof(nb_real));
+        if (!s->predictions) return cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "report");
+        st = nb_model_predict(s->model, s->raw_x, s->test.count, s->predictions);
+        if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_RUN, "predicting for the report");
+    }
+    return CLI_EXIT_OK;
+}
+
+static int save_outputs(const train_args *a, train_state *s, nb_scale_kind scale,
+                        const nb_train_config *c)
+{
+    s->settings = settings_json(a, c, s, scale);
+    if (!s->settings) return cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "settings");
+    nb_status st = nb_model_set_meta(s->model, "training", s->settings);
+    if (st == NB_OK && s->have_metrics) {
+        char **names = cli_model_class_names(s->model, s->test.classes);
+        cJSON *m = cli_metrics_json(&s->metrics, names);
+        nb_free(names);
+        char *text = m ? cJSON_PrintUnformatted(m) : NULL;
+        cJSON_Delete(m);
+        if (!text) return cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "metrics");
+        st = nb_model_set_meta(s->model, "metrics", text);
+        free(text);
+    }
+    if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_RUN, "model metadata");
+    if (a->out) {
+        st = nb_model_save(s->model, a->out);
+        if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_OUTPUT, NULL);
+        if (!a->quiet) fprintf(stderr, "model saved to %s\n", a->out);
+    }
+    if (a->report) {
+        size_t params = 0;
+        nb_graph_params(nb_model_graph(s->model), &params);
+        char **names = cli_model_class_names(s->model, s->test.classes);
+        cli_report r = {
+            .data_source = a->data,
+            .spec = a->spec,
+            .loss = nb_model_loss_name(s->model),
+            .settings_json = s->settings,
+            .result = &s->result,
+            .metrics = s->have_metrics ? &s->metrics : NULL,
+            .class_names = names,
+            .classes = s->test.count ? s->test.classes : s->train.classes,
+            .test = &s->test,
+            .test_raw_x = s->raw_x,
+            .test_predictions = s->predictions,
+            .parameters = params,
+        };
+        st = cli_report_write(&r, a->report);
+        nb_free(names);
+        if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_OUTPUT, NULL);
+        if (!a->quiet) fprintf(stderr, "report written to %s\n", a->report);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int run(const arg_command *cmd, train_args *a, train_state *s)
+{
+    nb_optimizer_kind opt;
+    nb_schedule_kind schedule;
+    nb_scale_kind scale;
+    int rc = check_args(cmd, a, &opt, &schedule);
+    if (rc >= 0) return rc;
+    if ((rc = load_data(a, s, &scale)) != CLI_EXIT_OK) return rc;
+    if (a->report && (rc = keep_raw_test(s)) != CLI_EXIT_OK) return rc;
+    if ((rc = scale_data(s, scale)) != CLI_EXIT_OK) return rc;
+    if ((rc = build_model(cmd, a, s)) != CLI_EXIT_OK) return rc;
+    nb_train_config config = make_config(cmd, a, opt, schedule);
+    if (!a->quiet) print_header(a, s, &config, scale);
+    if (a->log && !(s->log = fopen(a->log, "w"))) {
+        cli_error(CMD, "cannot write log '%s': %s", a->log, strerror(errno));
+        return CLI_EXIT_OUTPUT;
+    }
+    cli_progress progress;
+    cli_progress_init(&progress, a->quiet, s->train.classes > 0, s->log, a->log);
+    config.progress = cli_progress_update;
+    config.progress_user = &progress;
+    cli_catch_interrupt();
+    nb_status st = nb_train(s->model, &s->train, s->val.count ? &s->val : NULL, &config,
+                            &s->result);
+    cli_progress_finish(&progress);
+    if ((rc = check_training(a, s, &progress, st)) != CLI_EXIT_OK) return rc;
+    if (!a->quiet)
+        fprintf(stderr, "stopped after %d epochs (%s), keeping epoch %d, %.2f s\n",
+                s->result.epochs_run, s->result.stop_reason ? s->result.stop_reason : "epochs",
+                s->result.best_epoch, s->result.seconds);
+    if (s->log) {
+        int bad = fclose(s->log) != 0;
+        s->log = NULL;
+        if (bad) {
+            cli_error(CMD, "cannot write log '%s': %s", a->log, strerror(errno));
+            return CLI_EXIT_OUTPUT;
+        }
+    }
+    if ((rc = evaluate(a, s)) != CLI_EXIT_OK) return rc;
+    return save_outputs(a, s, scale, &config);
+}
+
+int cmd_train(int argc, char **argv)
+{
+    nb_train_config d = nb_train_defaults();
+    train_args a = {
+        .optimizer = "sgd",
+        .schedule = "constant",
+        .batch = d.batch > 0 ? d.batch : 32,
+        .epochs = d.epochs > 0 ? d.epochs : 10,
+        .seed = 1,
+    };
+    arg_option options[] = {
+        {"data", ARG_STRING, &a.data, 0, 0, 0},
+        {"label", ARG_STRING, &a.label, 0, 0, 0},
+        {"regression", ARG_FLAG, &a.regression, 0, 0, 0},
+        {"model", ARG_STRING, &a.spec, 0, 0, 0},
+        {"loss", ARG_STRING, &a.loss, 0, 0, 0},
+        {"optimizer", ARG_STRING, &a.optimizer, 0, 0, 0},
+        {"lr", ARG_REAL, &a.lr, 0, 1e6, 0},
+        {"momentum", ARG_REAL, &a.momentum, 0, 1, 0},
+        {"beta1", ARG_REAL, &a.beta1, 0, 0.999999, 0},
+        {"beta2", ARG_REAL, &a.beta2, 0, 0.999999999, 0},
+        {"weight-decay", ARG_REAL, &a.weight_decay, 0, 1e6, 0},
+        {"batch", ARG_INT, &a.batch, 1, 1 << 24, 0},
+        {"epochs", ARG_INT, &a.epochs, 1, 10000000, 0},
+        {"seed", ARG_U64, &a.seed, 0, 0, 0},
+        {"schedule", ARG_STRING, &a.schedule, 0, 0, 0},
+        {"step-epochs", ARG_INT, &a.step_epochs, 1, 10000000, 0},
+        {"gamma", ARG_REAL, &a.gamma, 0, 1e6, 0},
+        {"lr-min", ARG_REAL, &a.lr_min, 0, 1e6, 0},
+        {"clip-norm", ARG_REAL, &a.clip_norm, 0, 1e300, 0},
+        {"target-loss", ARG_REAL, &a.target_loss, 0, 1e300, 0},
+        {"target-accuracy", ARG_REAL, &a.target_accuracy, 0, 1, 0},
+        {"time-limit", ARG_REAL, &a.time_limit, 0, 1e9, 0},
+        {"patience", ARG_INT, &a.patience, 0, 10000000, 0},
+        {"val", ARG_REAL, &a.val, 0, 0.99, 0},
+        {"scale", ARG_STRING, &a.scale, 0, 0, 0},
+        {"out", ARG_STRING, &a.out, 0, 0, 0},
+        {"log", ARG_STRING, &a.log, 0, 0, 0},
+        {"report", ARG_STRING, &a.report, 0, 0, 0},
+        {"quiet", ARG_FLAG, &a.quiet, 0, 0, 0},
+    };
+    arg_command cmd = {CMD, usage, help, options, (int)(sizeof options / sizeof options[0]), 0, 0};
+    char *positional[1];
+    int n_positional;
+    int rc = args_parse(&cmd, argc, argv, positional, &n_positional);
+    if (rc >= 0) return rc;
+    train_state s;
+    memset(&s, 0, sizeof s);
+    rc = run(&cmd, &a, &s);
+    free_state(&s);
+    return rc;
+}

@@ -1,0 +1,63 @@
+/* nabla: train, evaluate and run neural networks from the command line.
+ * Dispatches to one function per subcommand. */
+#include "cli.h"
+
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: nabla <command> [options]\n"
+    "\n"
+    "Neural networks on a computational graph with reverse-mode autodiff.\n"
+    "\n"
+    "commands:\n"
+    "  train      train a model on a data set, save it, write a log and a report\n"
+    "  eval       evaluate a saved model on a data set's test part\n"
+    "  predict    class probabilities (or values) for rows of a CSV file\n"
+    "  info       what a model file holds: spec, tensors, scaler, settings, metrics\n"
+    "  gradcheck  compare backward's gradients with numerical ones for a spec\n"
+    "\n"
+    "  nabla <command> --help   options of one command\n"
+    "  nabla --version          the version and the number type\n"
+    "\n"
+    "example:\n"
+    "  nabla train --data fashion-mnist --model \"dense:100,relu,dense:10\" \\\n"
+    "              --optimizer sgd --lr 0.1 --batch 100 --epochs 5 --seed 1 \\\n"
+    "              --out model.safetensors --log train.jsonl --report report.html\n"
+    "\n"
+    "exit codes:\n"
+    "  0    success\n"
+    "  1    the requested check or training failed (e.g. the loss became NaN)\n"
+    "  2    usage error: unknown option, bad value or missing argument\n"
+    "  3    input data error: a data file is missing or malformed\n"
+    "  4    model file error: a model file is missing, malformed or does not fit\n"
+    "  5    output error: the model, log or report cannot be written\n"
+    "  130  interrupted (Ctrl-C)\n";
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"train", cmd_train}, {"eval", cmd_eval},           {"predict", cmd_predict},
+    {"info", cmd_info},   {"gradcheck", cmd_gradcheck},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        fputs(usage_text, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("nabla %s (%s)\n", NB_VERSION, NB_REAL_NAME);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "nabla: unknown command '%s'\n(see 'nabla --help')\n", name);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,127 @@
+/* Progress bar, epoch lines and the per-epoch log (see progress.h). */
+#include "progress.h"
+
+#include "cli.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BAR_WIDTH 24
+#define REDRAW_SECONDS 0.1 /* at most ten redraws a second */
+
+void cli_progress_init(cli_progress *p, int quiet, int classifier, FILE *log, const char *path)
+{
+    memset(p, 0, sizeof *p);
+    p->quiet = quiet;
+    p->tty = isatty(fileno(stderr));
+    p->classifier = classifier;
+    p->log = log;
+    p->log_path = path;
+    p->last_draw = -1;
+}
+
+/* "1:02:03", "4:05" or "--" for an unknown time. */
+static void format_duration(double seconds, char *buf, size_t size)
+{
+    if (!isfinite(seconds) || seconds < 0 || seconds > 1e7) {
+        snprintf(buf, size, "--");
+        return;
+    }
+    long s = (long)(seconds + 0.5);
+    if (s >= 3600)
+        snprintf(buf, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(buf, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+static void draw_bar(cli_progress *p, const nb_progress *pr)
+{
+    double now = cli_now();
+    if (p->drawn && pr->batch < pr->batches && now - p->last_draw < REDRAW_SECONDS) return;
+    p->last_draw = now;
+    double done = pr->batches ? (double)pr->batch / (double)pr->batches : 0;
+    int fill = (int)(done * BAR_WIDTH);
+    char bar[BAR_WIDTH + 1];
+    for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '.';
+    bar[BAR_WIDTH] = '\0';
+    char eta[32];
+    format_duration(pr->eta_seconds, eta, sizeof eta);
+    /* \033[K clears what a longer previous line left behind. */
+    fprintf(stderr, "\repoch %d/%d [%s] batch %zu/%zu  loss %.4f  %.0f samples/s  ETA %s\033[K",
+            pr->epoch, pr->epochs, bar, pr->batch, pr->batches, pr->loss, pr->samples_per_second,
+            eta);
+    fflush(stderr);
+    p->drawn = 1;
+}
+
+static void print_epoch(cli_progress *p, const nb_progress *pr)
+{
+    const nb_epoch_stats *s = pr->stats;
+    if (p->drawn) {
+        fputs("\r\033[K", stderr);
+        p->drawn = 0;
+    }
+    /* Epoch numbers as wide as the last one, so the columns line up. */
+    int digits = snprintf(NULL, 0, "%d", pr->epochs);
+    fprintf(stderr, "epoch %*d/%d  train loss %.4f", digits, s->epoch, pr->epochs, s->train_loss);
+    if (p->classifier && s->train_accuracy >= 0)
+        fprintf(stderr, " acc %.2f%%", 100 * s->train_accuracy);
+    if (s->val_loss >= 0) {
+        fprintf(stderr, "  val loss %.4f", s->val_loss);
+        if (p->classifier && s->val_accuracy >= 0)
+            fprintf(stderr, " acc %.2f%%", 100 * s->val_accuracy);
+    }
+    fprintf(stderr, "  %.2f s  lr %.4g\n", s->seconds, s->lr);
+    fflush(stderr);
+}
+
+/* A JSON number, or null for "not measured" (negative) and non-finite. */
+static void put_number(FILE *f, const char *key, double v, int allow_negative)
+{
+    if (!isfinite(v) || (!allow_negative && v < 0))
+        fprintf(f, ",\"%s\":null", key);
+    else
+        fprintf(f, ",\"%s\":%.9g", key, v);
+}
+
+static int write_log(cli_progress *p, const nb_epoch_stats *s)
+{
+    FILE *f = p->log;
+    fprintf(f, "{\"epoch\":%d", s->epoch);
+    put_number(f, "train_loss", s->train_loss, 1);
+    put_number(f, "train_accuracy", s->train_accuracy, 0);
+    if (s->val_loss >= 0) {
+        put_number(f, "val_loss", s->val_loss, 1);
+        put_number(f, "val_accuracy", s->val_accuracy, 0);
+    }
+    put_number(f, "seconds", s->seconds, 0);
+    put_number(f, "lr", s->lr, 1);
+    fputs("}\n", f);
+    /* Each epoch is on disk as it ends, for `tail -f`. */
+    return fflush(f) == 0 && !ferror(f);
+}
+
+int cli_progress_update(const nb_progress *pr, void *user)
+{
+    cli_progress *p = user;
+    if (pr->stats) {
+        if (!p->quiet) print_epoch(p, pr);
+        if (p->log && !write_log(p, pr->stats)) {
+            p->log_failed = 1;
+            return 1;
+        }
+    } else if (!p->quiet && p->tty) {
+        draw_bar(p, pr);
+    }
+    return cli_interrupted ? 1 : 0;
+}
+
+void cli_progress_finish(cli_progress *p)
+{
+    if (p->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        p->drawn = 0;
+    }
+}

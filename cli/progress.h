@@ -1,0 +1,28 @@
+/* Training progress on stderr and the JSON-lines log: the callback given
+ * to nb_train. */
+#ifndef NABLA_CLI_PROGRESS_H
+#define NABLA_CLI_PROGRESS_H
+
+#include "nabla.h"
+
+#include <stdio.h>
+
+typedef struct cli_progress {
+    int quiet;       /* print nothing */
+    int tty;         /* stderr is a terminal: redraw one line with \r */
+    int classifier;  /* print accuracies */
+    FILE *log;       /* JSON lines, one per epoch, or NULL */
+    const char *log_path;
+    int log_failed;  /* a log write failed: training was asked to stop */
+    double last_draw; /* when the bar was last drawn (monotonic seconds) */
+    int drawn;       /* a bar is on the line */
+} cli_progress;
+
+/* Set up for stderr; log may be NULL. */
+void cli_progress_init(cli_progress *p, int quiet, int classifier, FILE *log, const char *path);
+/* The nb_progress_fn: draws, logs, and stops on Ctrl-C or a log error. */
+int cli_progress_update(const nb_progress *progress, void *user);
+/* Clear a bar left on the line (after an error, say). */
+void cli_progress_finish(cli_progress *p);
+
+#endif

@@ -1,0 +1,32 @@
+/* The training report: one self-contained HTML file (inline CSS and SVG,
+ * images as BMP data URIs), written atomically. */
+#ifndef NABLA_CLI_REPORT_H
+#define NABLA_CLI_REPORT_H
+
+#include "nabla.h"
+
+typedef struct cli_report {
+    const char *data_source;
+    const char *spec;
+    const char *loss;
+    const char *settings_json;       /* the training settings, shown as a table */
+    const nb_train_result *result;   /* per-epoch history */
+    const nb_metrics *metrics;       /* test metrics, or NULL without a test part */
+    char *const *class_names;        /* classes entries (may be NULL) */
+    int classes;                     /* 0 for regression */
+    const nb_dataset *test;          /* labels, targets, geometry */
+    const nb_real *test_raw_x;       /* unscaled test features, or NULL */
+    const nb_real *test_predictions; /* regression: test outputs, or NULL */
+    size_t parameters;
+} cli_report;
+
+/* Write the report to path through a temporary file in the same folder. */
+nb_status cli_report_write(const cli_report *report, const char *path);
+
+/* Create a temporary file next to path (path + ".tmp-XXXXXX"); tmp gets its
+ * name. NULL with errno set on failure. */
+FILE *cli_temp_open(const char *path, char *tmp, size_t size);
+/* Flush, sync, close and rename tmp over path; on failure remove tmp. */
+nb_status cli_temp_commit(FILE *f, const char *tmp, const char *path);
+
+#endif

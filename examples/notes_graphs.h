@@ -1,0 +1,377 @@
+/* The worked examples of the lecture notes as computational graphs, built
+ * with the public API only. Each builder adds the example's nodes to an
+ * empty graph, compiles it and sets the notes' numbers; the caller runs
+ * nb_graph_forward and nb_graph_backward. The example programs in this
+ * folder and the tests share these builders, so what the programs print is
+ * what the tests check. */
+#ifndef NABLA_NOTES_GRAPHS_H
+#define NABLA_NOTES_GRAPHS_H
+
+#include "nabla.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOTES_MAX_VALUES 16
+
+/* Set a node's values from doubles: an input is fed, a parameter written. */
+static inline nb_status notes_set(nb_graph *g, nb_node node, const double *values, size_t count)
+{
+    nb_real buf[NOTES_MAX_VALUES];
+    if (count > NOTES_MAX_VALUES || count != nb_shape_count(nb_node_shape(g, node)))
+        return NB_ERR_ARGUMENT;
+    for (size_t i = 0; i < count; i++) buf[i] = (nb_real)values[i];
+    if (nb_node_is_input(g, node)) return nb_graph_feed(g, node, buf, count);
+    if (!nb_node_is_param(g, node) || !nb_node_value(g, node)) return NB_ERR_ARGUMENT;
+    memcpy(nb_node_value(g, node), buf, count * sizeof *buf);
+    return NB_OK;
+}
+
+static inline nb_status notes_set1(nb_graph *g, nb_node node, double value)
+{
+    return notes_set(g, node, &value, 1);
+}
+
+/* A scalar input whose gradient we want to see. */
+static inline nb_node notes_scalar_input(nb_graph *g, const char *name)
+{
+    nb_node x = nb_input(g, name, nb_shape0());
+    if (x != NB_NONE) nb_input_set_grad(g, x, 1);
+    return x;
+}
+
+static inline nb_node notes_scalar_const(nb_graph *g, const char *name, double value)
+{
+    nb_real v = (nb_real)value;
+    return nb_constant(g, name, nb_shape0(), &v);
+}
+
+/* An op node with a name of our choosing (NB_NONE passes through). */
+static inline nb_node notes_named(nb_graph *g, nb_node node, const char *name)
+{
+    if (node != NB_NONE && nb_node_set_name(g, node, name) != NB_OK) return NB_NONE;
+    return node;
+}
+
+/* ------------------------------------------------ notes 001: the shopping */
+
+/* price = (apple_price * apple_count + orange_price * orange_count) * tax */
+typedef struct notes_apple_orange {
+    nb_node apple_price, apple_count, orange_price, orange_count, tax;
+    nb_node apple_total, orange_total, subtotal, price;
+} notes_apple_orange;
+
+static inline nb_status notes_build_apple_orange(nb_graph *g, notes_apple_orange *m)
+{
+    m->apple_price = notes_scalar_input(g, "apple_price");
+    m->apple_count = notes_scalar_input(g, "apple_count");
+    m->orange_price = notes_scalar_input(g, "orange_price");
+    m->orange_count = notes_scalar_input(g, "orange_count");
+    m->tax = notes_scalar_input(g, "tax");
+    m->apple_total = notes_named(g, nb_mul(g, m->apple_price, m->apple_count), "apple_total");
+    m->orange_total = notes_named(g, nb_mul(g, m->orange_price, m->orange_count), "orange_total");
+    m->subtotal = notes_named(g, nb_add(g, m->apple_total, m->orange_total), "subtotal");
+    m->price = notes_named(g, nb_mul(g, m->subtotal, m->tax), "price");
+    nb_status st = nb_graph_compile(g);
+    if (st == NB_OK) st = notes_set1(g, m->apple_price, 100);
+    if (st == NB_OK) st = notes_set1(g, m->apple_count, 2);
+    if (st == NB_OK) st = notes_set1(g, m->orange_price, 150);
+    if (st == NB_OK) st = notes_set1(g, m->orange_count, 3);
+    if (st == NB_OK) st = notes_set1(g, m->tax, 1.1);
+    return st;
+}
+
+/* ------------------------------------- notes 001, 003: z = (x + y)^2 */
+
+/* t = x + y, z = t^2; the chain rule gives dz/dx = 2t * 1. */
+typedef struct notes_square_of_sum {
+    nb_node x, y, t, z;
+} notes_square_of_sum;
+
+static inline nb_status notes_build_square_of_sum(nb_graph *g, notes_square_of_sum *m, double x,
+                                                  double y)
+{
+    m->x = notes_scalar_input(g, "x");
+    m->y = notes_scalar_input(g, "y");
+    m->t = notes_named(g, nb_add(g, m->x, m->y), "t");
+    m->z = notes_named(g, nb_square(g, m->t), "z");
+    nb_status st = nb_graph_compile(g);
+    if (st == NB_OK) st = notes_set1(g, m->x, x);
+    if (st == NB_OK) st = notes_set1(g, m->y, y);
+    return st;
+}
+
+/* ---------------------------------------- notes 003: the sigmoid layer */
+
+/* The notes' figure 5-19, one node per step:
+ *   neg_x = x * -1, exp_neg_x = exp(neg_x), denominator = exp_neg_x + 1,
+ *   y = 1 / denominator
+ * beside the fused op y_fused = sigmoid(x); both must agree, and so must
+ * their gradients dy/dx = y (1 - y). */
+typedef struct notes_sigmoid {
+    nb_node x, minus_one, neg_x, exp_neg_x, one, denominator, y, y_fused;
+} notes_sigmoid;
+
+static inline nb_status notes_build_sigmoid(nb_graph *g, notes_sigmoid *m, double x)
+{
+    m->x = notes_scalar_input(g, "x");
+    m->minus_one = notes_scalar_const(g, "minus_one", -1);
+    m->neg_x = notes_named(g, nb_mul(g, m->x, m->minus_one), "neg_x");
+    m->exp_neg_x = notes_named(g, nb_exp(g, m->neg_x), "exp_neg_x");
+    m->one = notes_scalar_const(g, "one", 1);
+    m->denominator = notes_named(g, nb_add(g, m->exp_neg_x, m->one), "denominator");
+    m->y = notes_named(g, nb_reciprocal(g, m->denominator), "y");
+    m->y_fused = notes_named(g, nb_sigmoid(g, m->x), "y_fused");
+    nb_status st = nb_graph_compile(g);
+    if (st == NB_OK) st = notes_set1(g, m->x, x);
+    return st;
+}
+
+/* ------------------------- notes 002: two layers and softmax-with-loss */
+
+/* Affine -> Sigmoid -> Affine -> Softmax-with-Loss:
+ *   z1 = x W1 + b1, a1 = sigmoid(z1), z2 = a1 W2 + b2,
+ *   loss = -sum t log softmax(z2)
+ * y = softmax(z2) is a side branch that only shows the probabilities (the
+ * loss computes its own softmax), so its gradient stays 0. */
+typedef struct notes_two_layer {
+    nb_node x, W1, b1, z1, a1, W2, b2, z2, t, loss, y;
+} notes_two_layer;
+
+static inline nb_status notes_build_two_layer(nb_graph *g, notes_two_layer *m)
+{
+    const double x[2] = {1.0, 2.0}, t[2] = {1, 0}, zeros[2] = {0, 0};
+    const double W1[4] = {0.1, -0.2, 0.4, 0.3}, W2[4] = {0.5, -0.1, -0.3, 0.2};
+    m->x = nb_input(g, "x", nb_shape2(1, 2));
+    if (m->x != NB_NONE) nb_input_set_grad(g, m->x, 1); /* dX of the notes */
+    m->W1 = nb_param(g, "W1", nb_shape2(2, 2), nb_init_zeros());
+    m->b1 = nb_param(g, "b1", nb_shape1(2), nb_init_zeros());
+    m->z1 = notes_named(g, nb_affine(g, m->x, m->W1, m->b1), "z1");
+    m->a1 = notes_named(g, nb_sigmoid(g, m->z1), "a1");
+    m->W2 = nb_param(g, "W2", nb_shape2(2, 2), nb_init_zeros());
+    m->b2 = nb_param(g, "b2", nb_shape1(2), nb_init_zeros());
+    m->z2 = notes_named(g, nb_affine(g, m->a1, m->W2, m->b2), "z2");
+    m->t = nb_input(g, "t", nb_shape2(1, 2));
+    m->loss = notes_named(g, nb_softmax_with_loss(g, m->z2, m->t), "loss");
+    m->y = notes_named(g, nb_softmax(g, m->z2), "y");
+    nb_status st = nb_graph_compile(g);
+    if (st == NB_OK) st = notes_set(g, m->x, x, 2);
+    if (st == NB_OK) st = notes_set(g, m->t, t, 2);
+    if (st == NB_OK) st = notes_set(g, m->W1, W1, 4);
+    if (st == NB_OK) st = notes_set(g, m->b1, zeros, 2);
+    if (st == NB_OK) st = notes_set(g, m->W2, W2, 4);
+    if (st == NB_OK) st = notes_set(g, m->b2, zeros, 2);
+    return st;
+}
+
+/* ---------------------------------- notes 004: softmax, SSE, MSE, quiz */
+
+/* y = softmax(x) of the notes' x = (1, 2, 1.5, 0.6), and the losses of the
+ * output y_hat = (0.1, 0.7, 0.2) against the target (0, 1, 0):
+ *   sse = sum (y_hat - t)^2, mse = sse / n */
+typedef struct notes_softmax_sse {
+    nb_node x, y, y_hat, target, sse, mse;
+} notes_softmax_sse;
+
+static inline nb_status notes_build_softmax_sse(nb_graph *g, notes_softmax_sse *m)
+{
+    const double x[4] = {1, 2, 1.5, 0.6}, y_hat[3] = {0.1, 0.7, 0.2};
+    const nb_real target[3] = {0, 1, 0};
+    m->x = nb_input(g, "x", nb_shape1(4));
+    m->y = notes_named(g, nb_softmax(g, m->x), "y");
+    m->y_hat = nb_input(g, "y_hat", nb_shape1(3));
+    if (m->y_hat != NB_NONE) nb_input_set_grad(g, m->y_hat, 1);
+    m->target = nb_constant(g, "target", nb_shape1(3), target);
+    m->sse = notes_named(g, nb_sse(g, m->y_hat, m->target), "sse");
+    m->mse = notes_named(g, nb_mse(g, m->y_hat, m->target), "mse");
+    nb_status st = nb_graph_compile(g);
+    if (st == NB_OK) st = notes_set(g, m->x, x, 4);
+    if (st == NB_OK) st = notes_set(g, m->y_hat, y_hat, 3);
+    return st;
+}
+
+/* Quiz 01, 1: the transpose of (2 3 1; -1 2 3)(5 -2 3)^T, a [2, 1] column
+ * turned into a [1, 2] row (reshape is the transpose of a vector). */
+typedef struct notes_quiz_product {
+    nb_node a, b, product, transposed;
+} notes_quiz_product;
+
+static inline nb_status notes_build_quiz_product(nb_graph *g, notes_quiz_product *m)
+{
+    const double a[6] = {2, 3, 1, -1, 2, 3}, b[3] = {5, -2, 3};
+    m->a = nb_input(g, "A", nb_shape2(2, 3));
+    m->b = nb_input(g, "b", nb_shape2(3, 1));
+    m->product = notes_named(g, nb_matmul(g, m->a, m->b), "Ab");
+    m->transposed = notes_named(g, nb_reshape(g, m->product, nb_shape2(1, 2)), "Ab_T");
+    nb_status st = nb_graph_compile(g);
+    if (st == NB_OK) st = notes_set(g, m->a, a, 6);
+    if (st == NB_OK) st = notes_set(g, m->b, b, 3);
+    return st;
+}
+
+/* Quiz 01, 2: f(x, y, z) = x y + y z, so grad f = (y, x + z, y). */
+typedef struct notes_quiz_gradient {
+    nb_node x, y, z, xy, yz, f;
+} notes_quiz_gradient;
+
+static inline nb_status notes_build_quiz_gradient(nb_graph *g, notes_quiz_gradient *m, double x,
+                                                  double y, double z)
+{
+    m->x = notes_scalar_input(g, "x");
+    m->y = notes_scalar_input(g, "y");
+    m->z = notes_scalar_input(g, "z");
+    m->xy = notes_named(g, nb_mul(g, m->x, m->y), "xy");
+    m->yz = notes_named(g, nb_mul(g, m->y, m->z), "yz");
+    m->f = notes_named(g, nb_add(g, m->xy, m->yz), "f");
+    nb_status st = nb_graph_compile(g);
+    if (st == NB_OK) st = notes_set1(g, m->x, x);
+    if (st == NB_OK) st = notes_set1(g, m->y, y);
+    if (st == NB_OK) st = notes_set1(g, m->z, z);
+    return st;
+}
+
+/* Quiz 01, 3: L(x, y) = x y with (x, y) = f(a, b) = (a b, a + b); by the
+ * chain rule dL/da = y b + x (and dL/db = y a + x). a is used twice: the
+ * graph sums the two gradients flowing back into it. */
+typedef struct notes_quiz_chain {
+    nb_node a, b, x, y, L;
+} notes_quiz_chain;
+
+static inline nb_status notes_build_quiz_chain(nb_graph *g, notes_quiz_chain *m, double a, double b)
+{
+    m->a = notes_scalar_input(g, "a");
+    m->b = notes_scalar_input(g, "b");
+    m->x = notes_named(g, nb_mul(g, m->a, m->b), "x");
+    m->y = notes_named(g, nb_add(g, m->a, m->b), "y");
+    m->L = notes_named(g, nb_mul(g, m->x, m->y), "L");
+    nb_status st = nb_graph_compile(g);
+    if (st == NB_OK) st = notes_set1(g, m->a, a);
+    if (st == NB_OK) st = notes_set1(g, m->b, b);
+    return st;
+}
+
+/* --------------------------------- notes 004: "Another Example" */
+
+/* Five hidden units u_i = w1_i x1 + w2_i x2 (the table's w_{1_i}, w_{2_i}:
+ * weight from input 1 or 2 to unit i), the activation v_i = 1 / u_i,
+ *   F = v1 v2 + v3 / v4 - v5,  y = sigmoid(F),  L = (y - 2)^2.
+ * The notes ask for dL/dw_{52} = dL/du5 * x2: the weight from x2 into unit
+ * 5, which the table calls w_{2_5} (= 1.3), here w2_5. */
+#define NOTES_UNITS 5
+typedef struct notes_another {
+    nb_node x1, x2;
+    nb_node w1[NOTES_UNITS], w2[NOTES_UNITS], u[NOTES_UNITS], v[NOTES_UNITS];
+    nb_node v1v2, v3v4, F, y, two, y_minus_2, L;
+} notes_another;
+
+static inline nb_status notes_build_another(nb_graph *g, notes_another *m)
+{
+    /* The notes' table. */
+    const double w1[NOTES_UNITS] = {0.1, 0.5, 0.3, 2.1, -0.2};
+    const double w2[NOTES_UNITS] = {1.1, 0.0, 0.4, -0.1, 1.3};
+    const double x1 = 1.7, x2 = 3.5;
+    char name[NB_NAME_MAX];
+    m->x1 = nb_input(g, "x1", nb_shape0());
+    m->x2 = nb_input(g, "x2", nb_shape0());
+    for (int i = 0; i < NOTES_UNITS; i++) {
+        snprintf(name, sizeof name, "w1_%d", i + 1);
+        m->w1[i] = nb_param(g, name, nb_shape0(), nb_init_zeros());
+        snprintf(name, sizeof name, "w2_%d", i + 1);
+        m->w2[i] = nb_param(g, name, nb_shape0(), nb_init_zeros());
+        snprintf(name, sizeof name, "w1_%d*x1", i + 1);
+        nb_node a = notes_named(g, nb_mul(g, m->w1[i], m->x1), name);
+        snprintf(name, sizeof name, "w2_%d*x2", i + 1);
+        nb_node b = notes_named(g, nb_mul(g, m->w2[i], m->x2), name);
+        snprintf(name, sizeof name, "u%d", i + 1);
+        m->u[i] = notes_named(g, nb_add(g, a, b), name);
+        snprintf(name, sizeof name, "v%d", i + 1);
+        m->v[i] = notes_named(g, nb_reciprocal(g, m->u[i]), name);
+    }
+    m->v1v2 = notes_named(g, nb_mul(g, m->v[0], m->v[1]), "v1*v2");
+    m->v3v4 = notes_named(g, nb_div(g, m->v[2], m->v[3]), "v3/v4");
+    nb_node sum = notes_named(g, nb_add(g, m->v1v2, m->v3v4), "v1*v2+v3/v4");
+    m->F = notes_named(g, nb_sub(g, sum, m->v[4]), "F");
+    m->y = notes_named(g, nb_sigmoid(g, m->F), "y");
+    m->two = notes_scalar_const(g, "two", 2);
+    m->y_minus_2 = notes_named(g, nb_sub(g, m->y, m->two), "y-2");
+    m->L = notes_named(g, nb_square(g, m->y_minus_2), "L");
+    nb_status st = nb_graph_compile(g);
+    if (st == NB_OK) st = notes_set1(g, m->x1, x1);
+    if (st == NB_OK) st = notes_set1(g, m->x2, x2);
+    for (int i = 0; i < NOTES_UNITS && st == NB_OK; i++) {
+        st = notes_set1(g, m->w1[i], w1[i]);
+        if (st == NB_OK) st = notes_set1(g, m->w2[i], w2[i]);
+    }
+    return st;
+}
+
+/* ------------------------------------------- what every program shares */
+
+/* Options: [--dot FILE] and up to max_numbers positional numbers. Returns
+ * 0, or prints the usage and returns 2. */
+static inline int notes_parse_args(int argc, char **argv, const char **dot, double *numbers,
+                                   int max_numbers, int *n_numbers, const char *usage)
+{
+    *dot = NULL;
+    if (n_numbers) *n_numbers = 0;
+    for (int i = 1; i < argc; i++) {
+        char *end;
+        if (strcmp(argv[i], "--dot") == 0 && i + 1 < argc) {
+            *dot = argv[++i];
+        } else if (n_numbers && *n_numbers < max_numbers &&
+                   (numbers[*n_numbers] = strtod(argv[i], &end), end != argv[i] && !*end)) {
+            (*n_numbers)++;
+        } else {
+            fprintf(stderr, "usage: %s %s\n", argv[0], usage);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* "label = [[a, b], [c, d]]" of a node's value or gradient (v), row by row. */
+static inline void notes_print(nb_graph *g, const char *label, nb_node node, const nb_real *v)
+{
+    nb_shape s = nb_node_shape(g, node);
+    size_t count = nb_shape_count(s), cols = s.ndim ? (size_t)s.dim[s.ndim - 1] : 1;
+    printf("%-6s = ", label);
+    if (!v) {
+        printf("-\n");
+        return;
+    }
+    if (s.ndim == 2 && s.dim[0] > 1) printf("[");
+    for (size_t i = 0; i < count; i++) {
+        if (s.ndim && i % cols == 0) printf("%s[", i ? ", " : "");
+        printf("%s%.9g", i % cols ? ", " : "", (double)v[i]);
+        if (s.ndim && (i + 1) % cols == 0) printf("]");
+    }
+    if (s.ndim == 2 && s.dim[0] > 1) printf("]");
+    printf("\n");
+}
+
+/* Write the picture when asked to (path NULL: nothing to do). */
+static inline nb_status notes_write_dot(nb_graph *g, const char *path)
+{
+    if (!path) return NB_OK;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "cannot open %s for writing\n", path);
+        return NB_ERR_IO;
+    }
+    nb_status st = nb_graph_write_dot(g, f);
+    if (fclose(f) != 0 && st == NB_OK) st = NB_ERR_IO;
+    if (st == NB_OK)
+        printf("wrote the graph to %s (render: dot -Tsvg %s -o graph.svg)\n", path, path);
+    return st;
+}
+
+/* Print an error (if any) and turn the status into an exit code. */
+static inline int notes_exit(nb_status st)
+{
+    if (st == NB_OK) return 0;
+    fprintf(stderr, "error: %s: %s\n", nb_status_name(st), nb_last_error());
+    return 1;
+}
+
+#endif

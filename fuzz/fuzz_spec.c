@@ -1,0 +1,21 @@
+/* Layer-spec strings ("dense:100,relu,dense:10"); a spec that checks is
+ * also built into a small model. */
+#include "nabla.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *spec = malloc(size + 1);
+    if (!spec) return 0;
+    memcpy(spec, data, size);
+    spec[size] = '\0';
+    if (nb_spec_check(spec) == NB_OK) {
+        nb_model *m = NULL;
+        /* Small sizes only: the fuzzer looks for parser bugs, not big models. */
+        if (size < 64 && nb_model_create(spec, 3, "mse", 2, &m) == NB_OK) nb_model_free(m);
+    }
+    free(spec);
+    return 0;
+}

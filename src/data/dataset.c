@@ -1,0 +1,156 @@
+/* A data set in memory: allocation, freeing, subsets and the seeded
+ * train/test split. */
+#include "data.h"
+
+#include <math.h>
+#include <string.h>
+
+char *nb_data_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = nb_malloc(n);
+    if (copy) memcpy(copy, s, n);
+    return copy;
+}
+
+void nb_data_free_names(char **names, int n)
+{
+    if (!names) return;
+    for (int i = 0; i < n; i++) nb_free(names[i]);
+    nb_free(names);
+}
+
+nb_status nb_data_copy_names(char *const *src, int n, char ***out)
+{
+    *out = NULL;
+    if (!src || n <= 0) return NB_OK;
+    char **names = nb_calloc((size_t)n, sizeof *names);
+    if (!names) return nb_error(NB_ERR_MEMORY, "out of memory copying %d names", n);
+    for (int i = 0; i < n; i++) {
+        names[i] = nb_data_strdup(src[i] ? src[i] : "");
+        if (!names[i]) {
+            nb_data_free_names(names, n);
+            return nb_error(NB_ERR_MEMORY, "out of memory copying %d names", n);
+        }
+    }
+    *out = names;
+    return NB_OK;
+}
+
+nb_status nb_data_alloc(nb_dataset *out, size_t count, int features, int classes, int targets,
+                        const char *what)
+{
+    memset(out, 0, sizeof *out);
+    if (count > NB_MAX_SAMPLES)
+        return nb_error(NB_ERR_LIMIT, "%s: %zu samples, more than the limit %d", what, count,
+                        NB_MAX_SAMPLES);
+    if (features < 1 || features > NB_MAX_FEATURES)
+        return nb_error(NB_ERR_LIMIT, "%s: %d features, expected 1 to %d", what, features,
+                        NB_MAX_FEATURES);
+    if (classes < 0 || classes > NB_MAX_CLASSES)
+        return nb_error(NB_ERR_LIMIT, "%s: %d classes, expected 0 to %d", what, classes,
+                        NB_MAX_CLASSES);
+    if (classes == 0 && (targets < 1 || targets > NB_MAX_FEATURES))
+        return nb_error(NB_ERR_LIMIT, "%s: %d regression targets, expected 1 to %d", what, targets,
+                        NB_MAX_FEATURES);
+    size_t cells;
+    if (!nb_mul_size(count, (size_t)features, &cells))
+        return nb_error(NB_ERR_LIMIT, "%s: %zu x %d values overflow", what, count, features);
+    out->count = count;
+    out->features = features;
+    out->classes = classes;
+    out->targets = classes > 0 ? 0 : targets;
+    out->x = nb_calloc(cells, sizeof(nb_real));
+    if (classes > 0)
+        out->labels = nb_calloc(count, sizeof(int32_t));
+    else
+        out->y = nb_calloc(count, (size_t)targets * sizeof(nb_real));
+    if (!out->x || (classes > 0 ? !out->labels : !out->y)) {
+        nb_dataset_free(out);
+        return nb_error(NB_ERR_MEMORY, "%s: out of memory for %zu samples of %d features", what,
+                        count, features);
+    }
+    return NB_OK;
+}
+
+void nb_dataset_free(nb_dataset *data)
+{
+    if (!data) return;
+    nb_free(data->x);
+    nb_free(data->labels);
+    nb_free(data->y);
+    nb_data_free_names(data->class_names, data->classes);
+    nb_data_free_names(data->feature_names, data->features);
+    memset(data, 0, sizeof *data);
+}
+
+nb_status nb_dataset_subset(const nb_dataset *src, const size_t *index, size_t count,
+                            nb_dataset *out)
+{
+    if (!out) return nb_error(NB_ERR_ARGUMENT, "nb_dataset_subset: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!src || (count > 0 && !index))
+        return nb_error(NB_ERR_ARGUMENT, "nb_dataset_subset: src or index is NULL");
+    for (size_t i = 0; i < count; i++)
+        if (index[i] >= src->count)
+            return nb_error(NB_ERR_ARGUMENT,
+                            "nb_dataset_subset: index[%zu] = %zu, but the data set has %zu samples",
+                            i, index[i], src->count);
+    nb_status st = nb_data_alloc(out, count, src->features, src->classes, src->targets, "subset");
+    if (st) return st;
+    out->rows = src->rows;
+    out->cols = src->cols;
+    size_t f = (size_t)src->features, t = (size_t)src->targets;
+    for (size_t i = 0; i < count; i++) {
+        memcpy(out->x + i * f, src->x + index[i] * f, f * sizeof(nb_real));
+        if (src->classes > 0)
+            out->labels[i] = src->labels[index[i]];
+        else
+            memcpy(out->y + i * t, src->y + index[i] * t, t * sizeof(nb_real));
+    }
+    if ((st = nb_data_copy_names(src->class_names, src->classes, &out->class_names)) ||
+        (st = nb_data_copy_names(src->feature_names, src->features, &out->feature_names))) {
+        nb_dataset_free(out);
+        return st;
+    }
+    return NB_OK;
+}
+
+nb_status nb_dataset_split(const nb_dataset *src, double fraction, uint64_t seed, nb_dataset *first,
+                           nb_dataset *second)
+{
+    if (!first || !second) return nb_error(NB_ERR_ARGUMENT, "nb_dataset_split: output is NULL");
+    memset(first, 0, sizeof *first);
+    memset(second, 0, sizeof *second);
+    if (!src) return nb_error(NB_ERR_ARGUMENT, "nb_dataset_split: src is NULL");
+    if (!(fraction >= 0 && fraction <= 1))
+        return nb_error(NB_ERR_ARGUMENT, "nb_dataset_split: fraction %g is not in [0, 1]",
+                        fraction);
+    size_t n = src->count;
+    if (n > NB_MAX_SAMPLES)
+        return nb_error(NB_ERR_LIMIT, "nb_dataset_split: %zu samples, more than %d", n,
+                        NB_MAX_SAMPLES);
+    int *order = nb_calloc(n, sizeof *order);
+    size_t *index = nb_calloc(n, sizeof *index);
+    if (!order || !index) {
+        nb_free(order);
+        nb_free(index);
+        return nb_error(NB_ERR_MEMORY, "nb_dataset_split: out of memory for %zu indices", n);
+    }
+    for (size_t i = 0; i < n; i++) order[i] = (int)i;
+    nb_rng rng;
+    nb_rng_seed(&rng, seed);
+    nb_rng_shuffle(&rng, order, n); /* Fisher-Yates */
+    for (size_t i = 0; i < n; i++) index[i] = (size_t)order[i];
+    size_t n_first = (size_t)llround(fraction * (double)n);
+    if (n_first > n) n_first = n;
+    nb_status st = nb_dataset_subset(src, index, n_first, first);
+    if (!st) st = nb_dataset_subset(src, index + n_first, n - n_first, second);
+    if (st) {
+        nb_dataset_free(first);
+        nb_dataset_free(second);
+    }
+    nb_free(order);
+    nb_free(index);
+    return st;
+}

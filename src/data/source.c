@@ -1,0 +1,148 @@
+/* nb_data_open: a data source by name, a directory of IDX files or a CSV
+ * file, as a training part and a test part. */
+#include "data.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define DEFAULT_FASHION_DIR "/usr/share/datasets/fashion-mnist"
+#define SPIRAL_POINTS       100
+#define SPIRAL_CLASSES      3
+#define SINE_POINTS         256
+#define TRAIN_FRACTION      0.7 /* the notes' 70/30 split */
+
+static const char *const fashion_names[] = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                            "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                                            "Bag",         "Ankle boot"};
+
+static int is_dir(const char *path)
+{
+    struct stat s;
+    return stat(path, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+static int is_file(const char *path)
+{
+    struct stat s;
+    return stat(path, &s) == 0 && S_ISREG(s.st_mode);
+}
+
+/* dir/name, or dir/name.gz when only that exists; NB_ERR_NOT_FOUND if neither. */
+static nb_status idx_path(const char *dir, const char *name, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n + 3 >= size)
+        return nb_error(NB_ERR_LIMIT, "%s: directory path too long", dir);
+    if (is_file(buf)) return NB_OK;
+    memcpy(buf + n, ".gz", 4);
+    if (is_file(buf)) return NB_OK;
+    return nb_error(NB_ERR_NOT_FOUND, "%s: neither %s nor %s.gz found", dir, name, name);
+}
+
+static nb_status load_idx_part(const char *dir, const char *prefix, nb_dataset *out)
+{
+    char images[4096], labels[4096], name[64];
+    snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
+    nb_status st = idx_path(dir, name, images, sizeof images);
+    if (st) return st;
+    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
+    if ((st = idx_path(dir, name, labels, sizeof labels))) return st;
+    return nb_load_idx(images, labels, out);
+}
+
+/* train-* for training, t10k-* for testing, as MNIST and Fashion-MNIST ship. */
+static nb_status open_idx_dir(const char *dir, nb_dataset *train, nb_dataset *test)
+{
+    nb_status st = load_idx_part(dir, "train", train);
+    if (!st) st = load_idx_part(dir, "t10k", test);
+    if (!st && train->features != test->features)
+        st = nb_error(NB_ERR_FORMAT, "%s: training samples have %d values, test samples %d", dir,
+                      train->features, test->features);
+    return st;
+}
+
+static nb_status name_fashion(nb_dataset *d)
+{
+    if (d->classes > 10)
+        return nb_error(NB_ERR_FORMAT, "fashion-mnist: %d classes, expected 10", d->classes);
+    d->classes = 10; /* a part may lack the last class; the names cover all ten */
+    return nb_data_copy_names((char *const *)fashion_names, 10, &d->class_names);
+}
+
+static nb_status open_fashion(nb_dataset *train, nb_dataset *test)
+{
+    char dir[4096];
+    const char *env = getenv("NABLA_DATA_DIR");
+    if (env && *env) {
+        /* $NABLA_DATA_DIR/fashion-mnist, or the files right in $NABLA_DATA_DIR. */
+        snprintf(dir, sizeof dir, "%s/fashion-mnist", env);
+        if (!is_dir(dir)) snprintf(dir, sizeof dir, "%s", env);
+    } else {
+        snprintf(dir, sizeof dir, "%s", DEFAULT_FASHION_DIR);
+    }
+    if (!is_dir(dir))
+        return nb_error(NB_ERR_NOT_FOUND,
+                        "fashion-mnist: directory %s not found (install dataset-fashion-mnist or "
+                        "set NABLA_DATA_DIR)",
+                        dir);
+    nb_status st = open_idx_dir(dir, train, test);
+    if (!st && !(st = name_fashion(train))) st = name_fashion(test);
+    return st;
+}
+
+static nb_status split_all(nb_dataset *all, uint64_t seed, nb_dataset *train, nb_dataset *test)
+{
+    nb_status st = nb_dataset_split(all, TRAIN_FRACTION, seed, train, test);
+    nb_dataset_free(all);
+    return st;
+}
+
+static nb_status open_source(const char *source, const nb_csv_options *csv, uint64_t seed,
+                             nb_dataset *train, nb_dataset *test)
+{
+    nb_dataset all;
+    nb_status st;
+    if (strcmp(source, "fashion-mnist") == 0) return open_fashion(train, test);
+    if (strcmp(source, "xor") == 0) {
+        /* Four points cannot be split: XOR is learned and tested on all four. */
+        if ((st = nb_dataset_xor(train))) return st;
+        return nb_dataset_xor(test);
+    }
+    if (strcmp(source, "spiral") == 0) {
+        if ((st = nb_dataset_spiral(SPIRAL_POINTS, SPIRAL_CLASSES, seed, &all))) return st;
+        return split_all(&all, seed, train, test);
+    }
+    if (strcmp(source, "sine") == 0) {
+        if ((st = nb_dataset_sine(SINE_POINTS, seed, &all))) return st;
+        return split_all(&all, seed, train, test);
+    }
+    if (strcmp(source, "body") == 0) {
+        if ((st = nb_dataset_body(&all))) return st;
+        return split_all(&all, seed, train, test);
+    }
+    if (is_dir(source)) return open_idx_dir(source, train, test);
+    if (is_file(source)) {
+        if ((st = nb_load_csv(source, csv, &all))) return st;
+        return split_all(&all, seed, train, test);
+    }
+    return nb_error(NB_ERR_NOT_FOUND,
+                    "unknown data source \"%s\": not fashion-mnist, xor, spiral, sine or body, "
+                    "and no such file or directory",
+                    source);
+}
+
+nb_status nb_data_open(const char *source, const nb_csv_options *csv, uint64_t seed,
+                       nb_dataset *train, nb_dataset *test)
+{
+    if (!train || !test) return nb_error(NB_ERR_ARGUMENT, "nb_data_open: output is NULL");
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    if (!source) return nb_error(NB_ERR_ARGUMENT, "nb_data_open: source is NULL");
+    nb_status st = open_source(source, csv, seed, train, test);
+    if (st) {
+        nb_dataset_free(train);
+        nb_dataset_free(test);
+    }
+    return st;
+}

@@ -1,0 +1,42 @@
+/* Finding where a NaN or an infinity first appeared: the first node, in
+ * forward order, whose value (or, after backward, gradient) is not finite. */
+#include "internal.h"
+
+#include <math.h>
+
+static int all_finite(const nb_real *v, size_t n)
+{
+    /* x - x is 0 for every finite x and NaN otherwise: one branch-free sum. */
+    nb_real acc = 0;
+    for (size_t i = 0; i < n; i++) acc += v[i] - v[i];
+    return acc == 0;
+}
+
+nb_status nb_graph_find_nonfinite(nb_graph *g, nb_node *node, int *in_grad)
+{
+    *node = NB_NONE;
+    *in_grad = 0;
+    if (!g || !g->compiled) return nb_error(NB_ERR_STATE, "checking values: compile first");
+    for (int i = 0; i < g->count; i++) {
+        const nb_node_rec *n = &g->nodes[i];
+        if (!all_finite(n->value, nb_shape_count(n->shape))) {
+            *node = i;
+            return NB_OK;
+        }
+    }
+    /* Gradients flow backwards: the first bad one is the last in order. */
+    for (int i = g->count - 1; i >= 0; i--) {
+        const nb_node_rec *n = &g->nodes[i];
+        if (n->grad && !all_finite(n->grad, nb_shape_count(n->shape))) {
+            *node = i;
+            *in_grad = 1;
+            return NB_OK;
+        }
+    }
+    return NB_OK;
+}
+
+int nb_values_finite(const nb_real *values, size_t count)
+{
+    return all_finite(values, count);
+}

@@ -1,0 +1,442 @@
+/* Model files: safetensors with nabla's metadata. Saving is atomic (a
+ * temporary file in the same directory, flushed, synced and renamed over
+ * the old one); loading checks every field before it is used. */
+#include "model_file.h"
+
+#include "nn/model_internal.h"
+#include "safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SCALER_OFFSET "scaler.offset"
+#define SCALER_SCALE  "scaler.scale"
+/* A weight and a bias per layer, and the scaler's two arrays. */
+#define MAX_FILE_TENSORS (2 * NB_MAX_LAYERS + 2)
+
+/* ------------------------------------------------------------------ save */
+
+/* One tensor to write: its name and values. */
+typedef struct out_tensor {
+    const char *name;
+    nb_shape shape;
+    const nb_real *values;
+} out_tensor;
+
+/* The parameters in creation order, then the scaler's two arrays. */
+static int list_tensors(const nb_model *m, out_tensor *t, int max)
+{
+    nb_graph *g = m->graph;
+    int n = 0;
+    for (int i = 0; i < nb_graph_node_count(g) && n < max; i++)
+        if (nb_node_is_param(g, i))
+            t[n++] = (out_tensor){nb_node_name(g, i), nb_node_shape(g, i), nb_node_value(g, i)};
+    if (m->scaler.kind != NB_SCALE_NONE && n + 2 <= max) {
+        t[n++] = (out_tensor){SCALER_OFFSET, nb_shape1(m->scaler.features), m->scaler.offset};
+        t[n++] = (out_tensor){SCALER_SCALE, nb_shape1(m->scaler.features), m->scaler.scale};
+    }
+    return n;
+}
+
+static int add_meta(cJSON *meta, const char *key, const char *value)
+{
+    return cJSON_AddStringToObject(meta, key, value) != NULL;
+}
+
+static int add_meta_int(cJSON *meta, const char *key, int value)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d", value);
+    return add_meta(meta, key, buf);
+}
+
+static int add_class_names(cJSON *meta, const nb_model *m)
+{
+    cJSON *names = cJSON_CreateArray();
+    int ok = names != NULL;
+    for (int i = 0; ok && i < m->class_count; i++) {
+        cJSON *s = cJSON_CreateString(m->class_names[i]);
+        ok = s && cJSON_AddItemToArray(names, s);
+    }
+    char *text = ok ? cJSON_PrintUnformatted(names) : NULL;
+    ok = text && add_meta(meta, "class_names", text);
+    cJSON_free(text);
+    cJSON_Delete(names);
+    return ok;
+}
+
+static int add_tensor(cJSON *root, const out_tensor *t, uint64_t *offset)
+{
+    cJSON *e = cJSON_AddObjectToObject(root, t->name), *shape = NULL, *off = NULL;
+    if (!e || !cJSON_AddStringToObject(e, "dtype", NB_ST_DTYPE)) return 0;
+    if (!(shape = cJSON_AddArrayToObject(e, "shape"))) return 0;
+    for (int d = 0; d < t->shape.ndim; d++) {
+        cJSON *n = cJSON_CreateNumber(t->shape.dim[d]);
+        if (!n || !cJSON_AddItemToArray(shape, n)) return 0;
+    }
+    uint64_t end = *offset + (uint64_t)nb_shape_count(t->shape) * sizeof(nb_real);
+    if (!(off = cJSON_AddArrayToObject(e, "data_offsets"))) return 0;
+    cJSON *b = cJSON_CreateNumber((double)*offset), *en = cJSON_CreateNumber((double)end);
+    if (!b || !cJSON_AddItemToArray(off, b)) {
+        cJSON_Delete(en);
+        return 0;
+    }
+    if (!en || !cJSON_AddItemToArray(off, en)) return 0;
+    *offset = end;
+    return 1;
+}
+
+/* The header JSON, padded with spaces to a multiple of 8 bytes. */
+static nb_status make_header(const nb_model *m, const out_tensor *t, int count, char **text,
+                             size_t *len)
+{
+    cJSON *root = cJSON_CreateObject(),
+          *meta = root ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
+    int ok = meta != NULL;
+    ok = ok && add_meta(meta, "format", "nabla");
+    ok = ok && add_meta_int(meta, "format_version", NB_MODEL_FORMAT_VERSION);
+    ok = ok && add_meta(meta, "spec", m->spec);
+    ok = ok && add_meta(meta, "loss", nb_model_loss_name(m));
+    ok = ok && add_meta_int(meta, "inputs", m->inputs);
+    ok = ok && add_meta_int(meta, "outputs", m->outputs);
+    ok = ok && add_meta(meta, "scale", nb_scale_name(m->scaler.kind));
+    ok = ok && add_class_names(meta, m);
+    for (int i = 0; ok && i < m->meta_count; i++)
+        ok = add_meta(meta, m->meta[i].key, m->meta[i].json);
+    uint64_t offset = 0;
+    for (int i = 0; ok && i < count; i++) ok = add_tensor(root, &t[i], &offset);
+    char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!json) return nb_error(NB_ERR_MEMORY, "out of memory for the header");
+    size_t n = strlen(json), padded = (n + 7) / 8 * 8;
+    if (padded > NB_MAX_HEADER) {
+        cJSON_free(json);
+        return nb_error(NB_ERR_LIMIT, "the header would be %zu bytes, more than %d", padded,
+                        NB_MAX_HEADER);
+    }
+    *text = nb_malloc(padded);
+    if (*text) {
+        memcpy(*text, json, n);
+        memset(*text + n, ' ', padded - n);
+    }
+    cJSON_free(json);
+    if (!*text) return nb_error(NB_ERR_MEMORY, "out of memory for the header");
+    *len = padded;
+    return NB_OK;
+}
+
+static nb_status write_failed(void)
+{
+    return nb_error(NB_ERR_IO, "write failed: %s", strerror(errno ? errno : EIO));
+}
+
+nb_status nb_model_write(const nb_model *m, FILE *f, const char *path)
+{
+    if (!m || !f) return nb_error(NB_ERR_ARGUMENT, "writing a model: no model or file");
+    if (!path) path = "(stream)";
+    out_tensor t[MAX_FILE_TENSORS];
+    int count = list_tensors(m, t, MAX_FILE_TENSORS);
+    char *header = NULL;
+    size_t len = 0;
+    nb_status st = make_header(m, t, count, &header, &len);
+    unsigned char prefix[8];
+    nb_st_put_u64(prefix, len);
+    errno = 0;
+    if (st == NB_OK && (fwrite(prefix, 1, 8, f) != 8 || fwrite(header, 1, len, f) != len))
+        st = write_failed();
+    for (int i = 0; st == NB_OK && i < count; i++)
+        st = nb_st_write_values(f, t[i].values, nb_shape_count(t[i].shape));
+    if (st == NB_OK && (fflush(f) != 0 || ferror(f))) st = write_failed();
+    nb_free(header);
+    return st == NB_OK ? NB_OK : nb_error_prefix(st, "saving model \"%s\"", path);
+}
+
+/* Make the rename itself durable; a failure here loses nothing. */
+static void sync_directory(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    if (!slash)
+        strcpy(dir, ".");
+    else if ((size_t)(slash - path) + 1 < sizeof dir) {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    } else
+        return;
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+nb_status nb_model_save(const nb_model *m, const char *path)
+{
+    if (!m || !path || !path[0])
+        return nb_error(NB_ERR_ARGUMENT, "saving a model: no model or path");
+    size_t plen = strlen(path);
+    char *tmp = nb_malloc(plen + sizeof ".tmp.XXXXXX");
+    if (!tmp) return nb_error(NB_ERR_MEMORY, "saving model \"%s\": out of memory", path);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        nb_status st =
+            nb_error(NB_ERR_IO, "saving model \"%s\": cannot create a temporary file %s: %s", path,
+                     tmp, strerror(errno));
+        nb_free(tmp);
+        return st;
+    }
+    /* mkstemp makes the file 0600; keep an old file's mode, else 0644. */
+    struct stat old;
+    mode_t mode = stat(path, &old) == 0 ? (old.st_mode & 07777) : 0644;
+    nb_status st = NB_OK;
+    FILE *f = NULL;
+    if (fchmod(fd, mode) != 0 || !(f = fdopen(fd, "wb"))) {
+        st = nb_error(NB_ERR_IO, "saving model \"%s\": temporary file %s: %s", path, tmp,
+                      strerror(errno));
+        close(fd);
+    }
+    if (st == NB_OK) st = nb_model_write(m, f, path);
+    if (st == NB_OK && fsync(fileno(f)) != 0)
+        st = nb_error(NB_ERR_IO, "saving model \"%s\": fsync of %s failed: %s", path, tmp,
+                      strerror(errno));
+    if (f && fclose(f) != 0 && st == NB_OK)
+        st = nb_error(NB_ERR_IO, "saving model \"%s\": closing %s failed: %s", path, tmp,
+                      strerror(errno));
+    if (st == NB_OK && rename(tmp, path) != 0)
+        st = nb_error(NB_ERR_IO, "saving model \"%s\": renaming %s over it failed: %s", path, tmp,
+                      strerror(errno));
+    if (st != NB_OK)
+        unlink(tmp); /* the old file, if any, is untouched */
+    else
+        sync_directory(path);
+    nb_free(tmp);
+    return st;
+}
+
+/* ------------------------------------------------------------------ load */
+
+static const char *meta_string(const nb_st_header *h, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(h->metadata, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static nb_status meta_required(const nb_st_header *h, const char *key, const char **out)
+{
+    *out = meta_string(h, key);
+    if (!*out) return nb_error(NB_ERR_FORMAT, "metadata \"%s\" is missing", key);
+    return NB_OK;
+}
+
+/* A decimal integer in [lo, hi], nothing else. */
+static nb_status meta_int(const nb_st_header *h, const char *key, long lo, long hi, int *out)
+{
+    const char *s;
+    nb_status st = meta_required(h, key, &s);
+    if (st != NB_OK) return st;
+    char *end;
+    errno = 0;
+    long v = (s[0] >= '0' && s[0] <= '9') ? strtol(s, &end, 10) : 0;
+    if (!(s[0] >= '0' && s[0] <= '9') || *end || errno || v < lo || v > hi)
+        return nb_error(NB_ERR_FORMAT, "metadata \"%s\" is \"%.32s\", not an integer in [%ld, %ld]",
+                        key, s, lo, hi);
+    *out = (int)v;
+    return NB_OK;
+}
+
+static nb_status load_class_names(nb_model *m, const char *text)
+{
+    cJSON *arr = cJSON_Parse(text);
+    int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
+    nb_status st = NB_OK;
+    if (n < 0 || n > NB_MAX_CLASSES)
+        st = nb_error(NB_ERR_FORMAT,
+                      "metadata \"class_names\" is not a JSON array of at most %d names",
+                      NB_MAX_CLASSES);
+    char **names = n > 0 ? nb_calloc((size_t)n, sizeof *names) : NULL;
+    if (st == NB_OK && n > 0 && !names)
+        st = nb_error(NB_ERR_MEMORY, "out of memory for class names");
+    int i = 0;
+    for (const cJSON *s = arr ? arr->child : NULL; st == NB_OK && s; s = s->next, i++) {
+        if (!cJSON_IsString(s))
+            st = nb_error(NB_ERR_FORMAT, "metadata \"class_names\": item %d is not a string", i);
+        else
+            names[i] = s->valuestring;
+    }
+    if (st == NB_OK && n > 0) {
+        st = nb_model_set_class_names(m, names, n);
+        if (st != NB_OK) st = nb_error_prefix(NB_ERR_FORMAT, "metadata \"class_names\"");
+    }
+    nb_free(names);
+    cJSON_Delete(arr);
+    return st;
+}
+
+/* The file's tensors must be exactly the model's, shape for shape. */
+static nb_status match_tensors(const nb_model *m, const nb_st_header *h, out_tensor *want,
+                               int count)
+{
+    char a[64], b[64];
+    for (int i = 0; i < count; i++) {
+        const nb_st_tensor *t = nb_st_find(h, want[i].name);
+        if (!t)
+            return nb_error(NB_ERR_FORMAT, "tensor \"%s\" %s of spec \"%.64s\" is missing",
+                            want[i].name, nb_shape_format(want[i].shape, a, sizeof a), m->spec);
+        if (!nb_shape_equal(t->shape, want[i].shape))
+            return nb_error(NB_ERR_SHAPE,
+                            "tensor \"%s\" has shape %s in the file, but the spec needs %s",
+                            want[i].name, nb_shape_format(t->shape, a, sizeof a),
+                            nb_shape_format(want[i].shape, b, sizeof b));
+    }
+    if (h->count != count) /* no duplicates, so some name is not the model's */
+        for (int i = 0; i < h->count; i++) {
+            int known = 0;
+            for (int k = 0; k < count && !known; k++)
+                known = strcmp(h->tensors[i].name, want[k].name) == 0;
+            if (!known)
+                return nb_error(
+                    NB_ERR_FORMAT, "tensor \"%.64s\" %s is not part of spec \"%.64s\"%s",
+                    h->tensors[i].name, nb_shape_format(h->tensors[i].shape, a, sizeof a), m->spec,
+                    m->scaler.kind == NB_SCALE_NONE &&
+                            strncmp(h->tensors[i].name, "scaler.", 7) == 0
+                        ? " (the metadata says scale \"none\")"
+                        : "");
+        }
+    return NB_OK;
+}
+
+static nb_status read_tensors(FILE *f, uint64_t data_start, const nb_st_header *h, out_tensor *want,
+                              int count)
+{
+    for (int i = 0; i < count; i++) {
+        const nb_st_tensor *t = nb_st_find(h, want[i].name);
+        uint64_t at = data_start + t->begin;
+        if (at > (uint64_t)LLONG_MAX || fseeko(f, (off_t)at, SEEK_SET) != 0)
+            return nb_error(NB_ERR_IO, "tensor \"%s\": cannot seek to file byte %llu", want[i].name,
+                            (unsigned long long)at);
+        nb_status st =
+            nb_st_read_values(f, t->dsize, t->count, (nb_real *)want[i].values, want[i].name);
+        if (st != NB_OK) return st;
+    }
+    return NB_OK;
+}
+
+/* Build the model the metadata describes and fill it from the file. */
+static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h, nb_model **out)
+{
+    const char *format, *spec, *loss, *scale_name, *names;
+    int version, inputs, outputs;
+    nb_scale_kind scale = NB_SCALE_NONE;
+    nb_status st;
+    if (!h->metadata) return nb_error(NB_ERR_FORMAT, "no \"__metadata__\": not a nabla model file");
+    if ((st = meta_required(h, "format", &format)) != NB_OK) return st;
+    if (strcmp(format, "nabla") != 0)
+        return nb_error(NB_ERR_FORMAT, "metadata \"format\" is \"%.32s\", not \"nabla\"", format);
+    if ((st = meta_int(h, "format_version", 1, INT_MAX, &version)) != NB_OK) return st;
+    if (version > NB_MODEL_FORMAT_VERSION)
+        return nb_error(NB_ERR_FORMAT, "format_version %d is newer than this build reads (%d)",
+                        version, NB_MODEL_FORMAT_VERSION);
+    if ((st = meta_required(h, "spec", &spec)) != NB_OK ||
+        (st = meta_required(h, "loss", &loss)) != NB_OK ||
+        (st = meta_int(h, "inputs", 1, NB_MAX_FEATURES, &inputs)) != NB_OK ||
+        (st = meta_int(h, "outputs", 1, NB_MAX_UNITS, &outputs)) != NB_OK)
+        return st;
+    if ((scale_name = meta_string(h, "scale")) &&
+        (st = nb_scale_parse(scale_name, &scale)) != NB_OK)
+        return nb_error_prefix(NB_ERR_FORMAT, "metadata \"scale\"");
+    nb_model *m;
+    if ((st = nb_model_create(spec, inputs, loss, NB_LOAD_BATCH, &m)) != NB_OK)
+        return nb_error_prefix(NB_ERR_FORMAT, "metadata describes no valid model");
+    if (m->outputs != outputs) {
+        st = nb_error(NB_ERR_FORMAT, "metadata \"outputs\" is %d, but spec \"%.64s\" has %d",
+                      outputs, spec, m->outputs);
+        goto fail;
+    }
+    if (scale != NB_SCALE_NONE) { /* arrays to fill below; identity until then */
+        nb_real *ones = nb_malloc((size_t)inputs * sizeof *ones);
+        nb_real *zeros = nb_calloc((size_t)inputs, sizeof *zeros);
+        for (int j = 0; ones && j < inputs; j++) ones[j] = 1;
+        nb_scaler s = {scale, inputs, zeros, ones};
+        st = ones && zeros ? nb_model_set_scaler(m, &s)
+                           : nb_error(NB_ERR_MEMORY, "out of memory for the scaler");
+        nb_free(ones);
+        nb_free(zeros);
+        if (st != NB_OK) goto fail;
+    }
+    out_tensor want[MAX_FILE_TENSORS];
+    int count = list_tensors(m, want, MAX_FILE_TENSORS);
+    if ((st = match_tensors(m, h, want, count)) != NB_OK) goto fail;
+    if ((st = read_tensors(f, data_start, h, want, count)) != NB_OK) goto fail;
+    if ((names = meta_string(h, "class_names")) && (st = load_class_names(m, names)) != NB_OK)
+        goto fail;
+    for (const cJSON *e = h->metadata->child; e; e = e->next) {
+        if (nb_model_meta_reserved(e->string)) continue;
+        if ((st = nb_model_set_meta(m, e->string, e->valuestring)) != NB_OK) {
+            st = NB_ERR_FORMAT; /* the message names the key */
+            goto fail;
+        }
+    }
+    *out = m;
+    return NB_OK;
+fail:
+    nb_model_free(m);
+    return st;
+}
+
+static nb_status load_file(FILE *f, nb_model **out)
+{
+    struct stat info;
+    if (fstat(fileno(f), &info) != 0)
+        return nb_error(NB_ERR_IO, "cannot stat: %s", strerror(errno));
+    if (!S_ISREG(info.st_mode)) return nb_error(NB_ERR_IO, "not a regular file");
+    uint64_t size = (uint64_t)info.st_size;
+    unsigned char prefix[8];
+    if (size < 8)
+        return nb_error(NB_ERR_FORMAT,
+                        "the file is %llu bytes, too short for the 8-byte header length",
+                        (unsigned long long)size);
+    if (fread(prefix, 1, 8, f) != 8) return nb_error(NB_ERR_IO, "cannot read the header length");
+    uint64_t len = nb_st_get_u64(prefix);
+    if (len == 0) return nb_error(NB_ERR_FORMAT, "the header length (file bytes 0-7) is 0");
+    if (len > NB_MAX_HEADER)
+        return nb_error(NB_ERR_LIMIT, "the header length (file bytes 0-7) is %llu, more than %d",
+                        (unsigned long long)len, NB_MAX_HEADER);
+    if (len > size - 8)
+        return nb_error(NB_ERR_FORMAT,
+                        "the header length (file bytes 0-7) is %llu, but only %llu bytes follow",
+                        (unsigned long long)len, (unsigned long long)(size - 8));
+    char *text = nb_malloc((size_t)len);
+    if (!text)
+        return nb_error(NB_ERR_MEMORY, "out of memory for a %llu-byte header",
+                        (unsigned long long)len);
+    nb_status st = NB_OK;
+    if (fread(text, 1, (size_t)len, f) != (size_t)len)
+        st = nb_error(NB_ERR_IO, "cannot read the header");
+    nb_st_header h;
+    if (st == NB_OK && (st = nb_st_parse(text, (size_t)len, size - 8 - len, &h)) == NB_OK) {
+        st = load_model(f, 8 + len, &h, out);
+        nb_st_free(&h);
+    }
+    nb_free(text);
+    return st;
+}
+
+nb_status nb_model_load(const char *path, nb_model **out)
+{
+    if (!out) return nb_error(NB_ERR_ARGUMENT, "loading a model: no output pointer");
+    *out = NULL;
+    if (!path) return nb_error(NB_ERR_ARGUMENT, "loading a model: no path");
+    FILE *f = fopen(path, "rb");
+    if (!f) return nb_error(NB_ERR_IO, "model file \"%s\": cannot open: %s", path, strerror(errno));
+    nb_status st = load_file(f, out);
+    fclose(f);
+    return st == NB_OK ? NB_OK : nb_error_prefix(st, "model file \"%s\"", path);
+}

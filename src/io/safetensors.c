@@ -1,0 +1,285 @@
+/* Reading and writing the safetensors container, trusting nothing read. */
+#include "safetensors.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_EXACT 9007199254740992.0 /* 2^53: larger JSON numbers are not exact */
+#define IO_CHUNK 1024               /* values per buffered read or write */
+
+void nb_st_put_u64(unsigned char *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+}
+
+uint64_t nb_st_get_u64(const unsigned char *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+/* A JSON number that is a whole number in [0, max]. */
+static int get_uint(const cJSON *item, double max, uint64_t *out)
+{
+    if (!cJSON_IsNumber(item)) return 0;
+    double v = item->valuedouble;
+    if (!(v >= 0 && v <= max) || v != floor(v)) return 0;
+    *out = (uint64_t)v;
+    return 1;
+}
+
+static nb_status parse_shape(const cJSON *shape, const char *name, nb_st_tensor *t)
+{
+    int n = cJSON_IsArray(shape) ? cJSON_GetArraySize(shape) : -1;
+    if (n < 0 || n > NB_MAX_DIMS)
+        return nb_error(NB_ERR_FORMAT,
+                        "tensor \"%.64s\": \"shape\" must be an array of at most %d positive "
+                        "integers",
+                        name, NB_MAX_DIMS);
+    t->shape.ndim = n;
+    t->count = 1;
+    int i = 0;
+    for (const cJSON *d = shape->child; d; d = d->next, i++) {
+        uint64_t v;
+        if (!get_uint(d, 2147483647.0, &v) || v == 0)
+            return nb_error(NB_ERR_FORMAT,
+                            "tensor \"%.64s\": shape dimension %d is not an integer in [1, "
+                            "2147483647]",
+                            name, i);
+        t->shape.dim[i] = (int)v;
+        if (!nb_mul_size(t->count, (size_t)v, &t->count))
+            return nb_error(NB_ERR_LIMIT,
+                            "tensor \"%.64s\": the element count of its shape overflows", name);
+    }
+    return NB_OK;
+}
+
+static nb_status parse_entry(const cJSON *e, uint64_t data_size, nb_st_tensor *t)
+{
+    const char *name = e->string;
+    char buf[64];
+    t->name = name;
+    if (!cJSON_IsObject(e))
+        return nb_error(NB_ERR_FORMAT, "tensor \"%.64s\": the entry is not a JSON object", name);
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype");
+    if (!cJSON_IsString(dtype))
+        return nb_error(NB_ERR_FORMAT, "tensor \"%.64s\": no \"dtype\" string", name);
+    if (strcmp(dtype->valuestring, "F32") == 0)
+        t->dsize = 4;
+    else if (strcmp(dtype->valuestring, "F64") == 0)
+        t->dsize = 8;
+    else
+        return nb_error(NB_ERR_FORMAT,
+                        "tensor \"%.64s\": dtype \"%.16s\" is not supported (F32 or F64)", name,
+                        dtype->valuestring);
+    nb_status st = parse_shape(cJSON_GetObjectItemCaseSensitive(e, "shape"), name, t);
+    if (st != NB_OK) return st;
+    size_t bytes;
+    if (!nb_mul_size(t->count, (size_t)t->dsize, &bytes))
+        return nb_error(NB_ERR_LIMIT, "tensor \"%.64s\": the byte size of shape %s overflows", name,
+                        nb_shape_format(t->shape, buf, sizeof buf));
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 ||
+        !get_uint(off->child, MAX_EXACT, &t->begin) ||
+        !get_uint(off->child->next, MAX_EXACT, &t->end))
+        return nb_error(NB_ERR_FORMAT,
+                        "tensor \"%.64s\": \"data_offsets\" must be two integers [begin, end] in "
+                        "[0, 2^53]",
+                        name);
+    if (t->begin > t->end)
+        return nb_error(NB_ERR_FORMAT, "tensor \"%.64s\": data_offsets [%llu, %llu] are reversed",
+                        name, (unsigned long long)t->begin, (unsigned long long)t->end);
+    if (t->end - t->begin != (uint64_t)bytes)
+        return nb_error(NB_ERR_FORMAT,
+                        "tensor \"%.64s\": data_offsets [%llu, %llu] hold %llu bytes, but %s %s "
+                        "needs %zu",
+                        name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                        (unsigned long long)(t->end - t->begin), dtype->valuestring,
+                        nb_shape_format(t->shape, buf, sizeof buf), bytes);
+    if (t->end > data_size)
+        return nb_error(NB_ERR_FORMAT,
+                        "tensor \"%.64s\": data_offsets [%llu, %llu] end past the data area of "
+                        "%llu bytes",
+                        name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                        (unsigned long long)data_size);
+    return NB_OK;
+}
+
+static int by_begin(const void *a, const void *b)
+{
+    const nb_st_tensor *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const nb_st_tensor *)a)->name, ((const nb_st_tensor *)b)->name);
+}
+
+/* The ranges must tile the data area exactly (as safetensors requires):
+ * no overlap, no gap, nothing after the last tensor. */
+static nb_status check_layout(nb_st_tensor *sorted, int count, uint64_t data_size)
+{
+    uint64_t pos = 0;
+    qsort(sorted, (size_t)count, sizeof *sorted, by_begin);
+    for (int i = 0; i < count; i++) {
+        const nb_st_tensor *t = &sorted[i];
+        if (t->begin < pos)
+            return nb_error(NB_ERR_FORMAT,
+                            "tensors \"%.64s\" [%llu, %llu] and \"%.64s\" [%llu, %llu] overlap",
+                            sorted[i - 1].name, (unsigned long long)sorted[i - 1].begin,
+                            (unsigned long long)sorted[i - 1].end, t->name,
+                            (unsigned long long)t->begin, (unsigned long long)t->end);
+        if (t->begin > pos)
+            return nb_error(NB_ERR_FORMAT, "data bytes [%llu, %llu) belong to no tensor",
+                            (unsigned long long)pos, (unsigned long long)t->begin);
+        pos = t->end;
+    }
+    if (pos != data_size)
+        return nb_error(NB_ERR_FORMAT,
+                        "data bytes [%llu, %llu) after the last tensor belong to no tensor",
+                        (unsigned long long)pos, (unsigned long long)data_size);
+    qsort(sorted, (size_t)count, sizeof *sorted, by_name);
+    for (int i = 1; i < count; i++)
+        if (strcmp(sorted[i - 1].name, sorted[i].name) == 0)
+            return nb_error(NB_ERR_FORMAT, "tensor \"%.64s\" is listed twice", sorted[i].name);
+    return NB_OK;
+}
+
+static nb_status parse_root(nb_st_header *h, uint64_t data_size)
+{
+    int entries = 0;
+    for (const cJSON *e = h->root->child; e; e = e->next) {
+        if (strcmp(e->string, "__metadata__") == 0) {
+            if (h->metadata) return nb_error(NB_ERR_FORMAT, "\"__metadata__\" is listed twice");
+            h->metadata = e;
+            if (!cJSON_IsObject(e))
+                return nb_error(NB_ERR_FORMAT, "\"__metadata__\" is not a JSON object");
+            for (const cJSON *m = e->child; m; m = m->next)
+                if (!cJSON_IsString(m))
+                    return nb_error(NB_ERR_FORMAT,
+                                    "\"__metadata__\" entry \"%.64s\" is not a string (safetensors "
+                                    "metadata maps strings to strings)",
+                                    m->string);
+        } else if (++entries > NB_MAX_TENSORS) {
+            return nb_error(NB_ERR_LIMIT, "the header lists more than %d tensors", NB_MAX_TENSORS);
+        }
+    }
+    h->tensors = nb_calloc(entries ? (size_t)entries : 1, sizeof *h->tensors);
+    nb_st_tensor *sorted = nb_calloc(entries ? (size_t)entries : 1, sizeof *sorted);
+    if (!h->tensors || !sorted) {
+        nb_free(sorted);
+        return nb_error(NB_ERR_MEMORY, "out of memory for %d tensor entries", entries);
+    }
+    nb_status st = NB_OK;
+    for (const cJSON *e = h->root->child; e && st == NB_OK; e = e->next)
+        if (e != h->metadata) st = parse_entry(e, data_size, &h->tensors[h->count++]);
+    if (st == NB_OK) {
+        memcpy(sorted, h->tensors, (size_t)h->count * sizeof *sorted);
+        st = check_layout(sorted, h->count, data_size);
+    }
+    nb_free(sorted);
+    return st;
+}
+
+nb_status nb_st_parse(const char *text, size_t len, uint64_t data_size, nb_st_header *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *end = NULL;
+    out->root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!out->root) {
+        size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+        return nb_error(NB_ERR_FORMAT, "the header is not valid JSON (near file byte %zu)", 8 + at);
+    }
+    for (const char *p = end; p && p < text + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            nb_status st =
+                nb_error(NB_ERR_FORMAT, "unexpected bytes after the header's JSON (file byte %zu)",
+                         8 + (size_t)(p - text));
+            nb_st_free(out);
+            return st;
+        }
+    nb_status st = cJSON_IsObject(out->root)
+                       ? parse_root(out, data_size)
+                       : nb_error(NB_ERR_FORMAT, "the header is not a JSON object (file byte 8)");
+    if (st != NB_OK) nb_st_free(out);
+    return st;
+}
+
+void nb_st_free(nb_st_header *h)
+{
+    if (!h) return;
+    cJSON_Delete(h->root);
+    nb_free(h->tensors);
+    memset(h, 0, sizeof *h);
+}
+
+const nb_st_tensor *nb_st_find(const nb_st_header *h, const char *name)
+{
+    for (int i = 0; i < h->count; i++)
+        if (strcmp(h->tensors[i].name, name) == 0) return &h->tensors[i];
+    return NULL;
+}
+
+nb_status nb_st_write_values(FILE *f, const nb_real *v, size_t count)
+{
+    unsigned char buf[IO_CHUNK * sizeof(nb_real)];
+    while (count > 0) {
+        size_t n = count < IO_CHUNK ? count : IO_CHUNK;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char *b = buf + i * sizeof(nb_real);
+#ifdef NABLA_DOUBLE
+            uint64_t bits;
+            memcpy(&bits, &v[i], 8);
+            nb_st_put_u64(b, bits);
+#else
+            uint32_t bits;
+            memcpy(&bits, &v[i], 4);
+            for (int k = 0; k < 4; k++) b[k] = (unsigned char)(bits >> (8 * k));
+#endif
+        }
+        if (fwrite(buf, sizeof(nb_real), n, f) != n)
+            return nb_error(NB_ERR_IO, "writing tensor data: %s", strerror(errno ? errno : EIO));
+        v += n;
+        count -= n;
+    }
+    return NB_OK;
+}
+
+nb_status nb_st_read_values(FILE *f, int dsize, size_t count, nb_real *out, const char *name)
+{
+    unsigned char buf[IO_CHUNK * 8];
+    size_t done = 0;
+    while (done < count) {
+        size_t n = count - done < IO_CHUNK ? count - done : IO_CHUNK;
+        if (fread(buf, (size_t)dsize, n, f) != n)
+            return nb_error(NB_ERR_IO, "tensor \"%.64s\": the data ends early (the file changed?)",
+                            name);
+        for (size_t i = 0; i < n; i++) {
+            const unsigned char *b = buf + i * (size_t)dsize;
+            nb_real v;
+            if (dsize == 8) {
+                uint64_t bits = nb_st_get_u64(b);
+                double d;
+                memcpy(&d, &bits, 8);
+                v = (nb_real)d;
+            } else {
+                uint32_t bits = 0;
+                float x;
+                for (int k = 0; k < 4; k++) bits |= (uint32_t)b[k] << (8 * k);
+                memcpy(&x, &bits, 4);
+                v = (nb_real)x;
+            }
+            if (!isfinite(v))
+                return nb_error(NB_ERR_NUMERIC,
+                                "tensor \"%.64s\": element %zu is not a finite %s value", name,
+                                done + i, NB_REAL_NAME);
+            out[done + i] = v;
+        }
+        done += n;
+    }
+    return NB_OK;
+}

@@ -1,0 +1,479 @@
+/* A model: a layer spec built into a graph (input "x", dense layers
+ * "dense0", "dense1", ..., target "target", loss "loss"), plus what it needs
+ * to be used later: the scaler, class names and free-form metadata. */
+#include "model_internal.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <string.h>
+
+static const char *const loss_names[] = {"softmax_ce", "bce", "mse", "sse", "half_sse", "sae"};
+
+nb_status nb_loss_parse(const char *name, nb_loss_kind *kind)
+{
+    for (size_t i = 0; name && i < sizeof loss_names / sizeof loss_names[0]; i++)
+        if (strcmp(name, loss_names[i]) == 0) {
+            *kind = (nb_loss_kind)i;
+            return NB_OK;
+        }
+    return nb_error(NB_ERR_NOT_FOUND,
+                    "unknown loss \"%.64s\" (softmax_ce, bce, mse, sse, half_sse, sae)",
+                    name ? name : "");
+}
+
+int nb_model_meta_reserved(const char *key)
+{
+    static const char *const reserved[] = {"format", "format_version", "spec",  "loss",
+                                           "inputs", "outputs",        "scale", "class_names"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcmp(key, reserved[i]) == 0) return 1;
+    return 0;
+}
+
+/* Class indices [N] for softmax_ce, else one row of targets per sample. */
+static nb_shape target_shape(const nb_model *m, int batch)
+{
+    return m->loss_kind == NB_LOSS_SOFTMAX_CE ? nb_shape1(batch) : nb_shape2(batch, m->outputs);
+}
+
+static nb_status build(nb_model *m)
+{
+    nb_graph *g = m->graph;
+    m->x = nb_input(g, "x", nb_shape2(m->batch, m->inputs));
+    nb_node h = m->x;
+    int dense = 0;
+    for (int i = 0; i < m->layers.count; i++) {
+        const nb_layer *l = &m->layers.layer[i];
+        switch (l->kind) {
+        case NB_LAYER_DENSE: {
+            /* He keeps the variance through a ReLU; Xavier suits the rest. */
+            nb_layer_kind next =
+                i + 1 < m->layers.count ? m->layers.layer[i + 1].kind : NB_LAYER_IDENTITY;
+            int he = next == NB_LAYER_RELU || next == NB_LAYER_LEAKY_RELU;
+            char prefix[NB_NAME_MAX];
+            snprintf(prefix, sizeof prefix, "dense%d", dense++);
+            h = nb_dense(g, h, l->units, prefix, he ? nb_init_he() : nb_init_xavier());
+            break;
+        }
+        case NB_LAYER_RELU:
+            h = nb_relu(g, h);
+            break;
+        case NB_LAYER_SIGMOID:
+            h = nb_sigmoid(g, h);
+            break;
+        case NB_LAYER_TANH:
+            h = nb_tanh(g, h);
+            break;
+        case NB_LAYER_LEAKY_RELU:
+            h = nb_leaky_relu(g, h, l->slope);
+            break;
+        case NB_LAYER_IDENTITY:
+            h = nb_identity(g, h);
+            break;
+        }
+    }
+    m->output = h;
+    m->target = nb_input(g, "target", target_shape(m, m->batch));
+    switch (m->loss_kind) {
+    case NB_LOSS_SOFTMAX_CE:
+        m->loss = nb_softmax_with_loss(g, h, m->target);
+        break;
+    case NB_LOSS_BCE:
+        m->loss = nb_bce_with_logits(g, h, m->target);
+        break;
+    case NB_LOSS_MSE:
+        m->loss = nb_mse(g, h, m->target);
+        break;
+    case NB_LOSS_SSE:
+        m->loss = nb_sse(g, h, m->target);
+        break;
+    case NB_LOSS_HALF_SSE:
+        m->loss = nb_half_sse(g, h, m->target);
+        break;
+    case NB_LOSS_SAE:
+        m->loss = nb_sae(g, h, m->target);
+        break;
+    }
+    if (m->loss != NB_NONE) nb_node_set_name(g, m->loss, "loss");
+    nb_status st = nb_graph_status(g);
+    if (st != NB_OK) return st;
+    return nb_graph_compile(g);
+}
+
+static nb_status check_batch(int batch)
+{
+    if (batch < 1 || batch > NB_MAX_BATCH)
+        return nb_error(NB_ERR_ARGUMENT, "model batch size %d is not in [1, %d]", batch,
+                        NB_MAX_BATCH);
+    return NB_OK;
+}
+
+nb_status nb_model_create(const char *spec, int inputs, const char *loss, int batch, nb_model **out)
+{
+    if (!out) return nb_error(NB_ERR_ARGUMENT, "creating a model: no output pointer");
+    *out = NULL;
+    nb_loss_kind kind;
+    nb_status st = nb_loss_parse(loss ? loss : "softmax_ce", &kind);
+    if (st != NB_OK) return st;
+    if (inputs < 1 || inputs > NB_MAX_FEATURES)
+        return nb_error(NB_ERR_ARGUMENT, "creating a model: %d inputs is not in [1, %d]", inputs,
+                        NB_MAX_FEATURES);
+    if ((st = check_batch(batch)) != NB_OK) return st;
+    nb_model *m = nb_calloc(1, sizeof *m);
+    if (!m) return nb_error(NB_ERR_MEMORY, "creating a model: out of memory");
+    if ((st = nb_spec_parse(spec, &m->layers)) != NB_OK) {
+        nb_free(m);
+        return st;
+    }
+    m->outputs = m->layers.outputs;
+    if ((kind == NB_LOSS_BCE && m->outputs != 1) ||
+        (kind == NB_LOSS_SOFTMAX_CE && m->outputs < 2)) {
+        int outputs = m->outputs;
+        nb_free(m);
+        if (kind == NB_LOSS_BCE)
+            return nb_error(
+                NB_ERR_ARGUMENT,
+                "loss bce needs one output logit, but spec \"%.64s\" ends with dense:%d", spec,
+                outputs);
+        return nb_error(NB_ERR_ARGUMENT,
+                        "loss softmax_ce needs at least 2 outputs (classes), but spec \"%.64s\" "
+                        "ends with dense:%d (use bce for one logit)",
+                        spec, outputs);
+    }
+    memcpy(m->spec, spec, strlen(spec) + 1);
+    m->loss_kind = kind;
+    m->inputs = inputs;
+    m->batch = batch;
+    m->scaler.kind = NB_SCALE_NONE;
+    m->graph = nb_graph_create();
+    if (!m->graph) {
+        nb_free(m);
+        return nb_error(NB_ERR_MEMORY, "creating a model: out of memory");
+    }
+    if ((st = build(m)) != NB_OK || (st = nb_model_init(m, 0)) != NB_OK) {
+        nb_model_free(m);
+        return nb_error_prefix(st, "building model \"%.64s\" with %d inputs", spec, inputs);
+    }
+    *out = m;
+    return NB_OK;
+}
+
+static void clear_scaler(nb_model *m)
+{
+    nb_free(m->scaler.offset);
+    nb_free(m->scaler.scale);
+    m->scaler = (nb_scaler){NB_SCALE_NONE, 0, NULL, NULL};
+}
+
+static void clear_class_names(nb_model *m)
+{
+    for (int i = 0; i < m->class_count; i++) nb_free(m->class_names[i]);
+    nb_free(m->class_names);
+    m->class_names = NULL;
+    m->class_count = 0;
+}
+
+void nb_model_free(nb_model *m)
+{
+    if (!m) return;
+    nb_graph_free(m->graph);
+    clear_scaler(m);
+    clear_class_names(m);
+    for (int i = 0; i < m->meta_count; i++) nb_free(m->meta[i].json);
+    nb_free(m->meta);
+    nb_free(m);
+}
+
+/* ------------------------------------------------------------- accessors */
+
+nb_graph *nb_model_graph(nb_model *m)
+{
+    return m ? m->graph : NULL;
+}
+nb_node nb_model_input(const nb_model *m)
+{
+    return m ? m->x : NB_NONE;
+}
+nb_node nb_model_output(const nb_model *m)
+{
+    return m ? m->output : NB_NONE;
+}
+nb_node nb_model_target(const nb_model *m)
+{
+    return m ? m->target : NB_NONE;
+}
+nb_node nb_model_loss(const nb_model *m)
+{
+    return m ? m->loss : NB_NONE;
+}
+const char *nb_model_spec(const nb_model *m)
+{
+    return m ? m->spec : NULL;
+}
+int nb_model_inputs(const nb_model *m)
+{
+    return m ? m->inputs : 0;
+}
+int nb_model_outputs(const nb_model *m)
+{
+    return m ? m->outputs : 0;
+}
+int nb_model_batch(const nb_model *m)
+{
+    return m ? m->batch : 0;
+}
+
+const char *nb_model_loss_name(const nb_model *m)
+{
+    return m ? loss_names[m->loss_kind] : NULL;
+}
+
+int nb_model_is_classifier(const nb_model *m)
+{
+    return m && (m->loss_kind == NB_LOSS_SOFTMAX_CE || m->loss_kind == NB_LOSS_BCE);
+}
+
+/* ------------------------------------------------------ batch and init */
+
+static nb_status reshape(nb_model *m, int batch)
+{
+    nb_status st = nb_input_reshape(m->graph, m->x, nb_shape2(batch, m->inputs));
+    if (st == NB_OK) st = nb_input_reshape(m->graph, m->target, target_shape(m, batch));
+    if (st == NB_OK) st = nb_graph_compile(m->graph);
+    return st;
+}
+
+nb_status nb_model_set_batch(nb_model *m, int batch)
+{
+    if (!m) return nb_error(NB_ERR_ARGUMENT, "setting the batch size: no model");
+    nb_status st = check_batch(batch);
+    if (st != NB_OK) return st;
+    if (batch == m->batch && m->graph->compiled) return NB_OK;
+    size_t count;
+    if (!nb_mul_size((size_t)batch, (size_t)m->inputs, &count))
+        return nb_error(NB_ERR_LIMIT, "batch %d x %d inputs overflows", batch, m->inputs);
+    st = reshape(m, batch);
+    if (st != NB_OK) {
+        /* Go back to the old batch, whose memory is still there. */
+        reshape(m, m->batch);
+        return nb_error_prefix(st, "setting the model's batch size to %d", batch);
+    }
+    m->batch = batch;
+    return NB_OK;
+}
+
+nb_status nb_model_init(nb_model *m, uint64_t seed)
+{
+    if (!m) return nb_error(NB_ERR_ARGUMENT, "initialising a model: no model");
+    if (!m->graph->compiled) {
+        nb_status st = nb_graph_compile(m->graph);
+        if (st != NB_OK) return st;
+    }
+    nb_rng rng;
+    nb_rng_seed(&rng, seed);
+    return nb_graph_init_params(m->graph, &rng);
+}
+
+/* --------------------------------------------------------------- predict */
+
+/* p = 1 / (1 + e^-x), written so that neither branch overflows. */
+static nb_real sigmoid(nb_real x)
+{
+    if (x >= 0) return (nb_real)(1 / (1 + exp(-(double)x)));
+    double e = exp((double)x);
+    return (nb_real)(e / (1 + e));
+}
+
+/* x' = (x - offset[j]) * scale[j], row by row. */
+static void apply_scaler(const nb_scaler *s, nb_real *x, size_t rows, int cols)
+{
+    if (s->kind == NB_SCALE_NONE || !s->offset || !s->scale) return;
+    for (size_t r = 0; r < rows; r++) {
+        nb_real *row = x + r * (size_t)cols;
+        for (int j = 0; j < cols; j++) row[j] = (row[j] - s->offset[j]) * s->scale[j];
+    }
+}
+
+static nb_status predict_chunk(nb_model *m, const nb_real *x, int rows, nb_real *out)
+{
+    nb_graph *g = m->graph;
+    nb_status st = nb_graph_feed(g, m->x, x, (size_t)rows * (size_t)m->inputs);
+    if (st != NB_OK) return st;
+    apply_scaler(&m->scaler, nb_node_value(g, m->x), (size_t)rows, m->inputs);
+    /* The loss runs too: give it a valid target (class 0 / zeros). */
+    memset(nb_node_value(g, m->target), 0,
+           nb_shape_count(nb_node_shape(g, m->target)) * sizeof(nb_real));
+    if ((st = nb_graph_forward(g)) != NB_OK) return st;
+    const nb_real *y = nb_node_value(g, m->output);
+    size_t n = (size_t)rows * (size_t)m->outputs;
+    if (m->loss_kind == NB_LOSS_SOFTMAX_CE)
+        nb_softmax_rows(y, out, rows, m->outputs);
+    else if (m->loss_kind == NB_LOSS_BCE)
+        for (size_t i = 0; i < n; i++) out[i] = sigmoid(y[i]);
+    else
+        memcpy(out, y, n * sizeof *out);
+    return NB_OK;
+}
+
+nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real *out)
+{
+    if (!m) return nb_error(NB_ERR_ARGUMENT, "predicting: no model");
+    if (count == 0) return NB_OK;
+    if (!x || !out)
+        return nb_error(NB_ERR_ARGUMENT, "predicting %zu samples: no input or output", count);
+    nb_status st = NB_OK;
+    if (!m->graph->compiled && (st = nb_graph_compile(m->graph)) != NB_OK) return st;
+    const int batch = m->batch;
+    for (size_t done = 0; done < count && st == NB_OK;) {
+        int rows = count - done < (size_t)batch ? (int)(count - done) : batch;
+        if (rows != m->batch) st = nb_model_set_batch(m, rows); /* the last, partial chunk */
+        if (st == NB_OK)
+            st = predict_chunk(m, x + done * (size_t)m->inputs, rows,
+                               out + done * (size_t)m->outputs);
+        done += (size_t)rows;
+    }
+    if (m->batch != batch) {
+        nb_status back = nb_model_set_batch(m, batch);
+        if (st == NB_OK) st = back;
+    }
+    return st == NB_OK ? NB_OK : nb_error_prefix(st, "predicting %zu samples", count);
+}
+
+/* ------------------------------------------- scaler, class names, metadata */
+
+nb_status nb_model_set_scaler(nb_model *m, const nb_scaler *s)
+{
+    if (!m) return nb_error(NB_ERR_ARGUMENT, "setting a scaler: no model");
+    if (!s || s->kind == NB_SCALE_NONE) {
+        clear_scaler(m);
+        return NB_OK;
+    }
+    if ((unsigned)s->kind > NB_SCALE_ZSCORE)
+        return nb_error(NB_ERR_ARGUMENT, "setting a scaler: unknown kind %d", (int)s->kind);
+    if (s->features != m->inputs || !s->offset || !s->scale)
+        return nb_error(NB_ERR_SHAPE, "setting a scaler of %d features on a model of %d inputs%s",
+                        s->features, m->inputs, s->offset && s->scale ? "" : " (no arrays)");
+    for (int j = 0; j < s->features; j++)
+        if (!isfinite(s->offset[j]) || !isfinite(s->scale[j]))
+            return nb_error(NB_ERR_NUMERIC, "setting a scaler: feature %d has offset %g, scale %g",
+                            j, (double)s->offset[j], (double)s->scale[j]);
+    size_t bytes = (size_t)s->features * sizeof(nb_real);
+    nb_real *offset = nb_malloc(bytes), *scale = nb_malloc(bytes);
+    if (!offset || !scale) {
+        nb_free(offset);
+        nb_free(scale);
+        return nb_error(NB_ERR_MEMORY, "setting a scaler of %d features: out of memory",
+                        s->features);
+    }
+    memcpy(offset, s->offset, bytes);
+    memcpy(scale, s->scale, bytes);
+    clear_scaler(m);
+    m->scaler = (nb_scaler){s->kind, s->features, offset, scale};
+    return NB_OK;
+}
+
+const nb_scaler *nb_model_scaler(const nb_model *m)
+{
+    return m && m->scaler.kind != NB_SCALE_NONE ? &m->scaler : NULL;
+}
+
+static char *copy_text(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = nb_malloc(n);
+    if (c) memcpy(c, s, n);
+    return c;
+}
+
+nb_status nb_model_set_class_names(nb_model *m, char *const *names, int count)
+{
+    if (!m) return nb_error(NB_ERR_ARGUMENT, "setting class names: no model");
+    if (!names || count == 0) {
+        clear_class_names(m);
+        return NB_OK;
+    }
+    int want = m->loss_kind == NB_LOSS_SOFTMAX_CE ? m->outputs
+               : m->loss_kind == NB_LOSS_BCE      ? 2
+                                                  : 0;
+    if (count != want)
+        return nb_error(NB_ERR_ARGUMENT, "setting %d class names on a %s model: it has %d classes",
+                        count, loss_names[m->loss_kind], want);
+    for (int i = 0; i < count; i++)
+        if (!names[i] || strnlen(names[i], NB_LABEL_NAME_MAX) >= NB_LABEL_NAME_MAX)
+            return nb_error(NB_ERR_ARGUMENT, "class name %d is missing or longer than %d bytes", i,
+                            NB_LABEL_NAME_MAX - 1);
+    char **copy = nb_calloc((size_t)count, sizeof *copy);
+    if (!copy) return nb_error(NB_ERR_MEMORY, "setting class names: out of memory");
+    for (int i = 0; i < count; i++)
+        if (!(copy[i] = copy_text(names[i]))) {
+            for (int k = 0; k < i; k++) nb_free(copy[k]);
+            nb_free(copy);
+            return nb_error(NB_ERR_MEMORY, "setting class names: out of memory");
+        }
+    clear_class_names(m);
+    m->class_names = copy;
+    m->class_count = count;
+    return NB_OK;
+}
+
+const char *nb_model_class_name(const nb_model *m, int index)
+{
+    return m && index >= 0 && index < m->class_count ? m->class_names[index] : NULL;
+}
+
+int nb_model_class_count(const nb_model *m)
+{
+    return m ? m->class_count : 0;
+}
+
+static nb_meta_entry *find_meta(const nb_model *m, const char *key)
+{
+    for (int i = 0; i < m->meta_count; i++)
+        if (strcmp(m->meta[i].key, key) == 0) return &m->meta[i];
+    return NULL;
+}
+
+nb_status nb_model_set_meta(nb_model *m, const char *key, const char *json)
+{
+    if (!m || !key) return nb_error(NB_ERR_ARGUMENT, "setting metadata: no model or key");
+    size_t klen = strnlen(key, NB_META_KEY_MAX);
+    if (klen == 0 || klen >= NB_META_KEY_MAX)
+        return nb_error(NB_ERR_ARGUMENT, "metadata key must be 1 to %d bytes", NB_META_KEY_MAX - 1);
+    if (nb_model_meta_reserved(key) || strcmp(key, "__metadata__") == 0)
+        return nb_error(NB_ERR_ARGUMENT, "metadata key \"%s\" is reserved for the file format",
+                        key);
+    nb_meta_entry *e = find_meta(m, key);
+    if (!json) { /* unset */
+        if (e) {
+            nb_free(e->json);
+            *e = m->meta[--m->meta_count];
+        }
+        return NB_OK;
+    }
+    cJSON *parsed = cJSON_ParseWithOpts(json, NULL, 1);
+    if (!parsed)
+        return nb_error(NB_ERR_ARGUMENT, "metadata \"%s\": the value is not valid JSON", key);
+    cJSON_Delete(parsed);
+    char *copy = copy_text(json);
+    if (!copy) return nb_error(NB_ERR_MEMORY, "metadata \"%s\": out of memory", key);
+    if (!e) {
+        nb_meta_entry *grown = nb_realloc(m->meta, (size_t)(m->meta_count + 1) * sizeof *grown);
+        if (!grown) {
+            nb_free(copy);
+            return nb_error(NB_ERR_MEMORY, "metadata \"%s\": out of memory", key);
+        }
+        m->meta = grown;
+        e = &m->meta[m->meta_count++];
+        memcpy(e->key, key, klen + 1);
+        e->json = NULL;
+    }
+    nb_free(e->json);
+    e->json = copy;
+    return NB_OK;
+}
+
+const char *nb_model_meta(const nb_model *m, const char *key)
+{
+    const nb_meta_entry *e = m && key ? find_meta(m, key) : NULL;
+    return e ? e->json : NULL;
+}

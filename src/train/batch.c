@@ -1,0 +1,137 @@
+/* Mini-batches: samples of a data set gathered into the rows of a model's
+ * input and target nodes, through buffers allocated once. */
+#include "train_internal.h"
+
+#include <string.h>
+
+nb_status nb_batcher_init(nb_batcher *b, nb_model *model, int batch)
+{
+    memset(b, 0, sizeof *b);
+    if (!model) return nb_error(NB_ERR_ARGUMENT, "training: no model");
+    b->model = model;
+    b->graph = nb_model_graph(model);
+    b->input = nb_model_input(model);
+    b->target = nb_model_target(model);
+    b->output = nb_model_output(model);
+    b->loss = nb_model_loss(model);
+    b->features = nb_model_inputs(model);
+    b->outputs = nb_model_outputs(model);
+    const char *loss = nb_model_loss_name(model);
+    if (!b->graph || b->features < 1 || b->outputs < 1 || !loss)
+        return nb_error(NB_ERR_STATE, "training: the model is not built");
+    b->binary = strcmp(loss, "bce") == 0;
+    /* sse, half_sse and sae sum over the batch; the others average. */
+    b->summed =
+        strcmp(loss, "sse") == 0 || strcmp(loss, "half_sse") == 0 || strcmp(loss, "sae") == 0;
+    /* One output holds a 0/1 label unless softmax makes it a 1-class model. */
+    b->label_limit = b->outputs == 1 && strcmp(loss, "softmax_ce") != 0 ? 2 : b->outputs;
+
+    nb_status st = nb_model_set_batch(model, batch);
+    if (st != NB_OK) return nb_error_prefix(st, "training: compiling for batch %d", batch);
+    b->batch = b->current = batch;
+    size_t in = nb_shape_count(nb_node_shape(b->graph, b->input));
+    size_t tg = nb_shape_count(nb_node_shape(b->graph, b->target));
+    if (in != (size_t)batch * (size_t)b->features || tg % (size_t)batch != 0)
+        return nb_error(NB_ERR_STATE,
+                        "training: the model's input (%zu values) or target (%zu values) does "
+                        "not hold %d rows",
+                        in, tg, batch);
+    b->target_width = tg / (size_t)batch;
+    if (b->target_width != 1 && b->target_width != (size_t)b->outputs)
+        return nb_error(NB_ERR_STATE,
+                        "training: the model's target has %zu values per row, "
+                        "expected 1 or %d",
+                        b->target_width, b->outputs);
+    size_t xs, ts;
+    if (!nb_mul_size((size_t)batch, (size_t)b->features, &xs) ||
+        !nb_mul_size((size_t)batch, b->target_width, &ts))
+        return nb_error(NB_ERR_MEMORY, "training: batch %d is too large", batch);
+    b->x = nb_calloc(xs, sizeof *b->x);
+    b->t = nb_calloc(ts, sizeof *b->t);
+    if (!b->x || !b->t) {
+        nb_batcher_free(b);
+        return nb_error(NB_ERR_MEMORY, "training: no memory for a batch of %d rows", batch);
+    }
+    return NB_OK;
+}
+
+void nb_batcher_free(nb_batcher *b)
+{
+    nb_free(b->x);
+    nb_free(b->t);
+    b->x = b->t = NULL;
+}
+
+nb_status nb_batcher_check(const nb_batcher *b, const nb_dataset *data, const char *what)
+{
+    if (!data->x || data->count == 0)
+        return nb_error(NB_ERR_ARGUMENT, "%s: it holds no samples", what);
+    if (data->features != b->features)
+        return nb_error(NB_ERR_SHAPE, "%s: %d features per sample, the model takes %d inputs", what,
+                        data->features, b->features);
+    if (data->classes > 0) {
+        if (!data->labels) return nb_error(NB_ERR_ARGUMENT, "%s: no labels", what);
+        for (size_t i = 0; i < data->count; i++)
+            if (data->labels[i] < 0 || data->labels[i] >= b->label_limit)
+                return nb_error(NB_ERR_ARGUMENT,
+                                "%s: sample %zu has label %d, the model has classes 0..%d", what, i,
+                                (int)data->labels[i], b->label_limit - 1);
+        return NB_OK;
+    }
+    if (b->binary || !data->y)
+        return nb_error(NB_ERR_ARGUMENT, "%s: loss %s needs class labels, the set has %s", what,
+                        nb_model_loss_name(b->model), data->y ? "regression targets" : "none");
+    if ((size_t)data->targets != b->target_width)
+        return nb_error(NB_ERR_SHAPE, "%s: %d target values per sample, the model has %zu", what,
+                        data->targets, b->target_width);
+    return NB_OK;
+}
+
+nb_status nb_batcher_use(nb_batcher *b, int rows)
+{
+    if (rows == b->current) return NB_OK;
+    nb_status st = nb_model_set_batch(b->model, rows);
+    if (st != NB_OK) return nb_error_prefix(st, "compiling for a batch of %d", rows);
+    b->current = rows;
+    return NB_OK;
+}
+
+nb_status nb_batcher_load(nb_batcher *b, const nb_dataset *data, const int *index, size_t start,
+                          int rows)
+{
+    nb_status st = nb_batcher_use(b, rows);
+    if (st != NB_OK) return st;
+    size_t f = (size_t)b->features, w = b->target_width;
+    for (int r = 0; r < rows; r++) {
+        size_t s = index ? (size_t)index[start + (size_t)r] : start + (size_t)r;
+        memcpy(b->x + (size_t)r * f, data->x + s * f, f * sizeof *b->x);
+        nb_real *t = b->t + (size_t)r * w;
+        if (data->classes == 0) {
+            memcpy(t, data->y + s * w, w * sizeof *t);
+        } else if (w == 1) {
+            t[0] = (nb_real)data->labels[s]; /* a class index, or 0/1 for bce */
+        } else {
+            memset(t, 0, w * sizeof *t); /* one-hot */
+            t[data->labels[s]] = 1;
+        }
+    }
+    st = nb_graph_feed(b->graph, b->input, b->x, (size_t)rows * f);
+    if (st == NB_OK) st = nb_graph_feed(b->graph, b->target, b->t, (size_t)rows * w);
+    return st;
+}
+
+double nb_batcher_loss_sum(const nb_batcher *b, int rows)
+{
+    double loss = nb_node_value(b->graph, b->loss)[0];
+    return b->summed ? loss : loss * rows;
+}
+
+int nb_batcher_predict(const nb_batcher *b, int r)
+{
+    const nb_real *y = nb_node_value(b->graph, b->output) + (size_t)r * b->outputs;
+    if (b->outputs == 1) return b->binary ? y[0] > 0 : y[0] > (nb_real)0.5;
+    int best = 0; /* the first of equal maxima */
+    for (int c = 1; c < b->outputs; c++)
+        if (y[c] > y[best]) best = c;
+    return best;
+}

@@ -1,0 +1,90 @@
+/* Training defaults, their checks and the learning-rate schedules. */
+#include "train_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+nb_train_config nb_train_defaults(void)
+{
+    nb_train_config c;
+    memset(&c, 0, sizeof c);
+    c.optimizer = nb_optimizer_defaults(NB_OPT_SGD);
+    c.batch = 32;
+    c.epochs = 10;
+    c.seed = 1;
+    c.schedule = NB_SCHEDULE_CONSTANT;
+    c.step_epochs = 10;
+    c.gamma = 0.1;
+    return c;
+}
+
+double nb_schedule_lr(const nb_train_config *c, int epoch)
+{
+    double lr = c->optimizer.lr;
+    switch (c->schedule) {
+    case NB_SCHEDULE_STEP:
+        /* lr * gamma^floor((epoch - 1) / step_epochs) */
+        return lr * pow(c->gamma, (double)((epoch - 1) / c->step_epochs));
+    case NB_SCHEDULE_COSINE: {
+        /* lr_min + (lr - lr_min) (1 + cos(pi (epoch - 1) / epochs)) / 2 */
+        const double pi = 3.14159265358979323846;
+        double t = (double)(epoch - 1) / c->epochs;
+        return c->lr_min + (lr - c->lr_min) * (1 + cos(pi * t)) / 2;
+    }
+    case NB_SCHEDULE_CONSTANT:
+    default:
+        return lr;
+    }
+}
+
+/* A finite value >= 0. */
+static int non_negative(double v)
+{
+    return isfinite(v) && v >= 0;
+}
+
+nb_status nb_train_config_check(const nb_train_config *c)
+{
+    if (c->batch < 1)
+        return nb_error(NB_ERR_ARGUMENT, "training: batch size must be >= 1, got %d", c->batch);
+    if (c->epochs < 1)
+        return nb_error(NB_ERR_ARGUMENT, "training: epochs must be >= 1, got %d", c->epochs);
+    if (!(c->optimizer.lr > 0) || !isfinite(c->optimizer.lr))
+        return nb_error(NB_ERR_ARGUMENT, "training: learning rate must be > 0, got %g",
+                        c->optimizer.lr);
+    switch (c->schedule) {
+    case NB_SCHEDULE_CONSTANT:
+        break;
+    case NB_SCHEDULE_STEP:
+        if (c->step_epochs < 1)
+            return nb_error(NB_ERR_ARGUMENT,
+                            "training: step schedule needs step_epochs >= 1, got %d",
+                            c->step_epochs);
+        if (!(c->gamma > 0) || !isfinite(c->gamma))
+            return nb_error(NB_ERR_ARGUMENT, "training: step schedule needs gamma > 0, got %g",
+                            c->gamma);
+        break;
+    case NB_SCHEDULE_COSINE:
+        if (!non_negative(c->lr_min) || c->lr_min > c->optimizer.lr)
+            return nb_error(NB_ERR_ARGUMENT,
+                            "training: cosine schedule needs 0 <= lr_min <= lr (%g), got %g",
+                            c->optimizer.lr, c->lr_min);
+        break;
+    default:
+        return nb_error(NB_ERR_ARGUMENT, "training: unknown schedule %d", (int)c->schedule);
+    }
+    if (!non_negative(c->clip_norm))
+        return nb_error(NB_ERR_ARGUMENT, "training: clip_norm must be >= 0, got %g", c->clip_norm);
+    if (!non_negative(c->target_loss))
+        return nb_error(NB_ERR_ARGUMENT, "training: target_loss must be >= 0, got %g",
+                        c->target_loss);
+    if (!non_negative(c->target_accuracy) || c->target_accuracy > 1)
+        return nb_error(NB_ERR_ARGUMENT, "training: target_accuracy must be in [0, 1], got %g",
+                        c->target_accuracy);
+    if (!non_negative(c->time_limit))
+        return nb_error(NB_ERR_ARGUMENT, "training: time_limit must be >= 0 seconds, got %g",
+                        c->time_limit);
+    if (c->patience < 0)
+        return nb_error(NB_ERR_ARGUMENT, "training: patience must be >= 0, got %d", c->patience);
+    return NB_OK;
+}

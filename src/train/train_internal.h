@@ -1,0 +1,55 @@
+/* Shared by the trainer, the batch gatherer and the metrics; not part of the
+ * public API. */
+#ifndef NABLA_TRAIN_INTERNAL_H
+#define NABLA_TRAIN_INTERNAL_H
+
+#include "internal.h"
+
+/* The learning rate of a 1-based epoch under config's schedule. */
+double nb_schedule_lr(const nb_train_config *config, int epoch);
+/* Check every field of a training configuration; the message names it. */
+nb_status nb_train_config_check(const nb_train_config *config);
+
+/* Gathers samples of a data set into the rows of a model's input and target
+ * nodes. The buffers hold `batch` rows and are allocated once; a smaller
+ * last batch recompiles the graph for fewer rows, which reuses its memory. */
+typedef struct nb_batcher {
+    nb_model *model;
+    nb_graph *graph;
+    nb_node input, target, output, loss;
+    int features, outputs;
+    size_t target_width; /* target values per sample: 1 (a label) or outputs */
+    int binary;          /* bce: one logit, class 1 when it is > 0 */
+    int summed;          /* the loss sums over the batch instead of averaging */
+    int label_limit;     /* labels must be below this */
+    int batch;           /* rows of the buffers */
+    int current;         /* rows the graph is compiled for now */
+    nb_real *x, *t;
+} nb_batcher;
+
+/* Compile model for batch rows and allocate the buffers. */
+nb_status nb_batcher_init(nb_batcher *b, nb_model *model, int batch);
+void nb_batcher_free(nb_batcher *b);
+/* Whether data fits the model: features, labels or targets; what names the
+ * set in the message ("training set"). */
+nb_status nb_batcher_check(const nb_batcher *b, const nb_dataset *data, const char *what);
+/* Compile for rows rows (at most batch) unless it already is. */
+nb_status nb_batcher_use(nb_batcher *b, int rows);
+/* Copy samples index[start..start+rows) (or start.. when index is NULL) into
+ * the buffers and feed them to the graph, compiled for rows rows. */
+nb_status nb_batcher_load(nb_batcher *b, const nb_dataset *data, const int *index, size_t start,
+                          int rows);
+/* The loss of the last forward pass as a sum over its rows samples: the
+ * batch mean times rows, or the batch sum for summed losses. */
+double nb_batcher_loss_sum(const nb_batcher *b, int rows);
+/* The predicted class of row r of the last forward pass. */
+int nb_batcher_predict(const nb_batcher *b, int r);
+
+/* One pass over data in batches of b->batch: the summed loss (see
+ * nb_batcher_loss_sum), correct predictions (classification), and when not
+ * NULL the confusion matrix (classes x classes, added to) and the predicted
+ * class of every sample. The graph is left compiled for b->batch rows. */
+nb_status nb_evaluate_pass(nb_batcher *b, const nb_dataset *data, double *loss_sum, size_t *correct,
+                           size_t *confusion, int classes, int32_t *predicted);
+
+#endif

@@ -1,0 +1,285 @@
+/* The mini-batch trainer: shuffle, gather, forward, backward, clip, step,
+ * with schedules, validation, stop conditions and a guard against NaN. */
+#include "train_internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void nb_train_result_free(nb_train_result *result)
+{
+    if (!result) return;
+    nb_free(result->history);
+    memset(result, 0, sizeof *result);
+}
+
+/* Everything a training run holds, allocated once before the first batch. */
+typedef struct run {
+    const nb_train_config *config;
+    const nb_dataset *train, *val;
+    nb_batcher b;
+    nb_optimizer *opt;
+    nb_real *params, *grads;
+    size_t param_count;
+    int *index;     /* the sample order of the epoch */
+    nb_real *saved; /* params before the last step */
+    nb_real *best;  /* params of the best validation loss (patience) */
+    nb_epoch_stats *history;
+    double start;
+} run;
+
+static nb_status run_prepare(run *r, nb_model *model)
+{
+    const nb_train_config *c = r->config;
+    size_t count = r->train->count;
+    int batch = (size_t)c->batch < count ? c->batch : (int)count;
+    nb_status st = nb_batcher_init(&r->b, model, batch);
+    if (st == NB_OK) st = nb_batcher_check(&r->b, r->train, "training set");
+    if (st == NB_OK && r->val) st = nb_batcher_check(&r->b, r->val, "validation set");
+    if (st != NB_OK) return st;
+    r->params = nb_graph_params(r->b.graph, &r->param_count);
+    r->grads = nb_graph_param_grads(r->b.graph, NULL);
+    if (!r->params || r->param_count == 0)
+        return nb_error(NB_ERR_STATE, "training: the model has no parameters");
+    st = nb_optimizer_create(&c->optimizer, r->param_count, &r->opt);
+    if (st != NB_OK) return st;
+    r->index = nb_calloc(count, sizeof *r->index);
+    r->saved = nb_calloc(r->param_count, sizeof *r->saved);
+    r->best = c->patience > 0 ? nb_calloc(r->param_count, sizeof *r->best) : NULL;
+    r->history = nb_calloc((size_t)c->epochs, sizeof *r->history);
+    if (!r->index || !r->saved || (c->patience > 0 && !r->best) || !r->history)
+        return nb_error(NB_ERR_MEMORY,
+                        "training: no memory for %zu samples, %zu parameters and %d epochs", count,
+                        r->param_count, c->epochs);
+    return NB_OK;
+}
+
+static void run_free(run *r)
+{
+    nb_batcher_free(&r->b);
+    nb_optimizer_free(r->opt);
+    nb_free(r->index);
+    nb_free(r->saved);
+    nb_free(r->best);
+    nb_free(r->history);
+}
+
+static int all_finite(const nb_real *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+/* One step on a loaded batch: forward, backward, clip, step. The parameters
+ * stay finite: a bad loss or gradient stops before the step, a step that
+ * makes them non-finite is undone. */
+static nb_status train_step(run *r, int epoch, size_t batch, size_t batches, double lr, int rows,
+                            size_t *correct, double *loss_sum)
+{
+    nb_batcher *b = &r->b;
+    nb_status st = nb_graph_forward(b->graph);
+    if (st != NB_OK) return st;
+    double loss = nb_node_value(b->graph, b->loss)[0];
+    if (!isfinite(loss))
+        return nb_error(NB_ERR_NUMERIC,
+                        "training: the loss is %g at epoch %d, batch %zu of %zu; the weights "
+                        "from before this step are kept",
+                        loss, epoch, batch, batches);
+    if (r->train->classes > 0) {
+        const int32_t *labels = r->train->labels;
+        size_t start = (batch - 1) * (size_t)b->batch;
+        for (int i = 0; i < rows; i++)
+            *correct += nb_batcher_predict(b, i) == labels[r->index[start + (size_t)i]];
+    }
+    *loss_sum += nb_batcher_loss_sum(b, rows);
+    st = nb_graph_backward(b->graph, b->loss);
+    if (st != NB_OK) return st;
+
+    /* Global L2 norm over all gradients; clipping scales them to clip_norm. */
+    double sq = 0;
+    for (size_t i = 0; i < r->param_count; i++) sq += (double)r->grads[i] * r->grads[i];
+    double norm = sqrt(sq);
+    if (!isfinite(norm))
+        return nb_error(NB_ERR_NUMERIC,
+                        "training: the gradient norm is %g at epoch %d, batch %zu of %zu; the "
+                        "weights from before this step are kept",
+                        norm, epoch, batch, batches);
+    double clip = r->config->clip_norm;
+    if (clip > 0 && norm > clip) {
+        nb_real scale = (nb_real)(clip / norm);
+        for (size_t i = 0; i < r->param_count; i++) r->grads[i] *= scale;
+    }
+    memcpy(r->saved, r->params, r->param_count * sizeof *r->params);
+    nb_optimizer_step(r->opt, r->params, r->grads, lr);
+    if (!all_finite(r->params, r->param_count)) {
+        memcpy(r->params, r->saved, r->param_count * sizeof *r->params);
+        return nb_error(NB_ERR_NUMERIC,
+                        "training: the step at epoch %d, batch %zu of %zu made a weight "
+                        "non-finite (learning rate %g); the weights from before it are kept",
+                        epoch, batch, batches, lr);
+    }
+    return NB_OK;
+}
+
+/* Validation loss and accuracy (-1 without a validation set). */
+static nb_status validate(run *r, nb_epoch_stats *s)
+{
+    s->val_loss = s->val_accuracy = -1;
+    if (!r->val) return NB_OK;
+    double loss;
+    size_t correct;
+    nb_status st = nb_evaluate_pass(&r->b, r->val, &loss, &correct, NULL, 0, NULL);
+    if (st != NB_OK) return nb_error_prefix(st, "training: evaluating the validation set");
+    s->val_loss = loss / (double)r->val->count;
+    if (r->val->classes > 0) s->val_accuracy = (double)correct / (double)r->val->count;
+    return NB_OK;
+}
+
+static nb_status run_epochs(run *r, nb_train_result *result)
+{
+    const nb_train_config *c = r->config;
+    const size_t count = r->train->count, batch = (size_t)r->b.batch;
+    const size_t batches = (count + batch - 1) / batch;
+    const double total_batches = (double)batches * c->epochs;
+    double best_loss = INFINITY;
+    int since_best = 0;
+    nb_rng rng;
+    nb_rng_seed(&rng, c->seed);
+    result->stop_reason = "epochs";
+
+    for (int epoch = 1; epoch <= c->epochs; epoch++) {
+        double epoch_start = now_seconds(), lr = nb_schedule_lr(c, epoch), loss_sum = 0;
+        size_t correct = 0, seen = 0;
+        const char *stop = NULL;
+        /* Each epoch shuffles the identity order: epoch e's order depends
+         * only on the seed and e. */
+        for (size_t i = 0; i < count; i++) r->index[i] = (int)i;
+        nb_rng_shuffle(&rng, r->index, count);
+
+        for (size_t k = 1; k <= batches && !stop; k++) {
+            size_t start = (k - 1) * batch;
+            int rows = (int)(count - start < batch ? count - start : batch);
+            nb_status st = nb_batcher_load(&r->b, r->train, r->index, start, rows);
+            if (st == NB_OK) st = train_step(r, epoch, k, batches, lr, rows, &correct, &loss_sum);
+            if (st != NB_OK) return st;
+            seen += (size_t)rows;
+            double t = now_seconds();
+            if (c->progress) {
+                double done = (double)(epoch - 1) * batches + k;
+                nb_progress p = {.epoch = epoch,
+                                 .epochs = c->epochs,
+                                 .batch = k,
+                                 .batches = batches,
+                                 .loss = loss_sum / seen};
+                p.samples_per_second = t > epoch_start ? seen / (t - epoch_start) : 0;
+                p.eta_seconds = (t - r->start) / done * (total_batches - done);
+                if (c->progress(&p, c->progress_user)) stop = "stopped";
+            }
+            if (!stop && c->time_limit > 0 && t - r->start >= c->time_limit) stop = "time limit";
+        }
+        /* A partial last batch left the graph compiled for fewer rows. */
+        nb_status st = nb_batcher_use(&r->b, r->b.batch);
+        if (st != NB_OK) return st;
+
+        nb_epoch_stats *s = &r->history[epoch - 1];
+        s->epoch = epoch;
+        s->lr = lr;
+        s->train_loss = loss_sum / seen;
+        s->train_accuracy = r->train->classes > 0 ? (double)correct / seen : -1;
+        st = validate(r, s);
+        if (st != NB_OK) return st;
+        s->seconds = now_seconds() - epoch_start;
+        result->epochs_run = epoch;
+
+        if (c->progress && !stop) {
+            nb_progress p = {.epoch = epoch,
+                             .epochs = c->epochs,
+                             .batch = batches,
+                             .batches = batches,
+                             .loss = s->train_loss,
+                             .stats = s};
+            p.samples_per_second = s->seconds > 0 ? seen / s->seconds : 0;
+            double done = (double)epoch * batches, t = now_seconds() - r->start;
+            p.eta_seconds = t / done * (total_batches - done);
+            if (c->progress(&p, c->progress_user)) stop = "stopped";
+        }
+        if (c->patience > 0) {
+            if (s->val_loss < best_loss) {
+                best_loss = s->val_loss;
+                result->best_epoch = epoch;
+                since_best = 0;
+                memcpy(r->best, r->params, r->param_count * sizeof *r->best);
+            } else {
+                since_best++;
+            }
+        }
+        double accuracy = r->val ? s->val_accuracy : s->train_accuracy;
+        if (!stop && c->target_loss > 0 && s->train_loss <= c->target_loss) stop = "target loss";
+        if (!stop && c->target_accuracy > 0 && accuracy >= c->target_accuracy)
+            stop = "target accuracy";
+        if (!stop && c->patience > 0 && since_best >= c->patience) stop = "early stopping";
+        if (stop) {
+            result->stop_reason = stop;
+            break;
+        }
+    }
+    if (c->patience > 0 && result->best_epoch > 0)
+        memcpy(r->params, r->best, r->param_count * sizeof *r->params);
+    else
+        result->best_epoch = result->epochs_run;
+    return NB_OK;
+}
+
+nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *val,
+                   const nb_train_config *config, nb_train_result *result)
+{
+    if (!result) return nb_error(NB_ERR_ARGUMENT, "training: no result");
+    memset(result, 0, sizeof *result);
+    if (!model || !train || !config)
+        return nb_error(NB_ERR_ARGUMENT, "training: no model, training set or configuration");
+    nb_status st = nb_train_config_check(config);
+    if (st != NB_OK) return st;
+    if (train->count == 0 || train->count > (size_t)INT_MAX)
+        return nb_error(NB_ERR_ARGUMENT, "training: the training set has %zu samples (1..%d)",
+                        train->count, INT_MAX);
+    if (config->patience > 0 && !val)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "training: early stopping (patience %d) needs a "
+                        "validation set",
+                        config->patience);
+    if (config->target_accuracy > 0 && (val ? val : train)->classes == 0)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "training: target accuracy %g needs a classification data set",
+                        config->target_accuracy);
+
+    run r;
+    memset(&r, 0, sizeof r);
+    r.config = config;
+    r.train = train;
+    r.val = val;
+    r.start = now_seconds();
+    st = run_prepare(&r, model);
+    if (st == NB_OK) st = run_epochs(&r, result);
+    result->seconds = now_seconds() - r.start;
+    if (st == NB_OK || st == NB_ERR_NUMERIC) {
+        /* A numeric stop keeps the epochs that finished. */
+        if (st != NB_OK) result->stop_reason = "numeric error";
+        result->history = r.history;
+        r.history = NULL;
+    } else {
+        memset(result, 0, sizeof *result);
+    }
+    /* An error in a partial batch leaves the graph compiled for it. */
+    if (st != NB_OK && r.b.batch > 0 && r.b.current != r.b.batch) nb_batcher_use(&r.b, r.b.batch);
+    run_free(&r);
+    return st;
+}

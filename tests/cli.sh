@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# End-to-end checks of the nabla command: usage errors and exit codes,
+# training on built-in and CSV data, the log, the report, and info, eval,
+# predict and gradcheck on the saved models.
+# Usage: bash cli.sh BUILD_DIR SOURCE_DIR
+set -u
+
+BUILD=${1:?usage: cli.sh BUILD_DIR SOURCE_DIR}
+NABLA="$BUILD/nabla"
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL: $*"
+}
+
+# run CMD...: stdout to $T/out, stderr to $T/err, status in rc.
+run() {
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+expect_rc() { # WANT WHAT
+    if [ "$rc" -eq "$1" ]; then pass; else fail "$2: exit $rc, expected $1; stderr: $(head -c 400 "$T/err")"; fi
+}
+expect_err() { # TEXT WHAT: stderr mentions TEXT
+    if grep -qF -- "$1" "$T/err"; then pass; else fail "$2: stderr does not mention '$1': $(head -c 400 "$T/err")"; fi
+}
+expect_file() { # PATH WHAT
+    if [ -s "$1" ]; then pass; else fail "$2: '$1' missing or empty"; fi
+}
+expect_py() { # WHAT PYTHON-CODE [ARGS...]: the code exits 0
+    local what=$1 code=$2
+    shift 2
+    if "$PY" -c "$code" "$@" 2>"$T/pyerr"; then pass; else fail "$what: $(head -c 400 "$T/pyerr")"; fi
+}
+
+if [ ! -x "$NABLA" ]; then
+    echo "FAIL: $NABLA not built"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# ---------------------------------------------------------------- help
+run "$NABLA" --help
+expect_rc 0 "nabla --help"
+if grep -q "130" "$T/out"; then pass; else fail "nabla --help lists the exit codes"; fi
+run "$NABLA" --version
+expect_rc 0 "nabla --version"
+for cmd in train eval predict info gradcheck; do
+    run "$NABLA" "$cmd" --help
+    expect_rc 0 "nabla $cmd --help"
+    if grep -q "usage: nabla $cmd" "$T/out"; then pass; else fail "nabla $cmd --help shows its usage"; fi
+done
+run "$NABLA"
+expect_rc 2 "nabla without a command"
+run "$NABLA" frobnicate
+expect_rc 2 "unknown command"
+expect_err "frobnicate" "unknown command"
+
+# ---------------------------------------------------------- usage errors
+SPEC="dense:8,tanh,dense:3"
+run "$NABLA" train --data spiral --model "$SPEC" --bogus 1
+expect_rc 2 "unknown option"
+expect_err "--bogus" "unknown option"
+expect_err "usage: nabla train" "unknown option shows the usage line"
+run "$NABLA" train --data spiral --model "$SPEC" --lr abc
+expect_rc 2 "bad number"
+expect_err "--lr" "bad number"
+run "$NABLA" train --data spiral --model "$SPEC" --epochs 3x
+expect_rc 2 "trailing junk in a whole number"
+expect_err "--epochs" "trailing junk in a whole number"
+run "$NABLA" train --data spiral --model "$SPEC" --batch 0
+expect_rc 2 "batch out of range"
+expect_err "--batch" "batch out of range"
+run "$NABLA" train --data spiral --model "$SPEC" --seed -1
+expect_rc 2 "negative seed"
+expect_err "--seed" "negative seed"
+run "$NABLA" train --data spiral
+expect_rc 2 "missing --model"
+expect_err "--model" "missing --model"
+run "$NABLA" train --data spiral --model "$SPEC" --epochs
+expect_rc 2 "option without its value"
+expect_err "--epochs" "option without its value"
+run "$NABLA" train --data spiral --model "dense:8,wobble,dense:3"
+expect_rc 2 "bad spec"
+expect_err "wobble" "bad spec"
+run "$NABLA" train --data spiral --model "dense:8,tanh,dense:5"
+expect_rc 2 "last layer does not match the classes"
+expect_err "5 units" "last layer does not match the classes"
+expect_err "3 classes" "last layer does not match the classes"
+run "$NABLA" eval --data spiral
+expect_rc 2 "eval without a model"
+run "$NABLA" predict "$T/none.safetensors"
+expect_rc 2 "predict without --input"
+expect_err "--input" "predict without --input"
+
+# ------------------------------------------------------------ data errors
+run "$NABLA" train --data "$T/missing.csv" --model "$SPEC"
+expect_rc 3 "missing data file"
+expect_err "missing.csv" "missing data file"
+printf 'a,b,label\n1,2,x\n3,oops,y\n' >"$T/bad.csv"
+run "$NABLA" train --data "$T/bad.csv" --model "dense:4,tanh,dense:2"
+expect_rc 3 "malformed CSV"
+expect_err "bad.csv" "malformed CSV"
+
+# ---------------------------------------------------- train on spiral
+run "$NABLA" train --data spiral --model "dense:16,tanh,dense:3" --optimizer adam --lr 0.05 \
+    --batch 16 --epochs 6 --seed 3 --val 0.2 \
+    --out "$T/spiral.safetensors" --log "$T/spiral.jsonl" --report "$T/spiral.html"
+expect_rc 0 "train spiral"
+expect_file "$T/spiral.safetensors" "train spiral: model"
+expect_file "$T/spiral.jsonl" "train spiral: log"
+expect_file "$T/spiral.html" "train spiral: report"
+if grep -q "accuracy" "$T/out"; then pass; else fail "train prints the test accuracy"; fi
+if grep -q "epoch 6/6" "$T/err"; then pass; else fail "train prints one line per epoch (no terminal)"; fi
+expect_py "log: one JSON object per epoch with the required keys" '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 6, "%d lines, expected 6" % len(lines)
+for i, line in enumerate(lines, 1):
+    o = json.loads(line)
+    for k in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds", "lr"):
+        assert k in o, "line %d lacks %s" % (i, k)
+    assert o["epoch"] == i, o
+    assert 0 <= o["train_accuracy"] <= 1 and 0 <= o["val_accuracy"] <= 1, o
+    assert o["train_loss"] > 0 and o["lr"] == 0.05, o
+' "$T/spiral.jsonl"
+expect_py "report: self-contained HTML with charts and a confusion matrix" '
+import sys
+h = open(sys.argv[1]).read()
+assert h.startswith("<!DOCTYPE html>") and h.rstrip().endswith("</html>")
+assert h.count("<svg") >= 2, "loss and accuracy charts"
+assert "polyline" in h and "confusion" in h and "precision" in h
+low = h.lower()
+assert "<script" not in low, "no scripts"
+for bad in ("src=\"http", "href=\"http", "url(http", "@import"):
+    assert bad not in low, "fetches " + bad
+' "$T/spiral.html"
+if ls "$T"/*.tmp-* >/dev/null 2>&1; then fail "temporary files left behind"; else pass; fi
+
+# ------------------------------------------------------------------ info
+run "$NABLA" info "$T/spiral.safetensors"
+expect_rc 0 "info"
+if grep -q "dense:16,tanh,dense:3" "$T/out" && grep -q "dense0.weight" "$T/out"; then pass; else
+    fail "info shows the spec and tensors: $(head -c 300 "$T/out")"; fi
+run "$NABLA" info "$T/spiral.safetensors" --json
+expect_rc 0 "info --json"
+# 2 inputs x 16 + 16 + 16 x 3 + 3 = 99 parameters.
+expect_py "info --json: shapes, parameters, settings" '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["inputs"] == 2 and o["outputs"] == 3, o
+assert o["parameters"] == 2 * 16 + 16 + 16 * 3 + 3, o["parameters"]
+shapes = {t["name"]: t["shape"] for t in o["tensors"]}
+assert shapes["dense0.weight"] == [2, 16] and shapes["dense1.bias"] == [3], shapes
+assert o["training"]["optimizer"] == "adam" and o["training"]["epochs"] == 6, o["training"]
+' "$T/out"
+
+# ------------------------------------------------------------------ eval
+run "$NABLA" eval "$T/spiral.safetensors" --data spiral --json
+expect_rc 0 "eval --json"
+cp "$T/out" "$T/eval.json"
+run "$NABLA" info "$T/spiral.safetensors" --json
+expect_py "eval --json: keys, and the same test metrics as training saved" '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 1, "exactly one JSON object"
+e = json.loads(lines[0])
+for k in ("accuracy", "loss", "samples", "confusion", "per_class"):
+    assert k in e, k
+assert e["samples"] == sum(map(sum, e["confusion"])) > 0
+correct = sum(e["confusion"][i][i] for i in range(len(e["confusion"])))
+assert abs(e["accuracy"] - correct / e["samples"]) < 1e-12, e["accuracy"]
+m = json.load(open(sys.argv[2]))["metrics"]
+assert m["samples"] == e["samples"] and m["confusion"] == e["confusion"], (m, e)
+assert abs(m["accuracy"] - e["accuracy"]) < 1e-12
+' "$T/eval.json" "$T/out"
+run "$NABLA" eval "$T/spiral.safetensors" --data xor
+expect_rc 0 "eval on a set with 2 classes and 2 features"
+
+# --------------------------------------------------------------- predict
+printf 'x,y\n0.5,0.1\n-0.3,0.4\n0.0,-0.6\n' >"$T/samples.csv"
+run "$NABLA" predict "$T/spiral.safetensors" --input "$T/samples.csv" --top 2
+expect_rc 0 "predict --top 2"
+expect_py "predict: 3 rows of 2 classes, most probable first" '
+import re, sys
+rows = open(sys.argv[1]).read().splitlines()
+assert len(rows) == 3, rows
+for r in rows:
+    probs = [float(p) for p in re.findall(r" (\d\.\d+)(?:,|$)", r)]
+    assert len(probs) == 2 and probs[0] >= probs[1] and sum(probs) <= 1 + 1e-6, r
+' "$T/out"
+run "$NABLA" predict "$T/spiral.safetensors" --input "$T/samples.csv" --json
+expect_py "predict --json: probabilities of all 3 classes sum to 1" '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert len(o["predictions"]) == 3
+for p in o["predictions"]:
+    assert len(p["top"]) == 3
+    assert abs(sum(t["probability"] for t in p["top"]) - 1) < 1e-5, p
+' "$T/out"
+printf '1,2,3\n' >"$T/wide.csv"
+run "$NABLA" predict "$T/spiral.safetensors" --input "$T/wide.csv"
+expect_rc 3 "predict: wrong number of columns"
+expect_err "2 inputs" "predict: wrong number of columns"
+
+# ------------------------------------------------------------- gradcheck
+run "$NABLA" gradcheck --model "dense:8,tanh,dense:3" --data spiral
+expect_rc 0 "gradcheck"
+if grep -q "dense0.weight" "$T/out"; then pass; else fail "gradcheck lists the tensors"; fi
+run "$NABLA" gradcheck --model "dense:8,tanh,dense:3" --data spiral --tolerance 0
+expect_rc 1 "gradcheck with tolerance 0 fails"
+
+# ----------------------------------------------------- model file errors
+head -c 200 "$T/spiral.safetensors" >"$T/cut.safetensors"
+run "$NABLA" info "$T/cut.safetensors"
+expect_rc 4 "info on a truncated model"
+expect_err "cut.safetensors" "info on a truncated model"
+run "$NABLA" eval "$T/cut.safetensors" --data spiral
+expect_rc 4 "eval on a truncated model"
+run "$NABLA" info "$T/nothing.safetensors"
+expect_rc 4 "info on a missing model"
+
+# ---------------------------------------------- CSV with --label by name
+# 3 classes of points around 3 centres in 3-D; the label column in the
+# middle, named, with text labels.
+"$PY" -c '
+import random
+random.seed(7)
+centres = {"red": (0, 0, 0), "green": (4, 0, 1), "blue": (0, 4, -1)}
+print("a,b,colour,c")
+for i in range(150):
+    name = ("red", "green", "blue")[i % 3]
+    x = [c + random.gauss(0, 0.7) for c in centres[name]]
+    print("%.4f,%.4f,%s,%.4f" % (x[0], x[1], name, x[2]))
+' >"$T/colours.csv"
+run "$NABLA" train --data "$T/colours.csv" --label colour --model "dense:16,tanh,dense:3" \
+    --optimizer adam --lr 0.05 --batch 16 --epochs 15 --out "$T/colours.safetensors"
+expect_rc 0 "train on CSV with --label by name"
+run "$NABLA" info "$T/colours.safetensors" --json
+expect_py "CSV model: class names and a fitted zscore scaler" '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert sorted(o["class_names"]) == ["blue", "green", "red"], o["class_names"]
+assert o["scale"] == "zscore" and o["inputs"] == 3, o
+assert o["metrics"]["accuracy"] > 0.8, o["metrics"]
+' "$T/out"
+cp "$T/out" "$T/colours-info.json"
+run "$NABLA" eval "$T/colours.safetensors" --data "$T/colours.csv" --json
+expect_rc 0 "eval on CSV (saved label and seed)"
+expect_py "eval on CSV reproduces the saved test metrics (saved scaler applied)" '
+import json, sys
+e = json.load(open(sys.argv[1]))
+m = json.load(open(sys.argv[2]))["metrics"]
+assert e["samples"] == m["samples"] == 45, (e["samples"], m["samples"])
+assert e["confusion"] == m["confusion"], (e["confusion"], m["confusion"])
+' "$T/out" "$T/colours-info.json"
+printf 'a,b,colour,c\n4.1,0.2,green,0.9\n0.1,-0.2,red,0.1\n' >"$T/colour-rows.csv"
+run "$NABLA" predict "$T/colours.safetensors" --input "$T/colour-rows.csv" --top 1
+expect_rc 0 "predict on CSV rows with the label column present"
+if [ "$(cut -d' ' -f3 "$T/out" | tr '\n' ' ')" = "green red " ]; then pass; else
+    fail "predict names the right classes: $(cat "$T/out")"; fi
+run "$NABLA" eval "$T/spiral.safetensors" --data "$T/colours.csv" --label colour
+expect_rc 3 "eval with a different feature count"
+expect_err "3 features" "eval with a different feature count"
+expect_err "2 inputs" "eval with a different feature count"
+
+# -------------------------------------------------------- output errors
+run "$NABLA" train --data xor --model "dense:4,tanh,dense:2" --epochs 2 --out "$T/no/such/dir/m.safetensors"
+expect_rc 5 "--out into a missing folder"
+expect_err "$T/no/such/dir" "--out into a missing folder"
+mkdir "$T/ro" && chmod 500 "$T/ro"
+if [ "$(id -u)" -ne 0 ]; then
+    run "$NABLA" train --data xor --model "dense:4,tanh,dense:2" --epochs 2 --report "$T/ro/r.html"
+    expect_rc 5 "--report into a read-only folder"
+fi
+if [ -z "$(ls -A "$T/ro")" ]; then pass; else fail "files left in a folder that failed"; fi
+if ls "$T"/*.tmp-* "$T"/*/*.tmp-* >/dev/null 2>&1; then fail "temporary files left behind"; else pass; fi
+
+# --------------------------------------------------- sine regression
+run "$NABLA" train --data sine --model "dense:20,sigmoid,dense:1" --loss mse --optimizer adam \
+    --lr 0.02 --batch 16 --epochs 30 --out "$T/sine.safetensors" --log "$T/sine.jsonl" \
+    --report "$T/sine.html" --quiet
+expect_rc 0 "train sine with --loss mse"
+if [ ! -s "$T/err" ]; then pass; else fail "--quiet prints nothing on stderr: $(head -c 300 "$T/err")"; fi
+expect_py "sine: the loss falls, accuracy is null" '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 30 and rows[-1]["train_loss"] < rows[0]["train_loss"], rows
+assert all(r["train_accuracy"] is None for r in rows)
+' "$T/sine.jsonl"
+run "$NABLA" eval "$T/sine.safetensors" --data sine --json
+expect_py "sine eval --json: accuracy null, loss below the variance of sin" '
+import json, sys
+o = json.load(open(sys.argv[1]))
+# Predicting 0 everywhere scores mean(sin^2) = 0.5 on [-pi, pi].
+assert o["accuracy"] is None and o["loss"] < 0.5 and o["samples"] > 0, o
+' "$T/out"
+printf '0\n1.5707963\n' >"$T/x.csv"
+run "$NABLA" predict "$T/sine.safetensors" --input "$T/x.csv"
+expect_rc 0 "predict regression values"
+if [ "$(wc -l <"$T/out")" -eq 2 ]; then pass; else fail "predict prints a value per row"; fi
+run "$NABLA" train --data sine --model "dense:4,tanh,dense:1" --loss softmax_ce
+expect_rc 2 "a classification loss on regression data"
+
+# ----------------------------------------------------------- Ctrl-C
+"$NABLA" train --data spiral --model "dense:64,tanh,dense:3" --batch 1 --epochs 100000 \
+    --out "$T/int.safetensors" >"$T/out" 2>"$T/err" &
+pid=$!
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+expect_rc 130 "Ctrl-C during training"
+if [ ! -e "$T/int.safetensors" ]; then pass; else fail "an interrupted run writes no model"; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

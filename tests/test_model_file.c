@@ -1,0 +1,911 @@
+/* Model files: round trips, the layout on disk, atomic saving, and a corpus
+ * of corrupt files made from a valid one, every one of which must be
+ * refused with a message and without a crash (CI runs this under ASan).
+ *
+ * Run as "test_model_file --write-sample PATH", it writes a model with
+ * known weights for tests/model_python.sh and prints its prediction. */
+#include "check.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/model_file.h"
+
+static char dir[64]; /* a fresh directory for this run */
+
+static const char *in_dir(const char *name)
+{
+    static char buf[4][256];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    return p;
+}
+
+typedef struct blob {
+    unsigned char *data;
+    size_t size;
+} blob;
+
+static blob read_all(const char *path)
+{
+    blob b = {NULL, 0};
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    b.size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b.data = malloc(b.size + 1);
+    if (fread(b.data, 1, b.size, f) != b.size) fail_msg("cannot read %s", path);
+    fclose(f);
+    return b;
+}
+
+static void write_all(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0) fail_msg("cannot write %s", path);
+}
+
+static uint64_t get_u64(const unsigned char *b)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | b[i];
+    return v;
+}
+
+static void put_u64(unsigned char *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++, v >>= 8) b[i] = (unsigned char)v;
+}
+
+/* Little-endian IEEE bytes of v as F32 (size 4) or F64 (size 8). */
+static void put_real(unsigned char *b, double v, int size)
+{
+    uint64_t bits;
+    if (size == 4) {
+        float f = (float)v;
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        bits = u;
+    } else {
+        memcpy(&bits, &v, 8);
+    }
+    for (int i = 0; i < size; i++) b[i] = (unsigned char)(bits >> (8 * i));
+}
+
+static double get_real(const unsigned char *b, int size)
+{
+    uint64_t bits = 0;
+    for (int i = size - 1; i >= 0; i--) bits = bits << 8 | b[i];
+    if (size == 4) {
+        uint32_t u = (uint32_t)bits;
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+/* ------------------------------------------------------------ models */
+
+enum { IN = 3, HID = 2, OUT = 3, ROWS = 5 };
+
+static nb_model *make_model(uint64_t seed)
+{
+    nb_model *m;
+    assert_ok(nb_model_create("dense:2,relu,dense:3", IN, "softmax_ce", 4, &m));
+    assert_ok(nb_model_init(m, seed));
+    nb_real off[IN] = {0.5, -1, 2}, sc[IN] = {2, 0.25, 1.5};
+    nb_scaler s = {NB_SCALE_ZSCORE, IN, off, sc};
+    assert_ok(nb_model_set_scaler(m, &s));
+    char *names[] = {"t-shirt", "trouser", "\"quoted\" \\ name"};
+    assert_ok(nb_model_set_class_names(m, names, 3));
+    assert_ok(nb_model_set_meta(m, "training", "{\"epochs\":3,\"lr\":0.1,\"optimizer\":\"adam\"}"));
+    assert_ok(nb_model_set_meta(m, "metrics", "[0.5,1e-3]"));
+    return m;
+}
+
+static void sample_inputs(nb_real *x)
+{
+    for (int i = 0; i < ROWS * IN; i++) x[i] = (nb_real)(0.37 * i - 2.1);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    nb_model *m = make_model(17), *back;
+    const char *path = in_dir("round.safetensors");
+    assert_ok(nb_model_save(m, path));
+    assert_ok(nb_model_load(path, &back));
+
+    nb_real x[ROWS * IN], p1[ROWS * OUT], p2[ROWS * OUT];
+    sample_inputs(x);
+    assert_ok(nb_model_predict(m, x, ROWS, p1));
+    assert_ok(nb_model_predict(back, x, ROWS, p2));
+    assert_memory_equal(p1, p2, sizeof p1); /* bit for bit */
+
+    size_t n1, n2;
+    nb_real *a = nb_graph_params(nb_model_graph(m), &n1);
+    nb_real *b = nb_graph_params(nb_model_graph(back), &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a, b, n1 * sizeof *a);
+    assert_string_equal(nb_model_spec(back), "dense:2,relu,dense:3");
+    assert_string_equal(nb_model_loss_name(back), "softmax_ce");
+    assert_int_equal(nb_model_inputs(back), IN);
+    assert_int_equal(nb_model_outputs(back), OUT);
+    assert_int_equal(nb_model_class_count(back), 3);
+    assert_string_equal(nb_model_class_name(back, 1), "trouser");
+    assert_string_equal(nb_model_class_name(back, 2), "\"quoted\" \\ name");
+    assert_string_equal(nb_model_meta(back, "training"),
+                        "{\"epochs\":3,\"lr\":0.1,\"optimizer\":\"adam\"}");
+    assert_string_equal(nb_model_meta(back, "metrics"), "[0.5,1e-3]");
+    const nb_scaler *s1 = nb_model_scaler(m), *s2 = nb_model_scaler(back);
+    assert_non_null(s2);
+    assert_int_equal(s2->kind, NB_SCALE_ZSCORE);
+    assert_int_equal(s2->features, IN);
+    assert_memory_equal(s1->offset, s2->offset, IN * sizeof(nb_real));
+    assert_memory_equal(s1->scale, s2->scale, IN * sizeof(nb_real));
+
+    /* Saving the loaded model gives the same bytes. */
+    const char *again = in_dir("again.safetensors");
+    assert_ok(nb_model_save(back, again));
+    blob f1 = read_all(path), f2 = read_all(again);
+    assert_int_equal(f1.size, f2.size);
+    assert_memory_equal(f1.data, f2.data, f1.size);
+    free(f1.data);
+    free(f2.data);
+    nb_model_free(m);
+    nb_model_free(back);
+
+    /* A regression model without scaler, class names or metadata. */
+    assert_ok(nb_model_create("dense:4,tanh,dense:2", IN, "mse", 3, &m));
+    assert_ok(nb_model_init(m, 3));
+    assert_ok(nb_model_save(m, path));
+    assert_ok(nb_model_load(path, &back));
+    nb_real y1[ROWS * 2], y2[ROWS * 2];
+    assert_ok(nb_model_predict(m, x, ROWS, y1));
+    assert_ok(nb_model_predict(back, x, ROWS, y2));
+    assert_memory_equal(y1, y2, sizeof y1);
+    assert_null(nb_model_scaler(back));
+    assert_int_equal(nb_model_class_count(back), 0);
+    assert_string_equal(nb_model_loss_name(back), "mse");
+    nb_model_free(m);
+    nb_model_free(back);
+}
+
+/* The bytes on disk, read here without the library's reader. */
+static void test_layout(void **state)
+{
+    (void)state;
+    nb_model *m = make_model(5);
+    const char *path = in_dir("layout.safetensors");
+    assert_ok(nb_model_save(m, path));
+    blob f = read_all(path);
+    uint64_t n = get_u64(f.data);
+    assert_true(n % 8 == 0);
+    assert_true(8 + n <= f.size);
+    cJSON *root = cJSON_ParseWithLength((const char *)f.data + 8, n);
+    assert_non_null(root);
+    cJSON *meta = cJSON_GetObjectItem(root, "__metadata__");
+    const char *want[][2] = {
+        {"format", "nabla"},    {"format_version", "1"}, {"spec", "dense:2,relu,dense:3"},
+        {"loss", "softmax_ce"}, {"inputs", "3"},         {"outputs", "3"},
+        {"scale", "zscore"}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        cJSON *v = cJSON_GetObjectItem(meta, want[i][0]);
+        if (!cJSON_IsString(v) || strcmp(v->valuestring, want[i][1]) != 0)
+            fail_msg("metadata %s is not \"%s\"", want[i][0], want[i][1]);
+    }
+    cJSON *names = cJSON_Parse(cJSON_GetObjectItem(meta, "class_names")->valuestring);
+    assert_int_equal(cJSON_GetArraySize(names), 3);
+    assert_string_equal(cJSON_GetArrayItem(names, 0)->valuestring, "t-shirt");
+    cJSON_Delete(names);
+    cJSON *training = cJSON_Parse(cJSON_GetObjectItem(meta, "training")->valuestring);
+    assert_int_equal(cJSON_GetObjectItem(training, "epochs")->valueint, 3);
+    cJSON_Delete(training);
+
+    /* Every parameter: dtype, shape, and its bytes decode to its values. */
+    nb_graph *g = nb_model_graph(m);
+    const char *tensors[] = {"dense0.weight", "dense0.bias", "dense1.weight", "dense1.bias"};
+    int dims[][2] = {{IN, HID}, {HID, 0}, {HID, OUT}, {OUT, 0}};
+    const int size = (int)sizeof(nb_real);
+    uint64_t data_end = 0;
+    for (int t = 0; t < 6; t++) {
+        const char *name = t < 4 ? tensors[t] : t == 4 ? "scaler.offset" : "scaler.scale";
+        cJSON *e = cJSON_GetObjectItem(root, name);
+        if (!e) fail_msg("no tensor %s", name);
+        assert_string_equal(cJSON_GetObjectItem(e, "dtype")->valuestring,
+                            size == 4 ? "F32" : "F64");
+        cJSON *shape = cJSON_GetObjectItem(e, "shape");
+        int d0 = t < 4 ? dims[t][0] : IN, d1 = t < 4 ? dims[t][1] : 0;
+        assert_int_equal(cJSON_GetArraySize(shape), d1 ? 2 : 1);
+        assert_int_equal(cJSON_GetArrayItem(shape, 0)->valueint, d0);
+        if (d1) assert_int_equal(cJSON_GetArrayItem(shape, 1)->valueint, d1);
+        cJSON *off = cJSON_GetObjectItem(e, "data_offsets");
+        uint64_t begin = (uint64_t)cJSON_GetArrayItem(off, 0)->valuedouble;
+        uint64_t end = (uint64_t)cJSON_GetArrayItem(off, 1)->valuedouble;
+        size_t count = (size_t)d0 * (d1 ? d1 : 1);
+        assert_int_equal(end - begin, count * size);
+        if (end > data_end) data_end = end;
+        const nb_real *values = t < 4    ? nb_node_value(g, nb_graph_find(g, name))
+                                : t == 4 ? nb_model_scaler(m)->offset
+                                         : nb_model_scaler(m)->scale;
+        for (size_t i = 0; i < count; i++)
+            if (get_real(f.data + 8 + n + begin + i * size, size) != values[i])
+                fail_msg("%s[%zu] on disk differs", name, i);
+    }
+    assert_int_equal(8 + n + data_end, f.size);
+    cJSON_Delete(root);
+    free(f.data);
+    nb_model_free(m);
+}
+
+/* --------------------------------------------------------- atomic saving */
+
+static int leftover_temp_files(void)
+{
+    int count = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strstr(e->d_name, ".tmp.")) count++;
+    if (d) closedir(d);
+    return count;
+}
+
+static int fail_after; /* allocations left before one fails; < 0: never */
+static void *failing_malloc(size_t size, void *user)
+{
+    (void)user;
+    if (fail_after == 0) return NULL;
+    if (fail_after > 0) fail_after--;
+    return malloc(size);
+}
+static void *failing_realloc(void *p, size_t size, void *user)
+{
+    (void)user;
+    if (fail_after == 0) return NULL;
+    if (fail_after > 0) fail_after--;
+    return realloc(p, size);
+}
+static void plain_free(void *p, void *user)
+{
+    (void)user;
+    free(p);
+}
+
+static void test_atomic_save(void **state)
+{
+    (void)state;
+    nb_model *old = make_model(1), *other;
+    assert_ok(nb_model_create("dense:8,relu,dense:3", IN, "softmax_ce", 2, &other));
+    const char *path = in_dir("keep.safetensors");
+    assert_ok(nb_model_save(old, path));
+    blob before = read_all(path);
+
+    /* The temporary file cannot be made: a directory that does not exist. */
+    const char *nodir = in_dir("no-such-dir/model.safetensors");
+    assert_int_equal(nb_model_save(other, nodir), NB_ERR_IO);
+    assert_non_null(strstr(nb_last_error(), "no-such-dir/model.safetensors"));
+
+    /* The rename fails: the path is a directory (with something in it). */
+    const char *isdir = in_dir("a-directory");
+    assert_int_equal(mkdir(isdir, 0755), 0);
+    write_all(in_dir("a-directory/inside"), "x", 1);
+    assert_int_equal(nb_model_save(other, isdir), NB_ERR_IO);
+    assert_int_equal(leftover_temp_files(), 0);
+
+    /* Every allocation of a save fails in turn: each failure is an error,
+     * leaves the old file as it was and no temporary file behind. */
+    nb_allocator hooks = {failing_malloc, failing_realloc, plain_free, NULL};
+    int failures = 0;
+    for (int k = 0;; k++) {
+        fail_after = k;
+        nb_set_allocator(&hooks);
+        nb_status st = nb_model_save(other, path);
+        nb_set_allocator(NULL);
+        if (st == NB_OK) break;
+        failures++;
+        assert_true(nb_last_error()[0] != '\0');
+        blob now = read_all(path);
+        assert_int_equal(now.size, before.size);
+        assert_memory_equal(now.data, before.data, before.size);
+        free(now.data);
+        assert_int_equal(leftover_temp_files(), 0);
+        assert_true(k < 100);
+    }
+    assert_true(failures >= 1);
+    assert_int_equal(leftover_temp_files(), 0);
+    /* The last, successful save replaced the file. */
+    nb_model *back;
+    assert_ok(nb_model_load(path, &back));
+    assert_string_equal(nb_model_spec(back), "dense:8,relu,dense:3");
+    nb_model_free(back);
+
+    /* A full disk: the writer must report the failed write or flush. */
+    FILE *full = fopen("/dev/full", "wb");
+    if (full) {
+        assert_int_equal(nb_model_write(old, full, "/dev/full"), NB_ERR_IO);
+        assert_non_null(strstr(nb_last_error(), "/dev/full"));
+        fclose(full);
+    } else {
+        print_message("note: /dev/full is missing; the full-disk case did not run\n");
+    }
+    free(before.data);
+    nb_model_free(old);
+    nb_model_free(other);
+}
+
+/* ------------------------------------------------------- corrupt files */
+
+static blob base;         /* a valid file */
+static uint64_t base_len; /* its header length */
+static char *base_header; /* its header, NUL-terminated */
+static int corrupt_cases; /* files refused */
+
+/* Loading path must fail with a message naming the file (and holding want). */
+static void expect_refused(const char *path, const char *what, const char *want)
+{
+    nb_model *m = (nb_model *)&base; /* must come back NULL */
+    nb_clear_error();
+    nb_status st = nb_model_load(path, &m);
+    const char *msg = nb_last_error();
+    if (st == NB_OK) fail_msg("corrupt file accepted: %s", what);
+    if (m != NULL) fail_msg("%s: a model came back with an error", what);
+    if (!msg[0]) fail_msg("%s: no message", what);
+    if (!strstr(msg, path)) fail_msg("%s: message does not name the file: %s", what, msg);
+    if (want && !strstr(msg, want)) fail_msg("%s: message lacks \"%s\": %s", what, want, msg);
+    if (getenv("NABLA_TEST_VERBOSE")) print_message("%s: %s\n", what, msg);
+    corrupt_cases++;
+}
+
+/* A file from header text (padded to 8 bytes) and a data area. */
+static void write_variant(const char *path, const char *header, const unsigned char *data,
+                          size_t size)
+{
+    size_t n = strlen(header), padded = (n + 7) / 8 * 8;
+    unsigned char *file = malloc(8 + padded + size + 1);
+    put_u64(file, padded);
+    memcpy(file + 8, header, n);
+    memset(file + 8 + n, ' ', padded - n);
+    if (size) memcpy(file + 8 + padded, data, size);
+    write_all(path, file, 8 + padded + size);
+    free(file);
+}
+
+static const unsigned char *base_data(void)
+{
+    return base.data + 8 + base_len;
+}
+static size_t base_data_size(void)
+{
+    return base.size - 8 - base_len;
+}
+
+static int dtype_size(const cJSON *e)
+{
+    const cJSON *d = cJSON_GetObjectItem(e, "dtype");
+    return cJSON_IsString(d) && strcmp(d->valuestring, "F64") == 0 ? 8 : 4;
+}
+
+static size_t entry_count(const cJSON *e)
+{
+    size_t n = 1;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItem(e, "shape")) n *= (size_t)d->valuedouble;
+    return n;
+}
+
+/* Lay the data out again for root's entries, in order, taking each
+ * tensor's values from the base file (converted to its dtype now) or zeros
+ * when the base has no tensor of that name and count. */
+static void write_compacted(cJSON *root, const char *path)
+{
+    cJSON *orig = cJSON_Parse(base_header), *e;
+    unsigned char *data = calloc(1, 1 << 16);
+    size_t pos = 0;
+    cJSON_ArrayForEach(e, root)
+    {
+        if (strcmp(e->string, "__metadata__") == 0) continue;
+        int size = dtype_size(e);
+        size_t count = entry_count(e);
+        cJSON *src = cJSON_GetObjectItem(orig, e->string);
+        int from = src ? dtype_size(src) : 0;
+        size_t begin = src ? (size_t)cJSON_GetArrayItem(cJSON_GetObjectItem(src, "data_offsets"), 0)
+                                 ->valuedouble
+                           : 0;
+        for (size_t i = 0; i < count; i++) {
+            double v = src && entry_count(src) == count
+                           ? get_real(base_data() + begin + i * from, from)
+                           : 0.0;
+            put_real(data + pos + i * size, v, size);
+        }
+        cJSON *off = cJSON_CreateArray();
+        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)pos));
+        pos += count * size;
+        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)pos));
+        cJSON_ReplaceItemInObject(e, "data_offsets", off);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    write_variant(path, text, data, pos);
+    cJSON_free(text);
+    free(data);
+    cJSON_Delete(orig);
+}
+
+static void write_json(cJSON *root, const char *path, const unsigned char *data, size_t size)
+{
+    char *text = cJSON_PrintUnformatted(root);
+    write_variant(path, text, data, size);
+    cJSON_free(text);
+}
+
+static cJSON *base_json(void)
+{
+    return cJSON_Parse(base_header);
+}
+
+static cJSON *shape_of(const double *dims, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(dims[i]));
+    return a;
+}
+
+static void set_field(cJSON *root, const char *tensor, const char *field, cJSON *value)
+{
+    cJSON *e = cJSON_GetObjectItem(root, tensor);
+    if (!e) fail_msg("no tensor %s in the base file", tensor);
+    if (cJSON_GetObjectItem(e, field))
+        cJSON_ReplaceItemInObject(e, field, value);
+    else
+        cJSON_AddItemToObject(e, field, value);
+}
+
+static cJSON *pair(double a, double b)
+{
+    double v[2] = {a, b};
+    return shape_of(v, 2);
+}
+
+static void set_meta_field(cJSON *root, const char *key, const char *value)
+{
+    cJSON *meta = cJSON_GetObjectItem(root, "__metadata__");
+    cJSON_DeleteItemFromObject(meta, key);
+    if (value) cJSON_AddStringToObject(meta, key, value);
+}
+
+/* One corrupt header, data re-laid out (so only the named defect remains). */
+#define COMPACT_CASE(what, want, ...)                                                              \
+    do {                                                                                           \
+        cJSON *root = base_json();                                                                 \
+        __VA_ARGS__;                                                                               \
+        write_compacted(root, path);                                                               \
+        cJSON_Delete(root);                                                                        \
+        expect_refused(path, what, want);                                                          \
+    } while (0)
+
+/* One corrupt header over the base data as it is. */
+#define RAW_CASE(what, want, ...)                                                                  \
+    do {                                                                                           \
+        cJSON *root = base_json();                                                                 \
+        __VA_ARGS__;                                                                               \
+        write_json(root, path, base_data(), base_data_size());                                     \
+        cJSON_Delete(root);                                                                        \
+        expect_refused(path, what, want);                                                          \
+    } while (0)
+
+static void test_corrupt_files(void **state)
+{
+    (void)state;
+    nb_model *m = make_model(9);
+    const char *good = in_dir("base.safetensors"), *path = in_dir("corrupt.safetensors");
+    assert_ok(nb_model_save(m, good));
+    nb_model_free(m);
+    base = read_all(good);
+    base_len = get_u64(base.data);
+    base_header = calloc(1, base_len + 1);
+    memcpy(base_header, base.data + 8, base_len);
+    const int real = (int)sizeof(nb_real);
+
+    /* The helpers reproduce a loadable file when nothing is changed. */
+    {
+        cJSON *root = base_json();
+        write_compacted(root, path);
+        cJSON_Delete(root);
+        assert_ok(nb_model_load(path, &m));
+        nb_model_free(m);
+    }
+
+    /* Truncated at every byte offset. */
+    for (size_t cut = 0; cut < base.size; cut++) {
+        char what[64];
+        snprintf(what, sizeof what, "truncated to %zu bytes", cut);
+        write_all(path, base.data, cut);
+        expect_refused(path, what, NULL);
+    }
+
+    /* The header length field. */
+    unsigned char *copy = malloc(base.size);
+    uint64_t lengths[] = {
+        0,         UINT64_MAX,   (uint64_t)1 << 63, NB_MAX_HEADER + 8ull, base.size - 8 + 1,
+        base.size, base_len / 2, base_len - 8,      base_len + 8};
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+        memcpy(copy, base.data, base.size);
+        put_u64(copy, lengths[i]);
+        write_all(path, copy, base.size);
+        expect_refused(path, "header length changed", NULL);
+    }
+    memcpy(copy, base.data, base.size);
+    put_u64(copy, 0);
+    write_all(path, copy, base.size);
+    expect_refused(path, "header length zero", "is 0");
+    put_u64(copy, UINT64_MAX);
+    write_all(path, copy, base.size);
+    expect_refused(path, "header length huge", "more than");
+
+    /* Bytes of the header changed: a brace, a quote, a NUL. */
+    size_t positions[] = {0, 1, base_len / 3, base_len / 2};
+    unsigned char bad_bytes[] = {'[', '"', 0, 0xff};
+    for (size_t i = 0; i < sizeof positions / sizeof positions[0]; i++)
+        for (size_t k = 0; k < sizeof bad_bytes; k++) {
+            memcpy(copy, base.data, base.size);
+            copy[8 + positions[i]] = bad_bytes[k];
+            write_all(path, copy, base.size);
+            nb_model *mm = NULL;
+            nb_status st = nb_model_load(path, &mm);
+            /* Some changes land in a class name and stay valid JSON; only
+             * a refused file counts. */
+            if (st == NB_OK) {
+                nb_model_free(mm);
+                continue;
+            }
+            expect_refused(path, "a header byte changed", NULL);
+        }
+    free(copy);
+
+    /* Not JSON, or not the JSON expected. */
+    const char *texts[] = {"{\"a\":", "[]",   "garbage",   "{}{}", "\"text\"", "{\"__metadata__\":",
+                           "{} x",    "null", "{\"x\": 1}"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        write_variant(path, texts[i], base_data(), base_data_size());
+        expect_refused(path, texts[i], NULL);
+    }
+    write_variant(path, "{\"a\": [1, 2,, 3]}", NULL, 0);
+    expect_refused(path, "JSON error", "near file byte 20");
+
+    /* dtype */
+    COMPACT_CASE("dtype F16", "F16",
+                 set_field(root, "dense0.weight", "dtype", cJSON_CreateString("F16")));
+    COMPACT_CASE("dtype I32", "I32",
+                 set_field(root, "dense1.bias", "dtype", cJSON_CreateString("I32")));
+    COMPACT_CASE("dtype number", "dtype",
+                 set_field(root, "dense0.bias", "dtype", cJSON_CreateNumber(4)));
+    COMPACT_CASE("dtype missing", "dtype",
+                 cJSON_DeleteItemFromObject(cJSON_GetObjectItem(root, "dense0.bias"), "dtype"));
+    COMPACT_CASE("entry not an object", "dense0.bias",
+                 cJSON_ReplaceItemInObject(root, "dense0.bias", cJSON_CreateNumber(1)));
+
+    /* shapes */
+    double neg[] = {-3, 2}, zero[] = {0, 2}, big[] = {2147483648.0, 1}, frac[] = {3, 1.5},
+           five[] = {1, 1, 1, 3, 2}, over[] = {2147483647, 2147483647, 2147483647, 2147483647},
+           huge[] = {1e300, 1};
+    RAW_CASE("negative shape", "dense0.weight",
+             set_field(root, "dense0.weight", "shape", shape_of(neg, 2)));
+    RAW_CASE("zero shape", "dense0.weight",
+             set_field(root, "dense0.weight", "shape", shape_of(zero, 2)));
+    RAW_CASE("shape past int", "dense0.weight",
+             set_field(root, "dense0.weight", "shape", shape_of(big, 2)));
+    RAW_CASE("fractional shape", "dense0.weight",
+             set_field(root, "dense0.weight", "shape", shape_of(frac, 2)));
+    RAW_CASE("five dimensions", "at most 4",
+             set_field(root, "dense0.weight", "shape", shape_of(five, 5)));
+    RAW_CASE("overflowing shape", "overflows",
+             set_field(root, "dense0.weight", "shape", shape_of(over, 4)));
+    RAW_CASE("1e300 shape", "dense0.weight",
+             set_field(root, "dense0.weight", "shape", shape_of(huge, 2)));
+    RAW_CASE("shape not array", "shape",
+             set_field(root, "dense0.weight", "shape", cJSON_CreateString("[3,2]")));
+    RAW_CASE("shape of strings", "shape",
+             set_field(root, "dense0.weight", "shape",
+                       cJSON_CreateStringArray((const char *[]){"3", "2"}, 2)));
+    RAW_CASE("shape missing", "shape",
+             cJSON_DeleteItemFromObject(cJSON_GetObjectItem(root, "dense0.weight"), "shape"));
+
+    /* offsets (dense0.weight is first: [0, 6 * real]) */
+    double wend = 6.0 * real;
+    RAW_CASE("offsets past the data", "end past the data area",
+             set_field(root, "dense1.bias", "data_offsets", pair(1e6, 1e6 + 3 * real)));
+    RAW_CASE("offsets past 2^53", "data_offsets",
+             set_field(root, "dense1.bias", "data_offsets", pair(0, 1e18)));
+    RAW_CASE("offsets reversed", "reversed",
+             set_field(root, "dense0.weight", "data_offsets", pair(wend, 0)));
+    RAW_CASE("offsets too short", "needs",
+             set_field(root, "dense0.weight", "data_offsets", pair(0, wend - real)));
+    RAW_CASE("offsets too long", "needs",
+             set_field(root, "dense0.weight", "data_offsets", pair(0, wend + real)));
+    RAW_CASE("offsets negative", "data_offsets",
+             set_field(root, "dense0.weight", "data_offsets", pair(-real, wend - real)));
+    RAW_CASE("offsets fractional", "data_offsets",
+             set_field(root, "dense0.weight", "data_offsets", pair(0.5, wend + 0.5)));
+    RAW_CASE("overlapping", "overlap",
+             set_field(root, "dense0.bias", "data_offsets", pair(0, 2.0 * real)));
+    RAW_CASE("offsets missing", "data_offsets",
+             cJSON_DeleteItemFromObject(cJSON_GetObjectItem(root, "dense0.bias"), "data_offsets"));
+    RAW_CASE("three offsets", "data_offsets", {
+        cJSON *o = pair(0, wend);
+        cJSON_AddItemToArray(o, cJSON_CreateNumber(1));
+        set_field(root, "dense0.weight", "data_offsets", o);
+    });
+    /* A gap (the data area is one value longer, the last tensor moved) and
+     * bytes after the last tensor. */
+    {
+        unsigned char *more = calloc(1, base_data_size() + 2 * real);
+        memcpy(more, base_data(), base_data_size());
+        write_variant(path, base_header, more, base_data_size() + real);
+        expect_refused(path, "trailing data", "belong to no tensor");
+        cJSON *root = base_json();
+        cJSON *last = NULL, *e;
+        cJSON_ArrayForEach(e, root) last = e;
+        cJSON *off = cJSON_GetObjectItem(last, "data_offsets");
+        double b = cJSON_GetArrayItem(off, 0)->valuedouble,
+               en = cJSON_GetArrayItem(off, 1)->valuedouble;
+        set_field(root, last->string, "data_offsets", pair(b + real, en + real));
+        write_json(root, path, more, base_data_size() + real);
+        cJSON_Delete(root);
+        expect_refused(path, "a gap", "belong to no tensor");
+        free(more);
+    }
+
+    /* Tensors against the spec. */
+    COMPACT_CASE("missing tensor", "dense1.bias", cJSON_DeleteItemFromObject(root, "dense1.bias"));
+    COMPACT_CASE("missing scaler", "scaler.scale",
+                 cJSON_DeleteItemFromObject(root, "scaler.scale"));
+    COMPACT_CASE("extra tensor", "dense2.weight", {
+        double d[] = {3, 3};
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "dtype", NB_REAL_NAME[1] == '3' ? "F32" : "F64");
+        cJSON_AddItemToObject(e, "shape", shape_of(d, 2));
+        cJSON_AddItemToObject(e, "data_offsets", pair(0, 0));
+        cJSON_AddItemToObject(root, "dense2.weight", e);
+    });
+    COMPACT_CASE("transposed weight", "[2, 3]", {
+        double d[] = {HID, IN};
+        set_field(root, "dense0.weight", "shape", shape_of(d, 2));
+    });
+    COMPACT_CASE("wrong bias shape", "dense1.bias", {
+        double d[] = {OUT, 1};
+        set_field(root, "dense1.bias", "shape", shape_of(d, 2));
+    });
+    COMPACT_CASE("scaler without scale kind", "scaler.", set_meta_field(root, "scale", "none"));
+    RAW_CASE("duplicate tensor", "twice", {
+        /* cJSON keeps both entries of a repeated key. */
+        cJSON *e = cJSON_Duplicate(cJSON_GetObjectItem(root, "dense0.bias"), 1);
+        cJSON_DeleteItemFromObject(root, "dense0.bias");
+        cJSON_AddItemToObject(root, "dense1.bias", e);
+    });
+    {
+        /* Two "__metadata__" objects. */
+        cJSON *root = base_json();
+        cJSON_AddItemToObject(root, "__metadata__", cJSON_CreateObject());
+        write_json(root, path, base_data(), base_data_size());
+        cJSON_Delete(root);
+        expect_refused(path, "two metadata", "twice");
+    }
+    {
+        /* NB_MAX_TENSORS + 1 tensors of one value. */
+        cJSON *root = cJSON_CreateObject();
+        double one = 1;
+        for (int i = 0; i <= NB_MAX_TENSORS; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "t%d", i);
+            cJSON *e = cJSON_AddObjectToObject(root, name);
+            cJSON_AddStringToObject(e, "dtype", "F32");
+            cJSON_AddItemToObject(e, "shape", shape_of(&one, 1));
+            cJSON_AddItemToObject(e, "data_offsets", pair(4.0 * i, 4.0 * i + 4));
+        }
+        unsigned char *zeros = calloc(NB_MAX_TENSORS + 1, 4);
+        write_json(root, path, zeros, (NB_MAX_TENSORS + 1) * 4);
+        cJSON_Delete(root);
+        free(zeros);
+        expect_refused(path, "too many tensors", "more than 4096");
+    }
+
+    /* Metadata. */
+    RAW_CASE("no metadata", "__metadata__", cJSON_DeleteItemFromObject(root, "__metadata__"));
+    RAW_CASE("metadata not an object", "__metadata__",
+             cJSON_ReplaceItemInObject(root, "__metadata__", cJSON_CreateString("x")));
+    RAW_CASE("metadata value not a string", "inputs", {
+        cJSON *meta = cJSON_GetObjectItem(root, "__metadata__");
+        cJSON_ReplaceItemInObject(meta, "inputs", cJSON_CreateNumber(3));
+    });
+    RAW_CASE("format missing", "format", set_meta_field(root, "format", NULL));
+    RAW_CASE("format other", "format", set_meta_field(root, "format", "pytorch"));
+    RAW_CASE("version 2", "format_version", set_meta_field(root, "format_version", "2"));
+    RAW_CASE("version 0", "format_version", set_meta_field(root, "format_version", "0"));
+    RAW_CASE("version text", "format_version", set_meta_field(root, "format_version", "one"));
+    RAW_CASE("version missing", "format_version", set_meta_field(root, "format_version", NULL));
+    RAW_CASE("spec missing", "spec", set_meta_field(root, "spec", NULL));
+    RAW_CASE("bad spec", "item 2", set_meta_field(root, "spec", "dense:2,rel,dense:3"));
+    RAW_CASE("spec ends in activation", "end with a dense",
+             set_meta_field(root, "spec", "dense:2,relu"));
+    RAW_CASE("spec of other sizes", "dense0.weight",
+             set_meta_field(root, "spec", "dense:4,relu,dense:3"));
+    RAW_CASE("spec with a layer more", "dense2",
+             set_meta_field(root, "spec", "dense:2,relu,dense:3,dense:3"));
+    RAW_CASE("unknown loss", "hinge", set_meta_field(root, "loss", "hinge"));
+    RAW_CASE("bce with 3 outputs", "bce", set_meta_field(root, "loss", "bce"));
+    RAW_CASE("loss missing", "loss", set_meta_field(root, "loss", NULL));
+    RAW_CASE("inputs text", "inputs", set_meta_field(root, "inputs", "three"));
+    RAW_CASE("inputs zero", "inputs", set_meta_field(root, "inputs", "0"));
+    RAW_CASE("inputs negative", "inputs", set_meta_field(root, "inputs", "-3"));
+    RAW_CASE("inputs huge", "inputs", set_meta_field(root, "inputs", "99999999999999999999"));
+    RAW_CASE("inputs trailing", "inputs", set_meta_field(root, "inputs", "3x"));
+    RAW_CASE("inputs other", "dense0.weight", set_meta_field(root, "inputs", "4"));
+    RAW_CASE("outputs other", "outputs", set_meta_field(root, "outputs", "4"));
+    RAW_CASE("outputs missing", "outputs", set_meta_field(root, "outputs", NULL));
+    RAW_CASE("unknown scale", "scale", set_meta_field(root, "scale", "log"));
+    RAW_CASE("class names not JSON", "class_names", set_meta_field(root, "class_names", "[\"a\","));
+    RAW_CASE("class names not array", "class_names", set_meta_field(root, "class_names", "{}"));
+    RAW_CASE("two class names", "class_names",
+             set_meta_field(root, "class_names", "[\"a\",\"b\"]"));
+    RAW_CASE("class name number", "class_names",
+             set_meta_field(root, "class_names", "[\"a\",2,\"c\"]"));
+    RAW_CASE("class name too long", "class_names",
+             set_meta_field(root, "class_names",
+                            "[\"a\",\"b\",\"0123456789012345678901234567890123456789012345678901234"
+                            "567890123456789\"]"));
+    RAW_CASE("user metadata not JSON", "training", set_meta_field(root, "training", "{epochs"));
+    RAW_CASE("user metadata key too long", "metadata",
+             set_meta_field(
+                 root, "a-key-that-is-longer-than-sixty-three-bytes-aaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                 "1"));
+
+    /* Values that are not finite. */
+    double bad_values[] = {NAN, INFINITY, -INFINITY};
+    for (int i = 0; i < 3; i++) {
+        unsigned char *data = malloc(base_data_size());
+        memcpy(data, base_data(), base_data_size());
+        cJSON *root = base_json();
+        cJSON *off =
+            cJSON_GetObjectItem(cJSON_GetObjectItem(root, "dense1.weight"), "data_offsets");
+        size_t at = (size_t)cJSON_GetArrayItem(off, 0)->valuedouble + 2 * real;
+        put_real(data + at, bad_values[i], real);
+        write_json(root, path, data, base_data_size());
+        cJSON_Delete(root);
+        free(data);
+        expect_refused(path, "a weight not finite", "dense1.weight");
+    }
+#ifndef NABLA_DOUBLE
+    /* An F64 value too large for float becomes infinite: refused too. */
+    {
+        /* An F64 value too large for float becomes infinite. */
+        cJSON *root = base_json(), *e;
+        cJSON_ArrayForEach(e, root) if (strcmp(e->string, "__metadata__") != 0)
+            set_field(root, e->string, "dtype", cJSON_CreateString("F64"));
+        write_compacted(root, path);
+        blob f = read_all(path);
+        cJSON *hdr = cJSON_ParseWithLength((const char *)f.data + 8, get_u64(f.data));
+        cJSON *off = cJSON_GetObjectItem(cJSON_GetObjectItem(hdr, "dense1.bias"), "data_offsets");
+        put_real(f.data + 8 + get_u64(f.data) + (size_t)cJSON_GetArrayItem(off, 0)->valuedouble,
+                 1e300, 8);
+        write_all(path, f.data, f.size);
+        cJSON_Delete(hdr);
+        cJSON_Delete(root);
+        free(f.data);
+        expect_refused(path, "F64 value beyond float", "dense1.bias");
+    }
+#endif
+
+    /* Not a model file at all. */
+    expect_refused(in_dir("does-not-exist.safetensors"), "missing file", "cannot open");
+    expect_refused(dir, "a directory", NULL);
+
+    print_message("corrupt model files refused: %d\n", corrupt_cases);
+    assert_true(corrupt_cases > (int)base.size + 80);
+    free(base_header);
+    free(base.data);
+}
+
+/* The other precision's dtype loads and converts. */
+static void test_other_dtype(void **state)
+{
+    (void)state;
+    nb_model *m = make_model(21), *back;
+    const char *good = in_dir("dtype-base.safetensors"), *path = in_dir("dtype.safetensors");
+    assert_ok(nb_model_save(m, good));
+    base = read_all(good);
+    base_len = get_u64(base.data);
+    base_header = calloc(1, base_len + 1);
+    memcpy(base_header, base.data + 8, base_len);
+    cJSON *root = base_json(), *e;
+    const char *other = sizeof(nb_real) == 4 ? "F64" : "F32";
+    cJSON_ArrayForEach(e, root) if (strcmp(e->string, "__metadata__") != 0)
+        set_field(root, e->string, "dtype", cJSON_CreateString(other));
+    write_compacted(root, path);
+    cJSON_Delete(root);
+    assert_ok(nb_model_load(path, &back));
+    size_t n;
+    nb_real *a = nb_graph_params(nb_model_graph(m), &n),
+            *b = nb_graph_params(nb_model_graph(back), &n);
+    /* float -> double -> float is exact; double -> float rounds. */
+    for (size_t i = 0; i < n; i++) assert_near(b[i], a[i], sizeof(nb_real) == 4 ? 0 : 1e-7);
+    blob f = read_all(path);
+    assert_non_null(strstr((const char *)f.data + 8, other));
+    free(f.data);
+    free(base_header);
+    free(base.data);
+    nb_model_free(m);
+    nb_model_free(back);
+}
+
+/* --------------------------------------------------------- sample mode */
+
+/* dense:3,tanh,dense:2 on 4 inputs; parameter k (creation order over
+ * dense0.weight, dense0.bias, dense1.weight, dense1.bias) is
+ * ((k mod 7) - 3) / 8; scaler offset j / 2, scale 2. Prints the class
+ * probabilities of x = [1, -2, 0.5, 3]. */
+static int write_sample(const char *path)
+{
+    nb_model *m;
+    nb_status st = nb_model_create("dense:3,tanh,dense:2", 4, "softmax_ce", 1, &m);
+    if (st != NB_OK) return fprintf(stderr, "%s\n", nb_last_error()), 1;
+    size_t n;
+    nb_real *p = nb_graph_params(nb_model_graph(m), &n);
+    for (size_t k = 0; k < n; k++) p[k] = (nb_real)(((int)(k % 7) - 3) / 8.0);
+    nb_real off[4] = {0, 0.5, 1, 1.5}, sc[4] = {2, 2, 2, 2};
+    nb_scaler s = {NB_SCALE_ZSCORE, 4, off, sc};
+    char *names[] = {"no", "yes"};
+    nb_real x[4] = {1, -2, 0.5, 3}, y[2];
+    if ((st = nb_model_set_scaler(m, &s)) != NB_OK ||
+        (st = nb_model_set_class_names(m, names, 2)) != NB_OK ||
+        (st = nb_model_set_meta(m, "training", "{\"epochs\":2}")) != NB_OK ||
+        (st = nb_model_predict(m, x, 1, y)) != NB_OK || (st = nb_model_save(m, path)) != NB_OK) {
+        fprintf(stderr, "%s\n", nb_last_error());
+        nb_model_free(m);
+        return 1;
+    }
+    printf("%.9g %.9g\n", (double)y[0], (double)y[1]);
+    nb_model_free(m);
+    return 0;
+}
+
+static int remove_dir(void)
+{
+    DIR *d = opendir(dir);
+    char p[512];
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p) != 0 && errno == EISDIR) {
+            char q[600];
+            snprintf(q, sizeof q, "%s/inside", p);
+            unlink(q);
+            rmdir(p);
+        }
+    }
+    if (d) closedir(d);
+    return rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--write-sample") == 0) return write_sample(argv[2]);
+    strcpy(dir, "model_file_XXXXXX");
+    if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_atomic_save), cmocka_unit_test(test_corrupt_files),
+        cmocka_unit_test(test_other_dtype),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    if (remove_dir() != 0) fprintf(stderr, "note: could not remove %s\n", dir);
+    return failed;
+}
