@@ -9,7 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,7 +44,7 @@ static const char help[] =
     "  --lr RATE            learning rate (default 0.01 for SGD-like, 0.001 for Adam)\n"
     "  --momentum M         momentum and nesterov (default 0.9)\n"
     "  --beta1 B --beta2 B  adam and adamw (default 0.9, 0.999)\n"
-    "  --weight-decay W     L2 penalty (decoupled for adamw; default 0)\n"
+    "  --weight-decay W     L2 penalty (decoupled for adamw; default 0, adamw 0.01)\n"
     "  --clip-norm N        scale gradients to at most this L2 norm (default: off)\n"
     "schedule:\n"
     "  --batch N            samples per step (default 32)\n"
@@ -92,21 +91,7 @@ typedef struct train_state {
     char *settings;
 } train_state;
 
-static const char *const builtin_sets[] = {"xor", "spiral", "sine", "body"};
 static const char *const loss_names[] = {"softmax_ce", "bce", "mse", "sse", "half_sse", "sae"};
-
-static int is_builtin(const char *source)
-{
-    for (size_t i = 0; i < sizeof builtin_sets / sizeof builtin_sets[0]; i++)
-        if (strcmp(source, builtin_sets[i]) == 0) return 1;
-    return 0;
-}
-
-static int is_csv(const char *source)
-{
-    size_t n = strlen(source);
-    return n >= 4 && strcasecmp(source + n - 4, ".csv") == 0;
-}
 
 static int parse_schedule(const char *name, nb_schedule_kind *kind)
 {
@@ -288,7 +273,7 @@ static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *
     if (a->scale && nb_scale_parse(a->scale, &scale) != NB_OK)
         return args_usage_error(cmd, "--scale: unknown scaling '%s' (none, unit, minmax, zscore)",
                                 a->scale);
-    if ((args_seen(cmd, "label") || a->regression) && !is_csv(a->data))
+    if ((args_seen(cmd, "label") || a->regression) && !cli_is_csv(a->data))
         return args_usage_error(cmd, "--%s applies to .csv data only, not '%s'",
                                 args_seen(cmd, "label") ? "label" : "regression", a->data);
     if (a->patience > 0 && args_seen(cmd, "val") && a->val <= 0)
@@ -298,16 +283,6 @@ static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *
     if (rc == CLI_EXIT_OK) rc = check_output("log", a->log);
     if (rc == CLI_EXIT_OK) rc = check_output("report", a->report);
     return rc == CLI_EXIT_OK ? -1 : rc;
-}
-
-static nb_scale_kind default_scale(const char *source, const nb_dataset *d)
-{
-    struct stat st;
-    if (d->rows > 0 || strcmp(source, "fashion-mnist") == 0 ||
-        (stat(source, &st) == 0 && S_ISDIR(st.st_mode)))
-        return NB_SCALE_UNIT; /* IDX bytes 0..255 */
-    if (is_builtin(source)) return NB_SCALE_NONE;
-    return NB_SCALE_ZSCORE;
 }
 
 static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
@@ -338,7 +313,7 @@ static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
         s->train = s->all;
         memset(&s->all, 0, sizeof s->all);
     }
-    *scale = default_scale(a->data, &s->train);
+    *scale = cli_default_scale(a->data, &s->train);
     if (a->scale) nb_scale_parse(a->scale, scale);
     return CLI_EXIT_OK;
 }
@@ -447,7 +422,7 @@ static int check_training(const train_args *a, const train_state *s, const cli_p
         return CLI_EXIT_OUTPUT;
     }
     if (cli_interrupted || st == NB_ERR_INTERRUPTED) {
-        cli_error(CMD, "interrupted after %d epochs; no model or report written",
+        cli_error(CMD, "interrupted in epoch %d; no model or report written",
                   s->result.epochs_run);
         return CLI_EXIT_INTERRUPTED;
     }

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 volatile sig_atomic_t cli_interrupted = 0;
@@ -192,4 +194,22 @@ cJSON *cli_model_meta_json(const nb_model *model, const char *key)
 {
     const char *text = nb_model_meta(model, key);
     return text ? cJSON_Parse(text) : NULL;
+}
+
+int cli_is_csv(const char *source)
+{
+    size_t n = strlen(source);
+    return n >= 4 && strcasecmp(source + n - 4, ".csv") == 0;
+}
+
+nb_scale_kind cli_default_scale(const char *source, const nb_dataset *d)
+{
+    static const char *const builtin[] = {"xor", "spiral", "sine", "body"};
+    struct stat st;
+    if (d->rows > 0 || strcmp(source, "fashion-mnist") == 0 ||
+        (stat(source, &st) == 0 && S_ISDIR(st.st_mode)))
+        return NB_SCALE_UNIT; /* IDX bytes 0..255 */
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+        if (strcmp(source, builtin[i]) == 0) return NB_SCALE_NONE;
+    return NB_SCALE_ZSCORE;
 }

@@ -102,7 +102,7 @@ static void put_number_label(FILE *f, double v, double step)
 #define CH 300
 #define ML 64
 #define MR 16
-#define MT 34
+#define MT 50 /* room for the title and the legend above the plot */
 #define MB 44
 
 /* A line chart of lines over x = 1..n with axes, ticks and a legend. */
@@ -153,8 +153,9 @@ static void line_chart(FILE *f, const char *title, const char *xlabel, const cha
         fputs("</text>\n", f);
     }
     /* x ticks on whole epochs. */
+    /* Epoch 1, then multiples of a nice step. */
     int xstep = n <= 10 ? 1 : (int)ceil(nice_step(n - 1, 8));
-    for (int e = 1; e <= (int)x_hi; e += xstep) {
+    for (int e = 1; e <= (int)x_hi; e = e == 1 && xstep > 1 ? xstep : e + xstep) {
         if (e > n && e != 1) break;
         fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" class=\"axis\"/>", PX(e),
                 PX(e), MT + ph, MT + ph + 5);
@@ -185,14 +186,12 @@ static void line_chart(FILE *f, const char *title, const char *xlabel, const cha
                 fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>", PX(i + 1),
                         PY(v), lines[l].color);
         }
-        /* The legend, top right inside the plot. */
-        int ly = MT + 10 + 18 * l;
-        fprintf(f, "\n<rect x=\"%d\" y=\"%d\" width=\"112\" height=\"18\" class=\"legendbg\"/>",
-                ML + pw - 120, ly - 12);
-        fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
+        /* The legend, in a row between the title and the plot. */
+        int lx = ML + pw / 2 - 60 * n_lines + 120 * l, ly = MT - 14;
+        fprintf(f, "\n<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
                    "stroke-width=\"3\"/>",
-                ML + pw - 114, ML + pw - 92, ly - 3, ly - 3, lines[l].color);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"legend\">", ML + pw - 86, ly + 1);
+                lx, lx + 22, ly - 4, ly - 4, lines[l].color);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"legend\">", lx + 28, ly);
         put_escaped(f, lines[l].name);
         fputs("</text>\n", f);
     }
@@ -299,14 +298,12 @@ static void regression_chart(FILE *f, const cli_report *r)
     fprintf(f, "\n<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", COLOR_VAL);
     for (size_t i = 0; i < t->count; i++) fprintf(f, "%.1f,%.1f ", PX(pts[i].x), PY(pts[i].p));
     fputs("\"/>\n", f);
-    int lx = ML + pw - 120;
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"112\" height=\"36\" class=\"legendbg\"/>", lx,
-            MT - 2);
-    fprintf(f, "<circle cx=\"%d\" cy=\"%d\" r=\"3\" fill=\"#888\"/>", lx + 17, MT + 7);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"legend\">target</text>", lx + 34, MT + 11);
+    int lx = ML + pw / 2 - 120, ly = MT - 14;
+    fprintf(f, "<circle cx=\"%d\" cy=\"%d\" r=\"3\" fill=\"#888\"/>", lx + 11, ly - 4);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"legend\">test target</text>", lx + 28, ly);
     fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"/>",
-            lx + 6, lx + 28, MT + 24, MT + 24, COLOR_VAL);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"legend\">prediction</text>\n", lx + 34, MT + 28);
+            lx + 120, lx + 142, ly - 4, ly - 4, COLOR_VAL);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"legend\">prediction</text>\n", lx + 148, ly);
 #undef PX
 #undef PY
     fputs("</svg>\n</div>\n", f);
@@ -450,15 +447,22 @@ static void image_grid(FILE *f, const cli_report *r)
         return;
     size_t pick[GRID_IMAGES];
     int n = 0, mistakes = 0;
-    /* Mistakes first, then right answers, each in test order. */
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < t->count && n < GRID_IMAGES; i++) {
-            int wrong = m->predicted[i] != t->labels[i];
-            if (wrong == (pass == 0)) pick[n++] = i, mistakes += wrong;
-        }
-    fprintf(f, "<h2>Test images</h2>\n<p class=\"note\">%d of the test images, mistakes first "
-               "(%d shown, in red).</p>\n<div class=\"grid\">\n",
-            n, mistakes);
+    /* Mistakes first (at most two thirds of the grid while right answers
+     * remain), then right answers, then more mistakes; in test order. */
+    size_t right = 0;
+    for (size_t i = 0; i < t->count; i++) right += m->predicted[i] == t->labels[i];
+    int room = right >= GRID_IMAGES / 3 ? GRID_IMAGES - GRID_IMAGES / 3 : GRID_IMAGES - (int)right;
+    size_t next = 0; /* after the last mistake picked */
+    for (size_t i = 0; i < t->count && n < room; i++)
+        if (m->predicted[i] != t->labels[i]) pick[n++] = i, next = i + 1;
+    mistakes = n;
+    for (size_t i = 0; i < t->count && n < GRID_IMAGES; i++)
+        if (m->predicted[i] == t->labels[i]) pick[n++] = i;
+    for (size_t i = next; i < t->count && n < GRID_IMAGES; i++)
+        if (m->predicted[i] != t->labels[i]) pick[n++] = i, mistakes++;
+    fprintf(f, "<h2>Test images</h2>\n<p class=\"note\">%d test images: %d mistakes (in red, "
+               "first) and %d right answers.</p>\n<div class=\"grid\">\n",
+            n, mistakes, n - mistakes);
     char b1[32], b2[32];
     int scale = 84 / (t->cols > t->rows ? t->cols : t->rows);
     if (scale < 1) scale = 1;
@@ -491,6 +495,8 @@ static void settings_table(FILE *f, const cli_report *r)
         fputs("</th><td>", f);
         if (cJSON_IsString(it)) {
             put_escaped(f, it->valuestring);
+        } else if (cJSON_IsNumber(it)) {
+            fprintf(f, "%.6g", it->valuedouble);
         } else {
             char *text = cJSON_PrintUnformatted(it);
             put_escaped(f, text);
@@ -533,10 +539,12 @@ static void summary(FILE *f, const cli_report *r)
     if (isfinite(r2))
         fprintf(f, "<div class=\"card\"><div class=\"big\">%.4f</div>test R&sup2;</div>\n", r2);
     if (m) fprintf(f, "<div class=\"card\"><div class=\"big\">%zu</div>test samples</div>\n", m->samples);
-    fprintf(f, "<div class=\"card\"><div class=\"big\">%d</div>epochs (%s)</div>\n",
-            res->epochs_run, res->stop_reason ? res->stop_reason : "epochs");
-    fprintf(f, "<div class=\"card\"><div class=\"big\">%.1f s</div>training time</div>\n",
-            res->seconds);
+    fprintf(f, "<div class=\"card\"><div class=\"big\">%d</div>epochs run (stop: ",
+            res->epochs_run);
+    put_escaped(f, res->stop_reason ? res->stop_reason : "epochs");
+    fputs(")</div>\n", f);
+    fprintf(f, "<div class=\"card\"><div class=\"big\">%.*f s</div>training time</div>\n",
+            res->seconds < 10 ? 2 : 1, res->seconds);
     fprintf(f, "<div class=\"card\"><div class=\"big\">%zu</div>parameters</div>\n",
             r->parameters);
     fputs("</div>\n", f);
@@ -566,7 +574,7 @@ static const char style[] =
     ".confusion td{width:44px;height:30px;text-align:center;border:1px solid #e3e3e3;"
     "font-variant-numeric:tabular-nums}"
     ".confusion th{font-weight:500;padding:4px 6px}.confusion th.row{text-align:right}"
-    ".confusion th.col{vertical-align:bottom;height:110px}.confusion th.col span{"
+    ".confusion th.col{vertical-align:bottom}.confusion th.col span{"
     "writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap}"
     ".confusion th.corner{font-size:11px;color:#777;vertical-align:bottom;text-align:right}"
     ".metrics th,.metrics td,.settings th,.settings td{border-bottom:1px solid #eee;"

@@ -458,6 +458,8 @@ typedef struct nb_model nb_model;
 #define NB_SPEC_MAX 1024 /* bytes in a layer spec */
 #define NB_MAX_LAYERS 64
 
+/* Build and compile the graph (loss NULL: "softmax_ce"); the weights start
+ * as nb_model_init(model, 0) leaves them. */
 nb_status nb_model_create(const char *spec, int inputs, const char *loss, int batch,
                           nb_model **out);
 void nb_model_free(nb_model *model);
@@ -481,7 +483,9 @@ nb_status nb_model_init(nb_model *model, uint64_t seed);
 
 /* Outputs for count raw samples (count x inputs): the model's scaler is
  * applied first; out gets count x outputs values: class probabilities for
- * classifiers (sigmoid for bce), the regression values otherwise. */
+ * classifiers (sigmoid for bce), the regression values otherwise. It runs
+ * in chunks of the batch size and recompiles for a last, partial chunk (node
+ * value pointers taken earlier are then stale); "x" must not be bound. */
 nb_status nb_model_predict(nb_model *model, const nb_real *x, size_t count, nb_real *out);
 
 /* What is saved with the model. Setters copy. */

@@ -291,6 +291,33 @@ static void test_calloc_overflow(void **state)
     assert_int_equal(c.live, 0);
 }
 
+/* Sizes whose byte counts overflow size_t are refused before anything is
+ * allocated: a parameter of 2^62 elements (2^64 bytes and more), and four
+ * inputs of 2^62 elements each, whose element total wraps to 0. */
+static void test_huge_shapes_refused(void **state)
+{
+    (void)state;
+    counter c;
+    install(&c);
+    const nb_shape huge = nb_shape3(1 << 30, 1 << 30, 4);
+    nb_graph *g = nb_graph_create();
+    nb_node p = nb_param(g, "p", huge, nb_init_zeros());
+    assert_int_not_equal(nb_sum(g, p), NB_NONE);
+    assert_int_equal(nb_graph_compile(g), NB_ERR_MEMORY);
+    assert_int_equal(nb_graph_forward(g), NB_ERR_STATE);
+    nb_graph_free(g);
+
+    g = nb_graph_create();
+    nb_node x[4];
+    for (int i = 0; i < 4; i++) x[i] = nb_input(g, NULL, huge);
+    assert_int_not_equal(nb_sum(g, nb_add(g, nb_add(g, x[0], x[1]), nb_add(g, x[2], x[3]))),
+                         NB_NONE);
+    assert_int_equal(nb_graph_compile(g), NB_ERR_MEMORY);
+    assert_int_equal(nb_graph_forward(g), NB_ERR_STATE);
+    nb_graph_free(g);
+    assert_int_equal(c.live, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +326,7 @@ int main(void)
         cmocka_unit_test_teardown(test_every_allocation_failure, teardown),
         cmocka_unit_test_teardown(test_recompile_failure_recovers, teardown),
         cmocka_unit_test_teardown(test_calloc_overflow, teardown),
+        cmocka_unit_test_teardown(test_huge_shapes_refused, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

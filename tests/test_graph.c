@@ -4,22 +4,6 @@
 
 #include <string.h>
 
-/* Notes 001: apples 100 x 2, oranges 150 x 3, total x 1.1 tax.
- * price = (100*2 + 150*3) * 1.1 = 715. */
-static void test_apple_orange(void **state)
-{
-    (void)state;
-    nb_graph *g = nb_graph_create();
-    nb_real v;
-    v = 100; nb_node apple = nb_constant(g, "apple", nb_shape0(), &v);
-    v = 2;   nb_node n_apple = nb_constant(g, "n_apple", nb_shape0(), &v);
-    v = 150; nb_node orange = nb_constant(g, "orange", nb_shape0(), &v);
-    v = 3;   nb_node n_orange = nb_constant(g, "n_orange", nb_shape0(), &v);
-    v = 1.1; nb_node tax = nb_constant(g, "tax", nb_shape0(), &v);
-    (void)apple; (void)n_apple; (void)orange; (void)n_orange; (void)tax;
-    nb_graph_free(g);
-}
-
 static void test_fan_out_sums_gradients(void **state)
 {
     (void)state;
@@ -116,7 +100,6 @@ static void test_reshape_batch_keeps_params(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_apple_orange),
         cmocka_unit_test(test_fan_out_sums_gradients),
         cmocka_unit_test(test_shape_error_names_everything),
         cmocka_unit_test(test_errors_are_values),

@@ -236,17 +236,22 @@ static void test_rng_below(void **state)
     double chi2 = 0;
     for (int k = 0; k < 7; k++) chi2 += (counts[k] - 10000.0) * (counts[k] - 10000.0) / 10000.0;
     if (!(chi2 < 38.5)) fail_msg("chi-square %g over 7 buckets", chi2);
-    /* n = 3 * 2^62: a plain x % n would put 3/4 of the draws below 2^63
-     * (the low 2^62 values twice); unbiased gives 2/3. */
+    /* n = 3 * 2^62, where 2^64 / n = 4/3 inputs per output: a plain x % n
+     * puts 3/4 of the draws below 2^63 (the low 2^62 values twice), a
+     * multiply-shift floor(x n / 2^64) without rejection hits multiples of
+     * 3 twice as often (1/2 of the draws); unbiased gives 2/3 and 1/3. */
     const uint64_t n = 3ULL << 62;
-    long below = 0;
+    long below = 0, multiples = 0;
     enum { DRAWS = 100000 };
     for (int i = 0; i < DRAWS; i++) {
         uint64_t r = nb_rng_below(&rng, n);
         assert_true(r < n);
         below += r < (1ULL << 63);
+        multiples += r % 3 == 0;
     }
     check_within((double)below / DRAWS, 2.0 / 3, sqrt(2.0 / 9 / DRAWS), "fraction below 2^63");
+    check_within((double)multiples / DRAWS, 1.0 / 3, sqrt(2.0 / 9 / DRAWS),
+                 "fraction of multiples of 3");
 }
 
 static int compare_ints(const void *a, const void *b)

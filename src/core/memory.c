@@ -2,6 +2,7 @@
  * so tests can count allocations and make the N-th one fail. */
 #include "internal.h"
 
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,10 @@ void nb_set_allocator(const nb_allocator *allocator)
         current.free_fn = default_free;
         current.user = NULL;
     }
+    /* cJSON (model-file headers) allocates through the same hook, so an
+     * injected failure reaches it too. */
+    cJSON_Hooks hooks = {nb_malloc, nb_free};
+    cJSON_InitHooks(allocator ? &hooks : NULL);
 }
 
 void *nb_malloc(size_t size)

@@ -13,6 +13,19 @@ static size_t round_up(size_t n)
     return (n + ALIGN - 1) / ALIGN * ALIGN;
 }
 
+/* *total += round_up(n) (or n when exact); 0 when the sum would not fit in
+ * a size_t or its bytes would not: a plan that wraps must never be a small
+ * block that ops then overrun. */
+static int add_count(size_t *total, size_t n, int exact)
+{
+    const size_t limit = SIZE_MAX / sizeof(nb_real) - ALIGN;
+    if (n > limit) return 0;
+    if (!exact) n = round_up(n);
+    if (*total > limit - n) return 0;
+    *total += n;
+    return 1;
+}
+
 static nb_status plan_params(nb_graph *g)
 {
     size_t total = 0;
@@ -20,7 +33,11 @@ static nb_status plan_params(nb_graph *g)
         nb_node_rec *n = &g->nodes[i];
         if (n->kind != NB_NODE_PARAM) continue;
         n->param_offset = total;
-        total += nb_shape_count(n->shape);
+        if (!add_count(&total, nb_shape_count(n->shape), 1))
+            return nb_error(NB_ERR_MEMORY,
+                            "compiling: parameter \"%s\" takes the parameter count "
+                            "past the address space",
+                            n->name);
     }
     if (total > g->param_capacity) {
         nb_real *p = nb_realloc(g->params, total * sizeof *p);
@@ -52,9 +69,15 @@ nb_status nb_graph_compile(nb_graph *g)
             if (st != NB_OK) return st;
         }
         switch (n->kind) {
-        case NB_NODE_PARAM: n->needs_grad = 1; break;
-        case NB_NODE_INPUT: n->needs_grad = n->wants_grad; break;
-        case NB_NODE_CONST: n->needs_grad = 0; break;
+        case NB_NODE_PARAM:
+            n->needs_grad = 1;
+            break;
+        case NB_NODE_INPUT:
+            n->needs_grad = n->wants_grad;
+            break;
+        case NB_NODE_CONST:
+            n->needs_grad = 0;
+            break;
         case NB_NODE_OP:
             n->needs_grad = 0;
             for (int k = 0; k < n->n_in; k++) n->needs_grad |= nb_in(g, n, k)->needs_grad;
@@ -68,19 +91,23 @@ nb_status nb_graph_compile(nb_graph *g)
     for (int i = 0; i < g->count; i++) {
         const nb_node_rec *n = &g->nodes[i];
         size_t count = nb_shape_count(n->shape);
-        if (n->kind != NB_NODE_PARAM) {
-            values += round_up(count) + round_up(n->work_count);
-            if (n->needs_grad) grads += round_up(count);
-        }
+        if (n->kind != NB_NODE_PARAM &&
+            (!add_count(&values, count, 0) || !add_count(&values, n->work_count, 0) ||
+             (n->needs_grad && !add_count(&grads, count, 0))))
+            return nb_error(NB_ERR_MEMORY,
+                            "compiling: node \"%s\" takes the activation memory past the "
+                            "address space",
+                            n->name);
     }
-    size_t total = values + grads;
+    size_t total = values;
+    if (!add_count(&total, grads, 1))
+        return nb_error(NB_ERR_MEMORY, "compiling: activation gradients past the address space");
     if (total > g->arena_capacity) {
         nb_free(g->arena);
         g->arena = nb_calloc(total, sizeof *g->arena);
         g->arena_capacity = g->arena ? total : 0;
         if (!g->arena)
-            return nb_error(NB_ERR_MEMORY, "compiling: no memory for %zu activation values",
-                            total);
+            return nb_error(NB_ERR_MEMORY, "compiling: no memory for %zu activation values", total);
     }
 
     size_t vpos = 0, gpos = values;

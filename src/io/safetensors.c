@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define MAX_EXACT 9007199254740992.0 /* 2^53: larger JSON numbers are not exact */
-#define IO_CHUNK 1024               /* values per buffered read or write */
+#define IO_CHUNK  1024               /* values per buffered read or write */
 
 void nb_st_put_u64(unsigned char *b, uint64_t v)
 {
