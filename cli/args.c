@@ -41,7 +41,9 @@ static int set_value(arg_command *cmd, arg_option *opt, const char *text)
     char *end = NULL;
     errno = 0;
     switch (opt->kind) {
-    case ARG_FLAG: *(int *)opt->value = 1; return -1;
+    case ARG_FLAG:
+        *(int *)opt->value = 1;
+        return -1;
     case ARG_STRING:
         if (!text[0]) return args_usage_error(cmd, "--%s: the value is empty", opt->name);
         *(const char **)opt->value = text;
@@ -51,8 +53,8 @@ static int set_value(arg_command *cmd, arg_option *opt, const char *text)
         if (!text[0] || *end || errno == ERANGE)
             return args_usage_error(cmd, "--%s: '%s' is not a whole number", opt->name, text);
         if ((double)v < opt->min || (double)v > opt->max)
-            return args_usage_error(cmd, "--%s: %ld is out of range [%.17g, %.17g]", opt->name,
-                                    v, opt->min, opt->max);
+            return args_usage_error(cmd, "--%s: %ld is out of range [%.17g, %.17g]", opt->name, v,
+                                    opt->min, opt->max);
         *(int *)opt->value = (int)v;
         return -1;
     }
@@ -71,8 +73,8 @@ static int set_value(arg_command *cmd, arg_option *opt, const char *text)
         size_t digits = strspn(text, "0123456789");
         unsigned long long v = strtoull(text, &end, 10);
         if (!text[0] || text[digits] || *end || errno == ERANGE)
-            return args_usage_error(cmd, "--%s: '%s' is not a number from 0 to 2^64-1",
-                                    opt->name, text);
+            return args_usage_error(cmd, "--%s: '%s' is not a number from 0 to 2^64-1", opt->name,
+                                    text);
         *(uint64_t *)opt->value = (uint64_t)v;
         return -1;
     }
@@ -124,7 +126,7 @@ int args_parse(arg_command *cmd, int argc, char **argv, char **positional, int *
         if (rc >= 0) return rc;
     }
     if (*n_positional < cmd->min_positional)
-        return args_usage_error(cmd, "missing argument (expected %d, got %d)",
-                                cmd->min_positional, *n_positional);
+        return args_usage_error(cmd, "missing argument (expected %d, got %d)", cmd->min_positional,
+                                *n_positional);
     return -1;
 }

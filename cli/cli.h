@@ -18,11 +18,11 @@
 /* Exit codes, documented in docs/cli.md and `nabla --help`. */
 enum cli_exit {
     CLI_EXIT_OK = 0,
-    CLI_EXIT_FAILURE = 1,     /* the requested check or training failed */
-    CLI_EXIT_USAGE = 2,       /* unknown option, bad value, missing argument */
-    CLI_EXIT_DATA = 3,        /* missing or malformed data file */
-    CLI_EXIT_MODEL = 4,       /* missing or malformed model file */
-    CLI_EXIT_OUTPUT = 5,      /* cannot write the model, log or report */
+    CLI_EXIT_FAILURE = 1,      /* the requested check or training failed */
+    CLI_EXIT_USAGE = 2,        /* unknown option, bad value, missing argument */
+    CLI_EXIT_DATA = 3,         /* missing or malformed data file */
+    CLI_EXIT_MODEL = 4,        /* missing or malformed model file */
+    CLI_EXIT_OUTPUT = 5,       /* cannot write the model, log or report */
     CLI_EXIT_INTERRUPTED = 130 /* Ctrl-C (128 + SIGINT) */
 };
 

@@ -151,8 +151,10 @@ int cmd_eval(int argc, char **argv)
     int json = 0, regression = 0;
     uint64_t seed = 1;
     arg_option options[] = {
-        {"data", ARG_STRING, &data, 0, 0, 0},   {"label", ARG_STRING, &label, 0, 0, 0},
-        {"regression", ARG_FLAG, &regression, 0, 0, 0}, {"seed", ARG_U64, &seed, 0, 0, 0},
+        {"data", ARG_STRING, &data, 0, 0, 0},
+        {"label", ARG_STRING, &label, 0, 0, 0},
+        {"regression", ARG_FLAG, &regression, 0, 0, 0},
+        {"seed", ARG_U64, &seed, 0, 0, 0},
         {"json", ARG_FLAG, &json, 0, 0, 0},
     };
     arg_command cmd = {CMD, usage, help, options, (int)(sizeof options / sizeof options[0]), 0, 1};

@@ -41,14 +41,20 @@ static const char help[] =
     "  --loss NAME       as for train (default: softmax_ce for classes, mse else)\n"
     "  --label COL       CSV label column;  --regression  the CSV label is a number\n"
     "  --samples N       samples in the batch (default 4)\n"
-    "  --eps E           the finite-difference step (default " STR(DEFAULT_EPS) ")\n"
-    "  --tolerance T     the largest relative error that passes (default " STR(DEFAULT_TOL) ")\n"
-    "  --seed N          initial weights and the data split (default 1)\n"
-    "\n"
-    "The defaults suit this build (" NB_REAL_NAME "): double builds check to 1e-6, float\n"
-    "builds to 1e-2 with a larger step. Exit code 0 when every tensor's relative\n"
-    "error is within the tolerance, 1 when any is not (the check failed), 2 usage,\n"
-    "3 data.\n";
+    "  --eps E           the finite-difference step (default " STR(
+        DEFAULT_EPS) ")\n"
+                     "  --tolerance T     the largest relative error that passes (default " STR(
+                         DEFAULT_TOL) ")\n"
+                                      "  --seed N          initial weights and the data split "
+                                      "(default 1)\n"
+                                      "\n"
+                                      "The defaults suit this build (" NB_REAL_NAME
+                                      "): double builds check to 1e-6, float\n"
+                                      "builds to 1e-2 with a larger step. Exit code 0 when every "
+                                      "tensor's relative\n"
+                                      "error is within the tolerance, 1 when any is not (the check "
+                                      "failed), 2 usage,\n"
+                                      "3 data.\n";
 
 /* Feed the targets of the first n samples in the form the model's target
  * node takes: class indices [n], or rows [n, width] of values, one-hot
@@ -99,9 +105,8 @@ static int run(const arg_command *cmd, const char *spec, const char *source, con
         rc = CLI_EXIT_DATA;
         goto done;
     }
-    int n = samples < (int)(train.count < 1u << 30 ? train.count : 1u << 30)
-                ? samples
-                : (int)train.count;
+    int n = samples < (int)(train.count < 1u << 30 ? train.count : 1u << 30) ? samples
+                                                                             : (int)train.count;
     /* Scaled as train would, so the values are in a sensible range. */
     nb_scale_kind kind = cli_default_scale(source, &train);
     st = nb_scaler_fit(kind, &train, &scaler);

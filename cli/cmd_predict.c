@@ -144,8 +144,7 @@ static int read_csv(const char *path, int inputs, const char *label, const char 
                 }
             }
             if (width - (drop >= 0) != inputs) {
-                cli_error(CMD,
-                          "%s:%ld: %d feature columns, but the model takes %d inputs%s", path,
+                cli_error(CMD, "%s:%ld: %d feature columns, but the model takes %d inputs%s", path,
                           line_no, width - (drop >= 0), inputs,
                           drop < 0 && width == inputs + 1 ? " (name a label column with --label)"
                                                           : "");
@@ -155,8 +154,7 @@ static int read_csv(const char *path, int inputs, const char *label, const char 
             if (header) continue;
         }
         if (n != width) {
-            cli_error(CMD, "%s:%ld: %d columns, but the first row has %d", path, line_no, n,
-                      width);
+            cli_error(CMD, "%s:%ld: %d columns, but the first row has %d", path, line_no, n, width);
             rc = CLI_EXIT_DATA;
             goto done;
         }
@@ -201,8 +199,8 @@ static int is_idx(const char *path)
 {
     gzFile g = gzopen(path, "rb");
     unsigned char m[4];
-    int yes = g && gzread(g, m, 4) == 4 && m[0] == 0 && m[1] == 0 && m[2] == 8 && m[3] >= 2 &&
-              m[3] <= 3;
+    int yes =
+        g && gzread(g, m, 4) == 4 && m[0] == 0 && m[1] == 0 && m[2] == 8 && m[3] >= 2 && m[3] <= 3;
     if (g) gzclose(g);
     return yes;
 }
@@ -351,8 +349,7 @@ static int run(const char *path, const char *input, const char *label, int top, 
     if (is_idx(input))
         rc = read_idx(input, inputs, &t);
     else
-        rc = read_csv(input, inputs, label, cJSON_IsString(saved) ? saved->valuestring : NULL,
-                      &t);
+        rc = read_csv(input, inputs, label, cJSON_IsString(saved) ? saved->valuestring : NULL, &t);
     if (rc != CLI_EXIT_OK) goto done;
     out = nb_calloc(t.rows, (size_t)nb_model_outputs(model) * sizeof *out);
     if (!out) {

@@ -31,7 +31,7 @@ static const char help[] =
     "  --scale KIND         none|unit|minmax|zscore, fitted on the training part only\n"
     "                       (default: unit for IDX images, zscore for CSV, none for\n"
     "                       the built-in sets)\n"
-    "  --val FRACTION       validation part carved from the training part, in [0, 1)\n"
+    "  --val FRACTION       validation part carved from the training part, in [0, 0.99]\n"
     "                       (default 0, or 0.1 with --patience)\n"
     "model:\n"
     "  --model SPEC         layers, e.g. \"dense:100,relu,dense:10\"; the input size\n"
@@ -95,10 +95,14 @@ static const char *const loss_names[] = {"softmax_ce", "bce", "mse", "sse", "hal
 
 static int parse_schedule(const char *name, nb_schedule_kind *kind)
 {
-    if (strcmp(name, "constant") == 0) *kind = NB_SCHEDULE_CONSTANT;
-    else if (strcmp(name, "step") == 0) *kind = NB_SCHEDULE_STEP;
-    else if (strcmp(name, "cosine") == 0) *kind = NB_SCHEDULE_COSINE;
-    else return 0;
+    if (strcmp(name, "constant") == 0)
+        *kind = NB_SCHEDULE_CONSTANT;
+    else if (strcmp(name, "step") == 0)
+        *kind = NB_SCHEDULE_STEP;
+    else if (strcmp(name, "cosine") == 0)
+        *kind = NB_SCHEDULE_COSINE;
+    else
+        return 0;
     return 1;
 }
 
@@ -173,13 +177,16 @@ static char *settings_json(const train_args *a, const nb_train_config *cfg, cons
     cJSON_AddNumberToObject(j, "lr", cfg->optimizer.lr);
     switch (cfg->optimizer.kind) {
     case NB_OPT_MOMENTUM:
-    case NB_OPT_NESTEROV: cJSON_AddNumberToObject(j, "momentum", cfg->optimizer.momentum); break;
+    case NB_OPT_NESTEROV:
+        cJSON_AddNumberToObject(j, "momentum", cfg->optimizer.momentum);
+        break;
     case NB_OPT_ADAM:
     case NB_OPT_ADAMW:
         cJSON_AddNumberToObject(j, "beta1", cfg->optimizer.beta1);
         cJSON_AddNumberToObject(j, "beta2", cfg->optimizer.beta2);
         break;
-    default: break;
+    default:
+        break;
     }
     cJSON_AddNumberToObject(j, "weight_decay", cfg->optimizer.weight_decay);
     cJSON_AddNumberToObject(j, "batch", cfg->batch);
@@ -408,7 +415,7 @@ static void print_header(const train_args *a, const train_state *s, const nb_tra
     fprintf(stderr, "; scale %s\n", nb_scale_name(scale));
     fprintf(stderr, "model: %s (%zu parameters), loss %s\n", a->spec, params,
             nb_model_loss_name(s->model));
-    fprintf(stderr, "training: %s lr %g, batch %d, %d epochs, seed %llu, schedule %s\n",
+    fprintf(stderr, "training: %s lr %g, batch %d, epochs %d, seed %llu, schedule %s\n",
             nb_optimizer_name(c->optimizer.kind), c->optimizer.lr, c->batch, c->epochs,
             (unsigned long long)c->seed, schedule_name(c->schedule));
 }
@@ -422,15 +429,19 @@ static int check_training(const train_args *a, const train_state *s, const cli_p
         return CLI_EXIT_OUTPUT;
     }
     if (cli_interrupted || st == NB_ERR_INTERRUPTED) {
-        cli_error(CMD, "interrupted in epoch %d; no model or report written",
-                  s->result.epochs_run);
+        cli_error(CMD, "interrupted in epoch %d; no model or report written", s->result.epochs_run);
         return CLI_EXIT_INTERRUPTED;
     }
-    if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_RUN, "training failed");
+    if (st != NB_OK) {
+        /* The trainer's messages already start with "training". */
+        int named = strncmp(nb_last_error(), "training", 8) == 0;
+        return cli_fail(CMD, st, CLI_STAGE_RUN, named ? NULL : "training failed");
+    }
     const nb_train_result *r = &s->result;
     if (r->epochs_run > 0 && !isfinite(r->history[r->epochs_run - 1].train_loss)) {
-        cli_error(CMD, "training failed: the training loss became %g at epoch %d (try a smaller "
-                       "--lr or --clip-norm)",
+        cli_error(CMD,
+                  "training failed: the training loss became %g at epoch %d (try a smaller "
+                  "--lr or --clip-norm)",
                   r->history[r->epochs_run - 1].train_loss, r->epochs_run);
         return CLI_EXIT_FAILURE;
     }
@@ -531,8 +542,8 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     config.progress = cli_progress_update;
     config.progress_user = &progress;
     cli_catch_interrupt();
-    nb_status st = nb_train(s->model, &s->train, s->val.count ? &s->val : NULL, &config,
-                            &s->result);
+    nb_status st =
+        nb_train(s->model, &s->train, s->val.count ? &s->val : NULL, &config, &s->result);
     cli_progress_finish(&progress);
     if ((rc = check_training(a, s, &progress, st)) != CLI_EXIT_OK) return rc;
     if (!a->quiet)

@@ -17,11 +17,16 @@ int cli_exit_code(nb_status status, enum cli_stage stage)
     /* Running out of memory is nobody's input mistake. */
     if (status == NB_ERR_MEMORY) return CLI_EXIT_FAILURE;
     switch (stage) {
-    case CLI_STAGE_USAGE: return CLI_EXIT_USAGE;
-    case CLI_STAGE_DATA: return CLI_EXIT_DATA;
-    case CLI_STAGE_MODEL: return CLI_EXIT_MODEL;
-    case CLI_STAGE_OUTPUT: return CLI_EXIT_OUTPUT;
-    case CLI_STAGE_RUN: return CLI_EXIT_FAILURE;
+    case CLI_STAGE_USAGE:
+        return CLI_EXIT_USAGE;
+    case CLI_STAGE_DATA:
+        return CLI_EXIT_DATA;
+    case CLI_STAGE_MODEL:
+        return CLI_EXIT_MODEL;
+    case CLI_STAGE_OUTPUT:
+        return CLI_EXIT_OUTPUT;
+    case CLI_STAGE_RUN:
+        return CLI_EXIT_FAILURE;
     }
     return CLI_EXIT_FAILURE;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BAR_WIDTH 24
+#define BAR_WIDTH      24
 #define REDRAW_SECONDS 0.1 /* at most ten redraws a second */
 
 void cli_progress_init(cli_progress *p, int quiet, int classifier, FILE *log, const char *path)

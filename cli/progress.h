@@ -8,14 +8,14 @@
 #include <stdio.h>
 
 typedef struct cli_progress {
-    int quiet;       /* print nothing */
-    int tty;         /* stderr is a terminal: redraw one line with \r */
-    int classifier;  /* print accuracies */
-    FILE *log;       /* JSON lines, one per epoch, or NULL */
+    int quiet;      /* print nothing */
+    int tty;        /* stderr is a terminal: redraw one line with \r */
+    int classifier; /* print accuracies */
+    FILE *log;      /* JSON lines, one per epoch, or NULL */
     const char *log_path;
-    int log_failed;  /* a log write failed: training was asked to stop */
+    int log_failed;   /* a log write failed: training was asked to stop */
     double last_draw; /* when the bar was last drawn (monotonic seconds) */
-    int drawn;       /* a bar is on the line */
+    int drawn;        /* a bar is on the line */
 } cli_progress;
 
 /* Set up for stderr; log may be NULL. */

@@ -60,11 +60,20 @@ static void put_escaped(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -118,8 +127,9 @@ static void line_chart(FILE *f, const char *title, const char *xlabel, const cha
                 hi = fmax(hi, v);
             }
         }
-    fprintf(f, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
-               "role=\"img\" aria-label=\"",
+    fprintf(f,
+            "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
+            "role=\"img\" aria-label=\"",
             CW, CH, CW, CH);
     put_escaped(f, title);
     fprintf(f, "\">\n<text x=\"%d\" y=\"20\" class=\"title\">", CW / 2);
@@ -142,7 +152,7 @@ static void line_chart(FILE *f, const char *title, const char *xlabel, const cha
     if (lo < 0 && is_percent) lo = 0;
     int pw = CW - ML - MR, ph = CH - MT - MB;
     double x_hi = n > 1 ? n : 2;
-#define PX(x) (ML + ((x) - 1) / (x_hi - 1) * pw)
+#define PX(x) (ML + ((x)-1) / (x_hi - 1) * pw)
 #define PY(y) (MT + (hi - (y)) / (hi - lo) * ph)
     /* Grid and y ticks. */
     for (double t = lo; t <= hi + step * 1e-6; t += step) {
@@ -188,8 +198,9 @@ static void line_chart(FILE *f, const char *title, const char *xlabel, const cha
         }
         /* The legend, in a row between the title and the plot. */
         int lx = ML + pw / 2 - 60 * n_lines + 120 * l, ly = MT - 14;
-        fprintf(f, "\n<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
-                   "stroke-width=\"3\"/>",
+        fprintf(f,
+                "\n<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
+                "stroke-width=\"3\"/>",
                 lx, lx + 22, ly - 4, ly - 4, lines[l].color);
         fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"legend\">", lx + 28, ly);
         put_escaped(f, lines[l].name);
@@ -264,11 +275,11 @@ static void regression_chart(FILE *f, const cli_report *r)
     xlo = floor(xlo / xs) * xs, xhi = ceil(xhi / xs) * xs;
     ylo = floor(ylo / ys) * ys, yhi = ceil(yhi / ys) * ys;
     int pw = CW - ML - MR, ph = CH - MT - MB;
-#define PX(x) (ML + ((x) - xlo) / (xhi - xlo) * pw)
+#define PX(x) (ML + ((x)-xlo) / (xhi - xlo) * pw)
 #define PY(y) (MT + (yhi - (y)) / (yhi - ylo) * ph)
     fputs("<h2>Fit on the test part</h2>\n<div class=\"charts\">\n", f);
-    fprintf(f, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\">\n", CW,
-            CH, CW, CH);
+    fprintf(f, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\">\n", CW, CH,
+            CW, CH);
     fprintf(f, "<text x=\"%d\" y=\"20\" class=\"title\">Test targets and predictions</text>\n",
             CW / 2);
     for (double v = ylo; v <= yhi + ys * 1e-6; v += ys) {
@@ -319,8 +330,9 @@ static void confusion_table(FILE *f, const cli_report *r)
     char buf[32];
     fputs("<h2>Confusion matrix</h2>\n", f);
     if (c > HEATMAP_MAX) {
-        fprintf(f, "<p class=\"note\">%d classes: too many to draw; see <code>nabla eval "
-                   "--json</code>.</p>\n",
+        fprintf(f,
+                "<p class=\"note\">%d classes: too many to draw; see <code>nabla eval "
+                "--json</code>.</p>\n",
                 c);
         return;
     }
@@ -420,12 +432,11 @@ static void put_bmp(FILE *f, const nb_real *x, int rows, int cols)
     put_u32(b + 14, 40);
     put_u32(b + 18, (uint32_t)cols);
     put_u32(b + 22, (uint32_t)rows);
-    b[26] = 1;  /* planes */
-    b[28] = 8;  /* bits per pixel */
+    b[26] = 1; /* planes */
+    b[28] = 8; /* bits per pixel */
     put_u32(b + 34, (uint32_t)(stride * (size_t)rows));
     put_u32(b + 46, 256); /* palette entries */
-    for (int i = 0; i < 256; i++)
-        b[54 + 4 * i] = b[55 + 4 * i] = b[56 + 4 * i] = (unsigned char)i;
+    for (int i = 0; i < 256; i++) b[54 + 4 * i] = b[55 + 4 * i] = b[56 + 4 * i] = (unsigned char)i;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
             double v = x[r * cols + c];
@@ -460,8 +471,9 @@ static void image_grid(FILE *f, const cli_report *r)
         if (m->predicted[i] == t->labels[i]) pick[n++] = i;
     for (size_t i = next; i < t->count && n < GRID_IMAGES; i++)
         if (m->predicted[i] != t->labels[i]) pick[n++] = i, mistakes++;
-    fprintf(f, "<h2>Test images</h2>\n<p class=\"note\">%d test images: %d mistakes (in red, "
-               "first) and %d right answers.</p>\n<div class=\"grid\">\n",
+    fprintf(f,
+            "<h2>Test images</h2>\n<p class=\"note\">%d test images: %d mistakes (in red, "
+            "first) and %d right answers.</p>\n<div class=\"grid\">\n",
             n, mistakes, n - mistakes);
     char b1[32], b2[32];
     int scale = 84 / (t->cols > t->rows ? t->cols : t->rows);
@@ -469,8 +481,9 @@ static void image_grid(FILE *f, const cli_report *r)
     for (int k = 0; k < n; k++) {
         size_t i = pick[k];
         int wrong = m->predicted[i] != t->labels[i];
-        fprintf(f, "<figure class=\"%s\"><img alt=\"test image %zu\" width=\"%d\" height=\"%d\" "
-                   "src=\"",
+        fprintf(f,
+                "<figure class=\"%s\"><img alt=\"test image %zu\" width=\"%d\" height=\"%d\" "
+                "src=\"",
                 wrong ? "wrong" : "right", i, t->cols * scale, t->rows * scale);
         put_bmp(f, r->test_raw_x + i * (size_t)t->features, t->rows, t->cols);
         fputs("\"><figcaption>true: ", f);
@@ -538,15 +551,16 @@ static void summary(FILE *f, const cli_report *r)
     double r2 = m && m->accuracy < 0 ? r_squared(r) : NAN;
     if (isfinite(r2))
         fprintf(f, "<div class=\"card\"><div class=\"big\">%.4f</div>test R&sup2;</div>\n", r2);
-    if (m) fprintf(f, "<div class=\"card\"><div class=\"big\">%zu</div>test samples</div>\n", m->samples);
-    fprintf(f, "<div class=\"card\"><div class=\"big\">%d</div>epochs run (stop: ",
-            res->epochs_run);
+    if (m)
+        fprintf(f, "<div class=\"card\"><div class=\"big\">%zu</div>test samples</div>\n",
+                m->samples);
+    fprintf(f,
+            "<div class=\"card\"><div class=\"big\">%d</div>epochs run (stop: ", res->epochs_run);
     put_escaped(f, res->stop_reason ? res->stop_reason : "epochs");
     fputs(")</div>\n", f);
     fprintf(f, "<div class=\"card\"><div class=\"big\">%.*f s</div>training time</div>\n",
             res->seconds < 10 ? 2 : 1, res->seconds);
-    fprintf(f, "<div class=\"card\"><div class=\"big\">%zu</div>parameters</div>\n",
-            r->parameters);
+    fprintf(f, "<div class=\"card\"><div class=\"big\">%zu</div>parameters</div>\n", r->parameters);
     fputs("</div>\n", f);
     if (!m) fputs("<p class=\"note\">This data source has no test part.</p>\n", f);
 }
@@ -586,15 +600,16 @@ static const char style[] =
     "figure{margin:0;width:104px;text-align:center;font-size:11px;border:2px solid #ddd;"
     "border-radius:6px;padding:6px 2px}"
     "figure img{image-rendering:pixelated;display:block;margin:0 auto 4px}"
-    "figure.wrong{border-color:" COLOR_MISTAKE ";background:#fdeeee}figure.wrong b{color:"
-    COLOR_MISTAKE "}"
+    "figure.wrong{border-color:" COLOR_MISTAKE
+    ";background:#fdeeee}figure.wrong b{color:" COLOR_MISTAKE "}"
     ".note{color:#666;font-size:13px}\n";
 
 static void write_html(FILE *f, const cli_report *r)
 {
-    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>nabla: ",
-          f);
+    fputs(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>nabla: ",
+        f);
     put_escaped(f, r->spec);
     fputs(" on ", f);
     put_escaped(f, r->data_source);

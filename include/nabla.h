@@ -559,6 +559,17 @@ typedef struct nb_train_config {
     int patience;            /* > 0: early stopping on validation loss, keep best weights */
     nb_progress_fn progress;
     void *progress_user;
+    /* Checkpoints (docs/training.md): the whole training state in one
+     * safetensors file, written atomically, to resume bit for bit. */
+    const char *checkpoint_path; /* NULL: none */
+    int checkpoint_epochs;       /* > 0: save every N epochs */
+    double checkpoint_minutes;   /* > 0: save every M minutes (checked after each batch) */
+    int checkpoint_batches;      /* > 0: save every N batches (counted over the run) */
+    const char *resume_path;     /* a checkpoint to continue from; NULL: a fresh start */
+    /* When *interrupt becomes non-zero, the current batch finishes, a
+     * checkpoint is written to checkpoint_path (which must be set) and
+     * nb_train returns NB_ERR_INTERRUPTED. */
+    volatile int *interrupt;
 } nb_train_config;
 
 nb_train_config nb_train_defaults(void);
@@ -570,6 +581,10 @@ typedef struct nb_train_result {
                                 "early stopping", "stopped", "numeric error" */
     nb_epoch_stats *history; /* epochs_run entries; free with nb_train_result_free */
     double seconds;
+    /* Where the last step was taken: epoch and batch within it (1-based; 0
+     * before any). After NB_ERR_INTERRUPTED the checkpoint resumes after it. */
+    int last_epoch;
+    size_t last_batch;
 } nb_train_result;
 
 void nb_train_result_free(nb_train_result *result);

@@ -305,6 +305,12 @@ printf '0\n1.5707963\n' >"$T/x.csv"
 run "$NABLA" predict "$T/sine.safetensors" --input "$T/x.csv"
 expect_rc 0 "predict regression values"
 if [ "$(wc -l <"$T/out")" -eq 2 ]; then pass; else fail "predict prints a value per row"; fi
+run "$NABLA" train --data sine --model "dense:20,sigmoid,dense:1" --lr 1e6 --epochs 5 \
+    --out "$T/blown.safetensors" --report "$T/blown.html" --quiet
+expect_rc 1 "a loss that blows up fails the training"
+expect_err "loss" "a loss that blows up fails the training"
+if [ ! -e "$T/blown.safetensors" ] && [ ! -e "$T/blown.html" ]; then pass; else
+    fail "a failed training writes no model or report"; fi
 run "$NABLA" train --data sine --model "dense:4,tanh,dense:1" --loss softmax_ce
 expect_rc 2 "a classification loss on regression data"
 
