@@ -8,6 +8,7 @@ plot. Standard library only.
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -30,7 +31,9 @@ def machine():
         pass
     env = {k: os.environ.get(k, "") for k in
            ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else -1.0
     return dict(tool="machine", nproc=os.cpu_count(), cpu=model, kernel=platform.release(),
+                load_average=round(load, 2),
                 date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 quick=os.environ.get("BENCH_QUICK", "0"), **env)
 
@@ -99,7 +102,12 @@ def report(res, out):
       f"OMP_NUM_THREADS={m.get('OMP_NUM_THREADS', '')} "
       f"OPENBLAS_NUM_THREADS={m.get('OPENBLAS_NUM_THREADS', '')}\n")
     w(f"- date: {m.get('date', '?')}; repetitions: {reps}; "
-      f"quick mode: {'yes' if m.get('quick') == '1' else 'no'}\n\n")
+      f"quick mode: {'yes' if m.get('quick') == '1' else 'no'}; "
+      f"1-minute load average at the start: {m.get('load_average', '?')}\n")
+    if m.get("load_average", 0) > 0.25 * (m.get("nproc") or 1):
+        w("- **warning: the machine was busy when the run started; threaded timings "
+          "(PyTorch's above all) are not trustworthy.**\n")
+    w("\n")
     w("Cells: median (min–max) over the repetitions; ratios use the medians.\n\n")
 
     peak = res.median("gemm", "peak", None, "peak_gflops")
@@ -204,16 +212,15 @@ def sweep_points(res):
 
 def svg(res, path, title):
     """Two panels, seconds per epoch against batch size and against width,
-    log2 x axis, linear y axis from 0."""
+    log2 x axis, log10 y axis."""
     sweeps = sweep_points(res)
     colors = {"nabla": "#d62728", "torch": "#1f77b4", "gemm": "#7f7f7f"}
-    pw, ph, ml, mt, mb = 380, 260, 60, 50, 50
+    pw, ph, ml, mt, mb = 380, 260, 60, 55, 50
     width = ml + 2 * (pw + ml) - 20
-    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{mt + ph + mb + 30}" '
+    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{mt + ph + mb}" '
          'font-family="sans-serif" font-size="12">',
          f'<rect width="100%" height="100%" fill="white"/>',
          f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14">{esc(title)}</text>']
-    import math
     for i, (axis, label) in enumerate((("batch", "batch size (784-256-128-10)"),
                                        ("width", "hidden width W (784-W-W/2-10, batch 100)"))):
         pts = sweeps.get(axis, [])
@@ -221,7 +228,7 @@ def svg(res, path, title):
         ys = [v[t] for _, v in pts for t in colors if v[t] is not None]
         if not pts or not ys:
             continue
-        ymax = nice(max(ys))
+        ylo, yhi = math.log10(nice_below(min(ys))), math.log10(nice(max(ys)))
         lx = [math.log2(x) for x, _ in pts]
         lo, hi = min(lx), max(lx) if max(lx) > min(lx) else min(lx) + 1
 
@@ -229,11 +236,10 @@ def svg(res, path, title):
             return x0 + (math.log2(x) - lo) / (hi - lo) * pw
 
         def py(y):
-            return mt + ph - y / ymax * ph
+            return mt + ph - (math.log10(y) - ylo) / (yhi - ylo) * ph
 
         s.append(f'<rect x="{x0}" y="{mt}" width="{pw}" height="{ph}" fill="none" stroke="#000"/>')
-        for k in range(6):
-            y = ymax * k / 5
+        for y in ticks(10 ** ylo, 10 ** yhi):
             s.append(f'<line x1="{x0}" x2="{x0 + pw}" y1="{py(y):.1f}" y2="{py(y):.1f}" '
                      'stroke="#ddd"/>')
             s.append(f'<text x="{x0 - 5}" y="{py(y) + 4:.1f}" text-anchor="end">{y:g}</text>')
@@ -251,9 +257,12 @@ def svg(res, path, title):
             s.append(f'<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="'
                      + " ".join(f"{a:.1f},{b:.1f}" for a, b in line) + '"/>')
             s += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{color}"/>' for a, b in line]
-            s.append(f'<line x1="{x0 + pw - 110}" x2="{x0 + pw - 90}" y1="{mt + 15 + 16 * k}" '
-                     f'y2="{mt + 15 + 16 * k}" stroke="{color}" stroke-width="2"{dash}/>')
-            s.append(f'<text x="{x0 + pw - 85}" y="{mt + 19 + 16 * k}">{TITLES[tool]}</text>')
+    for k, (tool, color) in enumerate(colors.items()):  # one legend, under the title
+        lx0 = width / 2 - 150 + 110 * k
+        dash = ' stroke-dasharray="5,4"' if tool == "gemm" else ""
+        s.append(f'<line x1="{lx0}" x2="{lx0 + 20}" y1="36" y2="36" stroke="{color}" '
+                 f'stroke-width="2"{dash}/>')
+        s.append(f'<text x="{lx0 + 25}" y="40">{TITLES[tool]}</text>')
     s.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(s) + "\n")
@@ -261,11 +270,24 @@ def svg(res, path, title):
 
 def nice(v):
     """The smallest of 1, 2, 2.5, 5 times a power of ten that is >= v."""
-    import math
     if v <= 0:
         return 1
     p = 10 ** math.floor(math.log10(v))
-    return next(m * p for m in (1, 2, 2.5, 5, 10) if m * p >= v)
+    return next(m * p for m in (1, 2, 5, 10) if m * p >= v * (1 - 1e-9))
+
+
+def nice_below(v):
+    """The largest of 1, 2, 5 times a power of ten that is <= v."""
+    p = 10 ** math.floor(math.log10(v))
+    return next(m * p for m in (5, 2, 1) if m * p <= v * (1 + 1e-9))
+
+
+def ticks(lo, hi):
+    """1, 2, 5 times powers of ten from lo to hi."""
+    out = []
+    for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        out += [m * 10.0 ** k for m in (1, 2, 5) if lo * (1 - 1e-9) <= m * 10.0 ** k <= hi * (1 + 1e-9)]
+    return out
 
 
 def esc(text):

@@ -54,6 +54,11 @@ cmake --build "$out" -j "${BENCH_JOBS:-$(nproc)}" >"$out/build.log" 2>&1 ||
     { tail -40 "$out/build.log" >&2; exit 1; }
 
 results=$out/results.jsonl
+load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > 0.25 * n) }'; then
+    echo "bench: warning: load average $load on $(nproc) CPUs; other work will distort" \
+        "the timings (threaded runs suffer most)" >&2
+fi
 "$py" "$root/bench/report.py" --machine >"$results"
 
 # One run: the command's JSON line goes to the results, its stderr to the terminal.

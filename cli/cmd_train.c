@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "progress.h"
 #include "report.h"
+#include "train_checkpoint.h"
 
 #include <errno.h>
 #include <math.h>
@@ -65,6 +66,16 @@ static const char help[] =
     "  --log FILE           JSON lines, one object per epoch, flushed as it ends\n"
     "  --report FILE        a self-contained HTML report\n"
     "  --quiet              no progress bar or epoch lines\n"
+    "checkpoints:\n"
+    "  --checkpoint FILE    save the whole training state to FILE every\n"
+    "                       --checkpoint-every (atomically, the last one kept)\n"
+    "  --checkpoint-every N N epochs (default 1), Nm minutes or Nb batches\n"
+    "  --resume FILE        continue an interrupted run from its checkpoint; give\n"
+    "                       the same data, model and training options again\n"
+    "\n"
+    "Ctrl-C finishes the current batch, writes a checkpoint (to --checkpoint FILE,\n"
+    "else <--out>.ckpt, else nabla.ckpt), prints how to resume and exits with 130;\n"
+    "a second Ctrl-C exits at once.\n"
     "\n"
     "exit codes: 0 ok, 1 training failed, 2 usage, 3 data, 4 model, 5 output,\n"
     "130 interrupted (see 'nabla --help').\n";
@@ -72,6 +83,9 @@ static const char help[] =
 typedef struct train_args {
     const char *data, *label, *spec, *loss, *optimizer, *schedule, *scale;
     const char *out, *log, *report;
+    const char *checkpoint, *checkpoint_every, *resume;
+    int argc; /* the command line, to print how to resume */
+    char **argv;
     int regression, quiet, batch, epochs, step_epochs, patience;
     double lr, momentum, beta1, beta2, weight_decay, gamma, lr_min, clip_norm;
     double target_loss, target_accuracy, time_limit, val;
@@ -89,6 +103,8 @@ typedef struct train_state {
     nb_real *raw_x, *predictions;
     FILE *log;
     char *settings;
+    const char *checkpoint; /* where Ctrl-C saves */
+    char checkpoint_buf[4096];
 } train_state;
 
 static const char *const loss_names[] = {"softmax_ce", "bce", "mse", "sse", "half_sse", "sae"};
@@ -286,7 +302,16 @@ static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *
     if (a->patience > 0 && args_seen(cmd, "val") && a->val <= 0)
         return args_usage_error(cmd, "--patience needs a validation part (--val > 0)");
     if (a->patience > 0 && !args_seen(cmd, "val")) a->val = 0.1;
+    if (a->checkpoint_every) {
+        nb_train_config probe = nb_train_defaults();
+        char err[256];
+        if (!a->checkpoint)
+            return args_usage_error(cmd, "--checkpoint-every needs --checkpoint FILE");
+        if (cli_checkpoint_every(a->checkpoint_every, &probe, err, sizeof err) != 0)
+            return args_usage_error(cmd, "%s", err);
+    }
     int rc = check_output("out", a->out);
+    if (rc == CLI_EXIT_OK) rc = check_output("checkpoint", a->checkpoint);
     if (rc == CLI_EXIT_OK) rc = check_output("log", a->log);
     if (rc == CLI_EXIT_OK) rc = check_output("report", a->report);
     return rc == CLI_EXIT_OK ? -1 : rc;
@@ -396,6 +421,12 @@ static nb_train_config make_config(const arg_command *cmd, const train_args *a,
     c.target_accuracy = a->target_accuracy;
     c.time_limit = a->time_limit;
     c.patience = a->patience;
+    char err[256]; /* --checkpoint-every was checked by check_args */
+    if (a->checkpoint_every)
+        cli_checkpoint_every(a->checkpoint_every, &c, err, sizeof err);
+    else if (a->checkpoint)
+        c.checkpoint_epochs = 1;
+    c.resume_path = a->resume;
     return c;
 }
 
@@ -428,10 +459,19 @@ static int check_training(const train_args *a, const train_state *s, const cli_p
         cli_error(CMD, "cannot write log '%s': %s", a->log, strerror(errno));
         return CLI_EXIT_OUTPUT;
     }
-    if (cli_interrupted || st == NB_ERR_INTERRUPTED) {
-        cli_error(CMD, "interrupted in epoch %d; no model or report written", s->result.epochs_run);
+    if (st == NB_ERR_INTERRUPTED) {
+        fprintf(stderr,
+                "nabla %s: interrupted at epoch %d, batch %zu; checkpoint written to %s; resume "
+                "with: ",
+                CMD, s->result.last_epoch, s->result.last_batch, s->checkpoint);
+        cli_print_resume_command(stderr, s->checkpoint, a->argc, a->argv);
         return CLI_EXIT_INTERRUPTED;
     }
+    /* A checkpoint that cannot be read or does not fit this run. */
+    if (st != NB_OK && strncmp(nb_last_error(), "resuming from", 13) == 0)
+        return cli_fail(CMD, st, CLI_STAGE_MODEL, NULL);
+    /* The trainer writes only checkpoints (a full disk, say). */
+    if (st == NB_ERR_IO) return cli_fail(CMD, st, CLI_STAGE_OUTPUT, NULL);
     if (st != NB_OK) {
         /* The trainer's messages already start with "training". */
         int named = strncmp(nb_last_error(), "training", 8) == 0;
@@ -522,8 +562,8 @@ static int save_outputs(const train_args *a, train_state *s, nb_scale_kind scale
 
 static int run(const arg_command *cmd, train_args *a, train_state *s)
 {
-    nb_optimizer_kind opt;
-    nb_schedule_kind schedule;
+    nb_optimizer_kind opt = NB_OPT_SGD;
+    nb_schedule_kind schedule = NB_SCHEDULE_CONSTANT;
     nb_scale_kind scale;
     int rc = check_args(cmd, a, &opt, &schedule);
     if (rc >= 0) return rc;
@@ -533,7 +573,18 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     if ((rc = build_model(cmd, a, s)) != CLI_EXIT_OK) return rc;
     nb_train_config config = make_config(cmd, a, opt, schedule);
     if (!a->quiet) print_header(a, s, &config, scale);
-    if (a->log && !(s->log = fopen(a->log, "w"))) {
+    if (a->resume && !a->quiet) fprintf(stderr, "resuming from checkpoint %s\n", a->resume);
+    /* Ctrl-C stops after the current batch and saves a checkpoint here. */
+    s->checkpoint =
+        cli_checkpoint_path(a->checkpoint, a->out, s->checkpoint_buf, sizeof s->checkpoint_buf);
+    if (!s->checkpoint) {
+        cli_error(CMD, "--out '%s': the path is too long for a checkpoint name", a->out);
+        return CLI_EXIT_USAGE;
+    }
+    config.checkpoint_path = s->checkpoint;
+    config.interrupt = &cli_interrupted;
+    /* A resumed run's log goes on after the epochs it already holds. */
+    if (a->log && !(s->log = fopen(a->log, a->resume ? "a" : "w"))) {
         cli_error(CMD, "cannot write log '%s': %s", a->log, strerror(errno));
         return CLI_EXIT_OUTPUT;
     }
@@ -602,12 +653,17 @@ int cmd_train(int argc, char **argv)
         {"log", ARG_STRING, &a.log, 0, 0, 0},
         {"report", ARG_STRING, &a.report, 0, 0, 0},
         {"quiet", ARG_FLAG, &a.quiet, 0, 0, 0},
+        {"checkpoint", ARG_STRING, &a.checkpoint, 0, 0, 0},
+        {"checkpoint-every", ARG_STRING, &a.checkpoint_every, 0, 0, 0},
+        {"resume", ARG_STRING, &a.resume, 0, 0, 0},
     };
     arg_command cmd = {CMD, usage, help, options, (int)(sizeof options / sizeof options[0]), 0, 0};
     char *positional[1];
     int n_positional;
     int rc = args_parse(&cmd, argc, argv, positional, &n_positional);
     if (rc >= 0) return rc;
+    a.argc = argc;
+    a.argv = argv;
     train_state s;
     memset(&s, 0, sizeof s);
     rc = run(&cmd, &a, &s);

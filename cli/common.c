@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 volatile sig_atomic_t cli_interrupted = 0;
 
@@ -55,8 +56,14 @@ int cli_fail(const char *cmd, nb_status status, enum cli_stage stage, const char
 static void on_interrupt(int sig)
 {
     (void)sig;
-    /* A second Ctrl-C ends the program at once. */
-    if (cli_interrupted) signal(SIGINT, SIG_DFL);
+    /* A second Ctrl-C ends the program at once (only async-signal-safe
+     * calls here). */
+    if (cli_interrupted) {
+        static const char msg[] = "\nnabla: interrupted again; exiting without a checkpoint\n";
+        ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)n;
+        _exit(CLI_EXIT_INTERRUPTED);
+    }
     cli_interrupted = 1;
 }
 

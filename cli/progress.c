@@ -114,7 +114,9 @@ int cli_progress_update(const nb_progress *pr, void *user)
     } else if (!p->quiet && p->tty) {
         draw_bar(p, pr);
     }
-    return cli_interrupted ? 1 : 0;
+    /* Ctrl-C reaches nb_train through config.interrupt, which finishes the
+     * batch and writes a checkpoint; stopping here would skip that. */
+    return 0;
 }
 
 void cli_progress_finish(cli_progress *p)

@@ -578,7 +578,8 @@ typedef struct nb_train_result {
     int epochs_run;
     int best_epoch;          /* the weights kept (early stopping), else the last */
     const char *stop_reason; /* "epochs", "target loss", "target accuracy", "time limit",
-                                "early stopping", "stopped", "numeric error" */
+                                "early stopping", "stopped", "numeric error",
+                                "interrupted" */
     nb_epoch_stats *history; /* epochs_run entries; free with nb_train_result_free */
     double seconds;
     /* Where the last step was taken: epoch and batch within it (1-based; 0
@@ -593,7 +594,10 @@ void nb_train_result_free(nb_train_result *result);
  * docs/training.md. Batches of min(batch, train->count) rows, the last one
  * partial; the model is left compiled for that size. A NaN or infinite loss,
  * gradient or weight stops with NB_ERR_NUMERIC (result keeps the finished
- * epochs) and the weights from before that step. */
+ * epochs) and the weights from before that step. An interrupt (see
+ * nb_train_config) returns NB_ERR_INTERRUPTED with result keeping the
+ * finished epochs; a checkpoint that cannot be written is NB_ERR_IO (the
+ * previous checkpoint file is left as it was). */
 nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *val,
                    const nb_train_config *config, nb_train_result *result);
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test in every build: float and double, OpenBLAS and the portable
-# kernel, and AddressSanitizer + UndefinedBehaviorSanitizer; then the
-# formatting and static-analysis checks. Exits non-zero on the first failure.
+# kernel, AddressSanitizer + UndefinedBehaviorSanitizer, valgrind; each
+# fuzz target for FUZZ_SECONDS; then the formatting and static-analysis
+# checks. Exits non-zero on the first failure. NABLA_CHECK_ONLY=float,lint
+# runs only the stages named (float double noblas sanitize valgrind fuzz lint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -24,6 +26,9 @@ want float && run_build float
 want double && run_build double -DNABLA_DOUBLE=ON
 want noblas && run_build noblas -DNABLA_BLAS=OFF
 want sanitize && run_build sanitize -DCMAKE_BUILD_TYPE=Debug -DNABLA_SANITIZE=ON
+
+want valgrind && bash scripts/valgrind.sh
+want fuzz && FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash scripts/fuzz.sh
 
 if want lint; then
     echo "=== format"

@@ -20,8 +20,9 @@ fail() {
 }
 
 # run CMD...: stdout to $T/out, stderr to $T/err, status in rc.
+# NABLA_WRAP (e.g. a valgrind command line) is put before every command.
 run() {
-    "$@" >"$T/out" 2>"$T/err"
+    ${NABLA_WRAP:-} "$@" >"$T/out" 2>"$T/err"
     rc=$?
 }
 expect_rc() { # WANT WHAT

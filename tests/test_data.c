@@ -229,6 +229,16 @@ static void test_idx_truncated(void **state)
     ip = write_temp("short-head", img.b, 10, 0);
     expect_idx_error(ip, lp, NB_ERR_FORMAT, ip, "byte offset 10");
 
+    /* A header that claims far more than the file holds is refused before
+     * anything that size is allocated (60000 x 28 x 28 in a 28-byte file). */
+    uint32_t big[3] = {60000, 28, 28};
+    idx_buf claim = idx_make(0x00000803, 3, big, pixels, 12);
+    ip = write_temp("claims-too-much", claim.b, claim.len, 0);
+    uint32_t bigl[1] = {60000};
+    idx_buf claiml = idx_make(0x00000801, 1, bigl, label_bytes, 3);
+    const char *lp2 = write_temp("claims-labels", claiml.b, claiml.len, 0);
+    expect_idx_error(ip, lp2, NB_ERR_FORMAT, ip, "the file ends at byte offset 28");
+
     /* A gzip stream cut in half. */
     ip = write_temp("img.gz", img.b, img.len, 1);
     FILE *f = fopen(ip, "rb");

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 char *nb_data_strdup(const char *s)
 {
@@ -56,6 +57,14 @@ nb_status nb_data_alloc(nb_dataset *out, size_t count, int features, int classes
     size_t cells;
     if (!nb_mul_size(count, (size_t)features, &cells))
         return nb_error(NB_ERR_LIMIT, "%s: %zu x %d values overflow", what, count, features);
+    /* Refuse what cannot fit in memory with a message, not an OOM kill. */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double bytes = (double)cells * sizeof(nb_real);
+    if (pages > 0 && page > 0 && bytes > (double)pages * (double)page)
+        return nb_error(NB_ERR_LIMIT, "%s: %zu x %d values need %.0f MiB, more than this "
+                        "machine's %.0f MiB of memory",
+                        what, count, features, bytes / 1048576.0,
+                        (double)pages * (double)page / 1048576.0);
     out->count = count;
     out->features = features;
     out->classes = classes;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #define IDX_UBYTE 0x08
@@ -119,6 +120,30 @@ static void idx_close(idx_file *f)
     f->gz = NULL;
 }
 
+/* Refuse a header that claims more values than the file can hold, before
+ * anything that size is allocated. A plain file holds its length; deflate
+ * expands at most 1032 to 1, which bounds a gzip file. */
+static nb_status idx_check_size(const idx_file *f, uint64_t values)
+{
+    struct stat sb;
+    if (stat(f->path, &sb) != 0 || !S_ISREG(sb.st_mode)) return NB_OK; /* a pipe: read and see */
+    uint64_t size = (uint64_t)sb.st_size;
+    int plain = gzdirect(f->gz);
+    uint64_t bound = plain ? size : size * 1032 + 64;
+    uint64_t need = f->offset + values;
+    if (need > bound && plain)
+        return nb_error(NB_ERR_FORMAT,
+                        "%s: truncated: the header describes data up to byte offset %llu, but "
+                        "the file ends at byte offset %llu",
+                        f->path, (unsigned long long)need, (unsigned long long)size);
+    if (need > bound)
+        return nb_error(NB_ERR_FORMAT,
+                        "%s: the header describes %llu bytes, more than a gzip file of %llu "
+                        "bytes can expand to",
+                        f->path, (unsigned long long)need, (unsigned long long)size);
+    return NB_OK;
+}
+
 /* Check the images header and give the sample count and geometry. */
 static nb_status idx_image_shape(const idx_file *f, size_t *count, int *rows, int *cols)
 {
@@ -192,6 +217,9 @@ static nb_status load_idx(idx_file *img, idx_file *lab, const char *images_path,
         return nb_error(NB_ERR_FORMAT, "%s has %zu samples but %s has %u labels", images_path,
                         count, labels_path, (unsigned)lab->dim[0]);
     int features = img->ndim == 3 ? rows * cols : (int)img->dim[1];
+    if ((st = idx_check_size(img, (uint64_t)count * (uint64_t)features)) ||
+        (st = idx_check_size(lab, count)))
+        return st;
     if ((st = nb_data_alloc(out, count, features, NB_MAX_CLASSES, 0, images_path))) return st;
     out->rows = rows;
     out->cols = cols;

@@ -15,6 +15,11 @@ nb_train_config nb_train_defaults(void)
     c.schedule = NB_SCHEDULE_CONSTANT;
     c.step_epochs = 10;
     c.gamma = 0.1;
+    /* No checkpoints, no resume, no interrupt flag. */
+    c.checkpoint_path = c.resume_path = NULL;
+    c.checkpoint_epochs = c.checkpoint_batches = 0;
+    c.checkpoint_minutes = 0;
+    c.interrupt = NULL;
     return c;
 }
 
@@ -41,6 +46,32 @@ double nb_schedule_lr(const nb_train_config *c, int epoch)
 static int non_negative(double v)
 {
     return isfinite(v) && v >= 0;
+}
+
+static nb_status check_checkpoints(const nb_train_config *c)
+{
+    if (c->checkpoint_epochs < 0)
+        return nb_error(NB_ERR_ARGUMENT, "training: checkpoint_epochs must be >= 0, got %d",
+                        c->checkpoint_epochs);
+    if (c->checkpoint_batches < 0)
+        return nb_error(NB_ERR_ARGUMENT, "training: checkpoint_batches must be >= 0, got %d",
+                        c->checkpoint_batches);
+    if (!non_negative(c->checkpoint_minutes))
+        return nb_error(NB_ERR_ARGUMENT, "training: checkpoint_minutes must be >= 0, got %g",
+                        c->checkpoint_minutes);
+    if (c->checkpoint_path && !c->checkpoint_path[0])
+        return nb_error(NB_ERR_ARGUMENT, "training: checkpoint_path is empty");
+    if (c->resume_path && !c->resume_path[0])
+        return nb_error(NB_ERR_ARGUMENT, "training: resume_path is empty");
+    if (!c->checkpoint_path) {
+        const char *needs = c->interrupt                ? "an interrupt flag"
+                            : c->checkpoint_epochs > 0  ? "checkpoint_epochs"
+                            : c->checkpoint_batches > 0 ? "checkpoint_batches"
+                            : c->checkpoint_minutes > 0 ? "checkpoint_minutes"
+                                                        : NULL;
+        if (needs) return nb_error(NB_ERR_ARGUMENT, "training: %s needs a checkpoint_path", needs);
+    }
+    return NB_OK;
 }
 
 nb_status nb_train_config_check(const nb_train_config *c)
@@ -86,5 +117,5 @@ nb_status nb_train_config_check(const nb_train_config *c)
                         c->time_limit);
     if (c->patience < 0)
         return nb_error(NB_ERR_ARGUMENT, "training: patience must be >= 0, got %d", c->patience);
-    return NB_OK;
+    return check_checkpoints(c);
 }

@@ -52,4 +52,56 @@ int nb_batcher_predict(const nb_batcher *b, int r);
 nb_status nb_evaluate_pass(nb_batcher *b, const nb_dataset *data, double *loss_sum, size_t *correct,
                            size_t *confusion, int classes, int32_t *predicted);
 
+/* Everything a training run holds, allocated once before the first batch
+ * (trainer.c), and where it stands: what a checkpoint saves (checkpoint.c). */
+typedef struct nb_train_run {
+    const nb_train_config *config;
+    const nb_dataset *train, *val;
+    nb_model *model;
+    nb_batcher b;
+    nb_optimizer *opt;
+    nb_real *params, *grads;
+    size_t param_count;
+    size_t batches; /* per epoch */
+    int *index;     /* the sample order of the epoch */
+    nb_real *saved; /* params before the last step */
+    nb_real *best;  /* params of the best validation loss (patience) */
+    nb_epoch_stats *history;
+    double start;       /* the clock at the start, less earlier sessions' time */
+    double epoch_start; /* the clock at the epoch's start, less earlier sessions' */
+    double last_save;   /* the clock at the last checkpoint (or the start) */
+    /* The position: epoch `epoch` (1-based) has run `batch` batches. The
+     * epoch's order is rng_start's shuffle; rng is the live generator. */
+    int epoch;
+    size_t batch;
+    nb_rng rng_start, rng;
+    double loss_sum;
+    size_t correct, seen;
+    int best_epoch, since_best;
+    double best_loss;
+    /* Fingerprints of the data (FNV-1a of x and labels or y), when checkpoints
+     * are written or read. */
+    uint64_t train_hash, val_hash;
+} nb_train_run;
+
+/* Seconds on a monotonic clock. */
+double nb_train_clock(void);
+
+/* 64-bit FNV-1a over size bytes, continuing from hash (start with
+ * NB_FNV1A_INIT). */
+#define NB_FNV1A_INIT 0xcbf29ce484222325ull
+uint64_t nb_fnv1a(uint64_t hash, const void *bytes, size_t size);
+/* The fingerprint of a data set: its x, then its labels or y. */
+uint64_t nb_dataset_hash(const nb_dataset *data);
+
+/* Save r's whole state to r->config->checkpoint_path (atomically). */
+nb_status nb_checkpoint_save(nb_train_run *r);
+/* Restore r's state from the checkpoint at path, after checking that it was
+ * written for this model, data and configuration. r is prepared (buffers
+ * and optimizer allocated); on failure the model's weights are untouched. */
+nb_status nb_checkpoint_resume(nb_train_run *r, const char *path);
+
+#define NB_CHECKPOINT_FORMAT  "nabla-checkpoint"
+#define NB_CHECKPOINT_VERSION 1
+
 #endif

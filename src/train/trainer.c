@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now_seconds(void)
+double nb_train_clock(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -21,30 +21,19 @@ void nb_train_result_free(nb_train_result *result)
     memset(result, 0, sizeof *result);
 }
 
-/* Everything a training run holds, allocated once before the first batch. */
-typedef struct run {
-    const nb_train_config *config;
-    const nb_dataset *train, *val;
-    nb_batcher b;
-    nb_optimizer *opt;
-    nb_real *params, *grads;
-    size_t param_count;
-    int *index;     /* the sample order of the epoch */
-    nb_real *saved; /* params before the last step */
-    nb_real *best;  /* params of the best validation loss (patience) */
-    nb_epoch_stats *history;
-    double start;
-} run;
+typedef nb_train_run run;
 
 static nb_status run_prepare(run *r, nb_model *model)
 {
     const nb_train_config *c = r->config;
     size_t count = r->train->count;
     int batch = (size_t)c->batch < count ? c->batch : (int)count;
+    r->model = model;
     nb_status st = nb_batcher_init(&r->b, model, batch);
     if (st == NB_OK) st = nb_batcher_check(&r->b, r->train, "training set");
     if (st == NB_OK && r->val) st = nb_batcher_check(&r->b, r->val, "validation set");
     if (st != NB_OK) return st;
+    r->batches = (count + (size_t)batch - 1) / (size_t)batch;
     r->params = nb_graph_params(r->b.graph, &r->param_count);
     r->grads = nb_graph_param_grads(r->b.graph, NULL);
     if (!r->params || r->param_count == 0)
@@ -59,6 +48,14 @@ static nb_status run_prepare(run *r, nb_model *model)
         return nb_error(NB_ERR_MEMORY,
                         "training: no memory for %zu samples, %zu parameters and %d epochs", count,
                         r->param_count, c->epochs);
+    /* A fresh start: epoch 1, nothing done. */
+    r->epoch = 1;
+    nb_rng_seed(&r->rng_start, c->seed);
+    r->best_loss = INFINITY;
+    if (c->checkpoint_path || c->resume_path) {
+        r->train_hash = nb_dataset_hash(r->train);
+        r->val_hash = r->val ? nb_dataset_hash(r->val) : 0;
+    }
     return NB_OK;
 }
 
@@ -144,47 +141,114 @@ static nb_status validate(run *r, nb_epoch_stats *s)
     return NB_OK;
 }
 
+/* The position for messages: the last batch done (epoch e, batch k). */
+static void last_step(const run *r, int *epoch, size_t *batch)
+{
+    *epoch = r->epoch;
+    *batch = r->batch;
+    if (r->batch == 0 && r->epoch > 1) { /* at an epoch boundary */
+        *epoch = r->epoch - 1;
+        *batch = r->batches;
+    }
+}
+
+static nb_status save_checkpoint(run *r)
+{
+    nb_status st = nb_checkpoint_save(r);
+    r->last_save = nb_train_clock();
+    return st;
+}
+
+/* The current batch has finished: save where we are and stop. */
+static nb_status interrupted(run *r)
+{
+    int e;
+    size_t k;
+    last_step(r, &e, &k);
+    const char *path = r->config->checkpoint_path; /* checked by nb_train_config_check */
+    nb_status st = save_checkpoint(r);
+    if (st != NB_OK)
+        return nb_error_prefix(st, "training interrupted at epoch %d, batch %zu of %zu", e, k,
+                               r->batches);
+    return nb_error(NB_ERR_INTERRUPTED,
+                    "training interrupted at epoch %d, batch %zu of %zu; checkpoint written to %s",
+                    e, k, r->batches, path);
+}
+
+/* After each batch: an interrupt, else a checkpoint every N batches (counted
+ * over the whole run, so resuming keeps the rhythm) or M minutes. */
+static nb_status after_batch(run *r, int stopping)
+{
+    const nb_train_config *c = r->config;
+    if (c->interrupt && *c->interrupt) return interrupted(r);
+    if (stopping || !c->checkpoint_path) return NB_OK;
+    uint64_t done = (uint64_t)(r->epoch - 1) * r->batches + r->batch;
+    int due = c->checkpoint_batches > 0 && done % (uint64_t)c->checkpoint_batches == 0;
+    if (c->checkpoint_minutes > 0 && nb_train_clock() - r->last_save >= 60 * c->checkpoint_minutes)
+        due = 1;
+    return due ? save_checkpoint(r) : NB_OK;
+}
+
+/* The epoch has ended and training goes on: the next one starts from the
+ * generator as the shuffle left it. */
+static nb_status next_epoch(run *r)
+{
+    const nb_train_config *c = r->config;
+    r->epoch++;
+    r->batch = 0;
+    r->rng_start = r->rng;
+    r->loss_sum = 0;
+    r->correct = r->seen = 0;
+    r->epoch_start = nb_train_clock();
+    if (c->interrupt && *c->interrupt) return interrupted(r);
+    if (c->checkpoint_path && c->checkpoint_epochs > 0 &&
+        (r->epoch - 1) % c->checkpoint_epochs == 0)
+        return save_checkpoint(r);
+    return NB_OK;
+}
+
 static nb_status run_epochs(run *r, nb_train_result *result)
 {
     const nb_train_config *c = r->config;
-    const size_t count = r->train->count, batch = (size_t)r->b.batch;
-    const size_t batches = (count + batch - 1) / batch;
+    const size_t count = r->train->count, batch = (size_t)r->b.batch, batches = r->batches;
     const double total_batches = (double)batches * c->epochs;
-    double best_loss = INFINITY;
-    int since_best = 0;
-    nb_rng rng;
-    nb_rng_seed(&rng, c->seed);
     result->stop_reason = "epochs";
 
-    for (int epoch = 1; epoch <= c->epochs; epoch++) {
-        double epoch_start = now_seconds(), lr = nb_schedule_lr(c, epoch), loss_sum = 0;
-        size_t correct = 0, seen = 0;
+    for (;;) {
+        const int epoch = r->epoch;
+        double lr = nb_schedule_lr(c, epoch);
         const char *stop = NULL;
         /* Each epoch shuffles the identity order: epoch e's order depends
-         * only on the seed and e. */
+         * only on the seed and e, and a resumed epoch gets the same one. */
         for (size_t i = 0; i < count; i++) r->index[i] = (int)i;
-        nb_rng_shuffle(&rng, r->index, count);
+        r->rng = r->rng_start;
+        nb_rng_shuffle(&r->rng, r->index, count);
 
-        for (size_t k = 1; k <= batches && !stop; k++) {
+        for (size_t k = r->batch + 1; k <= batches && !stop; k++) {
             size_t start = (k - 1) * batch;
             int rows = (int)(count - start < batch ? count - start : batch);
             nb_status st = nb_batcher_load(&r->b, r->train, r->index, start, rows);
-            if (st == NB_OK) st = train_step(r, epoch, k, batches, lr, rows, &correct, &loss_sum);
+            if (st == NB_OK)
+                st = train_step(r, epoch, k, batches, lr, rows, &r->correct, &r->loss_sum);
             if (st != NB_OK) return st;
-            seen += (size_t)rows;
-            double t = now_seconds();
+            r->seen += (size_t)rows;
+            r->batch = k;
+            result->last_epoch = epoch;
+            result->last_batch = k;
+            double t = nb_train_clock();
             if (c->progress) {
                 double done = (double)(epoch - 1) * batches + k;
                 nb_progress p = {.epoch = epoch,
                                  .epochs = c->epochs,
                                  .batch = k,
                                  .batches = batches,
-                                 .loss = loss_sum / seen};
-                p.samples_per_second = t > epoch_start ? seen / (t - epoch_start) : 0;
+                                 .loss = r->loss_sum / r->seen};
+                p.samples_per_second = t > r->epoch_start ? r->seen / (t - r->epoch_start) : 0;
                 p.eta_seconds = (t - r->start) / done * (total_batches - done);
                 if (c->progress(&p, c->progress_user)) stop = "stopped";
             }
             if (!stop && c->time_limit > 0 && t - r->start >= c->time_limit) stop = "time limit";
+            if ((st = after_batch(r, stop != NULL)) != NB_OK) return st;
         }
         /* A partial last batch left the graph compiled for fewer rows. */
         nb_status st = nb_batcher_use(&r->b, r->b.batch);
@@ -193,11 +257,11 @@ static nb_status run_epochs(run *r, nb_train_result *result)
         nb_epoch_stats *s = &r->history[epoch - 1];
         s->epoch = epoch;
         s->lr = lr;
-        s->train_loss = loss_sum / seen;
-        s->train_accuracy = r->train->classes > 0 ? (double)correct / seen : -1;
+        s->train_loss = r->loss_sum / r->seen;
+        s->train_accuracy = r->train->classes > 0 ? (double)r->correct / r->seen : -1;
         st = validate(r, s);
         if (st != NB_OK) return st;
-        s->seconds = now_seconds() - epoch_start;
+        s->seconds = nb_train_clock() - r->epoch_start;
         result->epochs_run = epoch;
 
         if (c->progress && !stop) {
@@ -207,45 +271,45 @@ static nb_status run_epochs(run *r, nb_train_result *result)
                              .batches = batches,
                              .loss = s->train_loss,
                              .stats = s};
-            p.samples_per_second = s->seconds > 0 ? seen / s->seconds : 0;
-            double done = (double)epoch * batches, t = now_seconds() - r->start;
+            p.samples_per_second = s->seconds > 0 ? r->seen / s->seconds : 0;
+            double done = (double)epoch * batches, t = nb_train_clock() - r->start;
             p.eta_seconds = t / done * (total_batches - done);
             if (c->progress(&p, c->progress_user)) stop = "stopped";
         }
         if (c->patience > 0) {
-            if (s->val_loss < best_loss) {
-                best_loss = s->val_loss;
-                result->best_epoch = epoch;
-                since_best = 0;
+            if (s->val_loss < r->best_loss) {
+                r->best_loss = s->val_loss;
+                r->best_epoch = epoch;
+                r->since_best = 0;
                 memcpy(r->best, r->params, r->param_count * sizeof *r->best);
             } else {
-                since_best++;
+                r->since_best++;
             }
         }
         double accuracy = r->val ? s->val_accuracy : s->train_accuracy;
         if (!stop && c->target_loss > 0 && s->train_loss <= c->target_loss) stop = "target loss";
         if (!stop && c->target_accuracy > 0 && accuracy >= c->target_accuracy)
             stop = "target accuracy";
-        if (!stop && c->patience > 0 && since_best >= c->patience) stop = "early stopping";
+        if (!stop && c->patience > 0 && r->since_best >= c->patience) stop = "early stopping";
         if (stop) {
             result->stop_reason = stop;
             break;
         }
+        if (epoch == c->epochs) break;
+        if ((st = next_epoch(r)) != NB_OK) return st;
     }
-    if (c->patience > 0 && result->best_epoch > 0)
+    result->best_epoch = r->best_epoch;
+    if (c->patience > 0 && r->best_epoch > 0)
         memcpy(r->params, r->best, r->param_count * sizeof *r->params);
     else
         result->best_epoch = result->epochs_run;
     return NB_OK;
 }
 
-nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *val,
-                   const nb_train_config *config, nb_train_result *result)
+/* What nb_train refuses before it allocates anything. */
+static nb_status check_call(const nb_dataset *train, const nb_dataset *val,
+                            const nb_train_config *config)
 {
-    if (!result) return nb_error(NB_ERR_ARGUMENT, "training: no result");
-    memset(result, 0, sizeof *result);
-    if (!model || !train || !config)
-        return nb_error(NB_ERR_ARGUMENT, "training: no model, training set or configuration");
     nb_status st = nb_train_config_check(config);
     if (st != NB_OK) return st;
     if (train->count == 0 || train->count > (size_t)INT_MAX)
@@ -260,19 +324,38 @@ nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *v
         return nb_error(NB_ERR_ARGUMENT,
                         "training: target accuracy %g needs a classification data set",
                         config->target_accuracy);
+    return NB_OK;
+}
+
+nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *val,
+                   const nb_train_config *config, nb_train_result *result)
+{
+    if (!result) return nb_error(NB_ERR_ARGUMENT, "training: no result");
+    memset(result, 0, sizeof *result);
+    if (!model || !train || !config)
+        return nb_error(NB_ERR_ARGUMENT, "training: no model, training set or configuration");
+    nb_status st = check_call(train, val, config);
+    if (st != NB_OK) return st;
 
     run r;
     memset(&r, 0, sizeof r);
     r.config = config;
     r.train = train;
     r.val = val;
-    r.start = now_seconds();
+    r.start = r.epoch_start = r.last_save = nb_train_clock();
     st = run_prepare(&r, model);
+    if (st == NB_OK && config->resume_path) {
+        st = nb_checkpoint_resume(&r, config->resume_path);
+        result->epochs_run = r.epoch - 1;
+        last_step(&r, &result->last_epoch, &result->last_batch);
+    }
     if (st == NB_OK) st = run_epochs(&r, result);
-    result->seconds = now_seconds() - r.start;
-    if (st == NB_OK || st == NB_ERR_NUMERIC) {
-        /* A numeric stop keeps the epochs that finished. */
-        if (st != NB_OK) result->stop_reason = "numeric error";
+    result->seconds = nb_train_clock() - r.start;
+    if (st == NB_OK || st == NB_ERR_NUMERIC || st == NB_ERR_INTERRUPTED) {
+        /* A numeric stop or an interrupt keeps the epochs that finished. */
+        if (st == NB_ERR_NUMERIC) result->stop_reason = "numeric error";
+        if (st == NB_ERR_INTERRUPTED) result->stop_reason = "interrupted";
+        if (st != NB_OK) result->best_epoch = r.best_epoch;
         result->history = r.history;
         r.history = NULL;
     } else {

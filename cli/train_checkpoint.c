@@ -1,0 +1,80 @@
+/* Checkpoint options of nabla train (see train_checkpoint.h). */
+#include "train_checkpoint.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_checkpoint_every(const char *text, nb_train_config *c, char *err, size_t size)
+{
+    char *end = NULL;
+    errno = 0;
+    double n = text[0] >= '0' && text[0] <= '9' ? strtod(text, &end) : NAN;
+    char unit = end && *end ? *end : 'e';
+    int bad = !end || errno || !isfinite(n) || !(n > 0) || (end[0] && end[1]) ||
+              (unit != 'e' && unit != 'm' && unit != 'b');
+    /* Epochs and batches are whole counts; minutes may have a fraction. */
+    if (!bad && unit != 'm' && (n != floor(n) || n > 2147483647.0)) bad = 1;
+    if (bad) {
+        snprintf(err, size,
+                 "--checkpoint-every '%s': expected N (epochs), Nm (minutes) or Nb (batches) "
+                 "with N > 0, e.g. 1, 10m, 500b",
+                 text);
+        return -1;
+    }
+    c->checkpoint_epochs = unit == 'e' ? (int)n : 0;
+    c->checkpoint_minutes = unit == 'm' ? n : 0;
+    c->checkpoint_batches = unit == 'b' ? (int)n : 0;
+    return 0;
+}
+
+const char *cli_checkpoint_path(const char *checkpoint, const char *out, char *buf, size_t size)
+{
+    if (checkpoint) return checkpoint;
+    if (!out) return "nabla.ckpt";
+    int n = snprintf(buf, size, "%s.ckpt", out);
+    return n >= 0 && (size_t)n < size ? buf : NULL;
+}
+
+/* Characters a POSIX shell leaves alone in a word. */
+static int plain(const char *s)
+{
+    if (!s[0]) return 0;
+    for (; *s; s++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/=+@%", *s))
+            return 0;
+    return 1;
+}
+
+static void print_word(FILE *f, const char *s)
+{
+    fputc(' ', f);
+    if (plain(s)) {
+        fputs(s, f);
+        return;
+    }
+    /* 'it'\''s': a quote ends the quoted part, is escaped, and reopens it. */
+    fputc('\'', f);
+    for (; *s; s++)
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
+    fputc('\'', f);
+}
+
+void cli_print_resume_command(FILE *f, const char *path, int argc, char **argv)
+{
+    fputs("nabla train --resume", f);
+    print_word(f, path);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--resume") == 0) {
+            i++; /* and its value */
+            continue;
+        }
+        if (strncmp(argv[i], "--resume=", 9) == 0) continue;
+        print_word(f, argv[i]);
+    }
+    fputc('\n', f);
+}

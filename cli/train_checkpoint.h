@@ -1,0 +1,25 @@
+/* Checkpoint options of nabla train: --checkpoint, --checkpoint-every,
+ * --resume, and the command that resumes an interrupted run. */
+#ifndef NABLA_CLI_TRAIN_CHECKPOINT_H
+#define NABLA_CLI_TRAIN_CHECKPOINT_H
+
+#include "nabla.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* --checkpoint-every TEXT into config: "N" epochs, "Nm" minutes (N may
+ * have a fraction), "Nb" batches; N > 0. 0 on success, else -1 with a
+ * message in err. */
+int cli_checkpoint_every(const char *text, nb_train_config *config, char *err, size_t size);
+
+/* Where a checkpoint goes: --checkpoint FILE, else <--out>.ckpt, else
+ * nabla.ckpt. The result is checkpoint, or buf (NULL when it is too long). */
+const char *cli_checkpoint_path(const char *checkpoint, const char *out, char *buf, size_t size);
+
+/* "nabla train --resume PATH" and the other arguments of argv (the
+ * subcommand's, argv[0] being "train") except an earlier --resume, each
+ * quoted for a POSIX shell where needed. */
+void cli_print_resume_command(FILE *f, const char *path, int argc, char **argv);
+
+#endif

@@ -1,0 +1,235 @@
+/* The checkpoint container: safetensors written atomically, read back
+ * trusting nothing (see checkpoint_file.h). */
+#include "checkpoint_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ save */
+
+static int add_tensor(cJSON *root, const nb_ckpt_tensor *t, uint64_t *offset)
+{
+    cJSON *e = cJSON_AddObjectToObject(root, t->name), *shape, *off;
+    if (!e || !cJSON_AddStringToObject(e, "dtype", NB_ST_DTYPE)) return 0;
+    if (!(shape = cJSON_AddArrayToObject(e, "shape"))) return 0;
+    for (int d = 0; d < t->shape.ndim; d++) {
+        cJSON *n = cJSON_CreateNumber(t->shape.dim[d]);
+        if (!n || !cJSON_AddItemToArray(shape, n)) {
+            cJSON_Delete(n);
+            return 0;
+        }
+    }
+    uint64_t end = *offset + (uint64_t)nb_shape_count(t->shape) * sizeof(nb_real);
+    if (!(off = cJSON_AddArrayToObject(e, "data_offsets"))) return 0;
+    double ends[2] = {(double)*offset, (double)end};
+    for (int i = 0; i < 2; i++) {
+        cJSON *n = cJSON_CreateNumber(ends[i]);
+        if (!n || !cJSON_AddItemToArray(off, n)) {
+            cJSON_Delete(n);
+            return 0;
+        }
+    }
+    *offset = end;
+    return 1;
+}
+
+/* The header JSON, padded with spaces to a multiple of 8 bytes. */
+static nb_status make_header(const cJSON *metadata, const nb_ckpt_tensor *t, int count, char **text,
+                             size_t *len)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *meta = root && metadata ? cJSON_Duplicate(metadata, 1) : NULL;
+    int ok = root && (!metadata || meta);
+    if (ok && meta) {
+        ok = cJSON_AddItemToObject(root, "__metadata__", meta);
+        if (!ok) cJSON_Delete(meta);
+    }
+    uint64_t offset = 0;
+    for (int i = 0; ok && i < count; i++) ok = add_tensor(root, &t[i], &offset);
+    char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!json) return nb_error(NB_ERR_MEMORY, "out of memory for the header");
+    size_t n = strlen(json), padded = (n + 7) / 8 * 8;
+    if (padded > NB_MAX_HEADER) {
+        cJSON_free(json);
+        return nb_error(NB_ERR_LIMIT, "the header would be %zu bytes, more than %d", padded,
+                        NB_MAX_HEADER);
+    }
+    *text = nb_malloc(padded);
+    if (*text) {
+        memcpy(*text, json, n);
+        memset(*text + n, ' ', padded - n);
+    }
+    cJSON_free(json);
+    if (!*text) return nb_error(NB_ERR_MEMORY, "out of memory for the header");
+    *len = padded;
+    return NB_OK;
+}
+
+static nb_status write_all(FILE *f, const char *header, size_t len, const nb_ckpt_tensor *t,
+                           int count)
+{
+    unsigned char prefix[8];
+    nb_st_put_u64(prefix, len);
+    errno = 0;
+    if (fwrite(prefix, 1, 8, f) != 8 || fwrite(header, 1, len, f) != len)
+        return nb_error(NB_ERR_IO, "writing the header: %s", strerror(errno ? errno : EIO));
+    for (int i = 0; i < count; i++) {
+        nb_status st = nb_st_write_values(f, t[i].values, nb_shape_count(t[i].shape));
+        if (st != NB_OK) return st;
+    }
+    /* A full disk often shows only here, when the buffer goes out. */
+    if (fflush(f) != 0 || ferror(f))
+        return nb_error(NB_ERR_IO, "writing: %s", strerror(errno ? errno : EIO));
+    if (fsync(fileno(f)) != 0) return nb_error(NB_ERR_IO, "fsync: %s", strerror(errno));
+    return NB_OK;
+}
+
+/* Make the rename itself durable; a failure here loses nothing. */
+static void sync_folder(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    if (!slash) {
+        strcpy(dir, ".");
+    } else if ((size_t)(slash - path) + 1 < sizeof dir) {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    } else {
+        return;
+    }
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+nb_status nb_ckpt_file_save(const char *path, const cJSON *metadata, const nb_ckpt_tensor *t,
+                            int count)
+{
+    if (!path || !path[0]) return nb_error(NB_ERR_ARGUMENT, "saving a checkpoint: no path");
+    char *header = NULL;
+    size_t len = 0;
+    nb_status st = make_header(metadata, t, count, &header, &len);
+    if (st != NB_OK) return nb_error_prefix(st, "checkpoint \"%s\"", path);
+    size_t plen = strlen(path);
+    char *tmp = nb_malloc(plen + sizeof ".tmp.XXXXXX");
+    if (!tmp) {
+        nb_free(header);
+        return nb_error(NB_ERR_MEMORY, "checkpoint \"%s\": out of memory", path);
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    int fd = mkstemp(tmp);
+    FILE *f = NULL;
+    if (fd < 0) {
+        st = nb_error(NB_ERR_IO, "cannot create a temporary file %s: %s", tmp, strerror(errno));
+    } else if (fchmod(fd, 0644) != 0 || !(f = fdopen(fd, "wb"))) {
+        st = nb_error(NB_ERR_IO, "temporary file %s: %s", tmp, strerror(errno));
+        close(fd);
+    }
+    if (st == NB_OK) st = write_all(f, header, len, t, count);
+    if (f && fclose(f) != 0 && st == NB_OK)
+        st = nb_error(NB_ERR_IO, "closing %s: %s", tmp, strerror(errno));
+    if (st == NB_OK && rename(tmp, path) != 0)
+        st = nb_error(NB_ERR_IO, "renaming %s over it: %s", tmp, strerror(errno));
+    if (st != NB_OK && fd >= 0)
+        unlink(tmp); /* the previous checkpoint, if any, is untouched */
+    else if (st == NB_OK)
+        sync_folder(path);
+    nb_free(tmp);
+    nb_free(header);
+    return st == NB_OK ? NB_OK : nb_error_prefix(st, "writing checkpoint \"%s\"", path);
+}
+
+/* ------------------------------------------------------------------ load */
+
+static nb_status open_file(FILE *f, nb_ckpt_file *out)
+{
+    struct stat info;
+    if (fstat(fileno(f), &info) != 0)
+        return nb_error(NB_ERR_IO, "cannot stat: %s", strerror(errno));
+    if (!S_ISREG(info.st_mode)) return nb_error(NB_ERR_IO, "not a regular file");
+    uint64_t size = (uint64_t)info.st_size;
+    unsigned char prefix[8];
+    if (size < 8)
+        return nb_error(NB_ERR_FORMAT,
+                        "the file is %llu bytes, too short for the 8-byte header length",
+                        (unsigned long long)size);
+    if (fread(prefix, 1, 8, f) != 8) return nb_error(NB_ERR_IO, "cannot read the header length");
+    uint64_t len = nb_st_get_u64(prefix);
+    if (len == 0) return nb_error(NB_ERR_FORMAT, "the header length (file bytes 0-7) is 0");
+    if (len > NB_MAX_HEADER)
+        return nb_error(NB_ERR_LIMIT, "the header length (file bytes 0-7) is %llu, more than %d",
+                        (unsigned long long)len, NB_MAX_HEADER);
+    if (len > size - 8)
+        return nb_error(NB_ERR_FORMAT,
+                        "the header length (file bytes 0-7) is %llu, but only %llu bytes follow "
+                        "(a truncated file?)",
+                        (unsigned long long)len, (unsigned long long)(size - 8));
+    char *text = nb_malloc((size_t)len);
+    if (!text)
+        return nb_error(NB_ERR_MEMORY, "out of memory for a %llu-byte header",
+                        (unsigned long long)len);
+    nb_status st = NB_OK;
+    if (fread(text, 1, (size_t)len, f) != (size_t)len)
+        st = nb_error(NB_ERR_IO, "cannot read the header");
+    if (st == NB_OK) st = nb_st_parse(text, (size_t)len, size - 8 - len, &out->header);
+    nb_free(text);
+    out->data_start = 8 + len;
+    return st;
+}
+
+nb_status nb_ckpt_file_open(const char *path, nb_ckpt_file *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!path) return nb_error(NB_ERR_ARGUMENT, "no checkpoint path");
+    out->f = fopen(path, "rb");
+    if (!out->f) return nb_error(NB_ERR_IO, "cannot open: %s", strerror(errno));
+    nb_status st = open_file(out->f, out);
+    if (st != NB_OK) nb_ckpt_file_close(out);
+    return st;
+}
+
+nb_status nb_ckpt_file_read(nb_ckpt_file *file, const char *name, nb_shape shape, nb_real *out)
+{
+    char a[64], b[64];
+    const nb_st_tensor *t = nb_st_find(&file->header, name);
+    if (!t)
+        return nb_error(NB_ERR_FORMAT, "tensor \"%s\" %s is missing", name,
+                        nb_shape_format(shape, a, sizeof a));
+    if (!nb_shape_equal(t->shape, shape))
+        return nb_error(NB_ERR_SHAPE, "tensor \"%s\" has shape %s in the file, expected %s", name,
+                        nb_shape_format(t->shape, a, sizeof a),
+                        nb_shape_format(shape, b, sizeof b));
+    if (t->dsize != (int)sizeof(nb_real))
+        return nb_error(NB_ERR_FORMAT,
+                        "tensor \"%s\" holds %d-byte values, but this build resumes only its own "
+                        "%s (%zu bytes)",
+                        name, t->dsize, NB_ST_DTYPE, sizeof(nb_real));
+    uint64_t at = file->data_start + t->begin;
+    if (at > (uint64_t)LLONG_MAX || fseeko(file->f, (off_t)at, SEEK_SET) != 0)
+        return nb_error(NB_ERR_IO, "tensor \"%s\": cannot seek to file byte %llu", name,
+                        (unsigned long long)at);
+    return nb_st_read_values(file->f, t->dsize, t->count, out, name);
+}
+
+const char *nb_ckpt_file_meta(const nb_ckpt_file *file, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(file->header.metadata, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void nb_ckpt_file_close(nb_ckpt_file *file)
+{
+    if (file->f) fclose(file->f);
+    nb_st_free(&file->header);
+    memset(file, 0, sizeof *file);
+}

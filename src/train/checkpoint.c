@@ -1,0 +1,680 @@
+/* Training checkpoints: the whole state of a run in one safetensors file
+ * (parameters, optimizer slots, best weights as tensors; everything else in
+ * "__metadata__"), so that a resumed run ends bit for bit where an
+ * uninterrupted one would. Numbers that must come back exactly are written
+ * with 17 significant digits (strtod reads them back to the same double)
+ * or, for the generator, as hex. See docs/training.md. */
+#include "train_internal.h"
+
+#include "io/checkpoint_file.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HISTORY_COLUMNS 7 /* epoch, lr, train loss, train acc, val loss, val acc, seconds */
+#define SLOT_NAME_0     "optimizer.slot0"
+#define SLOT_NAME_1     "optimizer.slot1"
+#define BEST_NAME       "early_stopping.best"
+
+/* hash = (hash ^ byte) * 1099511628211 for each byte (FNV-1a, 64 bits). */
+uint64_t nb_fnv1a(uint64_t hash, const void *bytes, size_t size)
+{
+    const unsigned char *p = bytes;
+    for (size_t i = 0; i < size; i++) {
+        hash ^= p[i];
+        hash *= 0x100000001b3ull;
+    }
+    return hash;
+}
+
+uint64_t nb_dataset_hash(const nb_dataset *d)
+{
+    /* Sizes are those of arrays already in memory, so they do not overflow. */
+    uint64_t h = nb_fnv1a(NB_FNV1A_INIT, d->x, d->count * (size_t)d->features * sizeof *d->x);
+    if (d->classes > 0 && d->labels)
+        h = nb_fnv1a(h, d->labels, d->count * sizeof *d->labels);
+    else if (d->y)
+        h = nb_fnv1a(h, d->y, d->count * (size_t)d->targets * sizeof *d->y);
+    return h;
+}
+
+static const char *schedule_name(nb_schedule_kind kind)
+{
+    return kind == NB_SCHEDULE_STEP ? "step" : kind == NB_SCHEDULE_COSINE ? "cosine" : "constant";
+}
+
+/* ------------------------------------------------------------------ save */
+
+/* A JSON number that reads back as exactly v; null when not finite. */
+static cJSON *exact_number(double v)
+{
+    char buf[40];
+    if (!isfinite(v)) return cJSON_CreateNull();
+    snprintf(buf, sizeof buf, "%.17g", v);
+    return cJSON_CreateRaw(buf);
+}
+
+static int add_number(cJSON *obj, const char *key, double v)
+{
+    cJSON *n = exact_number(v);
+    if (n && cJSON_AddItemToObject(obj, key, n)) return 1;
+    cJSON_Delete(n);
+    return 0;
+}
+
+static int put(cJSON *meta, const char *key, const char *value)
+{
+    return cJSON_AddStringToObject(meta, key, value) != NULL;
+}
+
+static int put_u64(cJSON *meta, const char *key, uint64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return put(meta, key, buf);
+}
+
+static int put_double(cJSON *meta, const char *key, double v)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.17g", v); /* "inf" for no best loss yet */
+    return put(meta, key, buf);
+}
+
+/* Adds obj as JSON text under key; takes obj (NULL: fails). */
+static int put_json(cJSON *meta, const char *key, cJSON *obj)
+{
+    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    int ok = text && put(meta, key, text);
+    cJSON_free(text);
+    return ok;
+}
+
+static cJSON *optimizer_json(const nb_optimizer_config *o)
+{
+    cJSON *j = cJSON_CreateObject();
+    int ok = j && cJSON_AddStringToObject(j, "kind", nb_optimizer_name(o->kind));
+    ok = ok && add_number(j, "lr", o->lr) && add_number(j, "momentum", o->momentum);
+    ok = ok && add_number(j, "rho", o->rho) && add_number(j, "beta1", o->beta1);
+    ok = ok && add_number(j, "beta2", o->beta2) && add_number(j, "eps", o->eps);
+    ok = ok && add_number(j, "weight_decay", o->weight_decay);
+    if (!ok) cJSON_Delete(j);
+    return ok ? j : NULL;
+}
+
+static cJSON *training_json(const nb_train_config *c)
+{
+    char seed[32];
+    snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
+    cJSON *j = cJSON_CreateObject();
+    int ok = j && add_number(j, "batch", c->batch) && add_number(j, "epochs", c->epochs);
+    ok = ok && cJSON_AddStringToObject(j, "seed", seed); /* may not fit a double */
+    ok = ok && cJSON_AddStringToObject(j, "schedule", schedule_name(c->schedule));
+    ok = ok && add_number(j, "step_epochs", c->step_epochs) && add_number(j, "gamma", c->gamma);
+    ok = ok && add_number(j, "lr_min", c->lr_min) && add_number(j, "clip_norm", c->clip_norm);
+    ok = ok && add_number(j, "patience", c->patience);
+    if (!ok) cJSON_Delete(j);
+    return ok ? j : NULL;
+}
+
+static cJSON *data_json(const nb_dataset *d, uint64_t hash)
+{
+    char hex[20];
+    snprintf(hex, sizeof hex, "%016" PRIx64, hash);
+    cJSON *j = cJSON_CreateObject();
+    int ok =
+        j && add_number(j, "count", (double)d->count) && add_number(j, "features", d->features);
+    ok = ok && add_number(j, "classes", d->classes) && add_number(j, "targets", d->targets);
+    ok = ok && cJSON_AddStringToObject(j, "fnv1a", hex);
+    if (!ok) cJSON_Delete(j);
+    return ok ? j : NULL;
+}
+
+static cJSON *rng_json(const nb_rng *rng)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < 4; i++) {
+        char hex[20];
+        snprintf(hex, sizeof hex, "%016" PRIx64, rng->s[i]);
+        cJSON *s = cJSON_CreateString(hex);
+        if (!s || !cJSON_AddItemToArray(a, s)) {
+            cJSON_Delete(s);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* One row per finished epoch: epoch, lr, train loss, train accuracy, val
+ * loss, val accuracy, seconds. */
+static cJSON *history_json(const nb_train_run *r)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int e = 0; a && e < r->epoch - 1; e++) {
+        const nb_epoch_stats *s = &r->history[e];
+        double v[HISTORY_COLUMNS] = {s->epoch,    s->lr,           s->train_loss, s->train_accuracy,
+                                     s->val_loss, s->val_accuracy, s->seconds};
+        cJSON *row = cJSON_CreateArray();
+        int ok = row && cJSON_AddItemToArray(a, row);
+        if (!ok) cJSON_Delete(row);
+        for (int i = 0; ok && i < HISTORY_COLUMNS; i++) {
+            cJSON *n = exact_number(v[i]);
+            ok = n && cJSON_AddItemToArray(row, n);
+            if (!ok) cJSON_Delete(n);
+        }
+        if (!ok) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static cJSON *make_metadata(nb_train_run *r)
+{
+    const nb_train_config *c = r->config;
+    nb_model *m = r->model;
+    double now = nb_train_clock();
+    cJSON *meta = cJSON_CreateObject();
+    int ok = meta && put(meta, "format", NB_CHECKPOINT_FORMAT);
+    ok = ok && put_u64(meta, "format_version", NB_CHECKPOINT_VERSION);
+    ok = ok && put(meta, "real", NB_REAL_NAME);
+    ok = ok && put(meta, "spec", nb_model_spec(m)) && put(meta, "loss", nb_model_loss_name(m));
+    ok = ok && put_u64(meta, "inputs", (uint64_t)nb_model_inputs(m));
+    ok = ok && put_u64(meta, "outputs", (uint64_t)nb_model_outputs(m));
+    ok = ok && put_json(meta, "optimizer", optimizer_json(&c->optimizer));
+    ok = ok && put_u64(meta, "optimizer_steps", *nb_optimizer_steps(r->opt));
+    ok = ok && put_json(meta, "training", training_json(c));
+    ok = ok && put_json(meta, "train_data", data_json(r->train, r->train_hash));
+    ok = ok && (r->val ? put_json(meta, "val_data", data_json(r->val, r->val_hash))
+                       : put(meta, "val_data", "none"));
+    ok = ok && put_u64(meta, "threads", (uint64_t)nb_get_threads());
+    ok = ok && put_u64(meta, "epoch", (uint64_t)r->epoch);
+    ok = ok && put_u64(meta, "batch", r->batch) && put_u64(meta, "batches", r->batches);
+    ok = ok && put_json(meta, "rng", rng_json(&r->rng_start));
+    ok = ok && put_double(meta, "loss_sum", r->loss_sum);
+    ok = ok && put_u64(meta, "correct", r->correct) && put_u64(meta, "seen", r->seen);
+    ok = ok && put_json(meta, "history", history_json(r));
+    ok = ok && put_u64(meta, "best_epoch", (uint64_t)r->best_epoch);
+    ok = ok && put_u64(meta, "since_best", (uint64_t)r->since_best);
+    ok = ok && put_double(meta, "best_val_loss", r->best_loss);
+    ok = ok && put_double(meta, "elapsed", now - r->start);
+    ok = ok && put_double(meta, "epoch_elapsed", now - r->epoch_start);
+    if (!ok) cJSON_Delete(meta);
+    return ok ? meta : NULL;
+}
+
+/* The parameters under their model-file names, the optimizer's slots and the
+ * best weights; *count entries in a new array. */
+static nb_status list_tensors(nb_train_run *r, nb_ckpt_tensor **out, int *count)
+{
+    nb_graph *g = r->b.graph;
+    int nodes = nb_graph_node_count(g), n = 0;
+    nb_ckpt_tensor *t = nb_calloc((size_t)nodes + 3, sizeof *t);
+    if (!t) return nb_error(NB_ERR_MEMORY, "out of memory listing %d tensors", nodes + 3);
+    for (int i = 0; i < nodes; i++)
+        if (nb_node_is_param(g, i))
+            t[n++] = (nb_ckpt_tensor){nb_node_name(g, i), nb_node_shape(g, i), nb_node_value(g, i)};
+    nb_shape all = nb_shape1((int)r->param_count);
+    static const char *const slot_names[2] = {SLOT_NAME_0, SLOT_NAME_1};
+    for (int s = 0; s < nb_optimizer_slot_count(r->opt) && s < 2; s++)
+        t[n++] = (nb_ckpt_tensor){slot_names[s], all, nb_optimizer_slot(r->opt, s)};
+    if (r->best) t[n++] = (nb_ckpt_tensor){BEST_NAME, all, r->best};
+    *out = t;
+    *count = n;
+    return NB_OK;
+}
+
+nb_status nb_checkpoint_save(nb_train_run *r)
+{
+    const char *path = r->config->checkpoint_path;
+    if (r->param_count > (size_t)INT_MAX)
+        return nb_error(NB_ERR_LIMIT, "checkpoint \"%s\": %zu parameters are more than %d", path,
+                        r->param_count, INT_MAX);
+    cJSON *meta = make_metadata(r);
+    if (!meta) return nb_error(NB_ERR_MEMORY, "checkpoint \"%s\": out of memory", path);
+    nb_ckpt_tensor *tensors = NULL;
+    int count = 0;
+    nb_status st = list_tensors(r, &tensors, &count);
+    if (st == NB_OK) st = nb_ckpt_file_save(path, meta, tensors, count);
+    nb_free(tensors);
+    cJSON_Delete(meta);
+    return st;
+}
+
+/* ------------------------------------------------------------------ load */
+
+static nb_status need(const nb_ckpt_file *f, const char *key, const char **out)
+{
+    *out = nb_ckpt_file_meta(f, key);
+    if (!*out) return nb_error(NB_ERR_FORMAT, "metadata \"%s\" is missing", key);
+    return NB_OK;
+}
+
+/* A decimal integer in [0, max], digits only. */
+static nb_status get_u64(const nb_ckpt_file *f, const char *key, uint64_t max, uint64_t *out)
+{
+    const char *s;
+    nb_status st = need(f, key, &s);
+    if (st != NB_OK) return st;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
+    if (!end || *end || errno || v > max)
+        return nb_error(NB_ERR_FORMAT,
+                        "metadata \"%s\" is \"%.32s\", not an integer in [0, %" PRIu64 "]", key, s,
+                        max);
+    *out = v;
+    return NB_OK;
+}
+
+static nb_status get_int(const nb_ckpt_file *f, const char *key, int max, int *out)
+{
+    uint64_t v;
+    nb_status st = get_u64(f, key, (uint64_t)max, &v);
+    *out = (int)v;
+    return st;
+}
+
+static nb_status get_size(const nb_ckpt_file *f, const char *key, size_t max, size_t *out)
+{
+    uint64_t v;
+    nb_status st = get_u64(f, key, (uint64_t)max, &v);
+    *out = (size_t)v;
+    return st;
+}
+
+/* A number written by put_double; infinity only where allowed. */
+static nb_status get_double(const nb_ckpt_file *f, const char *key, int allow_inf, double *out)
+{
+    const char *s;
+    nb_status st = need(f, key, &s);
+    if (st != NB_OK) return st;
+    char *end = NULL;
+    errno = 0;
+    double v = s[0] ? strtod(s, &end) : NAN;
+    if (!end || *end || isnan(v) || (isinf(v) && !(allow_inf && v > 0)))
+        return nb_error(NB_ERR_FORMAT, "metadata \"%s\" is \"%.32s\", not a %snumber", key, s,
+                        allow_inf ? "" : "finite ");
+    *out = v;
+    return NB_OK;
+}
+
+/* Metadata key as parsed JSON of the given type (cJSON_Object, ...). */
+static nb_status get_json(const nb_ckpt_file *f, const char *key, int type, cJSON **out)
+{
+    const char *s;
+    nb_status st = need(f, key, &s);
+    if (st != NB_OK) return st;
+    *out = cJSON_Parse(s);
+    if (!*out || ((*out)->type & 0xFF) != type) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        return nb_error(NB_ERR_FORMAT, "metadata \"%s\" is not a JSON %s", key,
+                        type == cJSON_Array ? "array" : "object");
+    }
+    return NB_OK;
+}
+
+/* A number member of a JSON object (null reads as NaN when allowed). */
+static nb_status member(const cJSON *obj, const char *where, const char *key, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v))
+        return nb_error(NB_ERR_FORMAT, "metadata \"%s\": \"%s\" is missing or not a number", where,
+                        key);
+    *out = v->valuedouble;
+    return NB_OK;
+}
+
+static const char *member_string(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The file describes the same model as the one being trained. */
+static nb_status check_model(const nb_ckpt_file *f, const nb_model *m)
+{
+    const char *s;
+    int n;
+    nb_status st;
+    if ((st = need(f, "format", &s)) != NB_OK) return st;
+    if (strcmp(s, NB_CHECKPOINT_FORMAT) != 0)
+        return nb_error(NB_ERR_FORMAT, "metadata \"format\" is \"%.32s\", not \"%s\"%s", s,
+                        NB_CHECKPOINT_FORMAT,
+                        strcmp(s, "nabla") == 0 ? " (this is a model file, not a checkpoint)" : "");
+    if ((st = get_int(f, "format_version", INT_MAX, &n)) != NB_OK) return st;
+    if (n < 1 || n > NB_CHECKPOINT_VERSION)
+        return nb_error(NB_ERR_FORMAT, "format_version %d is not one this build reads (1..%d)", n,
+                        NB_CHECKPOINT_VERSION);
+    if ((st = need(f, "real", &s)) != NB_OK) return st;
+    if (strcmp(s, NB_REAL_NAME) != 0)
+        return nb_error(NB_ERR_FORMAT,
+                        "it was written by a build with %.16s numbers, this build uses %s; resume "
+                        "with the same build",
+                        s, NB_REAL_NAME);
+    if ((st = need(f, "spec", &s)) != NB_OK) return st;
+    if (strcmp(s, nb_model_spec(m)) != 0)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "it was written for model \"%.200s\", this model is \"%.200s\"", s,
+                        nb_model_spec(m));
+    if ((st = need(f, "loss", &s)) != NB_OK) return st;
+    if (strcmp(s, nb_model_loss_name(m)) != 0)
+        return nb_error(NB_ERR_ARGUMENT, "it was written for loss %.32s, this model has %s", s,
+                        nb_model_loss_name(m));
+    if ((st = get_int(f, "inputs", INT_MAX, &n)) != NB_OK) return st;
+    if (n != nb_model_inputs(m))
+        return nb_error(NB_ERR_ARGUMENT, "it was written for %d inputs, this model has %d", n,
+                        nb_model_inputs(m));
+    if ((st = get_int(f, "outputs", INT_MAX, &n)) != NB_OK) return st;
+    if (n != nb_model_outputs(m))
+        return nb_error(NB_ERR_ARGUMENT, "it was written for %d outputs, this model has %d", n,
+                        nb_model_outputs(m));
+    return NB_OK;
+}
+
+/* One setting of the file against this run's; the message names both. */
+static nb_status same_number(const cJSON *obj, const char *where, const char *key, double want)
+{
+    double v;
+    nb_status st = member(obj, where, key, &v);
+    if (st != NB_OK) return st;
+    if (v != want)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "it was written with %s %s %.17g, this run has %.17g; resume with the same "
+                        "settings",
+                        where, key, v, want);
+    return NB_OK;
+}
+
+static nb_status same_string(const cJSON *obj, const char *where, const char *key, const char *want)
+{
+    const char *s = member_string(obj, key);
+    if (!s)
+        return nb_error(NB_ERR_FORMAT, "metadata \"%s\": \"%s\" is missing or not a string", where,
+                        key);
+    if (strcmp(s, want) != 0)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "it was written with %s %s \"%.32s\", this run has \"%s\"; resume with "
+                        "the same settings",
+                        where, key, s, want);
+    return NB_OK;
+}
+
+static nb_status check_optimizer(const cJSON *j, const nb_optimizer_config *o)
+{
+    const char *w = "optimizer";
+    nb_status st = same_string(j, w, "kind", nb_optimizer_name(o->kind));
+    if (st == NB_OK) st = same_number(j, w, "lr", o->lr);
+    if (st == NB_OK) st = same_number(j, w, "momentum", o->momentum);
+    if (st == NB_OK) st = same_number(j, w, "rho", o->rho);
+    if (st == NB_OK) st = same_number(j, w, "beta1", o->beta1);
+    if (st == NB_OK) st = same_number(j, w, "beta2", o->beta2);
+    if (st == NB_OK) st = same_number(j, w, "eps", o->eps);
+    if (st == NB_OK) st = same_number(j, w, "weight_decay", o->weight_decay);
+    return st;
+}
+
+static nb_status check_training(const cJSON *j, const nb_train_config *c)
+{
+    const char *w = "training";
+    char seed[32];
+    snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
+    nb_status st = same_number(j, w, "batch", c->batch);
+    if (st == NB_OK) st = same_number(j, w, "epochs", c->epochs);
+    if (st == NB_OK) st = same_string(j, w, "seed", seed);
+    if (st == NB_OK) st = same_string(j, w, "schedule", schedule_name(c->schedule));
+    if (st == NB_OK) st = same_number(j, w, "step_epochs", c->step_epochs);
+    if (st == NB_OK) st = same_number(j, w, "gamma", c->gamma);
+    if (st == NB_OK) st = same_number(j, w, "lr_min", c->lr_min);
+    if (st == NB_OK) st = same_number(j, w, "clip_norm", c->clip_norm);
+    if (st == NB_OK) st = same_number(j, w, "patience", c->patience);
+    return st;
+}
+
+/* The fingerprint of the data the file was written for against d's. */
+static nb_status check_data(const nb_ckpt_file *f, const char *key, const char *what,
+                            const nb_dataset *d, uint64_t hash)
+{
+    const char *s;
+    nb_status st = need(f, key, &s);
+    if (st != NB_OK) return st;
+    if (strcmp(s, "none") == 0 || !d) {
+        if (strcmp(s, "none") == 0 && !d) return NB_OK;
+        return nb_error(NB_ERR_ARGUMENT, "it was written %s a %s, this run has %s",
+                        d ? "without" : "with", what, d ? "one" : "none");
+    }
+    cJSON *j;
+    if ((st = get_json(f, key, cJSON_Object, &j)) != NB_OK) return st;
+    double count = 0, features = 0, classes = 0, targets = 0;
+    const char *hex = member_string(j, "fnv1a");
+    st = member(j, key, "count", &count);
+    if (st == NB_OK) st = member(j, key, "features", &features);
+    if (st == NB_OK) st = member(j, key, "classes", &classes);
+    if (st == NB_OK) st = member(j, key, "targets", &targets);
+    if (st == NB_OK && !hex)
+        st = nb_error(NB_ERR_FORMAT, "metadata \"%s\": \"fnv1a\" is missing", key);
+    char mine[20];
+    snprintf(mine, sizeof mine, "%016" PRIx64, hash);
+    if (st == NB_OK && (count != (double)d->count || features != d->features ||
+                        classes != d->classes || targets != d->targets || strcmp(hex, mine) != 0))
+        st = nb_error(NB_ERR_ARGUMENT,
+                      "it was written for a different %s: %.0f samples of %.0f features, "
+                      "%.0f classes, FNV-1a %.16s; this one has %zu samples of %d features, %d "
+                      "classes, FNV-1a %s (resume with the same data, split, seed and scaling)",
+                      what, count, features, classes, hex, d->count, d->features, d->classes, mine);
+    cJSON_Delete(j);
+    return st;
+}
+
+static int hex_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    int n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0 || n >= 16) return 0;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return n == 16;
+}
+
+static nb_status read_rng(const nb_ckpt_file *f, nb_rng *rng)
+{
+    cJSON *a;
+    nb_status st = get_json(f, "rng", cJSON_Array, &a);
+    if (st != NB_OK) return st;
+    int i = 0;
+    uint64_t any = 0;
+    for (const cJSON *e = a->child; e && st == NB_OK; e = e->next, i++)
+        if (i >= 4 || !cJSON_IsString(e) || !hex_u64(e->valuestring, &rng->s[i]))
+            st = NB_ERR_FORMAT;
+        else
+            any |= rng->s[i];
+    cJSON_Delete(a);
+    if (st != NB_OK || i != 4 || !any)
+        return nb_error(NB_ERR_FORMAT,
+                        "metadata \"rng\" is not 4 hex strings of 16 digits, not all zero");
+    return NB_OK;
+}
+
+/* history rows 1..epochs, each HISTORY_COLUMNS numbers (null: NaN). */
+static nb_status read_history(const nb_ckpt_file *f, nb_train_run *r, int epochs)
+{
+    cJSON *a;
+    nb_status st = get_json(f, "history", cJSON_Array, &a);
+    if (st != NB_OK) return st;
+    int n = cJSON_GetArraySize(a), e = 0;
+    if (n != epochs)
+        st = nb_error(NB_ERR_FORMAT, "metadata \"history\" has %d epochs, expected %d", n, epochs);
+    for (const cJSON *row = a->child; row && st == NB_OK; row = row->next, e++) {
+        double v[HISTORY_COLUMNS];
+        int i = 0;
+        if (cJSON_IsArray(row) && cJSON_GetArraySize(row) == HISTORY_COLUMNS)
+            for (const cJSON *x = row->child; x; x = x->next, i++)
+                v[i] = cJSON_IsNumber(x)          ? x->valuedouble
+                       : cJSON_IsNull(x) && i > 0 ? NAN
+                                                  : INFINITY;
+        if (i != HISTORY_COLUMNS || v[0] != e + 1 || isinf(v[1]) || isinf(v[2]) || isinf(v[3]) ||
+            isinf(v[4]) || isinf(v[5]) || isinf(v[6])) {
+            st = nb_error(NB_ERR_FORMAT,
+                          "metadata \"history\": row %d is not [%d, lr, train loss, train "
+                          "accuracy, val loss, val accuracy, seconds]",
+                          e + 1, e + 1);
+            break;
+        }
+        r->history[e] = (nb_epoch_stats){e + 1, v[1], v[2], v[3], v[4], v[5], v[6]};
+    }
+    cJSON_Delete(a);
+    return st;
+}
+
+/* Where the run stood, checked against what this run's data allows. */
+static nb_status read_position(const nb_ckpt_file *f, nb_train_run *r)
+{
+    const nb_train_config *c = r->config;
+    size_t batches;
+    uint64_t steps;
+    nb_status st;
+    if ((st = get_size(f, "batches", SIZE_MAX, &batches)) != NB_OK) return st;
+    if (batches != r->batches)
+        return nb_error(NB_ERR_FORMAT, "metadata \"batches\" is %zu, but this run has %zu", batches,
+                        r->batches);
+    if ((st = get_int(f, "epoch", c->epochs, &r->epoch)) != NB_OK) return st;
+    if (r->epoch < 1) return nb_error(NB_ERR_FORMAT, "metadata \"epoch\" is 0");
+    if ((st = get_size(f, "batch", batches, &r->batch)) != NB_OK) return st;
+    /* Every finished epoch ran all its batches (a shortened one ends the run). */
+    uint64_t want = (uint64_t)(r->epoch - 1) * batches + r->batch;
+    if ((st = get_u64(f, "optimizer_steps", UINT64_MAX, &steps)) != NB_OK) return st;
+    if (steps != want)
+        return nb_error(NB_ERR_FORMAT,
+                        "metadata \"optimizer_steps\" is %" PRIu64 ", but epoch %d, batch %zu "
+                        "means %" PRIu64,
+                        steps, r->epoch, r->batch, want);
+    *nb_optimizer_steps(r->opt) = steps;
+    if ((st = read_rng(f, &r->rng_start)) != NB_OK) return st;
+    if ((st = get_double(f, "loss_sum", 0, &r->loss_sum)) != NB_OK) return st;
+    size_t seen_want = r->batch * (size_t)r->b.batch;
+    if (seen_want > r->train->count) seen_want = r->train->count;
+    if ((st = get_size(f, "seen", seen_want, &r->seen)) != NB_OK) return st;
+    if (r->seen != seen_want)
+        return nb_error(NB_ERR_FORMAT, "metadata \"seen\" is %zu, but %zu batches of %d mean %zu",
+                        r->seen, r->batch, r->b.batch, seen_want);
+    if ((st = get_size(f, "correct", r->seen, &r->correct)) != NB_OK) return st;
+    if ((st = read_history(f, r, r->epoch - 1)) != NB_OK) return st;
+    double elapsed, epoch_elapsed;
+    if ((st = get_double(f, "elapsed", 0, &elapsed)) != NB_OK) return st;
+    if ((st = get_double(f, "epoch_elapsed", 0, &epoch_elapsed)) != NB_OK) return st;
+    double now = nb_train_clock();
+    r->start = now - (elapsed > 0 ? elapsed : 0);
+    r->epoch_start = now - (epoch_elapsed > 0 ? epoch_elapsed : 0);
+    r->last_save = now;
+    return NB_OK;
+}
+
+/* Early stopping's state must agree with the history. */
+static nb_status read_early_stopping(const nb_ckpt_file *f, nb_train_run *r)
+{
+    int done = r->epoch - 1;
+    nb_status st;
+    if ((st = get_int(f, "best_epoch", done, &r->best_epoch)) != NB_OK) return st;
+    if ((st = get_int(f, "since_best", done, &r->since_best)) != NB_OK) return st;
+    if ((st = get_double(f, "best_val_loss", 1, &r->best_loss)) != NB_OK) return st;
+    int patience = r->config->patience > 0;
+    int since_want = patience ? done - r->best_epoch : 0;
+    double best_want =
+        patience && r->best_epoch > 0 ? r->history[r->best_epoch - 1].val_loss : INFINITY;
+    if ((!patience && r->best_epoch != 0) || r->since_best != since_want ||
+        memcmp(&r->best_loss, &best_want, sizeof best_want) != 0)
+        return nb_error(NB_ERR_FORMAT,
+                        "metadata \"best_epoch\" %d, \"since_best\" %d and \"best_val_loss\" %g "
+                        "do not agree with the history",
+                        r->best_epoch, r->since_best, r->best_loss);
+    return NB_OK;
+}
+
+/* Exactly the tensors a checkpoint of this run holds, read into place (the
+ * parameters into r->saved, committed by the caller). */
+static nb_status read_tensors(nb_ckpt_file *f, nb_train_run *r)
+{
+    nb_graph *g = r->b.graph;
+    int expected = 0;
+    nb_status st = NB_OK;
+    for (int i = 0; i < nb_graph_node_count(g) && st == NB_OK; i++) {
+        if (!nb_node_is_param(g, i)) continue;
+        size_t offset = (size_t)(nb_node_value(g, i) - r->params);
+        st = nb_ckpt_file_read(f, nb_node_name(g, i), nb_node_shape(g, i), r->saved + offset);
+        expected++;
+    }
+    nb_shape all = nb_shape1((int)r->param_count);
+    static const char *const slot_names[2] = {SLOT_NAME_0, SLOT_NAME_1};
+    for (int s = 0; s < nb_optimizer_slot_count(r->opt) && s < 2 && st == NB_OK; s++, expected++)
+        st = nb_ckpt_file_read(f, slot_names[s], all, nb_optimizer_slot(r->opt, s));
+    if (st == NB_OK && r->best) {
+        st = nb_ckpt_file_read(f, BEST_NAME, all, r->best);
+        expected++;
+    }
+    if (st == NB_OK && f->header.count != expected)
+        for (int i = 0; i < f->header.count; i++) {
+            const char *name = f->header.tensors[i].name;
+            int known =
+                nb_graph_find(g, name) != NB_NONE && nb_node_is_param(g, nb_graph_find(g, name));
+            for (int s = 0; s < nb_optimizer_slot_count(r->opt) && s < 2; s++)
+                known |= strcmp(name, slot_names[s]) == 0;
+            known |= r->best && strcmp(name, BEST_NAME) == 0;
+            if (!known)
+                return nb_error(NB_ERR_FORMAT,
+                                "tensor \"%.64s\" does not belong in a checkpoint of this run "
+                                "(optimizer %s, patience %d)",
+                                name, nb_optimizer_name(r->config->optimizer.kind),
+                                r->config->patience);
+        }
+    return st;
+}
+
+static nb_status resume(nb_ckpt_file *f, nb_train_run *r)
+{
+    nb_status st = check_model(f, r->model);
+    cJSON *j = NULL;
+    if (st == NB_OK && (st = get_json(f, "optimizer", cJSON_Object, &j)) == NB_OK) {
+        st = check_optimizer(j, &r->config->optimizer);
+        cJSON_Delete(j);
+    }
+    if (st == NB_OK && (st = get_json(f, "training", cJSON_Object, &j)) == NB_OK) {
+        st = check_training(j, r->config);
+        cJSON_Delete(j);
+    }
+    if (st == NB_OK) st = check_data(f, "train_data", "training set", r->train, r->train_hash);
+    if (st == NB_OK) st = check_data(f, "val_data", "validation set", r->val, r->val_hash);
+    if (st == NB_OK) st = read_position(f, r);
+    if (st == NB_OK) st = read_early_stopping(f, r);
+    if (st == NB_OK) st = read_tensors(f, r);
+    return st;
+}
+
+nb_status nb_checkpoint_resume(nb_train_run *r, const char *path)
+{
+    nb_ckpt_file f;
+    nb_status st = nb_ckpt_file_open(path, &f);
+    if (st == NB_OK) {
+        st = resume(&f, r);
+        nb_ckpt_file_close(&f);
+    }
+    /* A value that is not finite is a corrupt file, not a numeric stop. */
+    if (st == NB_ERR_NUMERIC) st = NB_ERR_FORMAT;
+    if (st != NB_OK) return nb_error_prefix(st, "resuming from checkpoint \"%s\"", path);
+    memcpy(r->params, r->saved, r->param_count * sizeof *r->params);
+    return NB_OK;
+}

@@ -1,0 +1,757 @@
+/* Interrupted training: a run stopped by the interrupt flag (or killed after
+ * a periodic checkpoint) and resumed from its checkpoint ends bit for bit
+ * where an uninterrupted run with the same seed ends (memcmp of the weights
+ * and of every epoch's losses); resuming refuses a checkpoint of another
+ * model, data set or configuration, and truncated or corrupt files, each
+ * with a message that says what; a checkpoint that cannot be written is
+ * NB_ERR_IO and leaves the previous one byte for byte. */
+#include "check.h"
+
+#include "io/checkpoint_file.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static nb_dataset g_all, g_train, g_val, g_other;
+static char g_dir[64];
+
+/* ---------------------------------------------------------------- setup */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    /* 3 x 50 spiral points: 150 samples, batches of 32 leave a last batch
+     * of 22 rows. A validation part of 30 from a 120/30 split. */
+    if (nb_dataset_spiral(50, 3, 5, &g_train) != NB_OK) return -1;
+    if (nb_dataset_spiral(50, 3, 6, &g_other) != NB_OK) return -1; /* same size, other points */
+    if (nb_dataset_spiral(50, 3, 8, &g_all) != NB_OK) return -1;
+    nb_dataset fit;
+    if (nb_dataset_split(&g_all, 0.8, 3, &fit, &g_val) != NB_OK) return -1;
+    nb_dataset_free(&fit);
+    snprintf(g_dir, sizeof g_dir, "resume-XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    DIR *d = opendir(g_dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[512];
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", g_dir, e->d_name);
+        unlink(path);
+    }
+    if (d) closedir(d);
+    rmdir(g_dir);
+    nb_dataset_free(&g_all);
+    nb_dataset_free(&g_train);
+    nb_dataset_free(&g_val);
+    nb_dataset_free(&g_other);
+    return 0;
+}
+
+static const char *path_in_dir(const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", g_dir, name);
+    return buf;
+}
+
+/* A training setting: the model, the optimizer, the schedule. */
+typedef struct setup {
+    const char *spec;
+    nb_optimizer_kind opt;
+    double lr;
+    nb_schedule_kind schedule;
+    int batch, epochs, patience;
+    int with_val;
+} setup;
+
+static nb_train_config make_config(const setup *s)
+{
+    nb_train_config c = nb_train_defaults();
+    c.optimizer = nb_optimizer_defaults(s->opt);
+    c.optimizer.lr = s->lr;
+    c.schedule = s->schedule;
+    c.batch = s->batch;
+    c.epochs = s->epochs;
+    c.seed = 7;
+    c.patience = s->patience;
+    return c;
+}
+
+static nb_model *new_model(const setup *s, uint64_t init_seed)
+{
+    nb_model *m = NULL;
+    assert_ok(nb_model_create(s->spec, 2, "softmax_ce", s->batch, &m));
+    assert_ok(nb_model_init(m, init_seed));
+    return m;
+}
+
+/* Where the progress callback acts: after batch `batch` of `epoch`, or at
+ * the end of `epoch` when batch is 0. It sets the interrupt flag, or asks
+ * to stop (a crash: no checkpoint is written for that batch). */
+enum { SET_FLAG, STOP };
+typedef struct trigger {
+    int epoch;
+    size_t batch;
+    int action;
+    volatile int *flag;
+    int fired;
+} trigger;
+
+static int on_progress(const nb_progress *p, void *user)
+{
+    trigger *t = user;
+    int here = p->epoch == t->epoch &&
+               (t->batch == 0 ? p->stats != NULL : !p->stats && p->batch == t->batch);
+    if (!here || t->fired) return 0;
+    t->fired = 1;
+    if (t->action == STOP) return 1;
+    *t->flag = 1;
+    return 0;
+}
+
+/* A whole run without interruption. */
+static nb_model *reference(const setup *s, nb_train_result *r)
+{
+    nb_model *m = new_model(s, 11);
+    nb_train_config c = make_config(s);
+    assert_ok(nb_train(m, &g_train, s->with_val ? &g_val : NULL, &c, r));
+    return m;
+}
+
+static void assert_same_run(nb_model *a, const nb_train_result *ra, nb_model *b,
+                            const nb_train_result *rb)
+{
+    size_t na, nb;
+    const nb_real *pa = nb_graph_params(nb_model_graph(a), &na);
+    const nb_real *pb = nb_graph_params(nb_model_graph(b), &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(pa, pb, na * sizeof *pa);
+    assert_int_equal(ra->epochs_run, rb->epochs_run);
+    assert_int_equal(ra->best_epoch, rb->best_epoch);
+    assert_string_equal(ra->stop_reason, rb->stop_reason);
+    for (int e = 0; e < ra->epochs_run; e++) {
+        const nb_epoch_stats *x = &ra->history[e], *y = &rb->history[e];
+        assert_int_equal(x->epoch, y->epoch);
+        assert_memory_equal(&x->lr, &y->lr, sizeof x->lr);
+        assert_memory_equal(&x->train_loss, &y->train_loss, sizeof x->train_loss);
+        assert_memory_equal(&x->train_accuracy, &y->train_accuracy, sizeof x->train_accuracy);
+        assert_memory_equal(&x->val_loss, &y->val_loss, sizeof x->val_loss);
+        assert_memory_equal(&x->val_accuracy, &y->val_accuracy, sizeof x->val_accuracy);
+    }
+}
+
+/* Train with the flag set at t (epoch, batch): NB_ERR_INTERRUPTED after
+ * batch `want_batch` of epoch `want_epoch`, with the checkpoint written. */
+static void interrupt_at(nb_model *m, const setup *s, const char *ckpt, const char *resume,
+                         int epoch, size_t batch, int want_epoch, size_t want_batch)
+{
+    volatile int flag = 0;
+    trigger t = {epoch, batch, SET_FLAG, &flag, 0};
+    nb_train_config c = make_config(s);
+    c.checkpoint_path = ckpt;
+    c.resume_path = resume;
+    c.interrupt = &flag;
+    c.progress = on_progress;
+    c.progress_user = &t;
+    nb_train_result r;
+    nb_status st = nb_train(m, &g_train, s->with_val ? &g_val : NULL, &c, &r);
+    if (st != NB_ERR_INTERRUPTED)
+        fail_msg("expected an interrupt at epoch %d, batch %zu: %s: %s", epoch, batch,
+                 nb_status_name(st), nb_last_error());
+    char want[256];
+    snprintf(want, sizeof want, "interrupted at epoch %d, batch %zu of", want_epoch, want_batch);
+    if (!strstr(nb_last_error(), want) || !strstr(nb_last_error(), ckpt))
+        fail_msg("message \"%s\" lacks \"%s\" or the path", nb_last_error(), want);
+    assert_int_equal(r.last_epoch, want_epoch);
+    assert_int_equal(r.last_batch, want_batch);
+    assert_string_equal(r.stop_reason, "interrupted");
+    /* The finished epochs are kept: all before the interrupted one. */
+    int batches = (int)((g_train.count + (size_t)s->batch - 1) / (size_t)s->batch);
+    assert_int_equal(r.epochs_run, want_batch == (size_t)batches ? want_epoch - 1 + (batch == 0)
+                                                                 : want_epoch - 1);
+    nb_train_result_free(&r);
+}
+
+/* Resume into a model with other weights (they must all come from the
+ * checkpoint) and run to the end. */
+static nb_model *resume_from(const setup *s, const char *ckpt, nb_train_result *r)
+{
+    nb_model *m = new_model(s, 99);
+    nb_train_config c = make_config(s);
+    c.resume_path = ckpt;
+    assert_ok(nb_train(m, &g_train, s->with_val ? &g_val : NULL, &c, r));
+    return m;
+}
+
+static int g_points; /* interruption points checked, for the summary */
+
+static void check_point(const setup *s, const char *name, int epoch, size_t batch, int want_epoch,
+                        size_t want_batch)
+{
+    char ckpt[128];
+    path_in_dir(name, ckpt, sizeof ckpt);
+    nb_train_result ra, rb;
+    nb_model *a = reference(s, &ra);
+    nb_model *m = new_model(s, 11);
+    interrupt_at(m, s, ckpt, NULL, epoch, batch, want_epoch, want_batch);
+    nb_model_free(m);
+    nb_model *b = resume_from(s, ckpt, &rb);
+    assert_same_run(a, &ra, b, &rb);
+    nb_model_free(a);
+    nb_model_free(b);
+    nb_train_result_free(&ra);
+    nb_train_result_free(&rb);
+    g_points++;
+}
+
+/* ------------------------------------------------------- (a) interrupts */
+
+static const setup momentum = {
+    "dense:16,tanh,dense:3", NB_OPT_MOMENTUM, 0.05, NB_SCHEDULE_CONSTANT, 32, 6, 0, 0};
+static const setup adam = {
+    "dense:12,relu,dense:3", NB_OPT_ADAM, 0.01, NB_SCHEDULE_COSINE, 32, 5, 0, 1};
+
+static void test_interrupt_momentum(void **state)
+{
+    (void)state;
+    /* 150 samples in batches of 32: 5 batches, the 5th of 22 rows. */
+    check_point(&momentum, "m-first.ckpt", 1, 1, 1, 1);    /* the very first batch */
+    check_point(&momentum, "m-mid.ckpt", 2, 2, 2, 2);      /* mid-epoch */
+    check_point(&momentum, "m-partial.ckpt", 3, 5, 3, 5);  /* the partial last batch */
+    check_point(&momentum, "m-boundary.ckpt", 3, 0, 3, 5); /* at the end of epoch 3 */
+    check_point(&momentum, "m-last.ckpt", 6, 5, 6, 5);     /* the last batch of the run */
+}
+
+static void test_interrupt_adam_with_validation(void **state)
+{
+    (void)state;
+    check_point(&adam, "a-mid.ckpt", 2, 3, 2, 3);
+    check_point(&adam, "a-boundary.ckpt", 1, 0, 1, 5);
+    check_point(&adam, "a-partial.ckpt", 4, 5, 4, 5);
+}
+
+/* Early stopping: interrupted after the best epoch and before the stop, the
+ * best weights and the patience counter come back from the checkpoint. */
+static void test_interrupt_early_stopping(void **state)
+{
+    (void)state;
+    setup s = {"dense:32,relu,dense:3", NB_OPT_MOMENTUM, 0.5, NB_SCHEDULE_CONSTANT, 16, 60, 3, 1};
+    nb_train_result r;
+    nb_model *m = reference(&s, &r);
+    /* The setting is chosen so that early stopping does happen. */
+    assert_string_equal(r.stop_reason, "early stopping");
+    assert_true(r.best_epoch < r.epochs_run);
+    int best = r.best_epoch;
+    nb_model_free(m);
+    nb_train_result_free(&r);
+    check_point(&s, "es-mid.ckpt", best + 1, 3, best + 1, 3);
+    check_point(&s, "es-boundary.ckpt", best, 0, best, 10); /* 150 / 16: 10 batches */
+}
+
+/* Two interruptions of one run, the second in the resumed part. */
+static void test_interrupt_twice(void **state)
+{
+    (void)state;
+    char c1[128], c2[128];
+    path_in_dir("twice-1.ckpt", c1, sizeof c1);
+    path_in_dir("twice-2.ckpt", c2, sizeof c2);
+    nb_train_result ra, rb;
+    nb_model *a = reference(&adam, &ra);
+    nb_model *m = new_model(&adam, 11);
+    interrupt_at(m, &adam, c1, NULL, 1, 3, 1, 3);
+    nb_model_free(m);
+    m = new_model(&adam, 98);
+    interrupt_at(m, &adam, c2, c1, 4, 1, 4, 1);
+    nb_model_free(m);
+    nb_model *b = resume_from(&adam, c2, &rb);
+    assert_same_run(a, &ra, b, &rb);
+    nb_model_free(a);
+    nb_model_free(b);
+    nb_train_result_free(&ra);
+    nb_train_result_free(&rb);
+    g_points += 2;
+}
+
+/* The checkpoint's parameters carry the model file's names and shapes, and
+ * hold the weights as they were when the interrupt stopped training. */
+static void test_checkpoint_holds_model_tensors(void **state)
+{
+    (void)state;
+    char ckpt[128];
+    path_in_dir("names.ckpt", ckpt, sizeof ckpt);
+    nb_model *m = new_model(&adam, 11);
+    interrupt_at(m, &adam, ckpt, NULL, 2, 2, 2, 2);
+    nb_ckpt_file f;
+    assert_ok(nb_ckpt_file_open(ckpt, &f));
+    nb_graph *g = nb_model_graph(m);
+    int params = 0;
+    for (int i = 0; i < nb_graph_node_count(g); i++) {
+        if (!nb_node_is_param(g, i)) continue;
+        size_t n = nb_shape_count(nb_node_shape(g, i));
+        nb_real *v = malloc(n * sizeof *v);
+        assert_non_null(v);
+        assert_ok(nb_ckpt_file_read(&f, nb_node_name(g, i), nb_node_shape(g, i), v));
+        assert_memory_equal(v, nb_node_value(g, i), n * sizeof *v);
+        free(v);
+        params++;
+    }
+    /* 2 dense layers: 4 parameters, Adam's 2 slots, early stopping off. */
+    assert_int_equal(params, 4);
+    assert_int_equal(f.header.count, 6);
+    assert_string_equal(nb_ckpt_file_meta(&f, "format"), "nabla-checkpoint");
+    assert_string_equal(nb_ckpt_file_meta(&f, "epoch"), "2");
+    assert_string_equal(nb_ckpt_file_meta(&f, "batch"), "2");
+    assert_string_equal(nb_ckpt_file_meta(&f, "optimizer_steps"), "7"); /* 5 + 2 */
+    nb_ckpt_file_close(&f);
+    nb_model_free(m);
+}
+
+/* --------------------------------------------- (b) periodic checkpoints */
+
+/* Periodic checkpoints; a "crash" (the callback stops training, so nothing
+ * is saved for that batch) at (epoch, batch); the file must hold the last
+ * periodic position (want_epoch, want_batch), and resuming from it must give
+ * the uninterrupted result. */
+static void crash_and_resume(const setup *s, const char *name, int every_batches, int every_epochs,
+                             double every_minutes, int epoch, size_t batch, const char *want_epoch,
+                             const char *want_batch)
+{
+    char ckpt[128];
+    path_in_dir(name, ckpt, sizeof ckpt);
+    nb_train_result ra, rb, rc;
+    nb_model *a = reference(s, &ra);
+    nb_model *m = new_model(s, 11);
+    trigger t = {epoch, batch, STOP, NULL, 0};
+    nb_train_config c = make_config(s);
+    c.checkpoint_path = ckpt;
+    c.checkpoint_batches = every_batches;
+    c.checkpoint_epochs = every_epochs;
+    c.checkpoint_minutes = every_minutes;
+    c.progress = on_progress;
+    c.progress_user = &t;
+    assert_ok(nb_train(m, &g_train, s->with_val ? &g_val : NULL, &c, &rc));
+    assert_string_equal(rc.stop_reason, "stopped");
+    nb_train_result_free(&rc);
+    nb_model_free(m);
+
+    nb_ckpt_file f;
+    assert_ok(nb_ckpt_file_open(ckpt, &f));
+    assert_string_equal(nb_ckpt_file_meta(&f, "epoch"), want_epoch);
+    assert_string_equal(nb_ckpt_file_meta(&f, "batch"), want_batch);
+    nb_ckpt_file_close(&f);
+
+    nb_model *b = resume_from(s, ckpt, &rb);
+    assert_same_run(a, &ra, b, &rb);
+    nb_model_free(a);
+    nb_model_free(b);
+    nb_train_result_free(&ra);
+    nb_train_result_free(&rb);
+    g_points++;
+}
+
+static void test_periodic_batches(void **state)
+{
+    (void)state;
+    /* Every 3 batches over the run (5 per epoch): the crash after batch
+     * 2 of epoch 4 (run batch 17) leaves run batch 15 = epoch 3, batch 5. */
+    crash_and_resume(&momentum, "every-3b.ckpt", 3, 0, 0, 4, 2, "3", "5");
+    /* Run batch 12 = epoch 3, batch 2; crash at run batch 14. */
+    crash_and_resume(&adam, "every-4b.ckpt", 4, 0, 0, 3, 4, "3", "2");
+}
+
+static void test_periodic_epochs(void **state)
+{
+    (void)state;
+    /* Every 2 epochs: after epoch 4 the file says epoch 5, batch 0. */
+    crash_and_resume(&momentum, "every-2e.ckpt", 0, 2, 0, 5, 3, "5", "0");
+}
+
+static void test_periodic_minutes(void **state)
+{
+    (void)state;
+    /* A tiny interval saves after every batch: the crash at epoch 2,
+     * batch 4 leaves batch 3. */
+    crash_and_resume(&adam, "every-min.ckpt", 0, 0, 1e-9, 2, 4, "2", "3");
+}
+
+/* ----------------------------------------------------- (c) refusals */
+
+static unsigned char *read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return b;
+}
+
+static void write_file(const char *path, const void *bytes, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, size, f), size);
+    assert_int_equal(fclose(f), 0);
+}
+
+static uint64_t get_le64(const unsigned char *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+/* The file with its header JSON passed through edit (which may change
+ * metadata or tensor entries), re-padded, and the same data after it. */
+static void write_edited(const char *from, const char *to,
+                         void (*edit)(cJSON *root, const char *arg), const char *arg)
+{
+    size_t size;
+    unsigned char *b = read_file(from, &size);
+    uint64_t len = get_le64(b);
+    cJSON *root = cJSON_ParseWithLength((const char *)b + 8, (size_t)len);
+    assert_non_null(root);
+    edit(root, arg);
+    char *json = cJSON_PrintUnformatted(root);
+    size_t n = strlen(json), padded = (n + 7) / 8 * 8, data = size - 8 - (size_t)len;
+    unsigned char *out = malloc(8 + padded + data);
+    assert_non_null(out);
+    for (int i = 0; i < 8; i++) out[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    memcpy(out + 8, json, n);
+    memset(out + 8 + n, ' ', padded - n);
+    memcpy(out + 8 + padded, b + 8 + len, data);
+    write_file(to, out, 8 + padded + data);
+    free(out);
+    cJSON_free(json);
+    cJSON_Delete(root);
+    free(b);
+}
+
+/* arg is "key=value": set a metadata string (an empty value removes it). */
+static void set_meta(cJSON *root, const char *arg)
+{
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+    char key[64];
+    const char *eq = strchr(arg, '=');
+    snprintf(key, sizeof key, "%.*s", (int)(eq - arg), arg);
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, key);
+    if (eq[1]) cJSON_AddStringToObject(meta, key, eq + 1);
+}
+
+/* arg is "old=new": rename a tensor entry. */
+static void rename_tensor(cJSON *root, const char *arg)
+{
+    char old[64];
+    const char *eq = strchr(arg, '=');
+    snprintf(old, sizeof old, "%.*s", (int)(eq - arg), arg);
+    cJSON *t = cJSON_DetachItemFromObjectCaseSensitive(root, old);
+    assert_non_null(t);
+    cJSON_AddItemToObject(root, eq + 1, t);
+}
+
+/* The first history row dropped. */
+static void drop_history_row(cJSON *root, const char *arg)
+{
+    (void)arg;
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+    cJSON *h = cJSON_Parse(cJSON_GetObjectItemCaseSensitive(meta, "history")->valuestring);
+    cJSON_DeleteItemFromArray(h, 0);
+    char *text = cJSON_PrintUnformatted(h);
+    cJSON_ReplaceItemInObjectCaseSensitive(meta, "history", cJSON_CreateString(text));
+    cJSON_free(text);
+    cJSON_Delete(h);
+}
+
+/* Resuming from path must fail with a message holding want and the path,
+ * and leave the model's weights as they were. */
+static int g_refused;
+
+static void assert_refused(const setup *s, const nb_dataset *train, const char *path,
+                           const char *want)
+{
+    nb_model *m = new_model(s, 99);
+    size_t n;
+    nb_real *before = malloc(4096 * sizeof *before);
+    assert_non_null(before);
+    const nb_real *p = nb_graph_params(nb_model_graph(m), &n);
+    assert_true(n <= 4096);
+    memcpy(before, p, n * sizeof *p);
+    nb_train_config c = make_config(s);
+    c.resume_path = path;
+    nb_train_result r;
+    nb_status st = nb_train(m, train, s->with_val ? &g_val : NULL, &c, &r);
+    nb_train_result_free(&r);
+    if (st == NB_OK) fail_msg("resuming from %s (%s) succeeded", path, want);
+    assert_int_not_equal(st, NB_ERR_NUMERIC); /* a corrupt file is not a numeric stop */
+    if (!strstr(nb_last_error(), want) || !strstr(nb_last_error(), path))
+        fail_msg("resuming from %s: message \"%s\" lacks \"%s\" or the path", path, nb_last_error(),
+                 want);
+    print_message("refused: %s\n", nb_last_error());
+    p = nb_graph_params(nb_model_graph(m), &n);
+    assert_memory_equal(before, p, n * sizeof *p);
+    free(before);
+    nb_model_free(m);
+    g_refused++;
+}
+
+static const setup es = {
+    "dense:12,relu,dense:3", NB_OPT_ADAM, 0.01, NB_SCHEDULE_CONSTANT, 32, 6, 2, 1};
+
+/* A good checkpoint with every kind of tensor: Adam's 2 slots and the best
+ * weights, after 2 finished epochs. */
+static void good_checkpoint(char *path, size_t size)
+{
+    path_in_dir("good.ckpt", path, size);
+    nb_model *m = new_model(&es, 11);
+    interrupt_at(m, &es, path, NULL, 3, 3, 3, 3);
+    nb_model_free(m);
+}
+
+static void test_refuses_other_model_data_settings(void **state)
+{
+    (void)state;
+    char good[128];
+    good_checkpoint(good, sizeof good);
+    setup other = es;
+    other.spec = "dense:8,relu,dense:3";
+    assert_refused(&other, &g_train, good, "written for model \"dense:12,relu,dense:3\"");
+    assert_refused(&es, &g_other, good, "different training set");
+    other = es;
+    other.batch = 16;
+    assert_refused(&other, &g_train, good, "training batch 32, this run has 16");
+    other = es;
+    other.lr = 0.02;
+    assert_refused(&other, &g_train, good, "optimizer lr");
+    other = es;
+    other.opt = NB_OPT_ADAMW;
+    assert_refused(&other, &g_train, good, "optimizer kind \"adam\"");
+    other = es;
+    other.patience = 0;
+    other.with_val = 0;
+    assert_refused(&other, &g_train, good, "training patience 2, this run has 0");
+    /* The validation set is part of the fingerprint too. */
+    char plain[128];
+    path_in_dir("adam.ckpt", plain, sizeof plain);
+    nb_model *a = new_model(&adam, 11);
+    interrupt_at(a, &adam, plain, NULL, 2, 1, 2, 1);
+    nb_model_free(a);
+    other = adam;
+    other.with_val = 0;
+    assert_refused(&other, &g_train, plain, "with a validation set, this run has none");
+    nb_dataset swap = g_val;
+    g_val = g_other;
+    assert_refused(&adam, &g_train, plain, "different validation set");
+    g_val = swap;
+    /* A model file is not a checkpoint. */
+    char model[128];
+    path_in_dir("model.safetensors", model, sizeof model);
+    nb_model *m = new_model(&es, 1);
+    assert_ok(nb_model_save(m, model));
+    nb_model_free(m);
+    assert_refused(&es, &g_train, model, "this is a model file");
+    char missing[128];
+    assert_refused(&es, &g_train, path_in_dir("no-such.ckpt", missing, sizeof missing),
+                   "cannot open");
+}
+
+static void test_refuses_corrupt_checkpoints(void **state)
+{
+    (void)state;
+    char good[128], bad[128];
+    good_checkpoint(good, sizeof good);
+    path_in_dir("bad.ckpt", bad, sizeof bad);
+    size_t size;
+    unsigned char *b = read_file(good, &size);
+    uint64_t len = get_le64(b);
+    unsigned char *copy = malloc(size);
+    assert_non_null(copy);
+
+    write_file(bad, b, 4);
+    assert_refused(&es, &g_train, bad, "too short for the 8-byte header length");
+    write_file(bad, b, 8 + (size_t)len / 2);
+    assert_refused(&es, &g_train, bad, "a truncated file?");
+    write_file(bad, b, size - 8);
+    assert_refused(&es, &g_train, bad, "end past the data area");
+
+    memcpy(copy, b, size);
+    copy[5] = 0x01; /* a header length of 2^40 */
+    write_file(bad, copy, size);
+    assert_refused(&es, &g_train, bad, "more than");
+
+    memcpy(copy, b, size);
+    copy[8] = 'x';
+    write_file(bad, copy, size);
+    assert_refused(&es, &g_train, bad, "not valid JSON");
+
+    memcpy(copy, b, size);
+    for (int i = 0; i < (int)sizeof(nb_real); i++) copy[size - 1 - i] = 0xff; /* a NaN */
+    write_file(bad, copy, size);
+    assert_refused(&es, &g_train, bad, "not a finite");
+
+    static const struct {
+        const char *edit, *want;
+    } metas[] = {
+        {"epoch=99", "metadata \"epoch\" is \"99\", not an integer in [0, 6]"},
+        {"epoch=2", "optimizer_steps"},
+        {"optimizer_steps=4", "metadata \"optimizer_steps\" is 4"},
+        {"rng=[\"0000000000000000\",\"0000000000000000\",\"0000000000000000\","
+         "\"0000000000000000\"]",
+         "metadata \"rng\""},
+        {"rng=[\"12\",\"34\"]", "metadata \"rng\""},
+        {"seen=64", "metadata \"seen\" is"},
+        {"correct=1000", "metadata \"correct\""},
+        {"best_epoch=0", "do not agree with the history"},
+        {"since_best=2", "do not agree with the history"},
+        {"best_val_loss=0.5", "do not agree with the history"},
+        {"loss_sum=nan", "metadata \"loss_sum\" is \"nan\""},
+        {"loss_sum=", "metadata \"loss_sum\" is missing"},
+        {"format=nabla", "this is a model file"},
+        {"format_version=2", "format_version 2"},
+        {"real=f16", "build with f16 numbers"},
+        {"training={\"batch\":32}", "\"epochs\" is missing"},
+        {"optimizer=[1]", "metadata \"optimizer\" is not a JSON object"},
+        {"train_data=none", "without a training set"},
+    };
+    for (size_t i = 0; i < sizeof metas / sizeof metas[0]; i++) {
+        write_edited(good, bad, set_meta, metas[i].edit);
+        assert_refused(&es, &g_train, bad, metas[i].want);
+    }
+    write_edited(good, bad, drop_history_row, NULL);
+    assert_refused(&es, &g_train, bad, "metadata \"history\" has 1 epochs, expected 2");
+    write_edited(good, bad, rename_tensor, "optimizer.slot1=optimizer.slot9");
+    assert_refused(&es, &g_train, bad, "tensor \"optimizer.slot1\" [");
+    write_edited(good, bad, rename_tensor, "early_stopping.best=extra");
+    assert_refused(&es, &g_train, bad, "tensor \"early_stopping.best\" [");
+    free(copy);
+    free(b);
+}
+
+/* --------------------------------------------------- (d) write failures */
+
+static int count_temp_files(void)
+{
+    int n = 0;
+    DIR *d = opendir(g_dir);
+    for (struct dirent *e; d && (e = readdir(d));) n += strstr(e->d_name, ".tmp.") != NULL;
+    if (d) closedir(d);
+    return n;
+}
+
+static void test_write_failure_keeps_previous(void **state)
+{
+    (void)state;
+    char ckpt[128];
+    path_in_dir("keep.ckpt", ckpt, sizeof ckpt);
+    nb_model *m = new_model(&adam, 11);
+    interrupt_at(m, &adam, ckpt, NULL, 1, 2, 1, 2);
+    size_t size;
+    unsigned char *before = read_file(ckpt, &size);
+
+    /* A folder that does not exist. */
+    volatile int flag = 0;
+    trigger t = {1, 1, SET_FLAG, &flag, 0};
+    nb_train_config c = make_config(&adam);
+    c.checkpoint_path = "no-such-folder/x/ck";
+    c.interrupt = &flag;
+    c.progress = on_progress;
+    c.progress_user = &t;
+    nb_train_result r;
+    assert_int_equal(nb_train(m, &g_train, &g_val, &c, &r), NB_ERR_IO);
+    assert_non_null(strstr(nb_last_error(), "no-such-folder/x/ck"));
+    assert_non_null(strstr(nb_last_error(), "interrupted at epoch 1, batch 1"));
+
+    /* A full disk at the same path: writes past half the checkpoint's size
+     * fail (EFBIG, the signal ignored). */
+    assert_true(size > 64);
+    struct rlimit old, small;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = size / 2;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    flag = 0;
+    t = (trigger){2, 4, SET_FLAG, &flag, 0};
+    c.checkpoint_path = ckpt;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    nb_status st = nb_train(m, &g_train, &g_val, &c, &r);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(st, NB_ERR_IO);
+    print_message("full disk: %s\n", nb_last_error());
+    assert_non_null(strstr(nb_last_error(), ckpt));
+    size_t after_size;
+    unsigned char *after = read_file(ckpt, &after_size);
+    assert_int_equal(after_size, size);
+    assert_memory_equal(after, before, size);
+    assert_int_equal(count_temp_files(), 0);
+
+    /* Periodic checkpoints stop the run the same way. */
+    c = make_config(&adam);
+    c.checkpoint_path = "no-such-folder/periodic";
+    c.checkpoint_batches = 2;
+    assert_int_equal(nb_train(m, &g_train, &g_val, &c, &r), NB_ERR_IO);
+    free(before);
+    free(after);
+    nb_model_free(m);
+}
+
+/* Settings that cannot work are refused before training. */
+static void test_config_checks(void **state)
+{
+    (void)state;
+    nb_model *m = new_model(&adam, 1);
+    nb_train_result r;
+    volatile int flag = 0;
+    nb_train_config c = make_config(&adam);
+    c.interrupt = &flag;
+    assert_int_equal(nb_train(m, &g_train, &g_val, &c, &r), NB_ERR_ARGUMENT);
+    assert_non_null(strstr(nb_last_error(), "needs a checkpoint_path"));
+    c = make_config(&adam);
+    c.checkpoint_batches = 3;
+    assert_int_equal(nb_train(m, &g_train, &g_val, &c, &r), NB_ERR_ARGUMENT);
+    c = make_config(&adam);
+    c.checkpoint_path = "x";
+    c.checkpoint_minutes = -1;
+    assert_int_equal(nb_train(m, &g_train, &g_val, &c, &r), NB_ERR_ARGUMENT);
+    nb_model_free(m);
+}
+
+static void test_summary(void **state)
+{
+    (void)state;
+    print_message("interruption points resumed bit-identically: %d; checkpoints refused: %d\n",
+                  g_points, g_refused);
+    assert_true(g_points >= 15);
+    assert_true(g_refused >= 30);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_interrupt_momentum),
+        cmocka_unit_test(test_interrupt_adam_with_validation),
+        cmocka_unit_test(test_interrupt_early_stopping),
+        cmocka_unit_test(test_interrupt_twice),
+        cmocka_unit_test(test_checkpoint_holds_model_tensors),
+        cmocka_unit_test(test_periodic_batches),
+        cmocka_unit_test(test_periodic_epochs),
+        cmocka_unit_test(test_periodic_minutes),
+        cmocka_unit_test(test_refuses_other_model_data_settings),
+        cmocka_unit_test(test_refuses_corrupt_checkpoints),
+        cmocka_unit_test(test_write_failure_keeps_previous),
+        cmocka_unit_test(test_config_checks),
+        cmocka_unit_test(test_summary),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
