@@ -116,8 +116,8 @@ typedef struct nb_rng {
 
 void nb_rng_seed(nb_rng *rng, uint64_t seed);
 uint64_t nb_rng_next(nb_rng *rng);
-double nb_rng_uniform(nb_rng *rng);          /* [0, 1) */
-double nb_rng_normal(nb_rng *rng);           /* mean 0, deviation 1 */
+double nb_rng_uniform(nb_rng *rng);             /* [0, 1) */
+double nb_rng_normal(nb_rng *rng);              /* mean 0, deviation 1 */
 uint64_t nb_rng_below(nb_rng *rng, uint64_t n); /* [0, n), unbiased */
 void nb_rng_shuffle(nb_rng *rng, int *items, size_t count);
 
@@ -188,7 +188,8 @@ nb_status nb_graph_backward(nb_graph *graph, nb_node loss);
 nb_node nb_graph_find(const nb_graph *graph, const char *name);
 int nb_graph_node_count(const nb_graph *graph);
 const char *nb_node_name(const nb_graph *graph, nb_node node);
-const char *nb_node_op(const nb_graph *graph, nb_node node); /* "input", "param", "const", or the op */
+const char *nb_node_op(const nb_graph *graph,
+                       nb_node node); /* "input", "param", "const", or the op */
 int nb_node_input_count(const nb_graph *graph, nb_node node);
 nb_node nb_node_input(const nb_graph *graph, nb_node node, int index);
 nb_shape nb_node_shape(const nb_graph *graph, nb_node node);
@@ -239,10 +240,10 @@ nb_node nb_sum(nb_graph *g, nb_node x);
 nb_node nb_mean(nb_graph *g, nb_node x);
 /* Matrices: [N, D] x [D, H] -> [N, H]. */
 nb_node nb_matmul(nb_graph *g, nb_node x, nb_node w);
-nb_node nb_bias_add(nb_graph *g, nb_node x, nb_node b); /* x [N, H] + b [H] per row */
+nb_node nb_bias_add(nb_graph *g, nb_node x, nb_node b);          /* x [N, H] + b [H] per row */
 nb_node nb_affine(nb_graph *g, nb_node x, nb_node w, nb_node b); /* x W + b */
-nb_node nb_reshape(nb_graph *g, nb_node x, nb_shape shape); /* same element count */
-nb_node nb_flatten(nb_graph *g, nb_node x);                 /* [N, ...] -> [N, rest] */
+nb_node nb_reshape(nb_graph *g, nb_node x, nb_shape shape);      /* same element count */
+nb_node nb_flatten(nb_graph *g, nb_node x);                      /* [N, ...] -> [N, rest] */
 /* Activations. */
 nb_node nb_sigmoid(nb_graph *g, nb_node x);
 nb_node nb_relu(nb_graph *g, nb_node x);
@@ -347,11 +348,11 @@ nb_status nb_graph_write_dot(nb_graph *graph, FILE *out);
 /* ================================================================== data */
 
 /* Documented limits on everything read from a file. */
-#define NB_MAX_CLASSES     1000      /* distinct labels */
-#define NB_MAX_FEATURES    (1 << 20) /* values per sample */
-#define NB_MAX_SAMPLES     (1 << 26) /* samples in one data set */
-#define NB_MAX_LINE        (1 << 20) /* bytes in one CSV line */
-#define NB_LABEL_NAME_MAX  64        /* bytes in a class or column name */
+#define NB_MAX_CLASSES    1000      /* distinct labels */
+#define NB_MAX_FEATURES   (1 << 20) /* values per sample */
+#define NB_MAX_SAMPLES    (1 << 26) /* samples in one data set */
+#define NB_MAX_LINE       (1 << 20) /* bytes in one CSV line */
+#define NB_LABEL_NAME_MAX 64        /* bytes in a class or column name */
 
 /* A data set in memory: count samples of features values each. Either
  * classification (classes > 0, labels) or regression (classes == 0,
@@ -359,13 +360,13 @@ nb_status nb_graph_write_dot(nb_graph *graph, FILE *out);
 typedef struct nb_dataset {
     size_t count;
     int features;
-    int rows, cols;     /* image geometry when the samples are images, else 0 */
-    int classes;        /* 0 for regression */
-    int targets;        /* regression: values per sample in y */
-    nb_real *x;         /* count x features, row-major */
-    int32_t *labels;    /* classification: count class indices */
-    nb_real *y;         /* regression: count x targets */
-    char **class_names; /* classes names, or NULL */
+    int rows, cols;       /* image geometry when the samples are images, else 0 */
+    int classes;          /* 0 for regression */
+    int targets;          /* regression: values per sample in y */
+    nb_real *x;           /* count x features, row-major */
+    int32_t *labels;      /* classification: count class indices */
+    nb_real *y;           /* regression: count x targets */
+    char **class_names;   /* classes names, or NULL */
     char **feature_names; /* features names (CSV with a header), or NULL */
 } nb_dataset;
 
@@ -402,8 +403,8 @@ nb_status nb_dataset_subset(const nb_dataset *src, const size_t *index, size_t c
                             nb_dataset *out);
 /* A seeded shuffle, then the first round(fraction * count) samples into
  * first and the rest into second (the notes' 70/30: fraction 0.7). */
-nb_status nb_dataset_split(const nb_dataset *src, double fraction, uint64_t seed,
-                           nb_dataset *first, nb_dataset *second);
+nb_status nb_dataset_split(const nb_dataset *src, double fraction, uint64_t seed, nb_dataset *first,
+                           nb_dataset *second);
 
 /* Open a data source by name: "fashion-mnist" (its train and test parts,
  * from $NABLA_DATA_DIR[/fashion-mnist] or /usr/share/datasets/fashion-mnist,
@@ -455,7 +456,7 @@ void nb_one_hot(const int32_t *labels, size_t count, int classes, nb_real *out);
  * the default), "bce" (binary, one logit), "mse", "sse", "half_sse", "sae". */
 typedef struct nb_model nb_model;
 
-#define NB_SPEC_MAX 1024 /* bytes in a layer spec */
+#define NB_SPEC_MAX   1024 /* bytes in a layer spec */
 #define NB_MAX_LAYERS 64
 
 /* Build and compile the graph (loss NULL: "softmax_ce"); the weights start
@@ -493,7 +494,7 @@ nb_status nb_model_set_scaler(nb_model *model, const nb_scaler *scaler);
 const nb_scaler *nb_model_scaler(const nb_model *model);
 nb_status nb_model_set_class_names(nb_model *model, char *const *names, int count);
 const char *nb_model_class_name(const nb_model *model, int index); /* NULL if none */
-int nb_model_class_count(const nb_model *model); /* named classes */
+int nb_model_class_count(const nb_model *model);                   /* named classes */
 /* Free-form JSON values kept in the file's metadata ("training",
  * "metrics"); json must be valid JSON text. */
 nb_status nb_model_set_meta(nb_model *model, const char *key, const char *json);
@@ -509,8 +510,8 @@ const char *nb_model_meta(const nb_model *model, const char *key); /* NULL if un
  * a half-written model. Loading checks every field against the file's real
  * length and the spec, and refuses anything inconsistent. */
 #define NB_MODEL_FORMAT_VERSION 1
-#define NB_MAX_HEADER  (16 << 20) /* bytes of JSON header */
-#define NB_MAX_TENSORS 4096
+#define NB_MAX_HEADER           (16 << 20) /* bytes of JSON header */
+#define NB_MAX_TENSORS          4096
 
 nb_status nb_model_save(const nb_model *model, const char *path);
 nb_status nb_model_load(const char *path, nb_model **out);
@@ -538,25 +539,25 @@ typedef struct nb_progress {
     size_t batch, batches; /* batch is 1-based within the epoch */
     double loss;           /* running mean over this epoch */
     double samples_per_second;
-    double eta_seconds;    /* for the whole run */
+    double eta_seconds; /* for the whole run */
     const nb_epoch_stats *stats;
 } nb_progress;
 typedef int (*nb_progress_fn)(const nb_progress *progress, void *user);
 
 typedef struct nb_train_config {
     nb_optimizer_config optimizer;
-    int batch;               /* default 32 */
-    int epochs;              /* maximum epochs; default 10 */
-    uint64_t seed;           /* shuffling (nb_train keeps the weights it is given) */
+    int batch;     /* default 32 */
+    int epochs;    /* maximum epochs; default 10 */
+    uint64_t seed; /* shuffling (nb_train keeps the weights it is given) */
     nb_schedule_kind schedule;
-    int step_epochs;         /* step schedule */
-    double gamma;            /* step schedule */
-    double lr_min;           /* cosine schedule */
-    double clip_norm;        /* > 0: scale gradients to at most this L2 norm */
-    double target_loss;      /* > 0: stop once the train loss is at most this */
-    double target_accuracy;  /* > 0: stop once validation (else train) accuracy reaches it */
-    double time_limit;       /* > 0: seconds */
-    int patience;            /* > 0: early stopping on validation loss, keep best weights */
+    int step_epochs;        /* step schedule */
+    double gamma;           /* step schedule */
+    double lr_min;          /* cosine schedule */
+    double clip_norm;       /* > 0: scale gradients to at most this L2 norm */
+    double target_loss;     /* > 0: stop once the train loss is at most this */
+    double target_accuracy; /* > 0: stop once validation (else train) accuracy reaches it */
+    double time_limit;      /* > 0: seconds */
+    int patience;           /* > 0: early stopping on validation loss, keep best weights */
     nb_progress_fn progress;
     void *progress_user;
     /* Checkpoints (docs/training.md): the whole training state in one

@@ -44,19 +44,19 @@ struct nb_node_rec {
     int n_in;
     int in[NB_MAX_INPUTS];
     nb_shape shape;
-    double fattr;       /* op attribute (e.g. leaky relu slope) */
+    double fattr;        /* op attribute (e.g. leaky relu slope) */
     nb_shape shape_attr; /* op attribute (e.g. reshape target) */
     int iattr;           /* op-private integer set by infer (e.g. target kind) */
     nb_init init;        /* parameters */
     size_t param_offset; /* parameters: offset into the parameter array */
     nb_real *value;
-    nb_real *grad;       /* NULL when no gradient flows here */
-    nb_real *work;       /* op scratch planned with the activations */
-    size_t work_count;   /* elements of work, set by infer */
-    nb_real *const_data; /* constants: owned copy */
+    nb_real *grad;        /* NULL when no gradient flows here */
+    nb_real *work;        /* op scratch planned with the activations */
+    size_t work_count;    /* elements of work, set by infer */
+    nb_real *const_data;  /* constants: owned copy */
     const nb_real *bound; /* inputs: caller memory from nb_graph_bind */
-    int wants_grad;      /* inputs: nb_input_set_grad */
-    int needs_grad;      /* set by compile */
+    int wants_grad;       /* inputs: nb_input_set_grad */
+    int needs_grad;       /* set by compile */
 };
 
 struct nb_graph {

@@ -20,10 +20,10 @@
 #define TOL 1e-5
 #endif
 
-#define assert_ok(expr)                                                                          \
-    do {                                                                                         \
-        nb_status st_ = (expr);                                                                  \
-        if (st_ != NB_OK) fail_msg("%s -> %s: %s", #expr, nb_status_name(st_), nb_last_error()); \
+#define assert_ok(expr)                                                                            \
+    do {                                                                                           \
+        nb_status st_ = (expr);                                                                    \
+        if (st_ != NB_OK) fail_msg("%s -> %s: %s", #expr, nb_status_name(st_), nb_last_error());   \
     } while (0)
 
 static inline void check_near(double got, double want, double rel, const char *what, int line)

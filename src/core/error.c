@@ -50,17 +50,28 @@ nb_status nb_error_prefix(nb_status status, const char *fmt, ...)
 const char *nb_status_name(nb_status status)
 {
     switch (status) {
-    case NB_OK: return "ok";
-    case NB_ERR_ARGUMENT: return "invalid argument";
-    case NB_ERR_SHAPE: return "shape error";
-    case NB_ERR_MEMORY: return "out of memory";
-    case NB_ERR_IO: return "i/o error";
-    case NB_ERR_FORMAT: return "format error";
-    case NB_ERR_LIMIT: return "limit exceeded";
-    case NB_ERR_NUMERIC: return "numeric error";
-    case NB_ERR_STATE: return "wrong state";
-    case NB_ERR_NOT_FOUND: return "not found";
-    case NB_ERR_INTERRUPTED: return "interrupted";
+    case NB_OK:
+        return "ok";
+    case NB_ERR_ARGUMENT:
+        return "invalid argument";
+    case NB_ERR_SHAPE:
+        return "shape error";
+    case NB_ERR_MEMORY:
+        return "out of memory";
+    case NB_ERR_IO:
+        return "i/o error";
+    case NB_ERR_FORMAT:
+        return "format error";
+    case NB_ERR_LIMIT:
+        return "limit exceeded";
+    case NB_ERR_NUMERIC:
+        return "numeric error";
+    case NB_ERR_STATE:
+        return "wrong state";
+    case NB_ERR_NOT_FOUND:
+        return "not found";
+    case NB_ERR_INTERRUPTED:
+        return "interrupted";
     }
     return "unknown status";
 }

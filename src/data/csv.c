@@ -359,7 +359,7 @@ static nb_status add_row(csv_load *c)
  * otherwise. */
 static nb_status finish_labels(csv_load *c, nb_dataset *out)
 {
-    int value[NB_MAX_CLASSES];
+    int value[NB_MAX_CLASSES] = {0};
     int integers = 1, max_value = -1;
     for (int k = 0; k < c->n_classes && integers; k++) {
         double v;

@@ -61,7 +61,8 @@ nb_status nb_data_alloc(nb_dataset *out, size_t count, int features, int classes
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     double bytes = (double)cells * sizeof(nb_real);
     if (pages > 0 && page > 0 && bytes > (double)pages * (double)page)
-        return nb_error(NB_ERR_LIMIT, "%s: %zu x %d values need %.0f MiB, more than this "
+        return nb_error(NB_ERR_LIMIT,
+                        "%s: %zu x %d values need %.0f MiB, more than this "
                         "machine's %.0f MiB of memory",
                         what, count, features, bytes / 1048576.0,
                         (double)pages * (double)page / 1048576.0);

@@ -63,8 +63,8 @@ static nb_node add_node(nb_graph *g, enum nb_node_kind kind, const char *name, c
     }
     if (!valid_name(name)) {
         nb_error(NB_ERR_ARGUMENT,
-                 "node name \"%.80s\" is invalid (1 to %d printable characters, no quotes)",
-                 name, NB_NAME_MAX - 1);
+                 "node name \"%.80s\" is invalid (1 to %d printable characters, no quotes)", name,
+                 NB_NAME_MAX - 1);
         return fail(g, NB_ERR_ARGUMENT);
     }
     if (nb_graph_find(g, name) != NB_NONE) {
@@ -173,8 +173,7 @@ nb_node nb_apply_attr(nb_graph *g, const char *op_name, const char *name, int n_
     return id;
 }
 
-nb_node nb_apply(nb_graph *g, const char *op, const char *name, int n_inputs,
-                 const nb_node *inputs)
+nb_node nb_apply(nb_graph *g, const char *op, const char *name, int n_inputs, const nb_node *inputs)
 {
     return nb_apply_attr(g, op, name, n_inputs, inputs, 0.0, nb_shape0());
 }
@@ -249,10 +248,14 @@ const char *nb_node_op(const nb_graph *g, nb_node node)
     const nb_node_rec *n = get(g, node);
     if (!n) return NULL;
     switch (n->kind) {
-    case NB_NODE_INPUT: return "input";
-    case NB_NODE_PARAM: return "param";
-    case NB_NODE_CONST: return "const";
-    case NB_NODE_OP: return n->op->name;
+    case NB_NODE_INPUT:
+        return "input";
+    case NB_NODE_PARAM:
+        return "param";
+    case NB_NODE_CONST:
+        return "const";
+    case NB_NODE_OP:
+        return n->op->name;
     }
     return NULL;
 }

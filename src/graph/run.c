@@ -27,8 +27,9 @@ nb_status nb_graph_feed(nb_graph *g, nb_node node, const nb_real *values, size_t
     size_t want = nb_shape_count(n->shape);
     if (count != want) {
         char buf[64];
-        return nb_error(NB_ERR_SHAPE, "feeding input \"%s\" of shape %s: expected %zu values, got %zu",
-                        n->name, nb_shape_format(n->shape, buf, sizeof buf), want, count);
+        return nb_error(NB_ERR_SHAPE,
+                        "feeding input \"%s\" of shape %s: expected %zu values, got %zu", n->name,
+                        nb_shape_format(n->shape, buf, sizeof buf), want, count);
     }
     if (n->bound) return nb_error(NB_ERR_STATE, "feeding input \"%s\": it is bound", n->name);
     memcpy(n->value, values, count * sizeof *values);

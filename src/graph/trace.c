@@ -81,7 +81,7 @@ static void put_tensor(FILE *out, const char *fmt, const nb_real *v, nb_shape sh
     }
     /* block[k]: elements in one slice along axis k and all axes after it;
      * a bracket opens where an index is a multiple of a block. */
-    size_t block[NB_MAX_DIMS];
+    size_t block[NB_MAX_DIMS] = {1, 1, 1, 1};
     size_t b = 1;
     for (int k = shape.ndim - 1; k >= 0; k--) {
         b *= (size_t)shape.dim[k];

@@ -226,7 +226,7 @@ const nb_st_tensor *nb_st_find(const nb_st_header *h, const char *name)
 
 nb_status nb_st_write_values(FILE *f, const nb_real *v, size_t count)
 {
-    unsigned char buf[IO_CHUNK * sizeof(nb_real)];
+    unsigned char buf[IO_CHUNK * sizeof(nb_real)] = {0};
     while (count > 0) {
         size_t n = count < IO_CHUNK ? count : IO_CHUNK;
         for (size_t i = 0; i < n; i++) {

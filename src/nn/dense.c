@@ -11,7 +11,8 @@ nb_node nb_dense(nb_graph *g, nb_node x, int units, const char *prefix, nb_init 
     nb_shape xs = g->nodes[x].shape;
     if (xs.ndim != 2 || units <= 0) {
         char buf[64];
-        nb_error(NB_ERR_SHAPE, "dense layer \"%s\": needs input [N, D] and units > 0, got %s and %d",
+        nb_error(NB_ERR_SHAPE,
+                 "dense layer \"%s\": needs input [N, D] and units > 0, got %s and %d",
                  prefix ? prefix : "dense", nb_shape_format(xs, buf, sizeof buf), units);
         g->status = NB_ERR_SHAPE;
         return NB_NONE;

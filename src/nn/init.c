@@ -4,12 +4,30 @@
 
 #include <math.h>
 
-nb_init nb_init_zeros(void) { return (nb_init){NB_INIT_ZEROS, 0, 0}; }
-nb_init nb_init_constant(double value) { return (nb_init){NB_INIT_CONSTANT, value, 0}; }
-nb_init nb_init_normal(double mean, double dev) { return (nb_init){NB_INIT_NORMAL, mean, dev}; }
-nb_init nb_init_uniform(double lo, double hi) { return (nb_init){NB_INIT_UNIFORM, lo, hi}; }
-nb_init nb_init_xavier(void) { return (nb_init){NB_INIT_XAVIER_UNIFORM, 0, 0}; }
-nb_init nb_init_he(void) { return (nb_init){NB_INIT_HE_NORMAL, 0, 0}; }
+nb_init nb_init_zeros(void)
+{
+    return (nb_init){NB_INIT_ZEROS, 0, 0};
+}
+nb_init nb_init_constant(double value)
+{
+    return (nb_init){NB_INIT_CONSTANT, value, 0};
+}
+nb_init nb_init_normal(double mean, double dev)
+{
+    return (nb_init){NB_INIT_NORMAL, mean, dev};
+}
+nb_init nb_init_uniform(double lo, double hi)
+{
+    return (nb_init){NB_INIT_UNIFORM, lo, hi};
+}
+nb_init nb_init_xavier(void)
+{
+    return (nb_init){NB_INIT_XAVIER_UNIFORM, 0, 0};
+}
+nb_init nb_init_he(void)
+{
+    return (nb_init){NB_INIT_HE_NORMAL, 0, 0};
+}
 
 void nb_init_fill(nb_init init, nb_shape shape, nb_real *v, nb_rng *rng)
 {

@@ -127,38 +127,38 @@ static void div_backward(nb_graph *g, nb_node_rec *node)
 /* ---------------------------------------------------------------- unary */
 
 /* Unary ops are written once as value and derivative expressions of x and y. */
-#define UNARY(NAME, FORWARD, DERIVATIVE)                                                         \
-    static void NAME##_forward(nb_graph *g, nb_node_rec *node)                                   \
-    {                                                                                            \
-        const nb_real *xs = nb_in(g, node, 0)->value;                                            \
-        nb_real *ys = node->value;                                                               \
-        size_t n = nb_shape_count(node->shape);                                                  \
-        for (size_t i = 0; i < n; i++) {                                                         \
-            nb_real x = xs[i];                                                                   \
-            ys[i] = (FORWARD);                                                                   \
-        }                                                                                        \
-    }                                                                                            \
-    static void NAME##_backward(nb_graph *g, nb_node_rec *node)                                  \
-    {                                                                                            \
-        nb_node_rec *in = nb_in(g, node, 0);                                                     \
-        const nb_real *xs = in->value, *ys = node->value, *dy = node->grad;                      \
-        nb_real *dx = in->grad;                                                                  \
-        size_t n = nb_shape_count(node->shape);                                                  \
-        if (!dx) return;                                                                         \
-        for (size_t i = 0; i < n; i++) {                                                         \
-            nb_real x = xs[i], y = ys[i];                                                        \
-            (void)x;                                                                             \
-            (void)y;                                                                             \
-            dx[i] += dy[i] * (DERIVATIVE);                                                       \
-        }                                                                                        \
+#define UNARY(NAME, FORWARD, DERIVATIVE)                                                           \
+    static void NAME##_forward(nb_graph *g, nb_node_rec *node)                                     \
+    {                                                                                              \
+        const nb_real *xs = nb_in(g, node, 0)->value;                                              \
+        nb_real *ys = node->value;                                                                 \
+        size_t n = nb_shape_count(node->shape);                                                    \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            nb_real x = xs[i];                                                                     \
+            ys[i] = (FORWARD);                                                                     \
+        }                                                                                          \
+    }                                                                                              \
+    static void NAME##_backward(nb_graph *g, nb_node_rec *node)                                    \
+    {                                                                                              \
+        nb_node_rec *in = nb_in(g, node, 0);                                                       \
+        const nb_real *xs = in->value, *ys = node->value, *dy = node->grad;                        \
+        nb_real *dx = in->grad;                                                                    \
+        size_t n = nb_shape_count(node->shape);                                                    \
+        if (!dx) return;                                                                           \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            nb_real x = xs[i], y = ys[i];                                                          \
+            (void)x;                                                                               \
+            (void)y;                                                                               \
+            dx[i] += dy[i] * (DERIVATIVE);                                                         \
+        }                                                                                          \
     }
 
-UNARY(neg, -x, -1)                /* y = -x,   dy/dx = -1 */
-UNARY(reciprocal, 1 / x, -y * y)  /* y = 1/x,  dy/dx = -1/x^2 = -y^2 */
-UNARY(square, x * x, 2 * x)       /* y = x^2,  dy/dx = 2x */
-UNARY(exp, (nb_real)exp(x), y)    /* y = e^x,  dy/dx = y */
+UNARY(neg, -x, -1)                 /* y = -x,   dy/dx = -1 */
+UNARY(reciprocal, 1 / x, -y *y)    /* y = 1/x,  dy/dx = -1/x^2 = -y^2 */
+UNARY(square, x *x, 2 * x)         /* y = x^2,  dy/dx = 2x */
+UNARY(exp, (nb_real)exp(x), y)     /* y = e^x,  dy/dx = y */
 UNARY(log, (nb_real)log(x), 1 / x) /* y = ln x, dy/dx = 1/x */
-UNARY(identity, x, 1)             /* y = x */
+UNARY(identity, x, 1)              /* y = x */
 
 /* ----------------------------------------------------------- reductions */
 
@@ -232,33 +232,75 @@ static void copy_forward(nb_graph *g, nb_node_rec *node)
 }
 
 const nb_op_def nb_ops_arith[] = {
-    {.name = "add", .arity = 2, .infer = infer_binary, .forward = add_forward,
+    {.name = "add",
+     .arity = 2,
+     .infer = infer_binary,
+     .forward = add_forward,
      .backward = add_backward},
-    {.name = "sub", .arity = 2, .infer = infer_binary, .forward = sub_forward,
+    {.name = "sub",
+     .arity = 2,
+     .infer = infer_binary,
+     .forward = sub_forward,
      .backward = sub_backward},
-    {.name = "mul", .arity = 2, .infer = infer_binary, .forward = mul_forward,
+    {.name = "mul",
+     .arity = 2,
+     .infer = infer_binary,
+     .forward = mul_forward,
      .backward = mul_backward},
-    {.name = "div", .arity = 2, .infer = infer_binary, .forward = div_forward,
+    {.name = "div",
+     .arity = 2,
+     .infer = infer_binary,
+     .forward = div_forward,
      .backward = div_backward},
-    {.name = "neg", .arity = 1, .infer = infer_same, .forward = neg_forward,
+    {.name = "neg",
+     .arity = 1,
+     .infer = infer_same,
+     .forward = neg_forward,
      .backward = neg_backward},
-    {.name = "reciprocal", .arity = 1, .infer = infer_same, .forward = reciprocal_forward,
+    {.name = "reciprocal",
+     .arity = 1,
+     .infer = infer_same,
+     .forward = reciprocal_forward,
      .backward = reciprocal_backward},
-    {.name = "square", .arity = 1, .infer = infer_same, .forward = square_forward,
+    {.name = "square",
+     .arity = 1,
+     .infer = infer_same,
+     .forward = square_forward,
      .backward = square_backward},
-    {.name = "exp", .arity = 1, .infer = infer_same, .forward = exp_forward,
+    {.name = "exp",
+     .arity = 1,
+     .infer = infer_same,
+     .forward = exp_forward,
      .backward = exp_backward},
-    {.name = "log", .arity = 1, .infer = infer_same, .forward = log_forward,
+    {.name = "log",
+     .arity = 1,
+     .infer = infer_same,
+     .forward = log_forward,
      .backward = log_backward},
-    {.name = "identity", .arity = 1, .infer = infer_same, .forward = identity_forward,
+    {.name = "identity",
+     .arity = 1,
+     .infer = infer_same,
+     .forward = identity_forward,
      .backward = identity_backward},
-    {.name = "sum", .arity = 1, .infer = infer_scalar, .forward = sum_forward,
+    {.name = "sum",
+     .arity = 1,
+     .infer = infer_scalar,
+     .forward = sum_forward,
      .backward = sum_backward},
-    {.name = "mean", .arity = 1, .infer = infer_scalar, .forward = mean_forward,
+    {.name = "mean",
+     .arity = 1,
+     .infer = infer_scalar,
+     .forward = mean_forward,
      .backward = mean_backward},
-    {.name = "reshape", .arity = 1, .infer = infer_reshape, .forward = copy_forward,
+    {.name = "reshape",
+     .arity = 1,
+     .infer = infer_reshape,
+     .forward = copy_forward,
      .backward = identity_backward},
-    {.name = "flatten", .arity = 1, .infer = infer_flatten, .forward = copy_forward,
+    {.name = "flatten",
+     .arity = 1,
+     .infer = infer_flatten,
+     .forward = copy_forward,
      .backward = identity_backward},
     {.name = NULL},
 };

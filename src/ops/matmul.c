@@ -114,11 +114,20 @@ static void affine_backward(nb_graph *g, nb_node_rec *node)
 }
 
 const nb_op_def nb_ops_matmul[] = {
-    {.name = "matmul", .arity = 2, .infer = infer_matmul, .forward = matmul_forward,
+    {.name = "matmul",
+     .arity = 2,
+     .infer = infer_matmul,
+     .forward = matmul_forward,
      .backward = product_backward},
-    {.name = "bias_add", .arity = 2, .infer = infer_bias_add, .forward = bias_add_forward,
+    {.name = "bias_add",
+     .arity = 2,
+     .infer = infer_bias_add,
+     .forward = bias_add_forward,
      .backward = bias_add_backward},
-    {.name = "affine", .arity = 3, .infer = infer_affine, .forward = affine_forward,
+    {.name = "affine",
+     .arity = 3,
+     .infer = infer_affine,
+     .forward = affine_forward,
      .backward = affine_backward},
     {.name = NULL},
 };

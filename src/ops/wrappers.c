@@ -12,25 +12,82 @@ static nb_node binary(nb_graph *g, const char *op, nb_node a, nb_node b)
     return nb_apply(g, op, NULL, 2, in);
 }
 
-nb_node nb_add(nb_graph *g, nb_node a, nb_node b) { return binary(g, "add", a, b); }
-nb_node nb_sub(nb_graph *g, nb_node a, nb_node b) { return binary(g, "sub", a, b); }
-nb_node nb_mul(nb_graph *g, nb_node a, nb_node b) { return binary(g, "mul", a, b); }
-nb_node nb_div(nb_graph *g, nb_node a, nb_node b) { return binary(g, "div", a, b); }
-nb_node nb_neg(nb_graph *g, nb_node x) { return unary(g, "neg", x); }
-nb_node nb_reciprocal(nb_graph *g, nb_node x) { return unary(g, "reciprocal", x); }
-nb_node nb_square(nb_graph *g, nb_node x) { return unary(g, "square", x); }
-nb_node nb_exp(nb_graph *g, nb_node x) { return unary(g, "exp", x); }
-nb_node nb_log(nb_graph *g, nb_node x) { return unary(g, "log", x); }
-nb_node nb_identity(nb_graph *g, nb_node x) { return unary(g, "identity", x); }
-nb_node nb_sum(nb_graph *g, nb_node x) { return unary(g, "sum", x); }
-nb_node nb_mean(nb_graph *g, nb_node x) { return unary(g, "mean", x); }
-nb_node nb_matmul(nb_graph *g, nb_node x, nb_node w) { return binary(g, "matmul", x, w); }
-nb_node nb_bias_add(nb_graph *g, nb_node x, nb_node b) { return binary(g, "bias_add", x, b); }
-nb_node nb_flatten(nb_graph *g, nb_node x) { return unary(g, "flatten", x); }
-nb_node nb_sigmoid(nb_graph *g, nb_node x) { return unary(g, "sigmoid", x); }
-nb_node nb_relu(nb_graph *g, nb_node x) { return unary(g, "relu", x); }
-nb_node nb_tanh(nb_graph *g, nb_node x) { return unary(g, "tanh", x); }
-nb_node nb_softmax(nb_graph *g, nb_node x) { return unary(g, "softmax", x); }
+nb_node nb_add(nb_graph *g, nb_node a, nb_node b)
+{
+    return binary(g, "add", a, b);
+}
+nb_node nb_sub(nb_graph *g, nb_node a, nb_node b)
+{
+    return binary(g, "sub", a, b);
+}
+nb_node nb_mul(nb_graph *g, nb_node a, nb_node b)
+{
+    return binary(g, "mul", a, b);
+}
+nb_node nb_div(nb_graph *g, nb_node a, nb_node b)
+{
+    return binary(g, "div", a, b);
+}
+nb_node nb_neg(nb_graph *g, nb_node x)
+{
+    return unary(g, "neg", x);
+}
+nb_node nb_reciprocal(nb_graph *g, nb_node x)
+{
+    return unary(g, "reciprocal", x);
+}
+nb_node nb_square(nb_graph *g, nb_node x)
+{
+    return unary(g, "square", x);
+}
+nb_node nb_exp(nb_graph *g, nb_node x)
+{
+    return unary(g, "exp", x);
+}
+nb_node nb_log(nb_graph *g, nb_node x)
+{
+    return unary(g, "log", x);
+}
+nb_node nb_identity(nb_graph *g, nb_node x)
+{
+    return unary(g, "identity", x);
+}
+nb_node nb_sum(nb_graph *g, nb_node x)
+{
+    return unary(g, "sum", x);
+}
+nb_node nb_mean(nb_graph *g, nb_node x)
+{
+    return unary(g, "mean", x);
+}
+nb_node nb_matmul(nb_graph *g, nb_node x, nb_node w)
+{
+    return binary(g, "matmul", x, w);
+}
+nb_node nb_bias_add(nb_graph *g, nb_node x, nb_node b)
+{
+    return binary(g, "bias_add", x, b);
+}
+nb_node nb_flatten(nb_graph *g, nb_node x)
+{
+    return unary(g, "flatten", x);
+}
+nb_node nb_sigmoid(nb_graph *g, nb_node x)
+{
+    return unary(g, "sigmoid", x);
+}
+nb_node nb_relu(nb_graph *g, nb_node x)
+{
+    return unary(g, "relu", x);
+}
+nb_node nb_tanh(nb_graph *g, nb_node x)
+{
+    return unary(g, "tanh", x);
+}
+nb_node nb_softmax(nb_graph *g, nb_node x)
+{
+    return unary(g, "softmax", x);
+}
 
 nb_node nb_affine(nb_graph *g, nb_node x, nb_node w, nb_node b)
 {
@@ -53,9 +110,27 @@ nb_node nb_softmax_with_loss(nb_graph *g, nb_node logits, nb_node target)
     return binary(g, "softmax_with_loss", logits, target);
 }
 
-nb_node nb_cross_entropy(nb_graph *g, nb_node p, nb_node t) { return binary(g, "cross_entropy", p, t); }
-nb_node nb_bce_with_logits(nb_graph *g, nb_node x, nb_node t) { return binary(g, "bce_with_logits", x, t); }
-nb_node nb_sse(nb_graph *g, nb_node y, nb_node t) { return binary(g, "sse", y, t); }
-nb_node nb_half_sse(nb_graph *g, nb_node y, nb_node t) { return binary(g, "half_sse", y, t); }
-nb_node nb_mse(nb_graph *g, nb_node y, nb_node t) { return binary(g, "mse", y, t); }
-nb_node nb_sae(nb_graph *g, nb_node y, nb_node t) { return binary(g, "sae", y, t); }
+nb_node nb_cross_entropy(nb_graph *g, nb_node p, nb_node t)
+{
+    return binary(g, "cross_entropy", p, t);
+}
+nb_node nb_bce_with_logits(nb_graph *g, nb_node x, nb_node t)
+{
+    return binary(g, "bce_with_logits", x, t);
+}
+nb_node nb_sse(nb_graph *g, nb_node y, nb_node t)
+{
+    return binary(g, "sse", y, t);
+}
+nb_node nb_half_sse(nb_graph *g, nb_node y, nb_node t)
+{
+    return binary(g, "half_sse", y, t);
+}
+nb_node nb_mse(nb_graph *g, nb_node y, nb_node t)
+{
+    return binary(g, "mse", y, t);
+}
+nb_node nb_sae(nb_graph *g, nb_node y, nb_node t)
+{
+    return binary(g, "sae", y, t);
+}

@@ -276,7 +276,7 @@ static nb_status get_u64(const nb_ckpt_file *f, const char *key, uint64_t max, u
 
 static nb_status get_int(const nb_ckpt_file *f, const char *key, int max, int *out)
 {
-    uint64_t v;
+    uint64_t v = 0;
     nb_status st = get_u64(f, key, (uint64_t)max, &v);
     *out = (int)v;
     return st;
@@ -284,7 +284,7 @@ static nb_status get_int(const nb_ckpt_file *f, const char *key, int max, int *o
 
 static nb_status get_size(const nb_ckpt_file *f, const char *key, size_t max, size_t *out)
 {
-    uint64_t v;
+    uint64_t v = 0;
     nb_status st = get_u64(f, key, (uint64_t)max, &v);
     *out = (size_t)v;
     return st;
@@ -383,7 +383,7 @@ static nb_status check_model(const nb_ckpt_file *f, const nb_model *m)
 /* One setting of the file against this run's; the message names both. */
 static nb_status same_number(const cJSON *obj, const char *where, const char *key, double want)
 {
-    double v;
+    double v = 0;
     nb_status st = member(obj, where, key, &v);
     if (st != NB_OK) return st;
     if (v != want)
@@ -520,7 +520,7 @@ static nb_status read_history(const nb_ckpt_file *f, nb_train_run *r, int epochs
     if (n != epochs)
         st = nb_error(NB_ERR_FORMAT, "metadata \"history\" has %d epochs, expected %d", n, epochs);
     for (const cJSON *row = a->child; row && st == NB_OK; row = row->next, e++) {
-        double v[HISTORY_COLUMNS];
+        double v[HISTORY_COLUMNS] = {0};
         int i = 0;
         if (cJSON_IsArray(row) && cJSON_GetArraySize(row) == HISTORY_COLUMNS)
             for (const cJSON *x = row->child; x; x = x->next, i++)
