@@ -178,6 +178,9 @@ nb_status nb_graph_feed(nb_graph *graph, nb_node input, const nb_real *values, s
 nb_status nb_graph_bind(nb_graph *graph, nb_node input, const nb_real *values);
 
 nb_status nb_graph_forward(nb_graph *graph);
+/* Forward up to and including node last (creation order), e.g. a model's
+ * output without its loss. */
+nb_status nb_graph_forward_to(nb_graph *graph, nb_node last);
 /* Gradients of the scalar node loss (dL/dL = 1) with respect to every
  * parameter, every input with gradients enabled and every node between. A
  * node used by several others sums the gradients flowing back into it.
@@ -311,6 +314,12 @@ nb_status nb_optimizer_create(const nb_optimizer_config *config, size_t param_co
 void nb_optimizer_free(nb_optimizer *opt);
 /* One update of params from grads with learning rate lr (the schedule's). */
 void nb_optimizer_step(nb_optimizer *opt, nb_real *params, const nb_real *grads, double lr);
+/* The same update, guarded: params are copied to backup (param_count
+ * values) as it goes, and if any updated value is not finite the params are
+ * restored and NB_ERR_NUMERIC returned. (The optimizer's own state is not
+ * restored: a caller stops training on this error.) */
+nb_status nb_optimizer_step_guarded(nb_optimizer *opt, nb_real *params, const nb_real *grads,
+                                    double lr, nb_real *backup);
 /* The optimizer's state, for checkpoints: slots arrays of param_count values
  * each (0, 1 or 2) and the step counter. */
 int nb_optimizer_slot_count(const nb_optimizer *opt);

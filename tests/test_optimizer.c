@@ -260,12 +260,51 @@ static void test_bad_config(void **state)
     assert_int_equal(nb_optimizer_create(NULL, 3, &opt), NB_ERR_ARGUMENT);
 }
 
+/* The guarded step equals the plain one bit for bit (over several guard
+ * blocks), and a step that overflows is refused with the old values back. */
+static void test_guarded_step(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static nb_real p1[N], p2[N], g[N], backup[N];
+    nb_rng rng;
+    nb_rng_seed(&rng, 3);
+    for (int i = 0; i < N; i++) {
+        p1[i] = p2[i] = (nb_real)nb_rng_normal(&rng);
+        g[i] = (nb_real)nb_rng_normal(&rng);
+    }
+    for (int kind = NB_OPT_SGD; kind <= NB_OPT_ADAMW; kind++) {
+        nb_optimizer_config c = nb_optimizer_defaults((nb_optimizer_kind)kind);
+        nb_optimizer *a, *b;
+        assert_ok(nb_optimizer_create(&c, N, &a));
+        assert_ok(nb_optimizer_create(&c, N, &b));
+        for (int step = 0; step < 3; step++) {
+            nb_optimizer_step(a, p1, g, c.lr);
+            assert_ok(nb_optimizer_step_guarded(b, p2, g, c.lr, backup));
+        }
+        assert_memory_equal(p1, p2, sizeof p1);
+        nb_optimizer_free(a);
+        nb_optimizer_free(b);
+    }
+    nb_optimizer_config c = nb_optimizer_defaults(NB_OPT_SGD);
+    nb_optimizer *o;
+    assert_ok(nb_optimizer_create(&c, N, &o));
+    static nb_real keep[N];
+    memcpy(keep, p1, sizeof p1);
+    g[N - 1] = (nb_real)INFINITY; /* only the last block goes bad */
+    assert_int_equal(nb_optimizer_step_guarded(o, p1, g, 0.1, backup), NB_ERR_NUMERIC);
+    assert_memory_equal(p1, keep, sizeof p1);
+    assert_int_equal(*nb_optimizer_steps(o), 0);
+    nb_optimizer_free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_update_rules),       cmocka_unit_test(test_adamw_is_decoupled),
         cmocka_unit_test(test_reduces_quadratic),  cmocka_unit_test(test_names_round_trip),
         cmocka_unit_test(test_defaults_and_slots), cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_guarded_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -512,6 +512,8 @@ static void test_nan_in_data(void **state)
     const char *msg = nb_last_error();
     assert_non_null(strstr(msg, "epoch 1"));
     assert_non_null(strstr(msg, "batch 3 of 6"));
+    /* The NaN entered with the data: the input is the first bad node. */
+    assert_non_null(strstr(msg, "first non-finite: the value of node \"x\" (op input)"));
     assert_true(params_finite(m));
     assert_string_equal(r.stop_reason, "numeric error");
     assert_int_equal(r.epochs_run, 0);

@@ -10,6 +10,18 @@ void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const
 {
     enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    if (m == 1 && !trans_a) {
+        /* One row (a single sample): y = op(B)^T x as a matrix-vector
+         * product, which skips GEMM's packing of all of B. */
+        enum CBLAS_TRANSPOSE tv = trans_b ? CblasNoTrans : CblasTrans;
+        int rows = trans_b ? n : k, cols = trans_b ? k : n;
+#ifdef NABLA_DOUBLE
+        cblas_dgemv(CblasRowMajor, tv, rows, cols, alpha, b, ldb, a, 1, beta, c, 1);
+#else
+        cblas_sgemv(CblasRowMajor, tv, rows, cols, alpha, b, ldb, a, 1, beta, c, 1);
+#endif
+        return;
+    }
 #ifdef NABLA_DOUBLE
     cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #else

@@ -49,9 +49,16 @@ nb_status nb_graph_bind(nb_graph *g, nb_node node, const nb_real *values)
 
 nb_status nb_graph_forward(nb_graph *g)
 {
+    return nb_graph_forward_to(g, g ? g->count - 1 : NB_NONE);
+}
+
+nb_status nb_graph_forward_to(nb_graph *g, nb_node last)
+{
     nb_status st = check_ready(g, "forward");
     if (st != NB_OK) return st;
-    for (int i = 0; i < g->count; i++) {
+    if (last < 0 || last >= g->count)
+        return nb_error(NB_ERR_ARGUMENT, "forward: node %d is not in the graph", last);
+    for (int i = 0; i <= last; i++) {
         nb_node_rec *n = &g->nodes[i];
         if (n->kind == NB_NODE_OP) n->op->forward(g, n);
     }

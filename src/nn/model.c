@@ -300,10 +300,8 @@ static nb_status predict_chunk(nb_model *m, const nb_real *x, int rows, nb_real 
     nb_status st = nb_graph_feed(g, m->x, x, (size_t)rows * (size_t)m->inputs);
     if (st != NB_OK) return st;
     apply_scaler(&m->scaler, nb_node_value(g, m->x), (size_t)rows, m->inputs);
-    /* The loss runs too: give it a valid target (class 0 / zeros). */
-    memset(nb_node_value(g, m->target), 0,
-           nb_shape_count(nb_node_shape(g, m->target)) * sizeof(nb_real));
-    if ((st = nb_graph_forward(g)) != NB_OK) return st;
+    /* The output is made before the loss: the loss and target are skipped. */
+    if ((st = nb_graph_forward_to(g, m->output)) != NB_OK) return st;
     const nb_real *y = nb_node_value(g, m->output);
     size_t n = (size_t)rows * (size_t)m->outputs;
     if (m->loss_kind == NB_LOSS_SOFTMAX_CE)

@@ -126,44 +126,52 @@ void nb_optimizer_free(nb_optimizer *opt)
     nb_free(opt);
 }
 
-void nb_optimizer_step(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr_in)
+/* sqrt in the element type: sqrtf keeps the float loops in single precision
+ * (and vectorised). */
+#ifdef NABLA_DOUBLE
+#define SQRT sqrt
+#else
+#define SQRT sqrtf
+#endif
+
+/* Update elements [begin, end) of step opt->steps (already counted). */
+static void update(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr_in, size_t begin,
+                   size_t end)
 {
     const nb_optimizer_config *c = &opt->config;
     const nb_real lr = (nb_real)lr_in, mu = (nb_real)c->momentum, eps = (nb_real)c->eps;
     const nb_real wd = (nb_real)(c->kind == NB_OPT_ADAMW ? 0 : c->weight_decay);
     nb_real *s0 = opt->slot[0], *s1 = opt->slot[1];
-    size_t n = opt->count;
-    opt->steps++;
     switch (c->kind) {
     case NB_OPT_SGD: /* p -= lr g */
-        for (size_t i = 0; i < n; i++) p[i] -= lr * (grad[i] + wd * p[i]);
+        for (size_t i = begin; i < end; i++) p[i] -= lr * (grad[i] + wd * p[i]);
         break;
     case NB_OPT_MOMENTUM: /* v = mu v + g;  p -= lr v */
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = begin; i < end; i++) {
             s0[i] = mu * s0[i] + grad[i] + wd * p[i];
             p[i] -= lr * s0[i];
         }
         break;
     case NB_OPT_NESTEROV: /* v = mu v + g;  p -= lr (g + mu v) */
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = begin; i < end; i++) {
             nb_real gi = grad[i] + wd * p[i];
             s0[i] = mu * s0[i] + gi;
             p[i] -= lr * (gi + mu * s0[i]);
         }
         break;
     case NB_OPT_ADAGRAD: /* h += g^2;  p -= lr g / (sqrt h + eps) */
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = begin; i < end; i++) {
             nb_real gi = grad[i] + wd * p[i];
             s0[i] += gi * gi;
-            p[i] -= lr * gi / ((nb_real)sqrt(s0[i]) + eps);
+            p[i] -= lr * gi / (SQRT(s0[i]) + eps);
         }
         break;
     case NB_OPT_RMSPROP: { /* h = rho h + (1 - rho) g^2;  p -= lr g / (sqrt h + eps) */
         const nb_real rho = (nb_real)c->rho;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = begin; i < end; i++) {
             nb_real gi = grad[i] + wd * p[i];
             s0[i] = rho * s0[i] + (1 - rho) * gi * gi;
-            p[i] -= lr * gi / ((nb_real)sqrt(s0[i]) + eps);
+            p[i] -= lr * gi / (SQRT(s0[i]) + eps);
         }
         break;
     }
@@ -175,16 +183,46 @@ void nb_optimizer_step(nb_optimizer *opt, nb_real *p, const nb_real *grad, doubl
         const nb_real c1 = (nb_real)(1 - pow(c->beta1, (double)opt->steps));
         const nb_real c2 = (nb_real)(1 - pow(c->beta2, (double)opt->steps));
         const nb_real decay = (nb_real)(c->kind == NB_OPT_ADAMW ? lr_in * c->weight_decay : 0);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = begin; i < end; i++) {
             nb_real gi = grad[i] + wd * p[i];
             s0[i] = b1 * s0[i] + (1 - b1) * gi;
             s1[i] = b2 * s1[i] + (1 - b2) * gi * gi;
             p[i] -= decay * p[i];
-            p[i] -= lr * (s0[i] / c1) / ((nb_real)sqrt(s1[i] / c2) + eps);
+            p[i] -= lr * (s0[i] / c1) / (SQRT(s1[i] / c2) + eps);
         }
         break;
     }
     }
+}
+
+void nb_optimizer_step(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr)
+{
+    opt->steps++;
+    update(opt, p, grad, lr, 0, opt->count);
+}
+
+/* Blocks small enough that the copy, the update and the check of one block
+ * all run from the L1 cache: the guard costs little over a plain step. */
+#define GUARD_BLOCK 2048
+
+nb_status nb_optimizer_step_guarded(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr,
+                                    nb_real *backup)
+{
+    opt->steps++;
+    for (size_t at = 0; at < opt->count; at += GUARD_BLOCK) {
+        size_t end = opt->count - at < GUARD_BLOCK ? opt->count : at + GUARD_BLOCK;
+        memcpy(backup + at, p + at, (end - at) * sizeof *p);
+        update(opt, p, grad, lr, at, end);
+        if (!nb_values_finite(p + at, end - at)) {
+            memcpy(p, backup, end * sizeof *p);
+            opt->steps--;
+            return nb_error(NB_ERR_NUMERIC,
+                            "optimizer %s: the step made parameter %zu or one near it "
+                            "non-finite; the parameters are restored",
+                            nb_optimizer_name(opt->config.kind), at);
+        }
+    }
+    return NB_OK;
 }
 
 int nb_optimizer_slot_count(const nb_optimizer *opt)

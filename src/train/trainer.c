@@ -69,11 +69,17 @@ static void run_free(run *r)
     nb_free(r->history);
 }
 
-static int all_finite(const nb_real *v, size_t n)
+/* Where a NaN or infinity first appeared: " (first non-finite: the value
+ * of node \"dense0.out\", op affine)", or "" when no node holds one. */
+static const char *first_nonfinite(nb_graph *g, char *buf, size_t size)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) return 0;
-    return 1;
+    nb_node node;
+    int in_grad;
+    buf[0] = '\0';
+    if (nb_graph_find_nonfinite(g, &node, &in_grad) == NB_OK && node != NB_NONE)
+        snprintf(buf, size, "; first non-finite: the %s of node \"%s\" (op %s)",
+                 in_grad ? "gradient" : "value", nb_node_name(g, node), nb_node_op(g, node));
+    return buf;
 }
 
 /* One step on a loaded batch: forward, backward, clip, step. The parameters
@@ -86,11 +92,13 @@ static nb_status train_step(run *r, int epoch, size_t batch, size_t batches, dou
     nb_status st = nb_graph_forward(b->graph);
     if (st != NB_OK) return st;
     double loss = nb_node_value(b->graph, b->loss)[0];
+    char where[NB_NAME_MAX + 96];
     if (!isfinite(loss))
         return nb_error(NB_ERR_NUMERIC,
-                        "training: the loss is %g at epoch %d, batch %zu of %zu; the weights "
+                        "training: the loss is %g at epoch %d, batch %zu of %zu%s; the weights "
                         "from before this step are kept",
-                        loss, epoch, batch, batches);
+                        loss, epoch, batch, batches,
+                        first_nonfinite(b->graph, where, sizeof where));
     if (r->train->classes > 0) {
         const int32_t *labels = r->train->labels;
         size_t start = (batch - 1) * (size_t)b->batch;
@@ -101,29 +109,31 @@ static nb_status train_step(run *r, int epoch, size_t batch, size_t batches, dou
     st = nb_graph_backward(b->graph, b->loss);
     if (st != NB_OK) return st;
 
-    /* Global L2 norm over all gradients; clipping scales them to clip_norm. */
-    double sq = 0;
-    for (size_t i = 0; i < r->param_count; i++) sq += (double)r->grads[i] * r->grads[i];
-    double norm = sqrt(sq);
-    if (!isfinite(norm))
-        return nb_error(NB_ERR_NUMERIC,
-                        "training: the gradient norm is %g at epoch %d, batch %zu of %zu; the "
-                        "weights from before this step are kept",
-                        norm, epoch, batch, batches);
     double clip = r->config->clip_norm;
-    if (clip > 0 && norm > clip) {
-        nb_real scale = (nb_real)(clip / norm);
-        for (size_t i = 0; i < r->param_count; i++) r->grads[i] *= scale;
+    if (clip > 0) {
+        /* Global L2 norm over all gradients, scaled down to clip_norm. */
+        double sq = 0;
+        for (size_t i = 0; i < r->param_count; i++) sq += (double)r->grads[i] * r->grads[i];
+        double norm = sqrt(sq);
+        if (!isfinite(norm))
+            return nb_error(NB_ERR_NUMERIC,
+                            "training: the gradient norm is %g at epoch %d, batch %zu of %zu%s; "
+                            "the weights from before this step are kept",
+                            norm, epoch, batch, batches,
+                            first_nonfinite(b->graph, where, sizeof where));
+        if (norm > clip) {
+            nb_real scale = (nb_real)(clip / norm);
+            for (size_t i = 0; i < r->param_count; i++) r->grads[i] *= scale;
+        }
     }
-    memcpy(r->saved, r->params, r->param_count * sizeof *r->params);
-    nb_optimizer_step(r->opt, r->params, r->grads, lr);
-    if (!all_finite(r->params, r->param_count)) {
-        memcpy(r->params, r->saved, r->param_count * sizeof *r->params);
+    /* A NaN or infinite gradient, or a step that overflows, leaves a
+     * non-finite weight: the guarded step catches both in the same pass and
+     * puts the weights back. */
+    if (nb_optimizer_step_guarded(r->opt, r->params, r->grads, lr, r->saved) != NB_OK)
         return nb_error(NB_ERR_NUMERIC,
                         "training: the step at epoch %d, batch %zu of %zu made a weight "
-                        "non-finite (learning rate %g); the weights from before it are kept",
-                        epoch, batch, batches, lr);
-    }
+                        "non-finite (learning rate %g)%s; the weights from before it are kept",
+                        epoch, batch, batches, lr, first_nonfinite(b->graph, where, sizeof where));
     return NB_OK;
 }
 
