@@ -84,6 +84,7 @@ c=(--mode infer --name c --hidden 256,128)
 
 # Alternate the tools: each repetition runs every tool once per configuration,
 # and the order of the tools rotates from one repetition to the next.
+# Repetition r seeds every tool with r, so accuracies are medians over seeds.
 tools=(nabla torch numpy)
 for ((r = 1; r <= reps; r++)); do
     for cfg in a b c; do
@@ -91,10 +92,10 @@ for ((r = 1; r <= reps; r++)); do
             tool=${tools[(k + r - 1) % 3]}
             declare -n args=$cfg
             case $tool in
-            nabla) run "rep $r/$reps $cfg nabla" "$nabla" "${args[@]}" --rep "$r" ;;
-            torch) run "rep $r/$reps $cfg PyTorch" "${torch_py[@]}" "${args[@]}" --rep "$r" ;;
+            nabla) run "rep $r/$reps $cfg nabla" "$nabla" "${args[@]}" --rep "$r" --seed "$r" ;;
+            torch) run "rep $r/$reps $cfg PyTorch" "${torch_py[@]}" "${args[@]}" --rep "$r" --seed "$r" ;;
             numpy) [ "$cfg" = c ] ||
-                run "rep $r/$reps $cfg NumPy" "${numpy_py[@]}" "${args[@]}" --rep "$r" ;;
+                run "rep $r/$reps $cfg NumPy" "${numpy_py[@]}" "${args[@]}" --rep "$r" --seed "$r" ;;
             esac
             unset -n args
         done

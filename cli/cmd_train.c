@@ -66,6 +66,7 @@ static const char help[] =
     "  --log FILE           JSON lines, one object per epoch, flushed as it ends\n"
     "  --report FILE        a self-contained HTML report\n"
     "  --quiet              no progress bar or epoch lines\n"
+    "  --threads N          threads for matrix products (default 0: one per core)\n"
     "checkpoints:\n"
     "  --checkpoint FILE    save the whole training state to FILE every\n"
     "                       --checkpoint-every (atomically, the last one kept)\n"
@@ -86,7 +87,7 @@ typedef struct train_args {
     const char *checkpoint, *checkpoint_every, *resume;
     int argc; /* the command line, to print how to resume */
     char **argv;
-    int regression, quiet, batch, epochs, step_epochs, patience;
+    int regression, quiet, batch, epochs, step_epochs, patience, threads;
     double lr, momentum, beta1, beta2, weight_decay, gamma, lr_min, clip_norm;
     double target_loss, target_accuracy, time_limit, val;
     uint64_t seed;
@@ -567,6 +568,7 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     nb_scale_kind scale;
     int rc = check_args(cmd, a, &opt, &schedule);
     if (rc >= 0) return rc;
+    nb_set_threads(a->threads); /* 0..1024, checked by the parser */
     if ((rc = load_data(a, s, &scale)) != CLI_EXIT_OK) return rc;
     if (a->report && (rc = keep_raw_test(s)) != CLI_EXIT_OK) return rc;
     if ((rc = scale_data(s, scale)) != CLI_EXIT_OK) return rc;
@@ -653,6 +655,7 @@ int cmd_train(int argc, char **argv)
         {"log", ARG_STRING, &a.log, 0, 0, 0},
         {"report", ARG_STRING, &a.report, 0, 0, 0},
         {"quiet", ARG_FLAG, &a.quiet, 0, 0, 0},
+        {"threads", ARG_INT, &a.threads, 0, 1024, 0},
         {"checkpoint", ARG_STRING, &a.checkpoint, 0, 0, 0},
         {"checkpoint-every", ARG_STRING, &a.checkpoint_every, 0, 0, 0},
         {"resume", ARG_STRING, &a.resume, 0, 0, 0},

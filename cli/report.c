@@ -19,41 +19,6 @@
 #define COLOR_VAL     "#ff7f0e"
 #define COLOR_MISTAKE "#d62728"
 
-/* ------------------------------------------------------------ temp files */
-
-FILE *cli_temp_open(const char *path, char *tmp, size_t size)
-{
-    if ((size_t)snprintf(tmp, size, "%s.tmp-XXXXXX", path) >= size) {
-        errno = ENAMETOOLONG;
-        return NULL;
-    }
-    int fd = mkstemp(tmp);
-    if (fd < 0) return NULL;
-    /* mkstemp makes the file private; give it the usual mode instead. */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        errno = e;
-    }
-    return f;
-}
-
-nb_status cli_temp_commit(FILE *f, const char *tmp, const char *path)
-{
-    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-    int e = errno;
-    bad |= fclose(f) != 0;
-    if (!bad && rename(tmp, path) == 0) return NB_OK;
-    if (!bad) e = errno;
-    unlink(tmp);
-    return nb_error(NB_ERR_IO, "cannot write '%s': %s", path, strerror(e ? e : EIO));
-}
-
 /* ----------------------------------------------------------------- text */
 
 static void put_escaped(FILE *f, const char *s)
@@ -633,11 +598,14 @@ static void write_html(FILE *f, const cli_report *r)
     fputs("</body>\n</html>\n", f);
 }
 
+static nb_status write_report(FILE *f, const void *user)
+{
+    write_html(f, user);
+    return NB_OK; /* a failed write shows in nb_write_atomic's flush */
+}
+
 nb_status cli_report_write(const cli_report *r, const char *path)
 {
-    char tmp[4096];
-    FILE *f = cli_temp_open(path, tmp, sizeof tmp);
-    if (!f) return nb_error(NB_ERR_IO, "cannot write report '%s': %s", path, strerror(errno));
-    write_html(f, r);
-    return cli_temp_commit(f, tmp, path);
+    nb_status st = nb_write_atomic(path, write_report, r);
+    return st == NB_OK ? NB_OK : nb_error_prefix(st, "cannot write report '%s'", path);
 }

@@ -23,10 +23,4 @@ typedef struct cli_report {
 /* Write the report to path through a temporary file in the same folder. */
 nb_status cli_report_write(const cli_report *report, const char *path);
 
-/* Create a temporary file next to path (path + ".tmp-XXXXXX"); tmp gets its
- * name. NULL with errno set on failure. */
-FILE *cli_temp_open(const char *path, char *tmp, size_t size);
-/* Flush, sync, close and rename tmp over path; on failure remove tmp. */
-nb_status cli_temp_commit(FILE *f, const char *tmp, const char *path);
-
 #endif

@@ -17,6 +17,12 @@ nb_status nb_error(nb_status status, const char *fmt, ...) NB_PRINTF(2, 3);
 /* Prefix the current message with more context ("loading x: ..."). */
 nb_status nb_error_prefix(nb_status status, const char *fmt, ...) NB_PRINTF(2, 3);
 
+/* Replace path atomically with what write puts into f (a temporary file
+ * beside path, flushed, synced and renamed over it); on any failure the
+ * temporary is removed and path is left as it was. */
+typedef nb_status (*nb_write_fn)(FILE *f, const void *user);
+nb_status nb_write_atomic(const char *path, nb_write_fn write, const void *user);
+
 /* Overflow-checked a * b into *out; 0 on overflow. */
 int nb_mul_size(size_t a, size_t b, size_t *out);
 

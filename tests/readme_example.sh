@@ -12,7 +12,7 @@ flags=$(grep -q 'NABLA_DOUBLE:BOOL=ON' "$build/CMakeCache.txt" && echo -DNABLA_D
 libs=$(pkg-config --libs libcjson zlib)
 blas=$(grep -q 'NABLA_BLAS:BOOL=OFF' "$build/CMakeCache.txt" || pkg-config --libs openblas)
 cc -std=c11 -Wall -Wextra -Werror $flags -I "$src/include" "$tmp/example.c" \
-    "$build/libnabla.a" $libs $blas -fopenmp -lm -o "$tmp/example" \
+    "$build/libnabla.a" $libs $blas -lm -o "$tmp/example" \
     $(grep -q 'NABLA_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && echo -fsanitize=address,undefined)
 "$tmp/example" >"$tmp/out.txt"
 cat "$tmp/out.txt"

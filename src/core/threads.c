@@ -1,6 +1,7 @@
-/* Threads: one per core by default (OpenBLAS and OpenMP both start that
- * way); nb_set_threads changes both together so results depend on one
- * number. */
+/* Threads: the matrix products run on OpenBLAS's threads, one per core by
+ * default. The element-wise loops stay on the calling thread: at the sizes a
+ * training step has they are memory-bound, and extra threads there only
+ * compete with OpenBLAS's for the same cores. */
 #include "internal.h"
 
 #include <unistd.h>
@@ -8,11 +9,8 @@
 #ifdef NABLA_USE_BLAS
 #include <cblas.h>
 #endif
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
-static int threads; /* 0: not set, the libraries' default */
+static int threads; /* 0: not set, the library's default */
 
 int nb_default_threads(void)
 {
@@ -29,9 +27,6 @@ nb_status nb_set_threads(int count)
 #ifdef NABLA_USE_BLAS
     openblas_set_num_threads(threads);
 #endif
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
     return NB_OK;
 }
 
@@ -41,6 +36,6 @@ int nb_get_threads(void)
 #ifdef NABLA_USE_BLAS
     return openblas_get_num_threads();
 #else
-    return nb_default_threads();
+    return 1; /* the portable kernel is single-threaded */
 #endif
 }

@@ -83,32 +83,20 @@ static nb_status write_all(FILE *f, const char *header, size_t len, const nb_ckp
         nb_status st = nb_st_write_values(f, t[i].values, nb_shape_count(t[i].shape));
         if (st != NB_OK) return st;
     }
-    /* A full disk often shows only here, when the buffer goes out. */
-    if (fflush(f) != 0 || ferror(f))
-        return nb_error(NB_ERR_IO, "writing: %s", strerror(errno ? errno : EIO));
-    if (fsync(fileno(f)) != 0) return nb_error(NB_ERR_IO, "fsync: %s", strerror(errno));
-    return NB_OK;
+    return NB_OK; /* nb_write_atomic flushes and syncs */
 }
 
-/* Make the rename itself durable; a failure here loses nothing. */
-static void sync_folder(const char *path)
+typedef struct ckpt_target {
+    const char *header;
+    size_t len;
+    const nb_ckpt_tensor *t;
+    int count;
+} ckpt_target;
+
+static nb_status write_checkpoint(FILE *f, const void *user)
 {
-    const char *slash = strrchr(path, '/');
-    char dir[PATH_MAX];
-    if (!slash) {
-        strcpy(dir, ".");
-    } else if ((size_t)(slash - path) + 1 < sizeof dir) {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    } else {
-        return;
-    }
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+    const ckpt_target *c = user;
+    return write_all(f, c->header, c->len, c->t, c->count);
 }
 
 nb_status nb_ckpt_file_save(const char *path, const cJSON *metadata, const nb_ckpt_tensor *t,
@@ -119,32 +107,8 @@ nb_status nb_ckpt_file_save(const char *path, const cJSON *metadata, const nb_ck
     size_t len = 0;
     nb_status st = make_header(metadata, t, count, &header, &len);
     if (st != NB_OK) return nb_error_prefix(st, "checkpoint \"%s\"", path);
-    size_t plen = strlen(path);
-    char *tmp = nb_malloc(plen + sizeof ".tmp.XXXXXX");
-    if (!tmp) {
-        nb_free(header);
-        return nb_error(NB_ERR_MEMORY, "checkpoint \"%s\": out of memory", path);
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    int fd = mkstemp(tmp);
-    FILE *f = NULL;
-    if (fd < 0) {
-        st = nb_error(NB_ERR_IO, "cannot create a temporary file %s: %s", tmp, strerror(errno));
-    } else if (fchmod(fd, 0644) != 0 || !(f = fdopen(fd, "wb"))) {
-        st = nb_error(NB_ERR_IO, "temporary file %s: %s", tmp, strerror(errno));
-        close(fd);
-    }
-    if (st == NB_OK) st = write_all(f, header, len, t, count);
-    if (f && fclose(f) != 0 && st == NB_OK)
-        st = nb_error(NB_ERR_IO, "closing %s: %s", tmp, strerror(errno));
-    if (st == NB_OK && rename(tmp, path) != 0)
-        st = nb_error(NB_ERR_IO, "renaming %s over it: %s", tmp, strerror(errno));
-    if (st != NB_OK && fd >= 0)
-        unlink(tmp); /* the previous checkpoint, if any, is untouched */
-    else if (st == NB_OK)
-        sync_folder(path);
-    nb_free(tmp);
+    ckpt_target c = {header, len, t, count};
+    st = nb_write_atomic(path, write_checkpoint, &c);
     nb_free(header);
     return st == NB_OK ? NB_OK : nb_error_prefix(st, "writing checkpoint \"%s\"", path);
 }

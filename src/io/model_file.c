@@ -156,69 +156,24 @@ nb_status nb_model_write(const nb_model *m, FILE *f, const char *path)
     return st == NB_OK ? NB_OK : nb_error_prefix(st, "saving model \"%s\"", path);
 }
 
-/* Make the rename itself durable; a failure here loses nothing. */
-static void sync_directory(const char *path)
+typedef struct model_target {
+    const nb_model *model;
+    const char *path;
+} model_target;
+
+static nb_status write_model(FILE *f, const void *user)
 {
-    const char *slash = strrchr(path, '/');
-    char dir[PATH_MAX];
-    if (!slash)
-        strcpy(dir, ".");
-    else if ((size_t)(slash - path) + 1 < sizeof dir) {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    } else
-        return;
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+    const model_target *t = user;
+    return nb_model_write(t->model, f, t->path);
 }
 
 nb_status nb_model_save(const nb_model *m, const char *path)
 {
     if (!m || !path || !path[0])
         return nb_error(NB_ERR_ARGUMENT, "saving a model: no model or path");
-    size_t plen = strlen(path);
-    char *tmp = nb_malloc(plen + sizeof ".tmp.XXXXXX");
-    if (!tmp) return nb_error(NB_ERR_MEMORY, "saving model \"%s\": out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        nb_status st =
-            nb_error(NB_ERR_IO, "saving model \"%s\": cannot create a temporary file %s: %s", path,
-                     tmp, strerror(errno));
-        nb_free(tmp);
-        return st;
-    }
-    /* mkstemp makes the file 0600; keep an old file's mode, else 0644. */
-    struct stat old;
-    mode_t mode = stat(path, &old) == 0 ? (old.st_mode & 07777) : 0644;
-    nb_status st = NB_OK;
-    FILE *f = NULL;
-    if (fchmod(fd, mode) != 0 || !(f = fdopen(fd, "wb"))) {
-        st = nb_error(NB_ERR_IO, "saving model \"%s\": temporary file %s: %s", path, tmp,
-                      strerror(errno));
-        close(fd);
-    }
-    if (st == NB_OK) st = nb_model_write(m, f, path);
-    if (st == NB_OK && fsync(fileno(f)) != 0)
-        st = nb_error(NB_ERR_IO, "saving model \"%s\": fsync of %s failed: %s", path, tmp,
-                      strerror(errno));
-    if (f && fclose(f) != 0 && st == NB_OK)
-        st = nb_error(NB_ERR_IO, "saving model \"%s\": closing %s failed: %s", path, tmp,
-                      strerror(errno));
-    if (st == NB_OK && rename(tmp, path) != 0)
-        st = nb_error(NB_ERR_IO, "saving model \"%s\": renaming %s over it failed: %s", path, tmp,
-                      strerror(errno));
-    if (st != NB_OK)
-        unlink(tmp); /* the old file, if any, is untouched */
-    else
-        sync_directory(path);
-    nb_free(tmp);
-    return st;
+    model_target t = {m, path};
+    nb_status st = nb_write_atomic(path, write_model, &t);
+    return st == NB_OK ? NB_OK : nb_error_prefix(st, "saving model \"%s\"", path);
 }
 
 /* ------------------------------------------------------------------ load */
