@@ -63,6 +63,10 @@ struct nb_node_rec {
     const nb_real *bound; /* inputs: caller memory from nb_graph_bind */
     int wants_grad;       /* inputs: nb_input_set_grad */
     int needs_grad;       /* set by compile */
+    int grad_overwrite;   /* set by compile: a parameter whose one consumer writes
+                             its gradient (op first_write), so backward need not
+                             clear it first */
+    int grad_writer;      /* that consumer's index */
 };
 
 struct nb_graph {
@@ -86,6 +90,9 @@ struct nb_op_def {
     nb_status (*infer)(nb_graph *g, nb_node_rec *node);
     void (*forward)(nb_graph *g, nb_node_rec *node);
     void (*backward)(nb_graph *g, nb_node_rec *node);
+    /* backward overwrites, rather than adds to, the gradient of an input
+     * whose grad_overwrite is set (it is that input's only consumer) */
+    int first_write;
 };
 
 static inline nb_node_rec *nb_in(nb_graph *g, const nb_node_rec *node, int i)

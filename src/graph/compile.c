@@ -84,6 +84,21 @@ nb_status nb_graph_compile(nb_graph *g)
             break;
         }
     }
+    /* A parameter used once, by an op that can write its gradient outright,
+     * needs no clearing before backward: this saves a pass over all
+     * parameter gradients per step. */
+    for (int i = 0; i < g->count; i++) g->nodes[i].grad_overwrite = 0;
+    for (int i = 0; i < g->count; i++) {
+        const nb_node_rec *n = &g->nodes[i];
+        for (int k = 0; k < n->n_in; k++) {
+            nb_node_rec *in = nb_in(g, n, k);
+            if (in->kind != NB_NODE_PARAM) continue;
+            /* 0: unused so far; 1: one first_write consumer; -1: otherwise */
+            in->grad_overwrite = in->grad_overwrite == 0 && n->op->first_write ? 1 : -1;
+            in->grad_writer = i;
+        }
+    }
+    for (int i = 0; i < g->count; i++) g->nodes[i].grad_overwrite = g->nodes[i].grad_overwrite == 1;
     nb_status st = plan_params(g);
     if (st != NB_OK) return st;
 

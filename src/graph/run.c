@@ -92,7 +92,12 @@ nb_status nb_graph_backward(nb_graph *g, nb_node loss)
     }
     if (first < g->arena_capacity)
         memset(g->arena + first, 0, (g->arena_capacity - first) * sizeof *g->arena);
-    if (g->param_count) memset(g->param_grads, 0, g->param_count * sizeof *g->param_grads);
+    for (int i = 0; i < g->count; i++) {
+        nb_node_rec *n = &g->nodes[i];
+        /* A writer after the loss does not run: clear its gradient too. */
+        if (n->kind == NB_NODE_PARAM && (!n->grad_overwrite || n->grad_writer > loss))
+            memset(n->grad, 0, nb_shape_count(n->shape) * sizeof *n->grad);
+    }
 
     l->grad[0] = 1; /* dL/dL */
     for (int i = loss; i >= 0; i--) {

@@ -51,8 +51,9 @@ static nb_real sigmoid(nb_real x)
 }
 
 ACTIVATION(sigmoid, sigmoid(x), y *(1 - y))
-/* relu(x) = max(0, x); relu' = 1 for x > 0, else 0 */
-ACTIVATION(relu, x > 0 ? x : 0, x > 0 ? 1 : 0)
+/* relu(x) = max(0, x); relu' = 1 for x > 0, else 0 (written as a
+ * comparison, not a branch: half the signs are unpredictable) */
+ACTIVATION(relu, x > 0 ? x : 0, (nb_real)(x > 0))
 /* leaky(x) = x for x > 0, else slope x */
 ACTIVATION(leaky_relu, x > 0 ? x : slope * x, x > 0 ? 1 : slope)
 /* tanh' = 1 - y^2 */

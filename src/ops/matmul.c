@@ -2,6 +2,8 @@
  * nb_gemm's transpose flags, never an explicit transpose. */
 #include "internal.h"
 
+#include <string.h>
+
 static int is_matrix(nb_shape s)
 {
     return s.ndim == 2;
@@ -49,13 +51,19 @@ static void product(nb_graph *g, nb_node_rec *node, nb_real beta)
     nb_gemm(0, 0, n, h, d, 1, x->value, d, w->value, h, beta, node->value, h);
 }
 
+/* GEMM's beta: 0 writes a gradient outright (see grad_overwrite), 1 adds. */
+static nb_real beta_for(const nb_node_rec *in)
+{
+    return in->grad_overwrite ? 0 : 1;
+}
+
 /* dx += dy w^T,  dw += x^T dy */
 static void product_backward(nb_graph *g, nb_node_rec *node)
 {
     nb_node_rec *x = nb_in(g, node, 0), *w = nb_in(g, node, 1);
     int n = x->shape.dim[0], d = x->shape.dim[1], h = w->shape.dim[1];
-    if (x->grad) nb_gemm(0, 1, n, d, h, 1, node->grad, h, w->value, h, 1, x->grad, d);
-    if (w->grad) nb_gemm(1, 0, d, h, n, 1, x->value, d, node->grad, h, 1, w->grad, h);
+    if (x->grad) nb_gemm(0, 1, n, d, h, 1, node->grad, h, w->value, h, beta_for(x), x->grad, d);
+    if (w->grad) nb_gemm(1, 0, d, h, n, 1, x->value, d, node->grad, h, beta_for(w), w->grad, h);
 }
 
 /* Copy b into every row of y, so a product with beta 1 finishes x w + b. */
@@ -66,9 +74,11 @@ static void fill_rows(nb_real *y, const nb_real *b, int rows, int cols)
 }
 
 /* db += sum over rows of dy (the batch axis) */
-static void bias_backward(nb_real *db, const nb_real *dy, int rows, int cols)
+static void bias_backward(const nb_node_rec *b, const nb_real *dy, int rows, int cols)
 {
+    nb_real *db = b->grad;
     if (!db) return;
+    if (b->grad_overwrite) memset(db, 0, (size_t)cols * sizeof *db); /* small: one row */
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) db[j] += dy[(size_t)i * cols + j];
 }
@@ -95,9 +105,11 @@ static void bias_add_backward(nb_graph *g, nb_node_rec *node)
     nb_node_rec *x = nb_in(g, node, 0), *b = nb_in(g, node, 1);
     int rows = node->shape.dim[0], cols = node->shape.dim[1];
     size_t count = (size_t)rows * cols;
-    if (x->grad)
+    if (x->grad && x->grad_overwrite)
+        memcpy(x->grad, node->grad, count * sizeof *x->grad);
+    else if (x->grad)
         for (size_t k = 0; k < count; k++) x->grad[k] += node->grad[k];
-    bias_backward(b->grad, node->grad, rows, cols);
+    bias_backward(b, node->grad, rows, cols);
 }
 
 /* y = x w + b (notes 002's Affine layer, fused) */
@@ -110,7 +122,7 @@ static void affine_forward(nb_graph *g, nb_node_rec *node)
 static void affine_backward(nb_graph *g, nb_node_rec *node)
 {
     product_backward(g, node);
-    bias_backward(nb_in(g, node, 2)->grad, node->grad, node->shape.dim[0], node->shape.dim[1]);
+    bias_backward(nb_in(g, node, 2), node->grad, node->shape.dim[0], node->shape.dim[1]);
 }
 
 const nb_op_def nb_ops_matmul[] = {
@@ -118,16 +130,19 @@ const nb_op_def nb_ops_matmul[] = {
      .arity = 2,
      .infer = infer_matmul,
      .forward = matmul_forward,
-     .backward = product_backward},
+     .backward = product_backward,
+     .first_write = 1},
     {.name = "bias_add",
      .arity = 2,
      .infer = infer_bias_add,
      .forward = bias_add_forward,
-     .backward = bias_add_backward},
+     .backward = bias_add_backward,
+     .first_write = 1},
     {.name = "affine",
      .arity = 3,
      .infer = infer_affine,
      .forward = affine_forward,
-     .backward = affine_backward},
+     .backward = affine_backward,
+     .first_write = 1},
     {.name = NULL},
 };

@@ -42,24 +42,7 @@ nb_status nb_batcher_init(nb_batcher *b, nb_model *model, int batch)
                         "training: the model's target has %zu values per row, "
                         "expected 1 or %d",
                         b->target_width, b->outputs);
-    size_t xs, ts;
-    if (!nb_mul_size((size_t)batch, (size_t)b->features, &xs) ||
-        !nb_mul_size((size_t)batch, b->target_width, &ts))
-        return nb_error(NB_ERR_MEMORY, "training: batch %d is too large", batch);
-    b->x = nb_calloc(xs, sizeof *b->x);
-    b->t = nb_calloc(ts, sizeof *b->t);
-    if (!b->x || !b->t) {
-        nb_batcher_free(b);
-        return nb_error(NB_ERR_MEMORY, "training: no memory for a batch of %d rows", batch);
-    }
     return NB_OK;
-}
-
-void nb_batcher_free(nb_batcher *b)
-{
-    nb_free(b->x);
-    nb_free(b->t);
-    b->x = b->t = NULL;
 }
 
 nb_status nb_batcher_check(const nb_batcher *b, const nb_dataset *data, const char *what)
@@ -101,11 +84,13 @@ nb_status nb_batcher_load(nb_batcher *b, const nb_dataset *data, const int *inde
 {
     nb_status st = nb_batcher_use(b, rows);
     if (st != NB_OK) return st;
+    /* Rows go straight into the graph's input and target: one copy. */
+    nb_real *x = nb_node_value(b->graph, b->input), *target = nb_node_value(b->graph, b->target);
     size_t f = (size_t)b->features, w = b->target_width;
     for (int r = 0; r < rows; r++) {
         size_t s = index ? (size_t)index[start + (size_t)r] : start + (size_t)r;
-        memcpy(b->x + (size_t)r * f, data->x + s * f, f * sizeof *b->x);
-        nb_real *t = b->t + (size_t)r * w;
+        memcpy(x + (size_t)r * f, data->x + s * f, f * sizeof *x);
+        nb_real *t = target + (size_t)r * w;
         if (data->classes == 0) {
             memcpy(t, data->y + s * w, w * sizeof *t);
         } else if (w == 1) {
@@ -115,9 +100,7 @@ nb_status nb_batcher_load(nb_batcher *b, const nb_dataset *data, const int *inde
             t[data->labels[s]] = 1;
         }
     }
-    st = nb_graph_feed(b->graph, b->input, b->x, (size_t)rows * f);
-    if (st == NB_OK) st = nb_graph_feed(b->graph, b->target, b->t, (size_t)rows * w);
-    return st;
+    return NB_OK;
 }
 
 double nb_batcher_loss_sum(const nb_batcher *b, int rows)

@@ -83,7 +83,6 @@ nb_status nb_evaluate(nb_model *model, const nb_dataset *data, nb_metrics *out)
     if (st == NB_OK)
         st = nb_evaluate_pass(&b, data, &loss, &correct, out->confusion, out->classes,
                               out->predicted);
-    nb_batcher_free(&b);
     if (st != NB_OK) {
         nb_metrics_free(out);
         return st;

@@ -11,8 +11,8 @@ double nb_schedule_lr(const nb_train_config *config, int epoch);
 nb_status nb_train_config_check(const nb_train_config *config);
 
 /* Gathers samples of a data set into the rows of a model's input and target
- * nodes. The buffers hold `batch` rows and are allocated once; a smaller
- * last batch recompiles the graph for fewer rows, which reuses its memory. */
+ * nodes, directly (it owns no memory); a smaller last batch recompiles the
+ * graph for fewer rows, which reuses its memory. */
 typedef struct nb_batcher {
     nb_model *model;
     nb_graph *graph;
@@ -22,14 +22,12 @@ typedef struct nb_batcher {
     int binary;          /* bce: one logit, class 1 when it is > 0 */
     int summed;          /* the loss sums over the batch instead of averaging */
     int label_limit;     /* labels must be below this */
-    int batch;           /* rows of the buffers */
+    int batch;           /* rows of a full batch */
     int current;         /* rows the graph is compiled for now */
-    nb_real *x, *t;
 } nb_batcher;
 
-/* Compile model for batch rows and allocate the buffers. */
+/* Compile model for batch rows. */
 nb_status nb_batcher_init(nb_batcher *b, nb_model *model, int batch);
-void nb_batcher_free(nb_batcher *b);
 /* Whether data fits the model: features, labels or targets; what names the
  * set in the message ("training set"). */
 nb_status nb_batcher_check(const nb_batcher *b, const nb_dataset *data, const char *what);

@@ -61,7 +61,6 @@ static nb_status run_prepare(run *r, nb_model *model)
 
 static void run_free(run *r)
 {
-    nb_batcher_free(&r->b);
     nb_optimizer_free(r->opt);
     nb_free(r->index);
     nb_free(r->saved);
