@@ -12,83 +12,8 @@
 
 /* ------------------------------------------------------------------ save */
 
-static int add_tensor(cJSON *root, const nb_ckpt_tensor *t, uint64_t *offset)
-{
-    cJSON *e = cJSON_AddObjectToObject(root, t->name), *shape, *off;
-    if (!e || !cJSON_AddStringToObject(e, "dtype", NB_ST_DTYPE)) return 0;
-    if (!(shape = cJSON_AddArrayToObject(e, "shape"))) return 0;
-    for (int d = 0; d < t->shape.ndim; d++) {
-        cJSON *n = cJSON_CreateNumber(t->shape.dim[d]);
-        if (!n || !cJSON_AddItemToArray(shape, n)) {
-            cJSON_Delete(n);
-            return 0;
-        }
-    }
-    uint64_t end = *offset + (uint64_t)nb_shape_count(t->shape) * sizeof(nb_real);
-    if (!(off = cJSON_AddArrayToObject(e, "data_offsets"))) return 0;
-    double ends[2] = {(double)*offset, (double)end};
-    for (int i = 0; i < 2; i++) {
-        cJSON *n = cJSON_CreateNumber(ends[i]);
-        if (!n || !cJSON_AddItemToArray(off, n)) {
-            cJSON_Delete(n);
-            return 0;
-        }
-    }
-    *offset = end;
-    return 1;
-}
-
-/* The header JSON, padded with spaces to a multiple of 8 bytes. */
-static nb_status make_header(const cJSON *metadata, const nb_ckpt_tensor *t, int count, char **text,
-                             size_t *len)
-{
-    cJSON *root = cJSON_CreateObject();
-    cJSON *meta = root && metadata ? cJSON_Duplicate(metadata, 1) : NULL;
-    int ok = root && (!metadata || meta);
-    if (ok && meta) {
-        ok = cJSON_AddItemToObject(root, "__metadata__", meta);
-        if (!ok) cJSON_Delete(meta);
-    }
-    uint64_t offset = 0;
-    for (int i = 0; ok && i < count; i++) ok = add_tensor(root, &t[i], &offset);
-    char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!json) return nb_error(NB_ERR_MEMORY, "out of memory for the header");
-    size_t n = strlen(json), padded = (n + 7) / 8 * 8;
-    if (padded > NB_MAX_HEADER) {
-        cJSON_free(json);
-        return nb_error(NB_ERR_LIMIT, "the header would be %zu bytes, more than %d", padded,
-                        NB_MAX_HEADER);
-    }
-    *text = nb_malloc(padded);
-    if (*text) {
-        memcpy(*text, json, n);
-        memset(*text + n, ' ', padded - n);
-    }
-    cJSON_free(json);
-    if (!*text) return nb_error(NB_ERR_MEMORY, "out of memory for the header");
-    *len = padded;
-    return NB_OK;
-}
-
-static nb_status write_all(FILE *f, const char *header, size_t len, const nb_ckpt_tensor *t,
-                           int count)
-{
-    unsigned char prefix[8];
-    nb_st_put_u64(prefix, len);
-    errno = 0;
-    if (fwrite(prefix, 1, 8, f) != 8 || fwrite(header, 1, len, f) != len)
-        return nb_error(NB_ERR_IO, "writing the header: %s", strerror(errno ? errno : EIO));
-    for (int i = 0; i < count; i++) {
-        nb_status st = nb_st_write_values(f, t[i].values, nb_shape_count(t[i].shape));
-        if (st != NB_OK) return st;
-    }
-    return NB_OK; /* nb_write_atomic flushes and syncs */
-}
-
 typedef struct ckpt_target {
-    const char *header;
-    size_t len;
+    const cJSON *metadata;
     const nb_ckpt_tensor *t;
     int count;
 } ckpt_target;
@@ -96,20 +21,22 @@ typedef struct ckpt_target {
 static nb_status write_checkpoint(FILE *f, const void *user)
 {
     const ckpt_target *c = user;
-    return write_all(f, c->header, c->len, c->t, c->count);
+    cJSON *root = cJSON_CreateObject();
+    cJSON *meta = root && c->metadata ? cJSON_Duplicate(c->metadata, 1) : NULL;
+    if (!root || (c->metadata && (!meta || !cJSON_AddItemToObject(root, "__metadata__", meta)))) {
+        cJSON_Delete(meta);
+        cJSON_Delete(root);
+        return nb_error(NB_ERR_MEMORY, "out of memory for the header");
+    }
+    return nb_st_write(f, root, c->t, c->count);
 }
 
 nb_status nb_ckpt_file_save(const char *path, const cJSON *metadata, const nb_ckpt_tensor *t,
                             int count)
 {
     if (!path || !path[0]) return nb_error(NB_ERR_ARGUMENT, "saving a checkpoint: no path");
-    char *header = NULL;
-    size_t len = 0;
-    nb_status st = make_header(metadata, t, count, &header, &len);
-    if (st != NB_OK) return nb_error_prefix(st, "checkpoint \"%s\"", path);
-    ckpt_target c = {header, len, t, count};
-    st = nb_write_atomic(path, write_checkpoint, &c);
-    nb_free(header);
+    ckpt_target c = {metadata, t, count};
+    nb_status st = nb_write_atomic(path, write_checkpoint, &c);
     return st == NB_OK ? NB_OK : nb_error_prefix(st, "writing checkpoint \"%s\"", path);
 }
 

@@ -6,11 +6,7 @@
 
 #include "safetensors.h"
 
-typedef struct nb_ckpt_tensor {
-    const char *name;
-    nb_shape shape;
-    const nb_real *values;
-} nb_ckpt_tensor;
+typedef nb_st_out nb_ckpt_tensor;
 
 /* Write metadata (a cJSON object of strings) and the tensors, in order, to
  * path: a temporary file in the same folder, flushed, fsync'ed and renamed

@@ -22,11 +22,7 @@
 /* ------------------------------------------------------------------ save */
 
 /* One tensor to write: its name and values. */
-typedef struct out_tensor {
-    const char *name;
-    nb_shape shape;
-    const nb_real *values;
-} out_tensor;
+typedef nb_st_out out_tensor;
 
 /* The parameters in creation order, then the scaler's two arrays. */
 static int list_tensors(const nb_model *m, out_tensor *t, int max)
@@ -70,30 +66,9 @@ static int add_class_names(cJSON *meta, const nb_model *m)
     return ok;
 }
 
-static int add_tensor(cJSON *root, const out_tensor *t, uint64_t *offset)
-{
-    cJSON *e = cJSON_AddObjectToObject(root, t->name), *shape = NULL, *off = NULL;
-    if (!e || !cJSON_AddStringToObject(e, "dtype", NB_ST_DTYPE)) return 0;
-    if (!(shape = cJSON_AddArrayToObject(e, "shape"))) return 0;
-    for (int d = 0; d < t->shape.ndim; d++) {
-        cJSON *n = cJSON_CreateNumber(t->shape.dim[d]);
-        if (!n || !cJSON_AddItemToArray(shape, n)) return 0;
-    }
-    uint64_t end = *offset + (uint64_t)nb_shape_count(t->shape) * sizeof(nb_real);
-    if (!(off = cJSON_AddArrayToObject(e, "data_offsets"))) return 0;
-    cJSON *b = cJSON_CreateNumber((double)*offset), *en = cJSON_CreateNumber((double)end);
-    if (!b || !cJSON_AddItemToArray(off, b)) {
-        cJSON_Delete(en);
-        return 0;
-    }
-    if (!en || !cJSON_AddItemToArray(off, en)) return 0;
-    *offset = end;
-    return 1;
-}
-
-/* The header JSON, padded with spaces to a multiple of 8 bytes. */
-static nb_status make_header(const nb_model *m, const out_tensor *t, int count, char **text,
-                             size_t *len)
+/* The header's JSON: nabla's metadata (the tensors are added by
+ * nb_st_write). NULL when out of memory. */
+static cJSON *make_header(const nb_model *m)
 {
     cJSON *root = cJSON_CreateObject(),
           *meta = root ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
@@ -108,26 +83,11 @@ static nb_status make_header(const nb_model *m, const out_tensor *t, int count, 
     ok = ok && add_class_names(meta, m);
     for (int i = 0; ok && i < m->meta_count; i++)
         ok = add_meta(meta, m->meta[i].key, m->meta[i].json);
-    uint64_t offset = 0;
-    for (int i = 0; ok && i < count; i++) ok = add_tensor(root, &t[i], &offset);
-    char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!json) return nb_error(NB_ERR_MEMORY, "out of memory for the header");
-    size_t n = strlen(json), padded = (n + 7) / 8 * 8;
-    if (padded > NB_MAX_HEADER) {
-        cJSON_free(json);
-        return nb_error(NB_ERR_LIMIT, "the header would be %zu bytes, more than %d", padded,
-                        NB_MAX_HEADER);
+    if (!ok) {
+        cJSON_Delete(root);
+        return NULL;
     }
-    *text = nb_malloc(padded);
-    if (*text) {
-        memcpy(*text, json, n);
-        memset(*text + n, ' ', padded - n);
-    }
-    cJSON_free(json);
-    if (!*text) return nb_error(NB_ERR_MEMORY, "out of memory for the header");
-    *len = padded;
-    return NB_OK;
+    return root;
 }
 
 static nb_status write_failed(void)
@@ -141,18 +101,11 @@ nb_status nb_model_write(const nb_model *m, FILE *f, const char *path)
     if (!path) path = "(stream)";
     out_tensor t[MAX_FILE_TENSORS];
     int count = list_tensors(m, t, MAX_FILE_TENSORS);
-    char *header = NULL;
-    size_t len = 0;
-    nb_status st = make_header(m, t, count, &header, &len);
-    unsigned char prefix[8];
-    nb_st_put_u64(prefix, len);
+    cJSON *root = make_header(m);
+    nb_status st = root ? nb_st_write(f, root, t, count)
+                        : nb_error(NB_ERR_MEMORY, "out of memory for the header");
     errno = 0;
-    if (st == NB_OK && (fwrite(prefix, 1, 8, f) != 8 || fwrite(header, 1, len, f) != len))
-        st = write_failed();
-    for (int i = 0; st == NB_OK && i < count; i++)
-        st = nb_st_write_values(f, t[i].values, nb_shape_count(t[i].shape));
     if (st == NB_OK && (fflush(f) != 0 || ferror(f))) st = write_failed();
-    nb_free(header);
     return st == NB_OK ? NB_OK : nb_error_prefix(st, "saving model \"%s\"", path);
 }
 

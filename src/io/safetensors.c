@@ -283,3 +283,60 @@ nb_status nb_st_read_values(FILE *f, int dsize, size_t count, nb_real *out, cons
     }
     return NB_OK;
 }
+
+/* ---------------------------------------------------------------- write */
+
+static int add_tensor(cJSON *root, const nb_st_out *t, uint64_t *offset)
+{
+    cJSON *e = cJSON_AddObjectToObject(root, t->name), *shape, *off;
+    if (!e || !cJSON_AddStringToObject(e, "dtype", NB_ST_DTYPE)) return 0;
+    if (!(shape = cJSON_AddArrayToObject(e, "shape"))) return 0;
+    for (int d = 0; d < t->shape.ndim; d++) {
+        cJSON *n = cJSON_CreateNumber(t->shape.dim[d]);
+        if (!n || !cJSON_AddItemToArray(shape, n)) {
+            cJSON_Delete(n);
+            return 0;
+        }
+    }
+    uint64_t end = *offset + (uint64_t)nb_shape_count(t->shape) * sizeof(nb_real);
+    if (!(off = cJSON_AddArrayToObject(e, "data_offsets"))) return 0;
+    double ends[2] = {(double)*offset, (double)end};
+    for (int i = 0; i < 2; i++) {
+        cJSON *n = cJSON_CreateNumber(ends[i]);
+        if (!n || !cJSON_AddItemToArray(off, n)) {
+            cJSON_Delete(n);
+            return 0;
+        }
+    }
+    *offset = end;
+    return 1;
+}
+
+nb_status nb_st_write(FILE *f, cJSON *root, const nb_st_out *t, int count)
+{
+    uint64_t offset = 0;
+    int ok = root != NULL;
+    for (int i = 0; ok && i < count; i++) ok = add_tensor(root, &t[i], &offset);
+    char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!json) return nb_error(NB_ERR_MEMORY, "out of memory for the header");
+    /* Padded with spaces to a multiple of 8 bytes, as safetensors writers do. */
+    size_t n = strlen(json), padded = (n + 7) / 8 * 8;
+    if (padded > NB_MAX_HEADER) {
+        cJSON_free(json);
+        return nb_error(NB_ERR_LIMIT, "the header would be %zu bytes, more than %d", padded,
+                        NB_MAX_HEADER);
+    }
+    unsigned char prefix[8];
+    nb_st_put_u64(prefix, padded);
+    errno = 0;
+    int bad = fwrite(prefix, 1, 8, f) != 8 || fwrite(json, 1, n, f) != n;
+    for (size_t i = n; !bad && i < padded; i++) bad = fputc(' ', f) == EOF;
+    cJSON_free(json);
+    if (bad) return nb_error(NB_ERR_IO, "writing the header: %s", strerror(errno ? errno : EIO));
+    for (int i = 0; i < count; i++) {
+        nb_status st = nb_st_write_values(f, t[i].values, nb_shape_count(t[i].shape));
+        if (st != NB_OK) return st;
+    }
+    return NB_OK;
+}

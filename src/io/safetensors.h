@@ -36,6 +36,19 @@ const nb_st_tensor *nb_st_find(const nb_st_header *header, const char *name);
 void nb_st_put_u64(unsigned char *bytes, uint64_t value);
 uint64_t nb_st_get_u64(const unsigned char *bytes);
 
+/* A tensor to write. */
+typedef struct nb_st_out {
+    const char *name;
+    nb_shape shape;
+    const nb_real *values;
+} nb_st_out;
+
+/* Write a whole file to f: the 8-byte length, the JSON header (root, which
+ * may hold "__metadata__", plus an entry per tensor, in order, padded with
+ * spaces to a multiple of 8 bytes and at most NB_MAX_HEADER) and the data.
+ * root is consumed (even on failure). The caller flushes. */
+nb_status nb_st_write(FILE *f, cJSON *root, const nb_st_out *tensors, int count);
+
 /* Write count values as little-endian nb_real ("F32" or "F64" by build). */
 nb_status nb_st_write_values(FILE *f, const nb_real *values, size_t count);
 /* Read count little-endian values of dsize bytes from f's position,

@@ -1,45 +1,7 @@
 /* Activations (notes 002, 004). */
-#include "internal.h"
+#include "elementwise.h"
 
 #include <math.h>
-
-static nb_status infer_same(nb_graph *g, nb_node_rec *n)
-{
-    n->shape = nb_in(g, n, 0)->shape;
-    n->work_count = 0;
-    return NB_OK;
-}
-
-/* The activation of x and its derivative written through x or y. */
-#define ACTIVATION(NAME, FORWARD, DERIVATIVE)                                                      \
-    static void NAME##_forward(nb_graph *g, nb_node_rec *node)                                     \
-    {                                                                                              \
-        const nb_real *xs = nb_in(g, node, 0)->value;                                              \
-        nb_real *ys = node->value;                                                                 \
-        nb_real slope = (nb_real)node->fattr;                                                      \
-        size_t n = nb_shape_count(node->shape);                                                    \
-        (void)slope;                                                                               \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            nb_real x = xs[i];                                                                     \
-            ys[i] = (FORWARD);                                                                     \
-        }                                                                                          \
-    }                                                                                              \
-    static void NAME##_backward(nb_graph *g, nb_node_rec *node)                                    \
-    {                                                                                              \
-        nb_node_rec *in = nb_in(g, node, 0);                                                       \
-        const nb_real *xs = in->value, *ys = node->value, *dy = node->grad;                        \
-        nb_real *dx = in->grad;                                                                    \
-        nb_real slope = (nb_real)node->fattr;                                                      \
-        size_t n = nb_shape_count(node->shape);                                                    \
-        (void)slope;                                                                               \
-        if (!dx) return;                                                                           \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            nb_real x = xs[i], y = ys[i];                                                          \
-            (void)x;                                                                               \
-            (void)y;                                                                               \
-            dx[i] += dy[i] * (DERIVATIVE);                                                         \
-        }                                                                                          \
-    }
 
 /* sigma(x) = 1 / (1 + e^-x), written so that exp never overflows;
  * sigma' = y (1 - y) */
@@ -50,14 +12,14 @@ static nb_real sigmoid(nb_real x)
     return e / (1 + e);
 }
 
-ACTIVATION(sigmoid, sigmoid(x), y *(1 - y))
+NB_UNARY_OP(sigmoid, sigmoid(x), y *(1 - y))
 /* relu(x) = max(0, x); relu' = 1 for x > 0, else 0 (written as a
  * comparison, not a branch: half the signs are unpredictable) */
-ACTIVATION(relu, x > 0 ? x : 0, (nb_real)(x > 0))
+NB_UNARY_OP(relu, x > 0 ? x : 0, (nb_real)(x > 0))
 /* leaky(x) = x for x > 0, else slope x */
-ACTIVATION(leaky_relu, x > 0 ? x : slope * x, x > 0 ? 1 : slope)
+NB_UNARY_OP(leaky_relu, x > 0 ? x : slope * x, x > 0 ? 1 : slope)
 /* tanh' = 1 - y^2 */
-ACTIVATION(tanh, (nb_real)tanh(x), 1 - y * y)
+NB_UNARY_OP(tanh, (nb_real)tanh(x), 1 - y * y)
 
 /* Softmax per row of the last dimension, stable: subtract the row's max
  * before exp. y_i = e^(x_i - m) / sum_j e^(x_j - m). */
@@ -108,27 +70,27 @@ static void softmax_backward(nb_graph *g, nb_node_rec *node)
 const nb_op_def nb_ops_activation[] = {
     {.name = "sigmoid",
      .arity = 1,
-     .infer = infer_same,
+     .infer = nb_infer_same,
      .forward = sigmoid_forward,
      .backward = sigmoid_backward},
     {.name = "relu",
      .arity = 1,
-     .infer = infer_same,
+     .infer = nb_infer_same,
      .forward = relu_forward,
      .backward = relu_backward},
     {.name = "leaky_relu",
      .arity = 1,
-     .infer = infer_same,
+     .infer = nb_infer_same,
      .forward = leaky_relu_forward,
      .backward = leaky_relu_backward},
     {.name = "tanh",
      .arity = 1,
-     .infer = infer_same,
+     .infer = nb_infer_same,
      .forward = tanh_forward,
      .backward = tanh_backward},
     {.name = "softmax",
      .arity = 1,
-     .infer = infer_same,
+     .infer = nb_infer_same,
      .forward = softmax_forward,
      .backward = softmax_backward},
     {.name = NULL},

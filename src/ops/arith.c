@@ -1,18 +1,11 @@
 /* Element-wise arithmetic, reductions and reshaping. In the formulas x, a, b
  * are inputs, y the output, dy = dL/dy the gradient flowing in. */
-#include "internal.h"
+#include "elementwise.h"
 
 #include <math.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- infer */
-
-static nb_status infer_same(nb_graph *g, nb_node_rec *n)
-{
-    n->shape = nb_in(g, n, 0)->shape;
-    n->work_count = 0;
-    return NB_OK;
-}
 
 /* a and b of the same shape, or either of one element (broadcast). */
 static nb_status infer_binary(nb_graph *g, nb_node_rec *n)
@@ -126,39 +119,12 @@ static void div_backward(nb_graph *g, nb_node_rec *node)
 
 /* ---------------------------------------------------------------- unary */
 
-/* Unary ops are written once as value and derivative expressions of x and y. */
-#define UNARY(NAME, FORWARD, DERIVATIVE)                                                           \
-    static void NAME##_forward(nb_graph *g, nb_node_rec *node)                                     \
-    {                                                                                              \
-        const nb_real *xs = nb_in(g, node, 0)->value;                                              \
-        nb_real *ys = node->value;                                                                 \
-        size_t n = nb_shape_count(node->shape);                                                    \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            nb_real x = xs[i];                                                                     \
-            ys[i] = (FORWARD);                                                                     \
-        }                                                                                          \
-    }                                                                                              \
-    static void NAME##_backward(nb_graph *g, nb_node_rec *node)                                    \
-    {                                                                                              \
-        nb_node_rec *in = nb_in(g, node, 0);                                                       \
-        const nb_real *xs = in->value, *ys = node->value, *dy = node->grad;                        \
-        nb_real *dx = in->grad;                                                                    \
-        size_t n = nb_shape_count(node->shape);                                                    \
-        if (!dx) return;                                                                           \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            nb_real x = xs[i], y = ys[i];                                                          \
-            (void)x;                                                                               \
-            (void)y;                                                                               \
-            dx[i] += dy[i] * (DERIVATIVE);                                                         \
-        }                                                                                          \
-    }
-
-UNARY(neg, -x, -1)                 /* y = -x,   dy/dx = -1 */
-UNARY(reciprocal, 1 / x, -y *y)    /* y = 1/x,  dy/dx = -1/x^2 = -y^2 */
-UNARY(square, x *x, 2 * x)         /* y = x^2,  dy/dx = 2x */
-UNARY(exp, (nb_real)exp(x), y)     /* y = e^x,  dy/dx = y */
-UNARY(log, (nb_real)log(x), 1 / x) /* y = ln x, dy/dx = 1/x */
-UNARY(identity, x, 1)              /* y = x */
+NB_UNARY_OP(neg, -x, -1)                 /* y = -x,   dy/dx = -1 */
+NB_UNARY_OP(reciprocal, 1 / x, -y *y)    /* y = 1/x,  dy/dx = -1/x^2 = -y^2 */
+NB_UNARY_OP(square, x *x, 2 * x)         /* y = x^2,  dy/dx = 2x */
+NB_UNARY_OP(exp, (nb_real)exp(x), y)     /* y = e^x,  dy/dx = y */
+NB_UNARY_OP(log, (nb_real)log(x), 1 / x) /* y = ln x, dy/dx = 1/x */
+NB_UNARY_OP(identity, x, 1)              /* y = x */
 
 /* ----------------------------------------------------------- reductions */
 
@@ -254,32 +220,32 @@ const nb_op_def nb_ops_arith[] = {
      .backward = div_backward},
     {.name = "neg",
      .arity = 1,
-     .infer = infer_same,
+     .infer = nb_infer_same,
      .forward = neg_forward,
      .backward = neg_backward},
     {.name = "reciprocal",
      .arity = 1,
-     .infer = infer_same,
+     .infer = nb_infer_same,
      .forward = reciprocal_forward,
      .backward = reciprocal_backward},
     {.name = "square",
      .arity = 1,
-     .infer = infer_same,
+     .infer = nb_infer_same,
      .forward = square_forward,
      .backward = square_backward},
     {.name = "exp",
      .arity = 1,
-     .infer = infer_same,
+     .infer = nb_infer_same,
      .forward = exp_forward,
      .backward = exp_backward},
     {.name = "log",
      .arity = 1,
-     .infer = infer_same,
+     .infer = nb_infer_same,
      .forward = log_forward,
      .backward = log_backward},
     {.name = "identity",
      .arity = 1,
-     .infer = infer_same,
+     .infer = nb_infer_same,
      .forward = identity_forward,
      .backward = identity_backward},
     {.name = "sum",
