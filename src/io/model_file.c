@@ -301,39 +301,12 @@ fail:
 
 static nb_status load_file(FILE *f, nb_model **out)
 {
-    struct stat info;
-    if (fstat(fileno(f), &info) != 0)
-        return nb_error(NB_ERR_IO, "cannot stat: %s", strerror(errno));
-    if (!S_ISREG(info.st_mode)) return nb_error(NB_ERR_IO, "not a regular file");
-    uint64_t size = (uint64_t)info.st_size;
-    unsigned char prefix[8];
-    if (size < 8)
-        return nb_error(NB_ERR_FORMAT,
-                        "the file is %llu bytes, too short for the 8-byte header length",
-                        (unsigned long long)size);
-    if (fread(prefix, 1, 8, f) != 8) return nb_error(NB_ERR_IO, "cannot read the header length");
-    uint64_t len = nb_st_get_u64(prefix);
-    if (len == 0) return nb_error(NB_ERR_FORMAT, "the header length (file bytes 0-7) is 0");
-    if (len > NB_MAX_HEADER)
-        return nb_error(NB_ERR_LIMIT, "the header length (file bytes 0-7) is %llu, more than %d",
-                        (unsigned long long)len, NB_MAX_HEADER);
-    if (len > size - 8)
-        return nb_error(NB_ERR_FORMAT,
-                        "the header length (file bytes 0-7) is %llu, but only %llu bytes follow",
-                        (unsigned long long)len, (unsigned long long)(size - 8));
-    char *text = nb_malloc((size_t)len);
-    if (!text)
-        return nb_error(NB_ERR_MEMORY, "out of memory for a %llu-byte header",
-                        (unsigned long long)len);
-    nb_status st = NB_OK;
-    if (fread(text, 1, (size_t)len, f) != (size_t)len)
-        st = nb_error(NB_ERR_IO, "cannot read the header");
     nb_st_header h;
-    if (st == NB_OK && (st = nb_st_parse(text, (size_t)len, size - 8 - len, &h)) == NB_OK) {
-        st = load_model(f, 8 + len, &h, out);
-        nb_st_free(&h);
-    }
-    nb_free(text);
+    uint64_t data_start;
+    nb_status st = nb_st_read_header(f, &h, &data_start);
+    if (st != NB_OK) return st;
+    st = load_model(f, data_start, &h, out);
+    nb_st_free(&h);
     return st;
 }
 

@@ -29,6 +29,10 @@ typedef struct nb_st_header {
  * overlap, no duplicate names, at most NB_MAX_TENSORS. Messages say what
  * and where, without the file name (the caller adds it). */
 nb_status nb_st_parse(const char *text, size_t len, uint64_t data_size, nb_st_header *out);
+/* Read and check a file's length prefix and header from f (at its start):
+ * the file's real size bounds everything. *data_start gets the file offset
+ * of the data area. */
+nb_status nb_st_read_header(FILE *f, nb_st_header *out, uint64_t *data_start);
 void nb_st_free(nb_st_header *header);
 const nb_st_tensor *nb_st_find(const nb_st_header *header, const char *name);
 
