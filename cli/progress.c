@@ -3,12 +3,34 @@
 
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BAR_WIDTH      24
 #define REDRAW_SECONDS 0.1 /* at most ten redraws a second */
+
+/* Testing aid: tests that signal a training run need it at a known point,
+ * not at a moment they hope is mid-run. Inert unless both variables are set. */
+static void read_hold(cli_progress *p)
+{
+    const char *n = getenv("NABLA_TEST_HOLD_AT_BATCH"), *path = getenv("NABLA_TEST_HOLD_FILE");
+    if (!n && !path) return;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long at = n && n[0] >= '1' && n[0] <= '9' ? strtoull(n, &end, 10) : 0;
+    if (!at || errno || *end || !path || !path[0]) {
+        fprintf(stderr, "nabla: ignoring NABLA_TEST_HOLD_AT_BATCH and NABLA_TEST_HOLD_FILE: "
+                        "expected a batch number from 1 and a file name\n");
+        return;
+    }
+    p->hold_at = at;
+    p->hold_path = path;
+}
 
 void cli_progress_init(cli_progress *p, int quiet, int classifier, FILE *log, const char *path)
 {
@@ -19,6 +41,45 @@ void cli_progress_init(cli_progress *p, int quiet, int classifier, FILE *log, co
     p->log = log;
     p->log_path = path;
     p->last_draw = -1;
+    read_hold(p);
+}
+
+/* Replace the hold file's text in one step (a temporary file renamed), so
+ * a reader sees the old text or the new, never a part. */
+static int write_hold_file(const char *path, const char *what, const nb_progress *pr)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        fprintf(stderr, "nabla: NABLA_TEST_HOLD_FILE '%s': the name is too long\n", path);
+        return 0;
+    }
+    FILE *f = fopen(tmp, "w");
+    int ok = f != NULL;
+    if (ok) {
+        fprintf(f, "%s at epoch %d, batch %zu\n", what, pr->epoch, pr->batch);
+        ok = fclose(f) == 0 && rename(tmp, path) == 0;
+    }
+    if (!ok) fprintf(stderr, "nabla: NABLA_TEST_HOLD_FILE '%s': %s\n", path, strerror(errno));
+    return ok;
+}
+
+/* Say "held" in the hold file and wait until it is removed. A first Ctrl-C
+ * is reported there ("interrupted") and acted on once released; a second
+ * one exits, SIGKILL kills. The loop looks at state rather than waiting for
+ * a signal, which another thread (a BLAS worker) may be the one to take. */
+static void hold(const cli_progress *p, const nb_progress *pr)
+{
+    if (!write_hold_file(p->hold_path, "held", pr)) return;
+    int told = 0;
+    struct stat st;
+    const struct timespec nap = {0, 1000000}; /* 1 ms */
+    while (stat(p->hold_path, &st) == 0) {
+        if (cli_interrupted && !told) {
+            if (!write_hold_file(p->hold_path, "interrupted", pr)) return;
+            told = 1;
+        }
+        nanosleep(&nap, NULL);
+    }
 }
 
 /* "1:02:03", "4:05" or "--" for an unknown time. */
@@ -105,6 +166,10 @@ static int write_log(cli_progress *p, const nb_epoch_stats *s)
 int cli_progress_update(const nb_progress *pr, void *user)
 {
     cli_progress *p = user;
+    /* Checkpoints due before this batch are written; this batch's is not. */
+    if (p->hold_at && !pr->stats &&
+        (uint64_t)(pr->epoch - 1) * pr->batches + pr->batch == p->hold_at)
+        hold(p, pr);
     if (pr->stats) {
         if (!p->quiet) print_epoch(p, pr);
         if (p->log && !write_log(p, pr->stats)) {

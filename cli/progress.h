@@ -5,6 +5,7 @@
 
 #include "nabla.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct cli_progress {
@@ -13,12 +14,15 @@ typedef struct cli_progress {
     int classifier; /* print accuracies */
     FILE *log;      /* JSON lines, one per epoch, or NULL */
     const char *log_path;
-    int log_failed;   /* a log write failed: training was asked to stop */
-    double last_draw; /* when the bar was last drawn (monotonic seconds) */
-    int drawn;        /* a bar is on the line */
+    int log_failed;        /* a log write failed: training was asked to stop */
+    double last_draw;      /* when the bar was last drawn (monotonic seconds) */
+    int drawn;             /* a bar is on the line */
+    uint64_t hold_at;      /* testing aid: hold after this batch of the run, or 0 */
+    const char *hold_path; /* ... and say so in this file */
 } cli_progress;
 
-/* Set up for stderr; log may be NULL. */
+/* Set up for stderr; log may be NULL. Reads the testing aid
+ * NABLA_TEST_HOLD_AT_BATCH / NABLA_TEST_HOLD_FILE (docs/cli.md). */
 void cli_progress_init(cli_progress *p, int quiet, int classifier, FILE *log, const char *path);
 /* The nb_progress_fn: draws, logs, and stops on Ctrl-C or a log error. */
 int cli_progress_update(const nb_progress *progress, void *user);
