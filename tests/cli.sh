@@ -316,14 +316,35 @@ run "$NABLA" train --data sine --model "dense:4,tanh,dense:1" --loss softmax_ce
 expect_rc 2 "a classification loss on regression data"
 
 # ----------------------------------------------------------- Ctrl-C
-"$NABLA" train --data spiral --model "dense:64,tanh,dense:3" --batch 1 --epochs 100000 \
-    --out "$T/int.safetensors" >"$T/out" 2>"$T/err" &
+# The run is held after its 3rd batch (NABLA_TEST_HOLD_AT_BATCH, see
+# docs/cli.md), so the signal finds it training whatever the machine's load;
+# removing the hold file lets it act on the signal.
+hold_says() { # TEXT PID: the hold file says TEXT (a bound only against a hang)
+    local i
+    for i in $(seq 30000); do
+        [ "$(cat "$T/hold" 2>/dev/null)" = "$1" ] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.01
+    done
+    return 1
+}
+NABLA_TEST_HOLD_AT_BATCH=3 NABLA_TEST_HOLD_FILE="$T/hold" "$NABLA" train --data spiral \
+    --model "dense:64,tanh,dense:3" --batch 1 --epochs 5 --out "$T/int.safetensors" \
+    >"$T/out" 2>"$T/err" &
 pid=$!
-sleep 1
-kill -INT "$pid"
-wait "$pid"
+if hold_says "held at epoch 1, batch 3" "$pid" && kill -INT "$pid" &&
+    hold_says "interrupted at epoch 1, batch 3" "$pid"; then
+    rm -f "$T/hold"
+else
+    fail "Ctrl-C: the run was not held at batch 3: $(head -c 400 "$T/err")"
+    kill -KILL "$pid" 2>/dev/null
+fi
+wait "$pid" 2>/dev/null
 rc=$?
 expect_rc 130 "Ctrl-C during training"
+expect_err "interrupted at epoch 1, batch 3; checkpoint written to $T/int.safetensors.ckpt" \
+    "Ctrl-C during training"
+expect_file "$T/int.safetensors.ckpt" "Ctrl-C during training: checkpoint"
 if [ ! -e "$T/int.safetensors" ]; then pass; else fail "an interrupted run writes no model"; fi
 
 echo "$passed passed, $failed failed"
