@@ -26,6 +26,36 @@ nb_status nb_write_atomic(const char *path, nb_write_fn write, const void *user)
 /* Overflow-checked a * b into *out; 0 on overflow. */
 int nb_mul_size(size_t a, size_t b, size_t *out);
 
+/* --------------------------------------------------------- name index */
+
+/* Names to small integers (indices into the owner's own array) in O(1) on
+ * average. The index stores only the integers; key_of(owner, value) gives
+ * the name stored under value. */
+typedef const char *(*nb_names_key_fn)(const void *owner, int value);
+typedef struct nb_names {
+    int *slots;
+    size_t cap, used, live; /* used counts removed slots too */
+} nb_names;
+
+/* The value stored under key, or -1. */
+int nb_names_find(const nb_names *ix, const char *key, nb_names_key_fn key_of, const void *owner);
+/* Add key -> value (the caller has checked that key is absent); 0 when out
+ * of memory (the index is unchanged). */
+int nb_names_add(nb_names *ix, const char *key, int value, nb_names_key_fn key_of,
+                 const void *owner);
+/* Store value (present under old_key) under new_key; needs no memory. */
+void nb_names_rekey(nb_names *ix, const char *old_key, const char *new_key, int value);
+/* Remove key, stored under value. */
+void nb_names_remove(nb_names *ix, const char *key, int value);
+void nb_names_free(nb_names *ix);
+
+/* ------------------------------------------------------------------ json */
+
+struct cJSON;
+/* Every object in item (at any depth) has each key once; else status bad
+ * with "<what>: key "k" appears twice in "<object's key>"". */
+nb_status nb_json_unique_keys(const struct cJSON *item, nb_status bad, const char *what);
+
 /* ---------------------------------------------------------------- gemm */
 
 /* C = alpha op(A) op(B) + beta C, row-major, op = transpose when trans_*.
@@ -74,6 +104,8 @@ struct nb_graph {
     int count, capacity;
     nb_status status; /* first building error */
     int compiled;
+    int forwarded;  /* nodes 0..forwarded-1 hold values of the current compile */
+    nb_names names; /* node names to handles */
     nb_real *arena; /* activations, their gradients and scratch */
     size_t arena_capacity;
     nb_real *params, *param_grads;
