@@ -43,8 +43,10 @@ int nb_names_find(const nb_names *ix, const char *key, nb_names_key_fn key_of, c
  * of memory (the index is unchanged). */
 int nb_names_add(nb_names *ix, const char *key, int value, nb_names_key_fn key_of,
                  const void *owner);
-/* Store value (present under old_key) under new_key; needs no memory. */
-void nb_names_rekey(nb_names *ix, const char *old_key, const char *new_key, int value);
+/* Replace old_key -> old_value (present) by new_key -> new_value; needs no
+ * memory. */
+void nb_names_rekey(nb_names *ix, const char *old_key, int old_value, const char *new_key,
+                    int new_value);
 /* Remove key, stored under value. */
 void nb_names_remove(nb_names *ix, const char *key, int value);
 void nb_names_free(nb_names *ix);

@@ -95,11 +95,12 @@ void nb_names_remove(nb_names *ix, const char *key, int value)
     }
 }
 
-void nb_names_rekey(nb_names *ix, const char *old_key, const char *new_key, int value)
+void nb_names_rekey(nb_names *ix, const char *old_key, int old_value, const char *new_key,
+                    int new_value)
 {
-    nb_names_remove(ix, old_key, value);
+    nb_names_remove(ix, old_key, old_value);
     /* The slot just removed is free: no memory is needed. */
-    put(ix->slots, ix->cap, new_key, value);
+    put(ix->slots, ix->cap, new_key, new_value);
     ix->used++;
     ix->live++;
 }

@@ -241,7 +241,7 @@ nb_status nb_node_set_name(nb_graph *g, nb_node node, const char *name)
     nb_node other = nb_graph_find(g, name);
     if (other == node) return NB_OK;
     if (other != NB_NONE) return nb_error(NB_ERR_ARGUMENT, "node name \"%s\" is used twice", name);
-    nb_names_rekey(&g->names, g->nodes[node].name, name, node);
+    nb_names_rekey(&g->names, g->nodes[node].name, node, name, node);
     strcpy(g->nodes[node].name, name);
     return NB_OK;
 }
