@@ -66,6 +66,10 @@ nb_status nb_json_unique_keys(const struct cJSON *item, nb_status bad, const cha
 void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const nb_real *a,
              int lda, const nb_real *b, int ldb, nb_real beta, nb_real *c, int ldc);
 
+/* Why init is meaningless (NaN, infinite, a negative deviation, low >
+ * high, an unknown kind), or NULL when it is fine. */
+const char *nb_init_problem(nb_init init);
+
 /* --------------------------------------------------------------- graph */
 
 enum nb_node_kind { NB_NODE_INPUT, NB_NODE_PARAM, NB_NODE_CONST, NB_NODE_OP };

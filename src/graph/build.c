@@ -27,7 +27,7 @@ void nb_graph_free(nb_graph *g)
 
 nb_status nb_graph_status(const nb_graph *g)
 {
-    return g ? g->status : NB_ERR_ARGUMENT;
+    return g ? g->status : nb_error(NB_ERR_ARGUMENT, "graph status: no graph");
 }
 
 /* Record the first building error; later ones are consequences. */
@@ -131,20 +131,9 @@ nb_node nb_input(nb_graph *g, const char *name, nb_shape shape)
     return add_leaf(g, NB_NODE_INPUT, name, shape, "input");
 }
 
-/* An initialiser whose numbers are meaningless (NaN, infinite, a negative
- * deviation, low > high) or whose kind is unknown. */
 static nb_status check_init(nb_init init, const char *name)
 {
-    const char *bad = NULL;
-    if ((unsigned)init.kind > NB_INIT_HE_NORMAL)
-        bad = "an unknown kind";
-    else if (init.kind == NB_INIT_CONSTANT && !isfinite(init.a))
-        bad = "a value that is not finite";
-    else if (init.kind == NB_INIT_NORMAL && !(isfinite(init.a) && isfinite(init.b) && init.b >= 0))
-        bad = "a mean or deviation that is not finite, or a negative deviation";
-    else if (init.kind == NB_INIT_UNIFORM && !(isfinite(init.a) && isfinite(init.b) &&
-                                               init.a <= init.b && isfinite(init.b - init.a)))
-        bad = "bounds that are not finite, or low > high";
+    const char *bad = nb_init_problem(init);
     if (!bad) return NB_OK;
     return nb_error(NB_ERR_ARGUMENT,
                     "parameter \"%.64s\": the initialiser (kind %d, a %g, b %g) has %s",
@@ -188,6 +177,10 @@ nb_node nb_apply_attr(nb_graph *g, const char *op_name, const char *name, int n_
     }
     if (n_inputs != op->arity || n_inputs > NB_MAX_INPUTS) {
         nb_error(NB_ERR_ARGUMENT, "op %s takes %d inputs, got %d", op->name, op->arity, n_inputs);
+        return fail(g, NB_ERR_ARGUMENT);
+    }
+    if (n_inputs > 0 && !inputs) {
+        nb_error(NB_ERR_ARGUMENT, "op %s: no inputs array (NULL)", op->name);
         return fail(g, NB_ERR_ARGUMENT);
     }
     for (int i = 0; i < n_inputs; i++) {
