@@ -109,7 +109,7 @@ const char *nb_shape_format(nb_shape shape, char *buf, size_t size);
 /* ========================================================= random numbers */
 
 /* xoshiro256** seeded through splitmix64: the same seed gives the same
- * numbers on every platform. */
+ * numbers on every platform. With rng NULL each call is a no-op returning 0. */
 typedef struct nb_rng {
     uint64_t s[4];
 } nb_rng;
@@ -163,7 +163,8 @@ nb_status nb_graph_status(const nb_graph *graph);
 /* Ask for the gradient of an input (off by default: inputs are data). */
 nb_status nb_input_set_grad(nb_graph *graph, nb_node input, int enabled);
 /* Change an input's shape (e.g. the batch size); compile again afterwards.
- * Memory is reused when the new plan fits in the old one. */
+ * Memory is reused when the new plan fits in the old one. A new shape drops
+ * a binding (nb_graph_bind): the bound memory holds the old count. */
 nb_status nb_input_reshape(nb_graph *graph, nb_node input, nb_shape shape);
 
 /* Order the nodes, infer every shape, plan all activation memory in one
@@ -171,7 +172,8 @@ nb_status nb_input_reshape(nb_graph *graph, nb_node input, nb_shape shape);
  * Parameter values survive a recompile. */
 nb_status nb_graph_compile(nb_graph *graph);
 
-/* Copy count values into an input node (count must match its shape). */
+/* Copy count values into an input node (count must match its shape; values
+ * not NULL). Values computed before are stale until the next forward. */
 nb_status nb_graph_feed(nb_graph *graph, nb_node input, const nb_real *values, size_t count);
 /* Let an input read caller-owned memory directly (no copy); NULL undoes it.
  * The memory must hold the input's element count and outlive its use. */
@@ -186,6 +188,8 @@ nb_status nb_graph_forward_to(nb_graph *graph, nb_node last);
  * node used by several others sums the gradients flowing back into it.
  * Parameter gradients are overwritten, not accumulated across calls. */
 nb_status nb_graph_backward(nb_graph *graph, nb_node loss);
+/* (backward needs a forward pass through loss since the last compile, feed
+ * or bind: NB_ERR_STATE otherwise.) */
 
 /* Looking at nodes, by handle or by name. */
 nb_node nb_graph_find(const nb_graph *graph, const char *name);
@@ -205,7 +209,7 @@ int nb_node_is_input(const nb_graph *graph, nb_node node);
  * node whose gradient first went bad (in backward order, *in_grad set);
  * *node is NB_NONE when everything is finite. */
 nb_status nb_graph_find_nonfinite(nb_graph *graph, nb_node *node, int *in_grad);
-/* 1 when every value is finite. */
+/* 1 when every value is finite (0 for NULL values with count > 0). */
 int nb_values_finite(const nb_real *values, size_t count);
 
 /* All parameters, in creation order, as one array; and their gradients. */
@@ -278,7 +282,10 @@ nb_init nb_init_normal(double mean, double deviation);
 nb_init nb_init_uniform(double low, double high);
 nb_init nb_init_xavier(void); /* uniform */
 nb_init nb_init_he(void);     /* normal */
-/* Fill values (shape gives fan-in and fan-out) by init. */
+/* Fill values (shape gives fan-in and fan-out) by init. An init that
+ * nb_param would refuse (NaN or infinite numbers, a negative deviation, low
+ * > high, an unknown kind), NULL values, or no rng for a random kind leave
+ * values as they are. */
 void nb_init_fill(nb_init init, nb_shape shape, nb_real *values, nb_rng *rng);
 
 /* ============================================================ optimizers */
@@ -339,7 +346,9 @@ typedef struct nb_gradcheck_entry {
 #define NB_GRADCHECK_FLOOR 1e-2
 
 /* dL/dx for every element of node, by central differences
- * (L(x + eps) - L(x - eps)) / 2 eps. out holds the node's element count. */
+ * (L(x + eps) - L(x - eps)) / 2 eps. out holds the node's element count.
+ * eps must be positive, finite and large enough to change every value
+ * (else NB_ERR_ARGUMENT). */
 nb_status nb_numeric_grad(nb_graph *graph, nb_node loss, nb_node node, double eps, nb_real *out);
 /* Compare analytic and numeric gradients of every parameter and every input
  * with gradients enabled; one entry per tensor (at most max_entries). */
@@ -501,11 +510,13 @@ nb_status nb_model_predict(nb_model *model, const nb_real *x, size_t count, nb_r
 /* What is saved with the model. Setters copy. */
 nb_status nb_model_set_scaler(nb_model *model, const nb_scaler *scaler);
 const nb_scaler *nb_model_scaler(const nb_model *model);
+/* Class names: 1 to NB_LABEL_NAME_MAX - 1 bytes, no control characters
+ * (C0, DEL, C1), no two alike; NULL or 0 clears them. */
 nb_status nb_model_set_class_names(nb_model *model, char *const *names, int count);
 const char *nb_model_class_name(const nb_model *model, int index); /* NULL if none */
 int nb_model_class_count(const nb_model *model);                   /* named classes */
 /* Free-form JSON values kept in the file's metadata ("training",
- * "metrics"); json must be valid JSON text. */
+ * "metrics"); json must be valid JSON text with no object key twice. */
 nb_status nb_model_set_meta(nb_model *model, const char *key, const char *json);
 const char *nb_model_meta(const nb_model *model, const char *key); /* NULL if unset */
 

@@ -26,6 +26,38 @@ nb_status nb_write_atomic(const char *path, nb_write_fn write, const void *user)
 /* Overflow-checked a * b into *out; 0 on overflow. */
 int nb_mul_size(size_t a, size_t b, size_t *out);
 
+/* --------------------------------------------------------- name index */
+
+/* Names to small integers (indices into the owner's own array) in O(1) on
+ * average. The index stores only the integers; key_of(owner, value) gives
+ * the name stored under value. */
+typedef const char *(*nb_names_key_fn)(const void *owner, int value);
+typedef struct nb_names {
+    int *slots;
+    size_t cap, used, live; /* used counts removed slots too */
+} nb_names;
+
+/* The value stored under key, or -1. */
+int nb_names_find(const nb_names *ix, const char *key, nb_names_key_fn key_of, const void *owner);
+/* Add key -> value (the caller has checked that key is absent); 0 when out
+ * of memory (the index is unchanged). */
+int nb_names_add(nb_names *ix, const char *key, int value, nb_names_key_fn key_of,
+                 const void *owner);
+/* Replace old_key -> old_value (present) by new_key -> new_value; needs no
+ * memory. */
+void nb_names_rekey(nb_names *ix, const char *old_key, int old_value, const char *new_key,
+                    int new_value);
+/* Remove key, stored under value. */
+void nb_names_remove(nb_names *ix, const char *key, int value);
+void nb_names_free(nb_names *ix);
+
+/* ------------------------------------------------------------------ json */
+
+struct cJSON;
+/* Every object in item (at any depth) has each key once; else status bad
+ * with "<what>: key "k" appears twice in "<object's key>"". */
+nb_status nb_json_unique_keys(const struct cJSON *item, nb_status bad, const char *what);
+
 /* ---------------------------------------------------------------- gemm */
 
 /* C = alpha op(A) op(B) + beta C, row-major, op = transpose when trans_*.
@@ -33,6 +65,10 @@ int nb_mul_size(size_t a, size_t b, size_t *out);
  * portable kernel otherwise. */
 void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const nb_real *a,
              int lda, const nb_real *b, int ldb, nb_real beta, nb_real *c, int ldc);
+
+/* Why init is meaningless (NaN, infinite, a negative deviation, low >
+ * high, an unknown kind), or NULL when it is fine. */
+const char *nb_init_problem(nb_init init);
 
 /* --------------------------------------------------------------- graph */
 
@@ -74,6 +110,8 @@ struct nb_graph {
     int count, capacity;
     nb_status status; /* first building error */
     int compiled;
+    int forwarded;  /* nodes 0..forwarded-1 hold values of the current compile */
+    nb_names names; /* node names to handles */
     nb_real *arena; /* activations, their gradients and scratch */
     size_t arena_capacity;
     nb_real *params, *param_grads;

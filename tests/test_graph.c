@@ -2,6 +2,7 @@
  * summing, lookup by name, recompiling, and errors as values. */
 #include "check.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void test_fan_out_sums_gradients(void **state)
@@ -143,6 +144,154 @@ static void test_written_gradients(void **state)
     nb_graph_free(g);
 }
 
+/* Calls that used to return OK with a meaningless result. */
+static void test_meaningless_calls_refused(void **state)
+{
+    (void)state;
+    nb_graph *g = nb_graph_create();
+    nb_node x = nb_param(g, "x", nb_shape1(3), nb_init_constant(1));
+    nb_node t = nb_input(g, "t", nb_shape1(3));
+    nb_node l = nb_sum(g, nb_mul(g, x, t));
+    assert_ok(nb_graph_compile(g));
+    nb_rng rng;
+    nb_rng_seed(&rng, 1);
+    assert_ok(nb_graph_init_params(g, &rng)); /* x = 1: a step of 1e-30 rounds away */
+    nb_real tv[3] = {1, 2, 3}, out[3];
+    assert_ok(nb_graph_feed(g, t, tv, 3));
+    /* backward before forward: the values it would use are not there */
+    assert_int_equal(nb_graph_backward(g, l), NB_ERR_STATE);
+    assert_non_null(strstr(nb_last_error(), "forward"));
+    assert_ok(nb_graph_forward_to(g, t));
+    assert_int_equal(nb_graph_backward(g, l), NB_ERR_STATE); /* not forwarded to l */
+    assert_ok(nb_graph_forward(g));
+    assert_ok(nb_graph_backward(g, l));
+    assert_ok(nb_graph_feed(g, t, tv, 3)); /* new input: the old values are stale */
+    assert_int_equal(nb_graph_backward(g, l), NB_ERR_STATE);
+    assert_ok(nb_graph_compile(g));
+    assert_int_equal(nb_graph_backward(g, l), NB_ERR_STATE);
+    /* a numeric gradient needs a positive finite step that moves the value */
+    const double bad_eps[] = {0, -1e-3, NAN, INFINITY, -INFINITY, 1e-30};
+    for (size_t i = 0; i < sizeof bad_eps / sizeof bad_eps[0]; i++) {
+        assert_int_equal(nb_numeric_grad(g, l, x, bad_eps[i], out), NB_ERR_ARGUMENT);
+        assert_non_null(strstr(nb_last_error(), "eps"));
+    }
+    assert_ok(nb_numeric_grad(g, l, x, 1e-2, out));
+    assert_near(out[2], 3, 1e-3);
+    nb_gradcheck_entry e[4];
+    int count = 7;
+    assert_int_equal(nb_gradcheck(g, l, 0, e, 4, &count), NB_ERR_ARGUMENT);
+    assert_int_equal(count, 0);
+    assert_int_equal(nb_gradcheck(g, l, NAN, e, 4, &count), NB_ERR_ARGUMENT);
+    nb_graph_free(g);
+
+    /* initialisers and slopes that are not numbers */
+    const nb_init bad_init[] = {
+        nb_init_constant(NAN),          nb_init_constant(INFINITY),   nb_init_normal(NAN, 1),
+        nb_init_normal(0, NAN),         nb_init_normal(0, -1),        nb_init_normal(0, INFINITY),
+        nb_init_uniform(NAN, 1),        nb_init_uniform(0, INFINITY), nb_init_uniform(1, -1),
+        nb_init_uniform(-1e308, 1e308), {(nb_init_kind)99, 0, 0},     {(nb_init_kind)-1, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof bad_init / sizeof bad_init[0]; i++) {
+        g = nb_graph_create();
+        assert_int_equal(nb_param(g, "w", nb_shape1(2), bad_init[i]), NB_NONE);
+        assert_int_equal(nb_graph_status(g), NB_ERR_ARGUMENT);
+        assert_non_null(strstr(nb_last_error(), "\"w\""));
+        nb_graph_free(g);
+    }
+    const double bad_slope[] = {NAN, INFINITY, -INFINITY, 1e300};
+    for (size_t i = 0; i < sizeof bad_slope / sizeof bad_slope[0]; i++) {
+        g = nb_graph_create();
+        nb_node in = nb_input(g, "in", nb_shape1(2));
+        if (sizeof(nb_real) == 8 && bad_slope[i] == 1e300) { /* a finite double */
+            assert_true(nb_leaky_relu(g, in, bad_slope[i]) != NB_NONE);
+        } else {
+            assert_int_equal(nb_leaky_relu(g, in, bad_slope[i]), NB_NONE);
+            assert_int_equal(nb_graph_status(g), NB_ERR_ARGUMENT);
+            assert_non_null(strstr(nb_last_error(), "slope"));
+        }
+        nb_graph_free(g);
+    }
+}
+
+/* Names are found through a hash index: building, finding and renaming
+ * 100,000 nodes is linear (a linear search made it quadratic: 63 s). */
+static void test_many_nodes(void **state)
+{
+    (void)state;
+    enum { N = 100000 };
+    nb_graph *g = nb_graph_create();
+    char name[NB_NAME_MAX];
+    nb_node prev = nb_input(g, "n0", nb_shape1(1));
+    for (int i = 1; i < N; i++) {
+        snprintf(name, sizeof name, "n%d", i);
+        nb_node in[1] = {prev};
+        prev = nb_apply(g, "identity", name, 1, in);
+        assert_int_equal(prev, i);
+    }
+    assert_ok(nb_graph_status(g));
+    assert_int_equal(nb_graph_node_count(g), N);
+    for (int i = 0; i < N; i += 997) {
+        snprintf(name, sizeof name, "n%d", i);
+        assert_int_equal(nb_graph_find(g, name), i);
+    }
+    /* a name used twice is still refused, and renaming keeps the index right */
+    nb_node in[1] = {prev};
+    assert_int_equal(nb_apply(g, "identity", "n5", 1, in), NB_NONE);
+    assert_int_equal(nb_graph_status(g), NB_ERR_ARGUMENT);
+    nb_graph_free(g);
+
+    g = nb_graph_create();
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "a%d", i);
+        assert_int_equal(nb_input(g, name, nb_shape1(1)), i);
+    }
+    for (int i = 0; i < 1000; i++) { /* a<i> -> b<i>, many times over the same slots */
+        snprintf(name, sizeof name, "b%d", i);
+        assert_ok(nb_node_set_name(g, i, name));
+        snprintf(name, sizeof name, "a%d", i);
+        assert_int_equal(nb_graph_find(g, name), NB_NONE);
+    }
+    assert_ok(nb_node_set_name(g, 3, "b3")); /* its own name */
+    assert_int_equal(nb_node_set_name(g, 3, "b4"), NB_ERR_ARGUMENT);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "b%d", i);
+        assert_int_equal(nb_graph_find(g, name), i);
+    }
+    assert_int_equal(nb_input(g, "a7", nb_shape1(1)), 1000); /* free again */
+    /* a failed op leaves no name behind */
+    nb_node bad[2] = {0, 1};
+    assert_int_equal(nb_apply(g, "matmul", "mm", 2, bad), NB_NONE);
+    assert_int_equal(nb_graph_find(g, "mm"), NB_NONE);
+    nb_graph_free(g);
+}
+
+/* Reshaping an input bound to caller memory drops the binding: that memory
+ * holds the old element count (ASan saw the read past it). */
+static void test_reshape_drops_binding(void **state)
+{
+    (void)state;
+    nb_graph *g = nb_graph_create();
+    nb_node x = nb_input(g, "x", nb_shape2(2, 2));
+    nb_node s = nb_sum(g, x);
+    nb_real four[4] = {1, 2, 3, 4};
+    assert_ok(nb_graph_bind(g, x, four));
+    assert_ok(nb_graph_compile(g));
+    assert_ok(nb_graph_forward(g));
+    assert_near(nb_node_value(g, s)[0], 10, TOL);
+    assert_ok(nb_input_reshape(g, x, nb_shape2(2, 2))); /* the same shape keeps it */
+    assert_ok(nb_graph_compile(g));
+    assert_true(nb_node_value(g, x) == four);
+    assert_ok(nb_input_reshape(g, x, nb_shape2(8, 2)));
+    assert_ok(nb_graph_compile(g));
+    assert_true(nb_node_value(g, x) != four);
+    nb_real sixteen[16];
+    for (int i = 0; i < 16; i++) sixteen[i] = 1;
+    assert_ok(nb_graph_feed(g, x, sixteen, 16)); /* fed: it is no longer bound */
+    assert_ok(nb_graph_forward(g));
+    assert_near(nb_node_value(g, s)[0], 16, TOL);
+    nb_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +300,9 @@ int main(void)
         cmocka_unit_test(test_shape_error_names_everything),
         cmocka_unit_test(test_errors_are_values),
         cmocka_unit_test(test_reshape_batch_keeps_params),
+        cmocka_unit_test(test_meaningless_calls_refused),
+        cmocka_unit_test(test_many_nodes),
+        cmocka_unit_test(test_reshape_drops_binding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -766,6 +766,38 @@ static void test_corrupt_files(void **state)
              set_meta_field(root, "class_names",
                             "[\"a\",\"b\",\"0123456789012345678901234567890123456789012345678901234"
                             "567890123456789\"]"));
+    /* Class names are printed as rows of output: a control character
+     * could forge one; an empty or repeated name is ambiguous. */
+    RAW_CASE("class name with a newline", "class name 1",
+             set_meta_field(root, "class_names", "[\"a\",\"b\\n0.99\",\"c\"]"));
+    RAW_CASE("class name with an escape", "control character",
+             set_meta_field(root, "class_names", "[\"a\",\"b\",\"\\u001b[2K\"]"));
+    RAW_CASE("class name with DEL", "class name 0",
+             set_meta_field(root, "class_names", "[\"a\\u007f\",\"b\",\"c\"]"));
+    RAW_CASE("class name with C1 NEL", "class name 2",
+             set_meta_field(root, "class_names", "[\"a\",\"b\",\"c\\u0085\"]"));
+    RAW_CASE("class name empty", "class name 1",
+             set_meta_field(root, "class_names", "[\"a\",\"\",\"c\"]"));
+    RAW_CASE("class names repeated", "class name 2 (\"a\") is the same as class name 0",
+             set_meta_field(root, "class_names", "[\"a\",\"b\",\"a\"]"));
+    /* A key given twice has two meanings (cJSON keeps both). */
+    RAW_CASE("metadata key twice", "\"spec\" appears twice", {
+        cJSON *meta = cJSON_GetObjectItem(root, "__metadata__");
+        cJSON_AddStringToObject(meta, "spec", "dense:2,relu,dense:3");
+    });
+    RAW_CASE("user metadata key twice", "\"note\" appears twice", {
+        cJSON *meta = cJSON_GetObjectItem(root, "__metadata__");
+        cJSON_AddStringToObject(meta, "note", "1");
+        cJSON_AddStringToObject(meta, "note", "2");
+    });
+    RAW_CASE("tensor field twice", "\"dtype\" appears twice in \"dense0.bias\"", {
+        cJSON *e = cJSON_GetObjectItem(root, "dense0.bias");
+        cJSON_AddStringToObject(e, "dtype", "F16");
+    });
+    RAW_CASE("key twice inside user metadata", "\"epochs\" appears twice",
+             set_meta_field(root, "training", "{\"epochs\":1,\"lr\":{\"a\":1},\"epochs\":2}"));
+    RAW_CASE("key twice nested in user metadata", "\"a\" appears twice in \"lr\"",
+             set_meta_field(root, "training", "{\"epochs\":1,\"lr\":[{\"a\":1,\"a\":2}]}"));
     RAW_CASE("user metadata not JSON", "training", set_meta_field(root, "training", "{epochs"));
     RAW_CASE("user metadata key too long", "metadata",
              set_meta_field(
@@ -816,6 +848,43 @@ static void test_corrupt_files(void **state)
     assert_true(corrupt_cases > (int)base.size + 80);
     free(base_header);
     free(base.data);
+}
+
+/* Loading a model with 100,000 metadata keys is linear (a list searched
+ * for each key made it quadratic: 24 s); every key and value comes back. */
+static void test_many_metadata_keys(void **state)
+{
+    (void)state;
+    enum { KEYS = 100000 };
+    nb_model *m = make_model(3);
+    char key[32], value[32];
+    for (int i = 0; i < KEYS; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(value, sizeof value, "%d", i);
+        assert_ok(nb_model_set_meta(m, key, value));
+    }
+    for (int i = 0; i < KEYS; i += 2) { /* remove half, then set some again */
+        snprintf(key, sizeof key, "k%d", i);
+        assert_ok(nb_model_set_meta(m, key, NULL));
+    }
+    assert_ok(nb_model_set_meta(m, "k0", "\"again\""));
+    const char *path = in_dir("many-keys.safetensors");
+    assert_ok(nb_model_save(m, path));
+    nb_model_free(m);
+    assert_ok(nb_model_load(path, &m));
+    for (int i = 0; i < KEYS; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(value, sizeof value, "%d", i);
+        const char *got = nb_model_meta(m, key);
+        if (i == 0)
+            assert_string_equal(got, "\"again\"");
+        else if (i % 2 == 0)
+            assert_null(got);
+        else if (!got || strcmp(got, value) != 0)
+            fail_msg("key %s: got %s, expected %s", key, got ? got : "(none)", value);
+    }
+    nb_model_free(m);
+    remove(path);
 }
 
 /* The other precision's dtype loads and converts. */
@@ -907,7 +976,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_layout),
         cmocka_unit_test(test_atomic_save), cmocka_unit_test(test_corrupt_files),
-        cmocka_unit_test(test_other_dtype),
+        cmocka_unit_test(test_other_dtype), cmocka_unit_test(test_many_metadata_keys),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (remove_dir() != 0) fprintf(stderr, "note: could not remove %s\n", dir);

@@ -6,6 +6,7 @@
  * last test fails if an op of nb_op_names() has no passing gradient check. */
 #include "check.h"
 
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -792,6 +793,147 @@ static void test_bad_class_index_is_nan(void **state)
         }
 }
 
+/* ------------------------------------------------------- the extremes */
+
+#ifdef NABLA_DOUBLE
+#define REAL_MAX DBL_MAX
+#else
+#define REAL_MAX FLT_MAX
+#endif
+
+/* A graph of one op on an input x (with gradients) and a constant target,
+ * forward and backward done. */
+typedef struct extreme {
+    nb_graph *g;
+    nb_node x, y;
+} extreme;
+
+static extreme run_extreme(const char *op, nb_shape xs, const nb_real *x, nb_shape ts,
+                           const nb_real *t)
+{
+    extreme e;
+    e.g = nb_graph_create();
+    e.x = nb_input(e.g, "x", xs);
+    nb_node in[2] = {e.x, t ? nb_constant(e.g, "t", ts, t) : NB_NONE};
+    e.y = nb_apply(e.g, op, "y", t ? 2 : 1, in);
+    nb_node loss = nb_shape_count(xs) > 1 && !t ? nb_sum(e.g, e.y) : e.y;
+    assert_ok(nb_input_set_grad(e.g, e.x, 1));
+    assert_ok(nb_graph_compile(e.g));
+    assert_ok(nb_graph_feed(e.g, e.x, x, nb_shape_count(xs)));
+    assert_ok(nb_graph_forward(e.g));
+    assert_ok(nb_graph_backward(e.g, loss));
+    return e;
+}
+
+/* logits [-L, L, L] in each of two rows, class 0 (as an index or one-hot):
+ * p = [0, .5, .5] exactly, so dL/dx = [-1, .5, .5] / 2 (the batch mean)
+ * bit for bit, and L = 2L + log 2 wherever that is representable. Before,
+ * log p = x - lse lost log 2 in lse's rounding: [-1, .4999, .4999] at 1e4,
+ * [-1, 1, 1] at 1e30. */
+static void test_softmax_with_loss_extremes(void **state)
+{
+    (void)state;
+    const double big[] = {1e4, 1e30, REAL_MAX / 4, REAL_MAX / 2, REAL_MAX};
+    for (size_t b = 0; b < sizeof big / sizeof big[0]; b++)
+        for (int one_hot = 0; one_hot < 2; one_hot++)
+            for (int cls = 0; cls < 2; cls++) {
+                nb_real L = (nb_real)big[b];
+                nb_real x[6] = {-L, L, L, -L, L, L};
+                nb_real index[2] = {(nb_real)cls, (nb_real)cls};
+                nb_real hot[6] = {0};
+                hot[cls] = hot[3 + cls] = 1;
+                extreme e =
+                    run_extreme("softmax_with_loss", nb_shape2(2, 3), x,
+                                one_hot ? nb_shape2(2, 3) : nb_shape1(2), one_hot ? hot : index);
+                const nb_real *dx = nb_node_grad(e.g, e.x);
+                /* class 0: p - t = [-1, .5, .5]; class 1: [0, -.5, .5] */
+                const nb_real want[2][3] = {{-0.5, 0.25, 0.25}, {0, -0.25, 0.25}};
+                for (int i = 0; i < 6; i++)
+                    if (dx[i] != want[cls][i % 3])
+                        fail_msg("L %g, one-hot %d, class %d: dx[%d] = %.17g, expected %g",
+                                 (double)L, one_hot, cls, i, (double)dx[i], want[cls][i % 3]);
+                double loss = nb_node_value(e.g, e.y)[0];
+                double exact = cls ? log(2.0) : 2.0 * (double)L + log(2.0);
+                if (exact <= REAL_MAX)
+                    assert_near(loss, exact, TOL);
+                else /* only where the true value is past the type's range */
+                    assert_true(isinf(loss) && loss > 0);
+                nb_graph_free(e.g);
+            }
+}
+
+/* softmax [-L, L, L] = [0, .5, .5]; sigmoid and tanh saturate to exact
+ * 0, 1 and -1, 1 with finite gradients; exp and log at the ends of the range. */
+static void test_activations_extremes(void **state)
+{
+    (void)state;
+    const nb_real L = (nb_real)REAL_MAX;
+    nb_real x[3] = {-L, L, L};
+    extreme e = run_extreme("softmax", nb_shape2(1, 3), x, nb_shape0(), NULL);
+    const nb_real *y = nb_node_value(e.g, e.y);
+    assert_true(y[0] == 0 && y[1] == 0.5 && y[2] == 0.5);
+    assert_true(nb_values_finite(nb_node_grad(e.g, e.x), 3));
+    nb_graph_free(e.g);
+
+    nb_real ends[4] = {-L, L, -(nb_real)1e30, (nb_real)1e30};
+    const char *ops[] = {"sigmoid", "tanh"};
+    for (int o = 0; o < 2; o++) {
+        e = run_extreme(ops[o], nb_shape1(4), ends, nb_shape0(), NULL);
+        y = nb_node_value(e.g, e.y);
+        nb_real lo = o ? -1 : 0;
+        assert_true(y[0] == lo && y[1] == 1 && y[2] == lo && y[3] == 1);
+        assert_true(nb_values_finite(nb_node_grad(e.g, e.x), 4));
+        nb_graph_free(e.g);
+    }
+    nb_real small[2] = {-L, 0};
+    e = run_extreme("exp", nb_shape1(2), small, nb_shape0(), NULL);
+    y = nb_node_value(e.g, e.y);
+    assert_true(y[0] == 0 && y[1] == 1);
+    nb_graph_free(e.g);
+    nb_real pos[2] = {L, 1};
+    e = run_extreme("log", nb_shape1(2), pos, nb_shape0(), NULL);
+    y = nb_node_value(e.g, e.y);
+    assert_near(y[0], log((double)L), TOL);
+    assert_true(y[1] == 0);
+    nb_graph_free(e.g);
+}
+
+/* Means whose sums overflow: mean, mse and bce_with_logits of values near
+ * the type's maximum stay finite and right. */
+static void test_means_extremes(void **state)
+{
+    (void)state;
+    const nb_real L = (nb_real)REAL_MAX;
+    nb_real two[2] = {L, L};
+    extreme e = run_extreme("mean", nb_shape1(2), two, nb_shape0(), NULL);
+    assert_near(nb_node_value(e.g, e.y)[0], (double)L, TOL);
+    nb_graph_free(e.g);
+
+    /* bce: l(L, 0) = L; l(-L, 0) = l(L, 1) = 0; l(-L, 1) = L */
+    nb_real x[4] = {L, -L, L, -L}, t[4] = {0, 0, 1, 1};
+    e = run_extreme("bce_with_logits", nb_shape1(4), x, nb_shape1(4), t);
+    assert_near(nb_node_value(e.g, e.y)[0], (double)L / 2, TOL);
+    const nb_real *dx = nb_node_grad(e.g, e.x);
+    assert_true(dx[0] == 0.25 && dx[1] == 0 && dx[2] == 0 && dx[3] == -0.25);
+    nb_graph_free(e.g);
+
+    /* mse of r = 1e150 (double) / 1e18 (float): r^2 overflows only a
+     * float's range, never the double sum's, until the double build */
+    nb_real r = (nb_real)(sizeof(nb_real) == 8 ? 1e154 : 1e18);
+    nb_real yv[2] = {r, r}, tv[2] = {0, 0};
+    e = run_extreme("mse", nb_shape1(2), yv, nb_shape1(2), tv);
+    double want = (double)r * (double)r;
+    if (want <= REAL_MAX) assert_near(nb_node_value(e.g, e.y)[0], want, TOL);
+    nb_graph_free(e.g);
+
+    /* cross-entropy of p = [0, .5, .5]: class 0 is -log(delta), class 1 log 2 */
+    nb_real p[6] = {0, 0.5, 0.5, 0, 0.5, 0.5}, cls[2] = {0, 1};
+    e = run_extreme("cross_entropy", nb_shape2(2, 3), p, nb_shape1(2), cls);
+    assert_near(nb_node_value(e.g, e.y)[0], (-log(1e-7) - log(0.5 + 1e-7)) / 2, 1e-5);
+    assert_true(nb_values_finite(nb_node_grad(e.g, e.x), 6));
+    nb_graph_free(e.g);
+}
+
 int main(void)
 {
     struct CMUnitTest tests[MAX_CASES + 8];
@@ -810,6 +952,9 @@ int main(void)
         cmocka_unit_test(test_shape_error_loss),
         cmocka_unit_test(test_arity_error_activation),
         cmocka_unit_test(test_bad_class_index_is_nan),
+        cmocka_unit_test(test_softmax_with_loss_extremes),
+        cmocka_unit_test(test_activations_extremes),
+        cmocka_unit_test(test_means_extremes),
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) tests[n++] = fixed[i];
     return _cmocka_run_group_tests("test_ops", tests, (size_t)n, NULL, NULL);

@@ -17,13 +17,16 @@ static uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
+/* With no generator (NULL) every function is a no-op that returns 0. */
 void nb_rng_seed(nb_rng *rng, uint64_t seed)
 {
+    if (!rng) return;
     for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&seed);
 }
 
 uint64_t nb_rng_next(nb_rng *rng)
 {
+    if (!rng) return 0;
     uint64_t *s = rng->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
@@ -44,6 +47,7 @@ double nb_rng_uniform(nb_rng *rng)
 /* Box-Muller without a cached second value, so the state is just s[4]. */
 double nb_rng_normal(nb_rng *rng)
 {
+    if (!rng) return 0;
     double u1 = 1.0 - nb_rng_uniform(rng); /* (0, 1]: log(u1) is finite */
     double u2 = nb_rng_uniform(rng);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
@@ -52,7 +56,7 @@ double nb_rng_normal(nb_rng *rng)
 /* Lemire's multiply-and-reject method: no modulo bias. */
 uint64_t nb_rng_below(nb_rng *rng, uint64_t n)
 {
-    if (n == 0) return 0;
+    if (n == 0 || !rng) return 0;
     uint64_t threshold = (0 - n) % n;
     for (;;) {
         uint64_t x = nb_rng_next(rng);
@@ -64,6 +68,7 @@ uint64_t nb_rng_below(nb_rng *rng, uint64_t n)
 /* Fisher-Yates. */
 void nb_rng_shuffle(nb_rng *rng, int *items, size_t count)
 {
+    if (!rng || !items) return;
     for (size_t i = count; i > 1; i--) {
         size_t j = (size_t)nb_rng_below(rng, i);
         int t = items[i - 1];

@@ -2,6 +2,7 @@
  * before it, so creation order is already a topological order. */
 #include "internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,12 +21,13 @@ void nb_graph_free(nb_graph *g)
     nb_free(g->arena);
     nb_free(g->params);
     nb_free(g->param_grads);
+    nb_names_free(&g->names);
     nb_free(g);
 }
 
 nb_status nb_graph_status(const nb_graph *g)
 {
-    return g ? g->status : NB_ERR_ARGUMENT;
+    return g ? g->status : nb_error(NB_ERR_ARGUMENT, "graph status: no graph");
 }
 
 /* Record the first building error; later ones are consequences. */
@@ -43,12 +45,23 @@ static int valid_name(const char *name)
     return 1;
 }
 
+static const char *name_of(const void *owner, int node)
+{
+    return ((const nb_graph *)owner)->nodes[node].name;
+}
+
 nb_node nb_graph_find(const nb_graph *g, const char *name)
 {
     if (!g || !name) return NB_NONE;
-    for (int i = 0; i < g->count; i++)
-        if (strcmp(g->nodes[i].name, name) == 0) return i;
-    return NB_NONE;
+    int i = nb_names_find(&g->names, name, name_of, g);
+    return i >= 0 ? i : NB_NONE;
+}
+
+/* Undo the last add_node (its op or constant could not be made). */
+static void drop_last(nb_graph *g)
+{
+    g->count--;
+    nb_names_remove(&g->names, g->nodes[g->count].name, g->count);
 }
 
 /* Append a node record named name (or "<base><index>"). */
@@ -85,6 +98,10 @@ static nb_node add_node(nb_graph *g, enum nb_node_kind kind, const char *name, c
     memset(n, 0, sizeof *n);
     strcpy(n->name, name);
     n->kind = kind;
+    if (!nb_names_add(&g->names, n->name, g->count, name_of, g)) {
+        nb_error(NB_ERR_MEMORY, "adding node \"%s\": out of memory", name);
+        return fail(g, NB_ERR_MEMORY);
+    }
     g->compiled = 0;
     return g->count++;
 }
@@ -114,8 +131,20 @@ nb_node nb_input(nb_graph *g, const char *name, nb_shape shape)
     return add_leaf(g, NB_NODE_INPUT, name, shape, "input");
 }
 
+static nb_status check_init(nb_init init, const char *name)
+{
+    const char *bad = nb_init_problem(init);
+    if (!bad) return NB_OK;
+    return nb_error(NB_ERR_ARGUMENT,
+                    "parameter \"%.64s\": the initialiser (kind %d, a %g, b %g) has %s",
+                    name ? name : "?", (int)init.kind, init.a, init.b, bad);
+}
+
 nb_node nb_param(nb_graph *g, const char *name, nb_shape shape, nb_init init)
 {
+    if (!g || g->status != NB_OK) return NB_NONE;
+    nb_status st = check_init(init, name);
+    if (st != NB_OK) return fail(g, st);
     nb_node id = add_leaf(g, NB_NODE_PARAM, name, shape, "param");
     if (id != NB_NONE) g->nodes[id].init = init;
     return id;
@@ -129,7 +158,7 @@ nb_node nb_constant(nb_graph *g, const char *name, nb_shape shape, const nb_real
     nb_real *copy = nb_calloc(count, sizeof *copy);
     if (!copy) {
         nb_error(NB_ERR_MEMORY, "constant \"%s\": out of memory", g->nodes[id].name);
-        g->count--;
+        drop_last(g);
         return fail(g, NB_ERR_MEMORY);
     }
     if (values) memcpy(copy, values, count * sizeof *copy);
@@ -150,6 +179,10 @@ nb_node nb_apply_attr(nb_graph *g, const char *op_name, const char *name, int n_
         nb_error(NB_ERR_ARGUMENT, "op %s takes %d inputs, got %d", op->name, op->arity, n_inputs);
         return fail(g, NB_ERR_ARGUMENT);
     }
+    if (n_inputs > 0 && !inputs) {
+        nb_error(NB_ERR_ARGUMENT, "op %s: no inputs array (NULL)", op->name);
+        return fail(g, NB_ERR_ARGUMENT);
+    }
     for (int i = 0; i < n_inputs; i++) {
         if (inputs[i] < 0 || inputs[i] >= g->count) {
             nb_error(NB_ERR_ARGUMENT, "op %s: input %d is not a node of this graph", op->name, i);
@@ -167,7 +200,7 @@ nb_node nb_apply_attr(nb_graph *g, const char *op_name, const char *name, int n_
     /* Infer now so that a shape error names the line that caused it. */
     nb_status st = op->infer(g, n);
     if (st != NB_OK) {
-        g->count--;
+        drop_last(g);
         return fail(g, st);
     }
     return id;
@@ -199,8 +232,9 @@ nb_status nb_node_set_name(nb_graph *g, nb_node node, const char *name)
     if (!valid_name(name))
         return nb_error(NB_ERR_ARGUMENT, "node name \"%.80s\" is invalid", name ? name : "");
     nb_node other = nb_graph_find(g, name);
-    if (other != NB_NONE && other != node)
-        return nb_error(NB_ERR_ARGUMENT, "node name \"%s\" is used twice", name);
+    if (other == node) return NB_OK;
+    if (other != NB_NONE) return nb_error(NB_ERR_ARGUMENT, "node name \"%s\" is used twice", name);
+    nb_names_rekey(&g->names, g->nodes[node].name, node, name, node);
     strcpy(g->nodes[node].name, name);
     return NB_OK;
 }
@@ -218,9 +252,14 @@ nb_status nb_input_reshape(nb_graph *g, nb_node node, nb_shape shape)
 {
     if (!g || node < 0 || node >= g->count || g->nodes[node].kind != NB_NODE_INPUT)
         return nb_error(NB_ERR_ARGUMENT, "nb_input_reshape: node %d is not an input", node);
-    nb_status st = check_leaf_shape(shape, g->nodes[node].name);
+    nb_node_rec *n = &g->nodes[node];
+    nb_status st = check_leaf_shape(shape, n->name);
     if (st != NB_OK) return st;
-    g->nodes[node].shape = shape;
+    if (nb_shape_equal(shape, n->shape)) return NB_OK;
+    /* Bound memory holds the old element count: the binding goes with the
+     * old shape (bind again after compiling). */
+    n->bound = NULL;
+    n->shape = shape;
     g->compiled = 0;
     return NB_OK;
 }

@@ -148,6 +148,7 @@ nb_status nb_graph_compile(nb_graph *g)
         if (n->kind == NB_NODE_INPUT && n->bound) n->value = (nb_real *)n->bound;
     }
     g->compiled = 1;
+    g->forwarded = 0;
     return NB_OK;
 }
 

@@ -29,9 +29,11 @@ static int all_finite(const nb_real *v, size_t n)
 
 nb_status nb_graph_find_nonfinite(nb_graph *g, nb_node *node, int *in_grad)
 {
+    if (!g || !node || !in_grad)
+        return nb_error(NB_ERR_ARGUMENT, "checking values: no graph, node or in_grad pointer");
     *node = NB_NONE;
     *in_grad = 0;
-    if (!g || !g->compiled) return nb_error(NB_ERR_STATE, "checking values: compile first");
+    if (!g->compiled) return nb_error(NB_ERR_STATE, "checking values: compile first");
     for (int i = 0; i < g->count; i++) {
         const nb_node_rec *n = &g->nodes[i];
         if (!all_finite(n->value, nb_shape_count(n->shape))) {
@@ -53,5 +55,6 @@ nb_status nb_graph_find_nonfinite(nb_graph *g, nb_node *node, int *in_grad)
 
 int nb_values_finite(const nb_real *values, size_t count)
 {
+    if (!values) return count == 0; /* no values to hold count of them */
     return all_finite(values, count);
 }

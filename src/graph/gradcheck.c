@@ -13,9 +13,22 @@ static nb_status loss_value(nb_graph *g, nb_node loss, double *out)
     return NB_OK;
 }
 
+/* A step that is a positive, finite number. */
+static nb_status check_eps(double eps, const char *what)
+{
+    if (!(eps > 0) || !isfinite(eps))
+        return nb_error(NB_ERR_ARGUMENT, "%s: the step eps is %g; it must be positive and finite",
+                        what, eps);
+    return NB_OK;
+}
+
 nb_status nb_numeric_grad(nb_graph *g, nb_node loss, nb_node node, double eps, nb_real *out)
 {
-    if (!g || !g->compiled) return nb_error(NB_ERR_STATE, "numeric gradient: compile first");
+    if (!g) return nb_error(NB_ERR_ARGUMENT, "numeric gradient: no graph");
+    if (!out) return nb_error(NB_ERR_ARGUMENT, "numeric gradient: no output array (NULL)");
+    nb_status st = check_eps(eps, "numeric gradient");
+    if (st != NB_OK) return st;
+    if (!g->compiled) return nb_error(NB_ERR_STATE, "numeric gradient: compile first");
     if (loss < 0 || loss >= g->count || node < 0 || node >= g->count)
         return nb_error(NB_ERR_ARGUMENT, "numeric gradient: node not in the graph");
     if (nb_shape_count(g->nodes[loss].shape) != 1)
@@ -29,15 +42,21 @@ nb_status nb_numeric_grad(nb_graph *g, nb_node loss, nb_node node, double eps, n
     size_t count = nb_shape_count(n->shape);
     for (size_t i = 0; i < count; i++) {
         nb_real keep = n->value[i];
+        /* The step actually taken after rounding to nb_real: 0 when eps is
+         * below the value's precision (a quotient of 0 / 0). */
+        double step = (double)(nb_real)(keep + eps) - (double)(nb_real)(keep - eps);
+        if (!(step > 0) || !isfinite(step))
+            return nb_error(NB_ERR_ARGUMENT,
+                            "numeric gradient of \"%s\": eps %g is no step at element %zu "
+                            "(value %g) in %s",
+                            n->name, eps, i, (double)keep, NB_REAL_NAME);
         double plus, minus;
         n->value[i] = (nb_real)(keep + eps);
-        nb_status st = loss_value(g, loss, &plus);
+        st = loss_value(g, loss, &plus);
         n->value[i] = (nb_real)(keep - eps);
         if (st == NB_OK) st = loss_value(g, loss, &minus);
         n->value[i] = keep;
         if (st != NB_OK) return st;
-        /* Divide by the step actually taken after rounding to nb_real. */
-        double step = (double)(nb_real)(keep + eps) - (double)(nb_real)(keep - eps);
         out[i] = (nb_real)((plus - minus) / step);
     }
     return nb_graph_forward(g);
@@ -46,8 +65,14 @@ nb_status nb_numeric_grad(nb_graph *g, nb_node loss, nb_node node, double eps, n
 nb_status nb_gradcheck(nb_graph *g, nb_node loss, double eps, nb_gradcheck_entry *entries,
                        int max_entries, int *n_entries)
 {
+    if (!n_entries || (!entries && max_entries != 0) || max_entries < 0)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "gradient check: no entries array or count, or max_entries %d < 0",
+                        max_entries);
     *n_entries = 0;
-    nb_status st = nb_graph_forward(g);
+    nb_status st = check_eps(eps, "gradient check");
+    if (st != NB_OK) return st;
+    st = nb_graph_forward(g);
     if (st == NB_OK) st = nb_graph_backward(g, loss);
     if (st != NB_OK) return st;
     size_t biggest = 0;

@@ -31,8 +31,11 @@ nb_status nb_graph_feed(nb_graph *g, nb_node node, const nb_real *values, size_t
                         "feeding input \"%s\" of shape %s: expected %zu values, got %zu", n->name,
                         nb_shape_format(n->shape, buf, sizeof buf), want, count);
     }
+    if (!values)
+        return nb_error(NB_ERR_ARGUMENT, "feeding input \"%s\": no values (NULL)", n->name);
     if (n->bound) return nb_error(NB_ERR_STATE, "feeding input \"%s\": it is bound", n->name);
     memcpy(n->value, values, count * sizeof *values);
+    g->forwarded = 0; /* the values downstream are stale */
     return NB_OK;
 }
 
@@ -44,6 +47,7 @@ nb_status nb_graph_bind(nb_graph *g, nb_node node, const nb_real *values)
     if (!values && n->bound) g->compiled = 0; /* its arena slot must be planned again */
     n->bound = values;
     if (values && g->compiled) n->value = (nb_real *)values; /* inputs are never written */
+    g->forwarded = 0;
     return NB_OK;
 }
 
@@ -62,6 +66,7 @@ nb_status nb_graph_forward_to(nb_graph *g, nb_node last)
         nb_node_rec *n = &g->nodes[i];
         if (n->kind == NB_NODE_OP) n->op->forward(g, n);
     }
+    g->forwarded = last + 1;
     return NB_OK;
 }
 
@@ -77,6 +82,11 @@ nb_status nb_graph_backward(nb_graph *g, nb_node loss)
         return nb_error(NB_ERR_SHAPE, "backward: loss \"%s\" must be a scalar, has shape %s",
                         l->name, nb_shape_format(l->shape, buf, sizeof buf));
     }
+    if (g->forwarded <= loss)
+        return nb_error(NB_ERR_STATE,
+                        "backward: loss \"%s\" has no value from this compile and input "
+                        "(run nb_graph_forward first)",
+                        l->name);
     if (!l->needs_grad)
         return nb_error(NB_ERR_STATE,
                         "backward: loss \"%s\" depends on no parameter or input with gradients",

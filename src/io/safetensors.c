@@ -182,7 +182,7 @@ static nb_status parse_root(nb_st_header *h, uint64_t data_size)
         memcpy(sorted, h->tensors, (size_t)h->count * sizeof *sorted);
         st = check_layout(sorted, h->count, data_size);
     }
-    nb_free(sorted);
+    h->by_name = sorted; /* check_layout leaves it sorted by name */
     return st;
 }
 
@@ -206,6 +206,8 @@ nb_status nb_st_parse(const char *text, size_t len, uint64_t data_size, nb_st_he
     nb_status st = cJSON_IsObject(out->root)
                        ? parse_root(out, data_size)
                        : nb_error(NB_ERR_FORMAT, "the header is not a JSON object (file byte 8)");
+    /* A key given twice (a tensor field, a metadata key) has two meanings. */
+    if (st == NB_OK) st = nb_json_unique_keys(out->root, NB_ERR_FORMAT, "the header");
     if (st != NB_OK) nb_st_free(out);
     return st;
 }
@@ -215,14 +217,18 @@ void nb_st_free(nb_st_header *h)
     if (!h) return;
     cJSON_Delete(h->root);
     nb_free(h->tensors);
+    nb_free(h->by_name);
     memset(h, 0, sizeof *h);
 }
 
+/* A binary search of the names (sorted by parse_root): O(log n). */
 const nb_st_tensor *nb_st_find(const nb_st_header *h, const char *name)
 {
-    for (int i = 0; i < h->count; i++)
-        if (strcmp(h->tensors[i].name, name) == 0) return &h->tensors[i];
-    return NULL;
+    if (!h->by_name || !name) return NULL;
+    nb_st_tensor key;
+    memset(&key, 0, sizeof key);
+    key.name = name;
+    return bsearch(&key, h->by_name, (size_t)h->count, sizeof key, by_name);
 }
 
 nb_status nb_st_write_values(FILE *f, const nb_real *v, size_t count)

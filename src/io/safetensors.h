@@ -19,7 +19,8 @@ typedef struct nb_st_tensor {
 typedef struct nb_st_header {
     cJSON *root;
     const cJSON *metadata; /* "__metadata__", NULL when absent */
-    nb_st_tensor *tensors;
+    nb_st_tensor *tensors; /* in the header's order */
+    nb_st_tensor *by_name; /* the same, sorted by name (for nb_st_find) */
     int count;
 } nb_st_header;
 

@@ -7,7 +7,12 @@ nb_node nb_dense(nb_graph *g, nb_node x, int units, const char *prefix, nb_init 
 {
     char wname[NB_NAME_MAX], bname[NB_NAME_MAX];
     if (!g || g->status != NB_OK) return NB_NONE;
-    if (x < 0 || x >= g->count) return NB_NONE;
+    if (x < 0 || x >= g->count) {
+        nb_error(NB_ERR_ARGUMENT, "dense layer \"%s\": input %d is not a node of this graph",
+                 prefix ? prefix : "dense", x);
+        g->status = NB_ERR_ARGUMENT;
+        return NB_NONE;
+    }
     nb_shape xs = g->nodes[x].shape;
     if (xs.ndim != 2 || units <= 0) {
         char buf[64];

@@ -29,9 +29,25 @@ nb_init nb_init_he(void)
     return (nb_init){NB_INIT_HE_NORMAL, 0, 0};
 }
 
+const char *nb_init_problem(nb_init init)
+{
+    if ((unsigned)init.kind > NB_INIT_HE_NORMAL) return "an unknown kind";
+    if (init.kind == NB_INIT_CONSTANT && !isfinite(init.a)) return "a value that is not finite";
+    if (init.kind == NB_INIT_NORMAL && !(isfinite(init.a) && isfinite(init.b) && init.b >= 0))
+        return "a mean or deviation that is not finite, or a negative deviation";
+    if (init.kind == NB_INIT_UNIFORM &&
+        !(isfinite(init.a) && isfinite(init.b) && init.a <= init.b && isfinite(init.b - init.a)))
+        return "bounds that are not finite, or low > high";
+    return NULL;
+}
+
+/* An invalid init (see nb_param), no values, or no generator for a random
+ * kind leave v as it is. */
 void nb_init_fill(nb_init init, nb_shape shape, nb_real *v, nb_rng *rng)
 {
     size_t n = nb_shape_count(shape);
+    if (!v || nb_init_problem(init)) return;
+    if (!rng && init.kind != NB_INIT_ZEROS && init.kind != NB_INIT_CONSTANT) return;
     double fan_in = shape.ndim >= 1 ? shape.dim[0] : 1;
     double fan_out = shape.ndim >= 2 ? shape.dim[1] : fan_in;
     double r;

@@ -5,6 +5,8 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const loss_names[] = {"softmax_ce", "bce", "mse", "sse", "half_sse", "sae"};
@@ -181,6 +183,7 @@ void nb_model_free(nb_model *m)
     clear_class_names(m);
     for (int i = 0; i < m->meta_count; i++) nb_free(m->meta[i].json);
     nb_free(m->meta);
+    nb_names_free(&m->meta_index);
     nb_free(m);
 }
 
@@ -383,6 +386,61 @@ static char *copy_text(const char *s)
     return c;
 }
 
+/* The first control character of s (C0, DEL, or C1 as UTF-8 U+0080 to
+ * U+009F): its byte offset, or -1. A class name is printed as a row of
+ * output, where a newline or an escape sequence would forge another. */
+static long control_at(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; p[i]; i++)
+        if (p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f))
+            return (long)i;
+    return -1;
+}
+
+/* A pointer to one of the names: its offset in the array is its index. */
+typedef char *const *name_ref;
+
+static int by_name(const void *a, const void *b)
+{
+    name_ref x = *(const name_ref *)a, y = *(const name_ref *)b;
+    int c = strcmp(*x, *y);
+    return c ? c : (x < y ? -1 : x > y); /* equal names: the earlier index first */
+}
+
+/* Each name present, 1 to NB_LABEL_NAME_MAX - 1 bytes, no control
+ * characters, no two alike; the message names the index. */
+static nb_status check_class_names(char *const *names, int count)
+{
+    for (int i = 0; i < count; i++) {
+        size_t len = names[i] ? strnlen(names[i], NB_LABEL_NAME_MAX) : 0;
+        if (!names[i] || len == 0 || len >= NB_LABEL_NAME_MAX)
+            return nb_error(NB_ERR_ARGUMENT, "class name %d is %s (1 to %d bytes)", i,
+                            !names[i]  ? "missing"
+                            : len == 0 ? "empty"
+                                       : "too long",
+                            NB_LABEL_NAME_MAX - 1);
+        long at = control_at(names[i]);
+        if (at >= 0)
+            return nb_error(NB_ERR_ARGUMENT,
+                            "class name %d has a control character at byte %ld (it would be "
+                            "printed raw)",
+                            i, at);
+    }
+    /* Sorting finds a repeated name in O(n log n). */
+    name_ref *order = nb_malloc((size_t)count * sizeof *order);
+    if (!order) return nb_error(NB_ERR_MEMORY, "checking %d class names: out of memory", count);
+    for (int i = 0; i < count; i++) order[i] = &names[i];
+    qsort(order, (size_t)count, sizeof *order, by_name);
+    nb_status st = NB_OK;
+    for (int i = 1; st == NB_OK && i < count; i++)
+        if (strcmp(*order[i - 1], *order[i]) == 0)
+            st = nb_error(NB_ERR_ARGUMENT, "class name %d (\"%s\") is the same as class name %d",
+                          (int)(order[i] - names), *order[i], (int)(order[i - 1] - names));
+    nb_free(order);
+    return st;
+}
+
 nb_status nb_model_set_class_names(nb_model *m, char *const *names, int count)
 {
     if (!m) return nb_error(NB_ERR_ARGUMENT, "setting class names: no model");
@@ -396,10 +454,8 @@ nb_status nb_model_set_class_names(nb_model *m, char *const *names, int count)
     if (count != want)
         return nb_error(NB_ERR_ARGUMENT, "setting %d class names on a %s model: it has %d classes",
                         count, loss_names[m->loss_kind], want);
-    for (int i = 0; i < count; i++)
-        if (!names[i] || strnlen(names[i], NB_LABEL_NAME_MAX) >= NB_LABEL_NAME_MAX)
-            return nb_error(NB_ERR_ARGUMENT, "class name %d is missing or longer than %d bytes", i,
-                            NB_LABEL_NAME_MAX - 1);
+    nb_status st = check_class_names(names, count);
+    if (st != NB_OK) return st;
     char **copy = nb_calloc((size_t)count, sizeof *copy);
     if (!copy) return nb_error(NB_ERR_MEMORY, "setting class names: out of memory");
     for (int i = 0; i < count; i++)
@@ -424,11 +480,46 @@ int nb_model_class_count(const nb_model *m)
     return m ? m->class_count : 0;
 }
 
+static const char *meta_key_of(const void *owner, int i)
+{
+    return ((const nb_model *)owner)->meta[i].key;
+}
+
 static nb_meta_entry *find_meta(const nb_model *m, const char *key)
 {
-    for (int i = 0; i < m->meta_count; i++)
-        if (strcmp(m->meta[i].key, key) == 0) return &m->meta[i];
-    return NULL;
+    int i = nb_names_find(&m->meta_index, key, meta_key_of, m);
+    return i >= 0 ? &m->meta[i] : NULL;
+}
+
+/* Remove entry e: the last entry moves into its place. */
+static void remove_meta(nb_model *m, nb_meta_entry *e)
+{
+    int i = (int)(e - m->meta), last = m->meta_count - 1;
+    nb_names_remove(&m->meta_index, e->key, i);
+    nb_free(e->json);
+    if (i != last) {
+        nb_names_rekey(&m->meta_index, m->meta[last].key, last, m->meta[last].key, i);
+        *e = m->meta[last];
+    }
+    m->meta_count--;
+}
+
+/* A new entry for key (absent), its JSON unset; NULL when out of memory. */
+static nb_meta_entry *add_meta(nb_model *m, const char *key, size_t klen)
+{
+    if (m->meta_count == m->meta_capacity) { /* doubling: amortised O(1) */
+        int cap = m->meta_capacity ? m->meta_capacity * 2 : 8;
+        nb_meta_entry *grown = nb_realloc(m->meta, (size_t)cap * sizeof *grown);
+        if (!grown) return NULL;
+        m->meta = grown;
+        m->meta_capacity = cap;
+    }
+    nb_meta_entry *e = &m->meta[m->meta_count];
+    memcpy(e->key, key, klen + 1);
+    e->json = NULL;
+    if (!nb_names_add(&m->meta_index, e->key, m->meta_count, meta_key_of, m)) return NULL;
+    m->meta_count++;
+    return e;
 }
 
 nb_status nb_model_set_meta(nb_model *m, const char *key, const char *json)
@@ -442,28 +533,22 @@ nb_status nb_model_set_meta(nb_model *m, const char *key, const char *json)
                         key);
     nb_meta_entry *e = find_meta(m, key);
     if (!json) { /* unset */
-        if (e) {
-            nb_free(e->json);
-            *e = m->meta[--m->meta_count];
-        }
+        if (e) remove_meta(m, e);
         return NB_OK;
     }
     cJSON *parsed = cJSON_ParseWithOpts(json, NULL, 1);
     if (!parsed)
         return nb_error(NB_ERR_ARGUMENT, "metadata \"%s\": the value is not valid JSON", key);
+    char what[NB_META_KEY_MAX + 16];
+    snprintf(what, sizeof what, "metadata \"%s\"", key);
+    nb_status st = nb_json_unique_keys(parsed, NB_ERR_ARGUMENT, what);
     cJSON_Delete(parsed);
+    if (st != NB_OK) return st;
     char *copy = copy_text(json);
     if (!copy) return nb_error(NB_ERR_MEMORY, "metadata \"%s\": out of memory", key);
-    if (!e) {
-        nb_meta_entry *grown = nb_realloc(m->meta, (size_t)(m->meta_count + 1) * sizeof *grown);
-        if (!grown) {
-            nb_free(copy);
-            return nb_error(NB_ERR_MEMORY, "metadata \"%s\": out of memory", key);
-        }
-        m->meta = grown;
-        e = &m->meta[m->meta_count++];
-        memcpy(e->key, key, klen + 1);
-        e->json = NULL;
+    if (!e && !(e = add_meta(m, key, klen))) {
+        nb_free(copy);
+        return nb_error(NB_ERR_MEMORY, "metadata \"%s\": out of memory", key);
     }
     nb_free(e->json);
     e->json = copy;

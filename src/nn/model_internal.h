@@ -62,7 +62,8 @@ struct nb_model {
     char **class_names;
     int class_count;
     nb_meta_entry *meta;
-    int meta_count;
+    int meta_count, meta_capacity;
+    nb_names meta_index; /* keys to entries: loading n keys is linear */
 };
 
 /* Metadata keys the file format itself uses; nb_model_set_meta refuses them. */

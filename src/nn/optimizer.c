@@ -24,6 +24,7 @@ const char *nb_optimizer_name(nb_optimizer_kind kind)
 
 nb_status nb_optimizer_parse(const char *name, nb_optimizer_kind *kind)
 {
+    if (!kind) return nb_error(NB_ERR_ARGUMENT, "parsing an optimizer name: no output pointer");
     for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i]) == 0) {
             *kind = (nb_optimizer_kind)i;
@@ -96,6 +97,7 @@ static nb_status check_config(const nb_optimizer_config *c)
 
 nb_status nb_optimizer_create(const nb_optimizer_config *config, size_t count, nb_optimizer **out)
 {
+    if (!out) return nb_error(NB_ERR_ARGUMENT, "creating an optimizer: no output pointer");
     *out = NULL;
     if (!config || (unsigned)config->kind > NB_OPT_ADAMW)
         return nb_error(NB_ERR_ARGUMENT, "creating an optimizer: unknown kind");
@@ -197,6 +199,7 @@ static void update(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr
 
 void nb_optimizer_step(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr)
 {
+    if (!opt || !p || !grad) return; /* nothing to update */
     opt->steps++;
     update(opt, p, grad, lr, 0, opt->count);
 }
@@ -208,6 +211,9 @@ void nb_optimizer_step(nb_optimizer *opt, nb_real *p, const nb_real *grad, doubl
 nb_status nb_optimizer_step_guarded(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr,
                                     nb_real *backup)
 {
+    if (!opt || !p || !grad || !backup)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "optimizer step: no optimizer, parameters, gradients or backup");
     opt->steps++;
     for (size_t at = 0; at < opt->count; at += GUARD_BLOCK) {
         size_t end = opt->count - at < GUARD_BLOCK ? opt->count : at + GUARD_BLOCK;
@@ -227,20 +233,20 @@ nb_status nb_optimizer_step_guarded(nb_optimizer *opt, nb_real *p, const nb_real
 
 int nb_optimizer_slot_count(const nb_optimizer *opt)
 {
-    return opt->slots;
+    return opt ? opt->slots : 0;
 }
 
 nb_real *nb_optimizer_slot(nb_optimizer *opt, int slot)
 {
-    return (slot >= 0 && slot < opt->slots) ? opt->slot[slot] : NULL;
+    return (opt && slot >= 0 && slot < opt->slots) ? opt->slot[slot] : NULL;
 }
 
 uint64_t *nb_optimizer_steps(nb_optimizer *opt)
 {
-    return &opt->steps;
+    return opt ? &opt->steps : NULL;
 }
 
 const nb_optimizer_config *nb_optimizer_get_config(const nb_optimizer *opt)
 {
-    return &opt->config;
+    return opt ? &opt->config : NULL;
 }

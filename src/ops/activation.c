@@ -1,6 +1,7 @@
 /* Activations (notes 002, 004). */
 #include "elementwise.h"
 
+#include <float.h>
 #include <math.h>
 
 /* sigma(x) = 1 / (1 + e^-x), written so that exp never overflows;
@@ -18,6 +19,21 @@ NB_UNARY_OP(sigmoid, sigmoid(x), y *(1 - y))
 NB_UNARY_OP(relu, x > 0 ? x : 0, (nb_real)(x > 0))
 /* leaky(x) = x for x > 0, else slope x */
 NB_UNARY_OP(leaky_relu, x > 0 ? x : slope * x, x > 0 ? 1 : slope)
+/* The slope is a real number of nb_real's range: NaN or infinity would
+ * make every negative input meaningless. */
+static nb_status infer_leaky_relu(nb_graph *g, nb_node_rec *n)
+{
+#ifdef NABLA_DOUBLE
+    const double limit = DBL_MAX;
+#else
+    const double limit = FLT_MAX;
+#endif
+    if (!(fabs(n->fattr) <= limit))
+        return nb_error(NB_ERR_ARGUMENT, "op leaky_relu (node \"%s\"): slope %g is not a finite %s",
+                        n->name, n->fattr, NB_REAL_NAME);
+    return nb_infer_same(g, n);
+}
+
 /* tanh' = 1 - y^2 */
 NB_UNARY_OP(tanh, (nb_real)tanh(x), 1 - y * y)
 
@@ -34,11 +50,13 @@ void nb_softmax_rows(const nb_real *x, nb_real *y, int rows, int cols)
     for (int r = 0; r < rows; r++) {
         const nb_real *xr = x + (size_t)r * cols;
         nb_real *yr = y + (size_t)r * cols;
-        nb_real m = xr[0];
+        double m = xr[0];
         for (int j = 1; j < cols; j++) m = xr[j] > m ? xr[j] : m;
+        /* In double, x - m of floats cannot overflow; in the double build
+         * it can only go to -inf, where e^(x - m) is 0 anyway. */
         double s = 0;
         for (int j = 0; j < cols; j++) {
-            yr[j] = (nb_real)exp(xr[j] - m);
+            yr[j] = (nb_real)exp((double)xr[j] - m);
             s += yr[j];
         }
         for (int j = 0; j < cols; j++) yr[j] = (nb_real)(yr[j] / s);
@@ -80,7 +98,7 @@ const nb_op_def nb_ops_activation[] = {
      .backward = relu_backward},
     {.name = "leaky_relu",
      .arity = 1,
-     .infer = nb_infer_same,
+     .infer = infer_leaky_relu,
      .forward = leaky_relu_forward,
      .backward = leaky_relu_backward},
     {.name = "tanh",

@@ -146,12 +146,22 @@ static void sum_backward(nb_graph *g, nb_node_rec *node)
         for (size_t i = 0; i < n; i++) in->grad[i] += node->grad[0];
 }
 
-/* y = (1/n) sum x;  dx += dy / n */
+/* y = (1/n) sum x;  dx += dy / n. The sum is divided in double (a float
+ * sum may overflow where the mean does not), and when even the double sum
+ * overflows each term is divided first. */
 static void mean_forward(nb_graph *g, nb_node_rec *node)
 {
     nb_node_rec *in = nb_in(g, node, 0);
-    sum_forward(g, node);
-    node->value[0] /= (nb_real)nb_shape_count(in->shape);
+    size_t n = nb_shape_count(in->shape);
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += in->value[i];
+    if (!isfinite(s)) {
+        s = 0;
+        for (size_t i = 0; i < n; i++) s += in->value[i] / (double)n;
+        node->value[0] = (nb_real)s;
+        return;
+    }
+    node->value[0] = (nb_real)(s / (double)n);
 }
 
 static void mean_backward(nb_graph *g, nb_node_rec *node)

@@ -16,7 +16,7 @@ static void rows_of(const nb_shape *s, int *rows, int *cols)
 
 /* A class target: one-hot rows of the prediction's shape, or one class
  * index per row. iattr records which; work is the prediction's size plus
- * one value per row when extra is set. */
+ * two values per row when extra is set. */
 static nb_status infer_class_loss(nb_graph *g, nb_node_rec *n, int extra)
 {
     nb_shape y = nb_in(g, n, 0)->shape, t = nb_in(g, n, 1)->shape;
@@ -31,7 +31,7 @@ static nb_status infer_class_loss(nb_graph *g, nb_node_rec *n, int extra)
     else
         return nb_shape_error(g, n, "targets as class indices [N] or one-hot rows [N, C]");
     n->shape = nb_shape0();
-    n->work_count = extra ? nb_shape_count(y) + (size_t)rows : 0;
+    n->work_count = extra ? nb_shape_count(y) + 2 * (size_t)rows : 0;
     return NB_OK;
 }
 
@@ -54,31 +54,59 @@ static nb_real target_at(const nb_node_rec *n, const nb_real *t, int r, int c, i
     return (int)k == c ? 1 : 0;
 }
 
-/* Softmax-with-loss, fused: p = softmax(x), L = -(1/N) sum t log p, with
- * log p = x - lse computed exactly (lse = log sum e^x, stable). */
+/* The mean of terms whose sum may overflow although the mean does not
+ * (the double build near DBL_MAX): the plain sum when it is finite, else
+ * the sum of the terms divided first. */
+typedef struct {
+    double sum, scaled, n;
+} mean_acc;
+
+static void mean_add(mean_acc *a, double term)
+{
+    a->sum += term;
+    a->scaled += term / a->n;
+}
+
+static double mean_value(const mean_acc *a)
+{
+    return isfinite(a->sum) ? a->sum / a->n : a->scaled;
+}
+
+/* Softmax-with-loss, fused: p = softmax(x), L = -(1/N) sum t log p.
+ * Per row, with m = max x and s = sum e^(x - m) (in [1, C]):
+ *   p = e^(x - m) / s,  log p = (x - m) - log s.
+ * Everything is in double: x - m of two floats cannot overflow, and in the
+ * double build it can only reach -inf, where p = 0 is exact. So p and the
+ * gradient p - t are exact for any finite logits (p = [0, .5, .5] for
+ * [-L, L, L]), and the loss overflows only when its true value does. work
+ * keeps p, then m and log s of each row for backward. */
 static void softmax_with_loss_forward(nb_graph *g, nb_node_rec *node)
 {
     nb_node_rec *x = nb_in(g, node, 0), *t = nb_in(g, node, 1);
     int rows, cols;
     rows_of(&x->shape, &rows, &cols);
-    nb_real *p = node->work, *lse = node->work + (size_t)rows * cols;
-    double loss = 0;
+    nb_real *p = node->work, *row_max = p + (size_t)rows * cols, *row_log = row_max + rows;
+    mean_acc loss = {0, 0, rows};
     for (int r = 0; r < rows; r++) {
         const nb_real *xr = x->value + (size_t)r * cols;
-        nb_real m = xr[0];
+        double m = xr[0];
         for (int c = 1; c < cols; c++) m = xr[c] > m ? xr[c] : m;
         double s = 0;
-        for (int c = 0; c < cols; c++) s += exp(xr[c] - m);
+        for (int c = 0; c < cols; c++) s += exp((double)xr[c] - m);
         /* s >= 1: the max term contributes e^0. */
         // cppcheck-suppress invalidFunctionArg
-        lse[r] = (nb_real)(m + log(s));
+        double log_s = log(s), term = 0;
+        row_max[r] = (nb_real)m; /* exact: m is one of the row's values */
+        row_log[r] = (nb_real)log_s;
         for (int c = 0; c < cols; c++) {
-            p[(size_t)r * cols + c] = (nb_real)exp(xr[c] - lse[r]);
+            double d = (double)xr[c] - m;
+            p[(size_t)r * cols + c] = (nb_real)(exp(d) / s);
             nb_real tc = target_at(node, t->value, r, c, cols);
-            if (tc != 0) loss -= tc * (xr[c] - lse[r]); /* NaN passes: NaN != 0 */
+            if (tc != 0) term -= tc * (d - log_s); /* NaN passes: NaN != 0 */
         }
+        mean_add(&loss, term);
     }
-    node->value[0] = (nb_real)(loss / rows);
+    node->value[0] = (nb_real)mean_value(&loss);
 }
 
 /* dx = dL (p - t) / N;  dt = -dL log p / N */
@@ -87,13 +115,16 @@ static void softmax_with_loss_backward(nb_graph *g, nb_node_rec *node)
     nb_node_rec *x = nb_in(g, node, 0), *t = nb_in(g, node, 1);
     int rows, cols;
     rows_of(&x->shape, &rows, &cols);
-    const nb_real *p = node->work, *lse = node->work + (size_t)rows * cols;
+    const nb_real *p = node->work, *row_max = p + (size_t)rows * cols, *row_log = row_max + rows;
     nb_real k = node->grad[0] / (nb_real)rows;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
             size_t i = (size_t)r * cols + c;
             if (x->grad) x->grad[i] += k * (p[i] - target_at(node, t->value, r, c, cols));
-            if (t->grad && node->iattr == TARGET_ONE_HOT) t->grad[i] -= k * (x->value[i] - lse[r]);
+            if (t->grad && node->iattr == TARGET_ONE_HOT) {
+                double log_p = ((double)x->value[i] - row_max[r]) - row_log[r];
+                t->grad[i] -= (nb_real)(k * log_p);
+            }
         }
 }
 
@@ -103,13 +134,16 @@ static void cross_entropy_forward(nb_graph *g, nb_node_rec *node)
     nb_node_rec *y = nb_in(g, node, 0), *t = nb_in(g, node, 1);
     int rows, cols;
     rows_of(&y->shape, &rows, &cols);
-    double loss = 0;
-    for (int r = 0; r < rows; r++)
+    mean_acc loss = {0, 0, rows};
+    for (int r = 0; r < rows; r++) {
+        double term = 0;
         for (int c = 0; c < cols; c++) {
             nb_real tc = target_at(node, t->value, r, c, cols);
-            if (tc != 0) loss -= tc * log(y->value[(size_t)r * cols + c] + CE_DELTA);
+            if (tc != 0) term -= tc * log((double)y->value[(size_t)r * cols + c] + CE_DELTA);
         }
-    node->value[0] = (nb_real)(loss / rows);
+        mean_add(&loss, term);
+    }
+    node->value[0] = (nb_real)mean_value(&loss);
 }
 
 /* dy = -dL t / (y + delta) / N;  dt = -dL log(y + delta) / N */
@@ -122,9 +156,9 @@ static void cross_entropy_backward(nb_graph *g, nb_node_rec *node)
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
             size_t i = (size_t)r * cols + c;
-            nb_real yd = y->value[i] + (nb_real)CE_DELTA;
-            if (y->grad) y->grad[i] -= k * target_at(node, t->value, r, c, cols) / yd;
-            if (t->grad && node->iattr == TARGET_ONE_HOT) t->grad[i] -= k * (nb_real)log(yd);
+            double yd = (double)y->value[i] + CE_DELTA;
+            if (y->grad) y->grad[i] -= (nb_real)(k * target_at(node, t->value, r, c, cols) / yd);
+            if (t->grad && node->iattr == TARGET_ONE_HOT) t->grad[i] -= (nb_real)(k * log(yd));
         }
 }
 
@@ -146,12 +180,13 @@ static nb_status infer_pair(nb_graph *g, nb_node_rec *n)
     {                                                                                              \
         const nb_real *y = nb_in(g, node, 0)->value, *t = nb_in(g, node, 1)->value;                \
         size_t n = nb_shape_count(nb_in(g, node, 0)->shape);                                       \
-        double s = 0;                                                                              \
+        double s = 0, scaled = 0;                                                                  \
         for (size_t i = 0; i < n; i++) {                                                           \
             double r = (double)y[i] - t[i];                                                        \
             s += (TERM);                                                                           \
+            scaled += (TERM) * (SCALE); /* for a mean whose sum overflows */                       \
         }                                                                                          \
-        node->value[0] = (nb_real)(s * (SCALE));                                                   \
+        node->value[0] = (nb_real)(isfinite(s) ? s * (SCALE) : scaled);                            \
     }                                                                                              \
     static void NAME##_backward(nb_graph *g, nb_node_rec *node)                                    \
     {                                                                                              \
@@ -172,16 +207,19 @@ PAIR_LOSS(mse, r *r, 2 * r, 1.0 / (double)n)    /* L = (1/n) sum r^2 */
 PAIR_LOSS(sae, fabs(r), (r > 0) - (r < 0), 1.0) /* L = sum |r| */
 
 /* Binary cross-entropy on logits x with targets t in [0, 1], averaged:
- * l = max(x, 0) - x t + log(1 + e^-|x|) (never overflows);
+ * l = x (1 - t) + log(1 + e^-x) for x >= 0, -x t + log(1 + e^x) otherwise
+ * (the same function; e^ never overflows, and no large terms cancel);
  * dl/dx = sigma(x) - t, dl/dt = -x. */
 static void bce_with_logits_forward(nb_graph *g, nb_node_rec *node)
 {
     const nb_real *x = nb_in(g, node, 0)->value, *t = nb_in(g, node, 1)->value;
     size_t n = nb_shape_count(nb_in(g, node, 0)->shape);
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (x[i] > 0 ? x[i] : 0) - (double)x[i] * t[i] + log1p(exp(-fabs((double)x[i])));
-    node->value[0] = (nb_real)(s / (double)n);
+    mean_acc loss = {0, 0, (double)n};
+    for (size_t i = 0; i < n; i++) {
+        double xi = x[i], ti = t[i];
+        mean_add(&loss, xi >= 0 ? xi * (1 - ti) + log1p(exp(-xi)) : -xi * ti + log1p(exp(xi)));
+    }
+    node->value[0] = (nb_real)mean_value(&loss);
 }
 
 static void bce_with_logits_backward(nb_graph *g, nb_node_rec *node)
