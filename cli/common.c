@@ -289,8 +289,7 @@ void cli_metrics_warn(const char *cmd, const nb_metrics *m)
 {
     if (m->classes == 0 && isfinite(m->r2) && m->r2 <= 0)
         cli_error(cmd,
-                  "warning: R\u00b2 is %.4f <= 0: the model is no better than predicting the mean "
-                  "(try --scale-targets zscore, another --lr or more --epochs)",
+                  "warning: R\u00b2 is %.4f <= 0: the model is no better than predicting the mean",
                   m->r2);
 }
 
