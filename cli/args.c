@@ -35,12 +35,80 @@ int args_seen(const arg_command *cmd, const char *name)
     return 0;
 }
 
+/* Digits from s; how many. */
+static size_t digits(const char *s)
+{
+    size_t n = 0;
+    while (s[n] >= '0' && s[n] <= '9') n++;
+    return n;
+}
+
+int args_number(const char *text, int integer, double *out, const char **rest, const char **why)
+{
+    /* Scan the grammar first: strtod alone would take leading spaces, hex,
+     * "inf", "nan" and locale-specific forms. */
+    size_t i = text[0] == '+' || text[0] == '-';
+    size_t whole = digits(text + i), frac = 0;
+    i += whole;
+    if (!integer && text[i] == '.') {
+        frac = digits(text + i + 1);
+        if (whole || frac) i += 1 + frac;
+    }
+    if (whole + frac == 0) {
+        *why = integer ? "is not a whole number" : "is not a decimal number";
+        return -1;
+    }
+    if (!integer && (text[i] == 'e' || text[i] == 'E')) {
+        size_t j = i + 1 + (text[i + 1] == '+' || text[i + 1] == '-');
+        size_t exp = digits(text + j);
+        if (exp) i = j + exp; /* else "2e": the 'e' is not part of the number */
+    }
+    if (!rest && text[i]) {
+        *why = integer ? "is not a whole number" : "is not a decimal number";
+        return -1;
+    }
+    /* Copy the scanned part so strtod reads exactly it. */
+    char buf[128];
+    if (i >= sizeof buf) {
+        *why = "is too long for a number";
+        return -1;
+    }
+    memcpy(buf, text, i);
+    buf[i] = '\0';
+    errno = 0;
+    double v = strtod(buf, NULL);
+    /* ERANGE also means underflow (a subnormal or 0): a finite number. */
+    if (!isfinite(v) || (errno == ERANGE && fabs(v) > 1)) {
+        *why = "is too large";
+        return -1;
+    }
+    *out = v;
+    if (rest) *rest = text + i;
+    return 0;
+}
+
+/* "[lo, hi]" with each end open or closed. */
+static int in_range(const arg_option *opt, double v)
+{
+    int above = opt->kind & ARG_OPEN_MIN ? v > opt->min : v >= opt->min;
+    int below = opt->kind & ARG_OPEN_MAX ? v < opt->max : v <= opt->max;
+    return above && below;
+}
+
+static int range_error(arg_command *cmd, const arg_option *opt, const char *text)
+{
+    return args_usage_error(cmd, "--%s: %s is out of range %c%.15g, %.15g%c", opt->name, text,
+                            opt->kind & ARG_OPEN_MIN ? '(' : '[', opt->min, opt->max,
+                            opt->kind & ARG_OPEN_MAX ? ')' : ']');
+}
+
 /* Store text into opt by its kind; 2 on a bad value. */
 static int set_value(arg_command *cmd, arg_option *opt, const char *text)
 {
-    char *end = NULL;
-    errno = 0;
-    switch (opt->kind) {
+    const char *why = NULL;
+    double v = 0;
+    int kind = opt->kind & ARG_KIND_MASK;
+    switch (kind) {
     case ARG_FLAG:
         *(int *)opt->value = 1;
         return -1;
@@ -48,34 +116,26 @@ static int set_value(arg_command *cmd, arg_option *opt, const char *text)
         if (!text[0]) return args_usage_error(cmd, "--%s: the value is empty", opt->name);
         *(const char **)opt->value = text;
         return -1;
-    case ARG_INT: {
-        long v = strtol(text, &end, 10);
-        if (!text[0] || *end || errno == ERANGE)
-            return args_usage_error(cmd, "--%s: '%s' is not a whole number", opt->name, text);
-        if ((double)v < opt->min || (double)v > opt->max)
-            return args_usage_error(cmd, "--%s: %ld is out of range [%.17g, %.17g]", opt->name, v,
-                                    opt->min, opt->max);
-        *(int *)opt->value = (int)v;
+    case ARG_INT:
+    case ARG_REAL:
+        if (args_number(text, kind == ARG_INT, &v, NULL, &why) != 0)
+            return args_usage_error(cmd, "--%s: '%s' %s", opt->name, text, why);
+        if (!in_range(opt, v)) return range_error(cmd, opt, text);
+        if (kind == ARG_INT)
+            *(int *)opt->value = (int)v; /* whole and in an int's range by now */
+        else
+            *(double *)opt->value = v;
         return -1;
-    }
-    case ARG_REAL: {
-        double v = strtod(text, &end);
-        if (!text[0] || *end || errno == ERANGE || !isfinite(v))
-            return args_usage_error(cmd, "--%s: '%s' is not a finite number", opt->name, text);
-        if (v < opt->min || v > opt->max)
-            return args_usage_error(cmd, "--%s: %g is out of range [%g, %g]", opt->name, v,
-                                    opt->min, opt->max);
-        *(double *)opt->value = v;
-        return -1;
-    }
     case ARG_U64: {
-        /* strtoull accepts a sign and wraps "-1" around: allow digits only. */
-        size_t digits = strspn(text, "0123456789");
-        unsigned long long v = strtoull(text, &end, 10);
-        if (!text[0] || text[digits] || *end || errno == ERANGE)
+        /* strtoull accepts a sign, spaces and wraps "-1" around: digits only. */
+        size_t n = digits(text);
+        char *end = NULL;
+        errno = 0;
+        unsigned long long u = n ? strtoull(text, &end, 10) : 0;
+        if (!n || text[n] || errno == ERANGE)
             return args_usage_error(cmd, "--%s: '%s' is not a number from 0 to 2^64-1", opt->name,
                                     text);
-        *(uint64_t *)opt->value = (uint64_t)v;
+        *(uint64_t *)opt->value = (uint64_t)u;
         return -1;
     }
     }
@@ -113,7 +173,7 @@ int args_parse(arg_command *cmd, int argc, char **argv, char **positional, int *
         if (opt->seen) return args_usage_error(cmd, "--%s is given twice", opt->name);
         opt->seen = 1;
         const char *value = NULL;
-        if (opt->kind == ARG_FLAG) {
+        if ((opt->kind & ARG_KIND_MASK) == ARG_FLAG) {
             if (eq) return args_usage_error(cmd, "--%s takes no value", opt->name);
         } else if (eq) {
             value = eq + 1;

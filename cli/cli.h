@@ -53,8 +53,16 @@ void cli_catch_interrupt(void);
  * classifiers classes, per-class precision/recall and the confusion matrix
  * (rows: true class). names may be NULL. NULL when out of memory. */
 cJSON *cli_metrics_json(const nb_metrics *metrics, char *const *names);
-/* The same as text for people. */
+/* The same as text for people: per-class tables aligned by display width
+ * (see cli_text_width). */
 void cli_metrics_print(FILE *out, const nb_metrics *metrics, char *const *names);
+/* On stderr, "nabla <cmd>: warning: ..." when a regression's R^2 <= 0. */
+void cli_metrics_warn(const char *cmd, const nb_metrics *metrics);
+/* Columns a UTF-8 string takes on a terminal: 2 for East Asian wide
+ * characters and emoji, 0 for combining marks, 1 for the rest (a byte that
+ * is not valid UTF-8 counts 1). Self-contained, so the output does not
+ * depend on the locale. */
+int cli_text_width(const char *s);
 /* A class's display name: names[i], else its number in buf. */
 const char *cli_class_name(char *const *names, int classes, int index, char *buf, size_t size);
 

@@ -108,6 +108,8 @@ static int run(const arg_command *cmd, const char *path, const char *source, con
     }
     const nb_scaler *scaler = nb_model_scaler(model);
     if (scaler && scaler->kind != NB_SCALE_NONE) nb_scaler_apply(scaler, test.x, test.count);
+    /* Targets as the model learnt them; the metrics come back in their units. */
+    if (test.classes == 0) nb_scaler_apply(nb_model_target_scaler(model), test.y, test.count);
     cli_catch_interrupt();
     st = nb_evaluate(model, &test, &metrics);
     if (st != NB_OK) {
@@ -135,6 +137,7 @@ static int run(const arg_command *cmd, const char *path, const char *source, con
         printf("model %s on %s\n", path, source);
         cli_metrics_print(stdout, &metrics, names);
     }
+    cli_metrics_warn(CMD, &metrics);
     if (fflush(stdout) != 0) rc = CLI_EXIT_OUTPUT;
 done:
     nb_free(names);

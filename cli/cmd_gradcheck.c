@@ -88,6 +88,11 @@ static int run(const arg_command *cmd, const char *spec, const char *source, con
                uint64_t seed)
 {
     if (nb_spec_check(spec) != NB_OK) return args_usage_error(cmd, "--model: %s", nb_last_error());
+    /* Before any data is read: a probe model of one input knows the losses. */
+    nb_model *probe = NULL;
+    if (loss && nb_model_create("dense:2", 1, loss, 1, &probe) == NB_ERR_NOT_FOUND)
+        return args_usage_error(cmd, "--loss: %s", nb_last_error());
+    nb_model_free(probe);
     nb_dataset train = {0}, test = {0};
     nb_model *model = NULL;
     nb_scaler scaler = {0};

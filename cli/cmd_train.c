@@ -32,6 +32,9 @@ static const char help[] =
     "  --scale KIND         none|unit|minmax|zscore, fitted on the training part only\n"
     "                       (default: unit for IDX images, zscore for CSV, none for\n"
     "                       the built-in sets)\n"
+    "  --scale-targets KIND none|minmax|zscore for numeric targets (default zscore),\n"
+    "                       fitted on the training part; saved with the model, and\n"
+    "                       predict answers in the original units\n"
     "  --val FRACTION       validation part carved from the training part, in [0, 0.99]\n"
     "                       (default 0, or 0.1 with --patience)\n"
     "model:\n"
@@ -42,19 +45,20 @@ static const char help[] =
     "                       for class labels, mse for numeric targets)\n"
     "optimizer:\n"
     "  --optimizer NAME     sgd|momentum|nesterov|adagrad|rmsprop|adam|adamw (default sgd)\n"
-    "  --lr RATE            learning rate (default 0.01 for SGD-like, 0.001 for Adam)\n"
-    "  --momentum M         momentum and nesterov (default 0.9)\n"
-    "  --beta1 B --beta2 B  adam and adamw (default 0.9, 0.999)\n"
+    "  --lr RATE            learning rate in (0, 1e6] (default 0.01 for SGD-like,\n"
+    "                       0.001 for Adam)\n"
+    "  --momentum M         momentum and nesterov, in [0, 1) (default 0.9)\n"
+    "  --beta1 B --beta2 B  adam and adamw, each in [0, 1) (default 0.9, 0.999)\n"
     "  --weight-decay W     L2 penalty (decoupled for adamw; default 0, adamw 0.01)\n"
-    "  --clip-norm N        scale gradients to at most this L2 norm (default: off)\n"
+    "  --clip-norm N        scale gradients to at most this L2 norm, N > 0 (default: off)\n"
     "schedule:\n"
     "  --batch N            samples per step (default 32)\n"
     "  --epochs N           most epochs (default 10)\n"
     "  --seed N             data split, shuffling and initial weights (default 1)\n"
     "  --schedule KIND      constant|step|cosine (default constant)\n"
     "  --step-epochs N      step: multiply the rate by --gamma every N epochs (default 10)\n"
-    "  --gamma G            step: the factor (default 0.1)\n"
-    "  --lr-min R           cosine: the final rate (default 0)\n"
+    "  --gamma G            step: the factor, G > 0 (default 0.1)\n"
+    "  --lr-min R           cosine: the final rate, in [0, lr] (default 0)\n"
     "stopping:\n"
     "  --target-loss L      stop once the training loss is at most L\n"
     "  --target-accuracy A  stop once validation (else training) accuracy reaches A\n"
@@ -78,11 +82,16 @@ static const char help[] =
     "else <--out>.ckpt, else nabla.ckpt), prints how to resume and exits with 130;\n"
     "a second Ctrl-C exits at once.\n"
     "\n"
+    "Numbers are decimal, the whole text (no spaces, hex or trailing letters). An\n"
+    "option that has no effect with the chosen optimizer or schedule is an error.\n"
+    "For numeric targets the test metrics add MAE, RMSE and R^2 in the targets'\n"
+    "own units, with a warning when R^2 <= 0.\n"
+    "\n"
     "exit codes: 0 ok, 1 training failed, 2 usage, 3 data, 4 model, 5 output,\n"
     "130 interrupted (see 'nabla --help').\n";
 
 typedef struct train_args {
-    const char *data, *label, *spec, *loss, *optimizer, *schedule, *scale;
+    const char *data, *label, *spec, *loss, *optimizer, *schedule, *scale, *scale_targets;
     const char *out, *log, *report;
     const char *checkpoint, *checkpoint_every, *resume;
     int argc; /* the command line, to print how to resume */
@@ -96,7 +105,8 @@ typedef struct train_args {
 /* Everything train allocates, freed in one place. */
 typedef struct train_state {
     nb_dataset all, train, val, test;
-    nb_scaler scaler;
+    nb_scaler scaler, target_scaler;
+    nb_scale_kind target_scale; /* NB_SCALE_NONE for classes */
     nb_model *model;
     nb_train_result result;
     nb_metrics metrics;
@@ -169,6 +179,7 @@ static void free_state(train_state *s)
     nb_dataset_free(&s->val);
     nb_dataset_free(&s->test);
     nb_scaler_free(&s->scaler);
+    nb_scaler_free(&s->target_scaler);
     nb_model_free(s->model);
     nb_train_result_free(&s->result);
     if (s->have_metrics) nb_metrics_free(&s->metrics);
@@ -231,6 +242,8 @@ static char *settings_json(const train_args *a, const nb_train_config *cfg, cons
     if (cfg->patience > 0) cJSON_AddNumberToObject(j, "patience", cfg->patience);
     cJSON_AddNumberToObject(j, "val", a->val);
     cJSON_AddStringToObject(j, "scale", nb_scale_name(scale));
+    if (s->train.classes == 0)
+        cJSON_AddStringToObject(j, "scale_targets", nb_scale_name(s->target_scale));
     cJSON_AddNumberToObject(j, "train_samples", (double)s->train.count);
     cJSON_AddNumberToObject(j, "val_samples", (double)s->val.count);
     cJSON_AddNumberToObject(j, "test_samples", (double)s->test.count);
@@ -268,6 +281,36 @@ static int keep_raw_test(train_state *s)
     return CLI_EXIT_OK;
 }
 
+/* An option that would have no effect is a mistake: say which setting it
+ * needs rather than ignore it. -1 when all apply, else 2. */
+static int check_applicable(const arg_command *cmd, nb_optimizer_kind opt,
+                            nb_schedule_kind schedule)
+{
+    int momentum = opt == NB_OPT_MOMENTUM || opt == NB_OPT_NESTEROV;
+    int adam = opt == NB_OPT_ADAM || opt == NB_OPT_ADAMW;
+    static const struct {
+        const char *option, *needs;
+    } rules[] = {
+        {"momentum", "--optimizer momentum or nesterov"},
+        {"beta1", "--optimizer adam or adamw"},
+        {"beta2", "--optimizer adam or adamw"},
+        {"step-epochs", "--schedule step"},
+        {"gamma", "--schedule step"},
+        {"lr-min", "--schedule cosine"},
+    };
+    const int applies[] = {momentum,
+                           adam,
+                           adam,
+                           schedule == NB_SCHEDULE_STEP,
+                           schedule == NB_SCHEDULE_STEP,
+                           schedule == NB_SCHEDULE_COSINE};
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        if (args_seen(cmd, rules[i].option) && !applies[i])
+            return args_usage_error(cmd, "--%s has no effect without %s", rules[i].option,
+                                    rules[i].needs);
+    return -1;
+}
+
 /* Turn the options into checked values before anything is loaded. */
 static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *opt,
                       nb_schedule_kind *schedule)
@@ -297,6 +340,17 @@ static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *
     if (a->scale && nb_scale_parse(a->scale, &scale) != NB_OK)
         return args_usage_error(cmd, "--scale: unknown scaling '%s' (none, unit, minmax, zscore)",
                                 a->scale);
+    if (a->scale_targets &&
+        (nb_scale_parse(a->scale_targets, &scale) != NB_OK || scale == NB_SCALE_UNIT))
+        return args_usage_error(cmd, "--scale-targets: unknown scaling '%s' (none, minmax, zscore)",
+                                a->scale_targets);
+    int rc = check_applicable(cmd, *opt, *schedule);
+    if (rc >= 0) return rc;
+    /* The rate the cosine schedule ends at cannot be above the one it starts at. */
+    double lr = args_seen(cmd, "lr") ? a->lr : nb_optimizer_defaults(*opt).lr;
+    if (args_seen(cmd, "lr-min") && a->lr_min > lr)
+        return args_usage_error(cmd, "--lr-min %g is above the learning rate %g%s", a->lr_min, lr,
+                                args_seen(cmd, "lr") ? "" : " (the default of this optimizer)");
     if ((args_seen(cmd, "label") || a->regression) && !cli_is_csv(a->data))
         return args_usage_error(cmd, "--%s applies to .csv data only, not '%s'",
                                 args_seen(cmd, "label") ? "label" : "regression", a->data);
@@ -311,7 +365,7 @@ static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *
         if (cli_checkpoint_every(a->checkpoint_every, &probe, err, sizeof err) != 0)
             return args_usage_error(cmd, "%s", err);
     }
-    int rc = check_output("out", a->out);
+    rc = check_output("out", a->out);
     if (rc == CLI_EXIT_OK) rc = check_output("checkpoint", a->checkpoint);
     if (rc == CLI_EXIT_OK) rc = check_output("log", a->log);
     if (rc == CLI_EXIT_OK) rc = check_output("report", a->report);
@@ -348,6 +402,17 @@ static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
     }
     *scale = cli_default_scale(a->data, &s->train);
     if (a->scale) nb_scale_parse(a->scale, scale);
+    /* Numeric targets are z-scored unless told: a net's outputs start near
+     * 0 with a spread near 1, far from, say, house prices of 1e5..1e6. */
+    s->target_scale = s->train.classes > 0 ? NB_SCALE_NONE : NB_SCALE_ZSCORE;
+    if (a->scale_targets) nb_scale_parse(a->scale_targets, &s->target_scale);
+    if (s->train.classes > 0 && s->target_scale != NB_SCALE_NONE) {
+        cli_error(CMD,
+                  "--scale-targets %s: '%s' has %d classes, not numeric targets (one-hot class "
+                  "targets are never scaled)",
+                  a->scale_targets, a->data, s->train.classes);
+        return CLI_EXIT_USAGE;
+    }
     return CLI_EXIT_OK;
 }
 
@@ -359,7 +424,34 @@ static int scale_data(train_state *s, nb_scale_kind kind)
     nb_scaler_apply(&s->scaler, s->train.x, s->train.count);
     if (s->val.count) nb_scaler_apply(&s->scaler, s->val.x, s->val.count);
     if (s->test.count) nb_scaler_apply(&s->scaler, s->test.x, s->test.count);
+    if (s->target_scale == NB_SCALE_NONE) return CLI_EXIT_OK;
+    /* The targets too, by the training part's statistics only. */
+    st = nb_scaler_fit_targets(s->target_scale, &s->train, &s->target_scaler);
+    if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_DATA, NULL);
+    nb_scaler_apply(&s->target_scaler, s->train.y, s->train.count);
+    if (s->val.count) nb_scaler_apply(&s->target_scaler, s->val.y, s->val.count);
+    if (s->test.count) nb_scaler_apply(&s->target_scaler, s->test.y, s->test.count);
     return CLI_EXIT_OK;
+}
+
+/* The data's class names, or "0".."K-1": a regression loss on classes
+ * (one-hot targets) needs names to be a classifier later. */
+static nb_status set_class_names(nb_model *model, const nb_dataset *d)
+{
+    if (d->class_names) return nb_model_set_class_names(model, d->class_names, d->classes);
+    char **names = nb_calloc((size_t)d->classes, sizeof *names);
+    char *text = nb_calloc((size_t)d->classes, 12);
+    nb_status st = NB_ERR_MEMORY;
+    if (names && text) {
+        for (int i = 0; i < d->classes; i++) {
+            names[i] = text + (size_t)i * 12;
+            snprintf(names[i], 12, "%d", i);
+        }
+        st = nb_model_set_class_names(model, names, d->classes);
+    }
+    nb_free(names);
+    nb_free(text);
+    return st;
 }
 
 static int build_model(const arg_command *cmd, const train_args *a, train_state *s)
@@ -394,8 +486,9 @@ static int build_model(const arg_command *cmd, const train_args *a, train_state 
     }
     st = nb_model_init(s->model, a->seed);
     if (st == NB_OK) st = nb_model_set_scaler(s->model, &s->scaler);
-    if (st == NB_OK && d->class_names && d->classes > 0)
-        st = nb_model_set_class_names(s->model, d->class_names, d->classes);
+    if (st == NB_OK) st = nb_model_set_target_scaler(s->model, &s->target_scaler);
+    if (st == NB_OK && d->classes > 0 && (d->class_names || !classifier_loss))
+        st = set_class_names(s->model, d);
     if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_RUN, "building the model");
     return CLI_EXIT_OK;
 }
@@ -444,7 +537,9 @@ static void print_header(const train_args *a, const train_state *s, const nb_tra
         fprintf(stderr, "%d classes", d->classes);
     else
         fprintf(stderr, "%d targets", d->targets);
-    fprintf(stderr, "; scale %s\n", nb_scale_name(scale));
+    fprintf(stderr, "; scale %s", nb_scale_name(scale));
+    if (d->classes == 0) fprintf(stderr, ", targets %s", nb_scale_name(s->target_scale));
+    fputc('\n', stderr);
     fprintf(stderr, "model: %s (%zu parameters), loss %s\n", a->spec, params,
             nb_model_loss_name(s->model));
     fprintf(stderr, "training: %s lr %g, batch %d, epochs %d, seed %llu, schedule %s\n",
@@ -503,6 +598,9 @@ static int evaluate(const train_args *a, train_state *s)
     cli_metrics_print(stdout, &s->metrics, names);
     nb_free(names);
     fflush(stdout);
+    cli_metrics_warn(CMD, &s->metrics);
+    /* The report shows the test targets in their own units, as predicted. */
+    if (s->test.y) nb_scaler_invert(&s->target_scaler, s->test.y, s->test.count);
     if (a->report && classes == 0 && s->raw_x) {
         /* The report plots the fitted function against the test points. */
         s->predictions = nb_calloc(s->test.count, (size_t)s->test.targets * sizeof(nb_real));
@@ -632,25 +730,26 @@ int cmd_train(int argc, char **argv)
         {"model", ARG_STRING, &a.spec, 0, 0, 0},
         {"loss", ARG_STRING, &a.loss, 0, 0, 0},
         {"optimizer", ARG_STRING, &a.optimizer, 0, 0, 0},
-        {"lr", ARG_REAL, &a.lr, 0, 1e6, 0},
-        {"momentum", ARG_REAL, &a.momentum, 0, 1, 0},
-        {"beta1", ARG_REAL, &a.beta1, 0, 0.999999, 0},
-        {"beta2", ARG_REAL, &a.beta2, 0, 0.999999999, 0},
+        {"lr", ARG_REAL | ARG_OPEN_MIN, &a.lr, 0, 1e6, 0},
+        {"momentum", ARG_REAL | ARG_OPEN_MAX, &a.momentum, 0, 1, 0},
+        {"beta1", ARG_REAL | ARG_OPEN_MAX, &a.beta1, 0, 1, 0},
+        {"beta2", ARG_REAL | ARG_OPEN_MAX, &a.beta2, 0, 1, 0},
         {"weight-decay", ARG_REAL, &a.weight_decay, 0, 1e6, 0},
         {"batch", ARG_INT, &a.batch, 1, 1 << 24, 0},
         {"epochs", ARG_INT, &a.epochs, 1, 10000000, 0},
         {"seed", ARG_U64, &a.seed, 0, 0, 0},
         {"schedule", ARG_STRING, &a.schedule, 0, 0, 0},
         {"step-epochs", ARG_INT, &a.step_epochs, 1, 10000000, 0},
-        {"gamma", ARG_REAL, &a.gamma, 0, 1e6, 0},
+        {"gamma", ARG_REAL | ARG_OPEN_MIN, &a.gamma, 0, 1e6, 0},
         {"lr-min", ARG_REAL, &a.lr_min, 0, 1e6, 0},
-        {"clip-norm", ARG_REAL, &a.clip_norm, 0, 1e300, 0},
-        {"target-loss", ARG_REAL, &a.target_loss, 0, 1e300, 0},
-        {"target-accuracy", ARG_REAL, &a.target_accuracy, 0, 1, 0},
-        {"time-limit", ARG_REAL, &a.time_limit, 0, 1e9, 0},
-        {"patience", ARG_INT, &a.patience, 0, 10000000, 0},
+        {"clip-norm", ARG_REAL | ARG_OPEN_MIN, &a.clip_norm, 0, 1e300, 0},
+        {"target-loss", ARG_REAL | ARG_OPEN_MIN, &a.target_loss, 0, 1e300, 0},
+        {"target-accuracy", ARG_REAL | ARG_OPEN_MIN, &a.target_accuracy, 0, 1, 0},
+        {"time-limit", ARG_REAL | ARG_OPEN_MIN, &a.time_limit, 0, 1e9, 0},
+        {"patience", ARG_INT, &a.patience, 1, 10000000, 0},
         {"val", ARG_REAL, &a.val, 0, 0.99, 0},
         {"scale", ARG_STRING, &a.scale, 0, 0, 0},
+        {"scale-targets", ARG_STRING, &a.scale_targets, 0, 0, 0},
         {"out", ARG_STRING, &a.out, 0, 0, 0},
         {"log", ARG_STRING, &a.log, 0, 0, 0},
         {"report", ARG_STRING, &a.report, 0, 0, 0},

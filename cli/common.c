@@ -116,6 +116,11 @@ cJSON *cli_metrics_json(const nb_metrics *m, char *const *names)
         cJSON_AddItemToObject(root, "accuracy", number_or_null(m->accuracy));
     else
         cJSON_AddNullToObject(root, "accuracy");
+    if (m->classes == 0) { /* regression, in the targets' own units */
+        cJSON_AddItemToObject(root, "mae", number_or_null(m->mae));
+        cJSON_AddItemToObject(root, "rmse", number_or_null(m->rmse));
+        cJSON_AddItemToObject(root, "r2", number_or_null(m->r2));
+    }
     if (m->classes > 0 && m->confusion && m->precision && m->recall) {
         int c = m->classes;
         char buf[32];
@@ -145,27 +150,115 @@ cJSON *cli_metrics_json(const nb_metrics *m, char *const *names)
     return root;
 }
 
+/* Decode one UTF-8 character of s into *cp; its length in bytes (1 for a
+ * byte that does not start a valid sequence, *cp then -1). */
+static int utf8_next(const unsigned char *s, long *cp)
+{
+    int len = s[0] < 0x80                   ? 1
+              : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
+              : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+              : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
+                                            : 0;
+    if (len == 0) {
+        *cp = -1;
+        return 1;
+    }
+    long c = len == 1 ? s[0] : s[0] & (0x3f >> (len - 1));
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            *cp = -1;
+            return 1;
+        }
+        c = c << 6 | (s[i] & 0x3f);
+    }
+    *cp = c;
+    return len;
+}
+
+/* Display columns of one code point: the common ranges of Unicode's East
+ * Asian Width (W, F) and of zero-width marks; wcwidth would depend on the
+ * locale, and tables printed to a file or a pipe must line up too. */
+static int char_width(long c)
+{
+    static const long zero[][2] = {
+        {0x0300, 0x036f}, {0x0483, 0x0489}, {0x0591, 0x05bd}, {0x0610, 0x061a}, {0x064b, 0x065f},
+        {0x0e31, 0x0e31}, {0x0e34, 0x0e3a}, {0x0e47, 0x0e4e}, {0x1ab0, 0x1aff}, {0x1dc0, 0x1dff},
+        {0x200b, 0x200f}, {0x20d0, 0x20ff}, {0xfe00, 0xfe0f}, {0xfe20, 0xfe2f}, {0xe0100, 0xe01ef},
+    };
+    static const long wide[][2] = {
+        {0x1100, 0x115f},   {0x231a, 0x231b},   {0x2329, 0x232a},   {0x23e9, 0x23ec},
+        {0x25fd, 0x25fe},   {0x2614, 0x2615},   {0x2648, 0x2653},   {0x26a1, 0x26a1},
+        {0x26aa, 0x26ab},   {0x26bd, 0x26be},   {0x26c4, 0x26c5},   {0x26d4, 0x26d4},
+        {0x26ea, 0x26ea},   {0x26f2, 0x26f5},   {0x26fa, 0x26fd},   {0x2705, 0x2705},
+        {0x270a, 0x270b},   {0x2728, 0x2728},   {0x274c, 0x274c},   {0x2753, 0x2757},
+        {0x2795, 0x2797},   {0x27b0, 0x27b0},   {0x2b1b, 0x2b1c},   {0x2b50, 0x2b55},
+        {0x2e80, 0x303e},   {0x3041, 0x33ff},   {0x3400, 0x4dbf},   {0x4e00, 0x9fff},
+        {0xa000, 0xa4cf},   {0xa960, 0xa97f},   {0xac00, 0xd7a3},   {0xf900, 0xfaff},
+        {0xfe10, 0xfe19},   {0xfe30, 0xfe6f},   {0xff00, 0xff60},   {0xffe0, 0xffe6},
+        {0x16fe0, 0x18aff}, {0x1b000, 0x1b2ff}, {0x1f004, 0x1f004}, {0x1f0cf, 0x1f0cf},
+        {0x1f18e, 0x1f18e}, {0x1f191, 0x1f19a}, {0x1f200, 0x1f2ff}, {0x1f300, 0x1f64f},
+        {0x1f680, 0x1f6ff}, {0x1f7e0, 0x1f7eb}, {0x1f90c, 0x1f9ff}, {0x1fa70, 0x1faff},
+        {0x20000, 0x3fffd},
+    };
+    if (c < 0x300) return 1;
+    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
+        if (c >= zero[i][0] && c <= zero[i][1]) return 0;
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+        if (c >= wide[i][0] && c <= wide[i][1]) return 2;
+    return 1;
+}
+
+int cli_text_width(const char *s)
+{
+    int width = 0;
+    long c;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        p += utf8_next(p, &c);
+        width += c < 0 ? 1 : char_width(c);
+    }
+    return width;
+}
+
+/* s in exactly width columns: cut at a whole character, padded with spaces. */
+static void put_cell(FILE *out, const char *s, int width)
+{
+    int used = 0;
+    long c;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int len = utf8_next(p, &c), w = c < 0 ? 1 : char_width(c);
+        if (used + w > width) break;
+        fwrite(p, 1, (size_t)len, out);
+        used += w;
+        p += len;
+    }
+    fprintf(out, "%*s", width - used, "");
+}
+
 void cli_metrics_print(FILE *out, const nb_metrics *m, char *const *names)
 {
     fprintf(out, "test: %zu samples, loss %.6g", m->samples, m->loss);
     if (m->accuracy >= 0) fprintf(out, ", accuracy %.2f%%", 100.0 * m->accuracy);
+    if (m->classes == 0 && isfinite(m->r2))
+        fprintf(out, ", MAE %.6g, RMSE %.6g, R\u00b2 %.4f", m->mae, m->rmse, m->r2);
     fputc('\n', out);
     if (m->classes <= 0 || !m->confusion || !m->precision || !m->recall) return;
     int c = m->classes;
     char buf[32];
-    int width = 5;
+    int width = 5; /* "class" */
     for (int i = 0; i < c; i++) {
-        int len = (int)strlen(cli_class_name(names, c, i, buf, sizeof buf));
-        if (len > width) width = len;
+        int w = cli_text_width(cli_class_name(names, c, i, buf, sizeof buf));
+        if (w > width) width = w;
     }
     if (width > 24) width = 24;
-    fprintf(out, "\n%-*s  precision  recall  support\n", width, "class");
+    fputc('\n', out);
+    put_cell(out, "class", width);
+    fputs("  precision  recall  support\n", out);
     for (int i = 0; i < c; i++) {
         size_t support = 0;
         for (int j = 0; j < c; j++) support += m->confusion[(size_t)i * (size_t)c + (size_t)j];
-        fprintf(out, "%-*.*s  %9.4f  %6.4f  %7zu\n", width, width,
-                cli_class_name(names, c, i, buf, sizeof buf), m->precision[i], m->recall[i],
-                support);
+        put_cell(out, cli_class_name(names, c, i, buf, sizeof buf), width);
+        fprintf(out, "  %9.4f  %6.4f  %7zu\n", m->precision[i], m->recall[i], support);
     }
     if (c > 20) {
         fprintf(out, "\n(confusion matrix of %d classes left out; see --json or the report)\n", c);
@@ -183,11 +276,21 @@ void cli_metrics_print(FILE *out, const nb_metrics *m, char *const *names)
     for (int j = 0; j < c; j++) fprintf(out, " %*d", cell, j);
     fputc('\n', out);
     for (int i = 0; i < c; i++) {
-        fprintf(out, "%2d  %-*.*s ", i, width, width, cli_class_name(names, c, i, buf, sizeof buf));
+        fprintf(out, "%2d  ", i);
+        put_cell(out, cli_class_name(names, c, i, buf, sizeof buf), width);
+        fputc(' ', out);
         for (int j = 0; j < c; j++)
             fprintf(out, " %*zu", cell, m->confusion[(size_t)i * (size_t)c + (size_t)j]);
         fputc('\n', out);
     }
+}
+
+void cli_metrics_warn(const char *cmd, const nb_metrics *m)
+{
+    if (m->classes == 0 && isfinite(m->r2) && m->r2 <= 0)
+        cli_error(cmd,
+                  "warning: R\u00b2 is %.4f <= 0: the model is no better than predicting the mean",
+                  m->r2);
 }
 
 int cli_load_model(const char *cmd, const char *path, nb_model **out)

@@ -132,6 +132,8 @@ static void print_epoch(cli_progress *p, const nb_progress *pr)
         fprintf(stderr, "  val loss %.4f", s->val_loss);
         if (p->classifier && s->val_accuracy >= 0)
             fprintf(stderr, " acc %.2f%%", 100 * s->val_accuracy);
+        if (!p->classifier && isfinite(s->val_r2))
+            fprintf(stderr, " MAE %.4g R\u00b2 %.4f", s->val_mae, s->val_r2);
     }
     fprintf(stderr, "  %.2f s  lr %.4g\n", s->seconds, s->lr);
     fflush(stderr);
@@ -155,6 +157,11 @@ static int write_log(cli_progress *p, const nb_epoch_stats *s)
     if (s->val_loss >= 0) {
         put_number(f, "val_loss", s->val_loss, 1);
         put_number(f, "val_accuracy", s->val_accuracy, 0);
+        if (!p->classifier) { /* regression: in the targets' own units */
+            put_number(f, "val_mae", s->val_mae, 1);
+            put_number(f, "val_rmse", s->val_rmse, 1);
+            put_number(f, "val_r2", s->val_r2, 1);
+        }
     }
     put_number(f, "seconds", s->seconds, 0);
     put_number(f, "lr", s->lr, 1);

@@ -486,22 +486,6 @@ static void settings_table(FILE *f, const cli_report *r)
     cJSON_Delete(j);
 }
 
-/* R^2 = 1 - sum (y - p)^2 / sum (y - mean y)^2 over every target. */
-static double r_squared(const cli_report *r)
-{
-    const nb_dataset *t = r->test;
-    size_t n = t->count * (size_t)t->targets;
-    if (!r->test_predictions || !t->y || n < 2) return NAN;
-    double mean = 0, res = 0, tot = 0;
-    for (size_t i = 0; i < n; i++) mean += t->y[i];
-    mean /= (double)n;
-    for (size_t i = 0; i < n; i++) {
-        res += (t->y[i] - r->test_predictions[i]) * (t->y[i] - r->test_predictions[i]);
-        tot += (t->y[i] - mean) * (t->y[i] - mean);
-    }
-    return tot > 0 ? 1 - res / tot : NAN;
-}
-
 static void summary(FILE *f, const cli_report *r)
 {
     const nb_train_result *res = r->result;
@@ -513,9 +497,14 @@ static void summary(FILE *f, const cli_report *r)
     if (m)
         fprintf(f, "<div class=\"card%s\"><div class=\"big\">%.4g</div>test loss</div>\n",
                 m->accuracy >= 0 ? "" : " main", m->loss);
-    double r2 = m && m->accuracy < 0 ? r_squared(r) : NAN;
-    if (isfinite(r2))
-        fprintf(f, "<div class=\"card\"><div class=\"big\">%.4f</div>test R&sup2;</div>\n", r2);
+    /* Regression: in the targets' own units (nb_metrics). */
+    int regression = m && m->accuracy < 0;
+    if (regression && isfinite(m->r2))
+        fprintf(f, "<div class=\"card\"><div class=\"big\">%.4f</div>test R&sup2;</div>\n", m->r2);
+    if (regression && isfinite(m->mae))
+        fprintf(f, "<div class=\"card\"><div class=\"big\">%.4g</div>test MAE</div>\n", m->mae);
+    if (regression && isfinite(m->rmse))
+        fprintf(f, "<div class=\"card\"><div class=\"big\">%.4g</div>test RMSE</div>\n", m->rmse);
     if (m)
         fprintf(f, "<div class=\"card\"><div class=\"big\">%zu</div>test samples</div>\n",
                 m->samples);
@@ -528,6 +517,10 @@ static void summary(FILE *f, const cli_report *r)
     fprintf(f, "<div class=\"card\"><div class=\"big\">%zu</div>parameters</div>\n", r->parameters);
     fputs("</div>\n", f);
     if (!m) fputs("<p class=\"note\">This data source has no test part.</p>\n", f);
+    if (regression && isfinite(m->r2) && m->r2 <= 0)
+        fputs("<p class=\"note warn\">Warning: test R&sup2; &le; 0: the model is no better than "
+              "predicting the mean.</p>\n",
+              f);
 }
 
 static const char style[] =
@@ -567,7 +560,7 @@ static const char style[] =
     "figure img{image-rendering:pixelated;display:block;margin:0 auto 4px}"
     "figure.wrong{border-color:" COLOR_MISTAKE
     ";background:#fdeeee}figure.wrong b{color:" COLOR_MISTAKE "}"
-    ".note{color:#666;font-size:13px}\n";
+    ".note{color:#666;font-size:13px}.warn{color:#a40}\n";
 
 static void write_html(FILE *f, const cli_report *r)
 {

@@ -1,19 +1,20 @@
 /* Checkpoint options of nabla train (see train_checkpoint.h). */
 #include "train_checkpoint.h"
 
-#include <errno.h>
+#include "args.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 int cli_checkpoint_every(const char *text, nb_train_config *c, char *err, size_t size)
 {
-    char *end = NULL;
-    errno = 0;
-    double n = text[0] >= '0' && text[0] <= '9' ? strtod(text, &end) : NAN;
-    char unit = end && *end ? *end : 'e';
-    int bad = !end || errno || !isfinite(n) || !(n > 0) || (end[0] && end[1]) ||
-              (unit != 'e' && unit != 'm' && unit != 'b');
+    /* The number by the options' one parser, then at most a unit letter. */
+    double n = 0;
+    const char *rest = NULL, *why = NULL;
+    int bad = args_number(text, 0, &n, &rest, &why) != 0 || text[0] == '+' || text[0] == '-';
+    char unit = !bad ? rest[0] : 0;
+    bad = bad || (unit && (rest[1] || (unit != 'm' && unit != 'b'))) || !(n > 0);
     /* Epochs and batches are whole counts; minutes may have a fraction. */
     if (!bad && unit != 'm' && (n != floor(n) || n > 2147483647.0)) bad = 1;
     if (bad) {
@@ -23,7 +24,7 @@ int cli_checkpoint_every(const char *text, nb_train_config *c, char *err, size_t
                  text);
         return -1;
     }
-    c->checkpoint_epochs = unit == 'e' ? (int)n : 0;
+    c->checkpoint_epochs = !unit ? (int)n : 0;
     c->checkpoint_minutes = unit == 'm' ? n : 0;
     c->checkpoint_batches = unit == 'b' ? (int)n : 0;
     return 0;

@@ -457,6 +457,13 @@ nb_status nb_scale_parse(const char *name, nb_scale_kind *kind);
 nb_status nb_scaler_fit(nb_scale_kind kind, const nb_dataset *train, nb_scaler *out);
 nb_status nb_scaler_copy(const nb_scaler *src, nb_scaler *out);
 void nb_scaler_apply(const nb_scaler *scaler, nb_real *x, size_t count); /* count samples */
+/* The inverse, x = x' / scale[j] + offset[j]: back to the original units. */
+void nb_scaler_invert(const nb_scaler *scaler, nb_real *x, size_t count);
+/* A scaler for the regression targets (y, targets values per sample), fitted
+ * on the training set only by the same rules, per target (features =
+ * targets): e.g. zscore makes house prices of 1e5..1e6 mean 0, deviation
+ * 1. "unit" is refused (it is for image bytes). */
+nb_status nb_scaler_fit_targets(nb_scale_kind kind, const nb_dataset *train, nb_scaler *out);
 void nb_scaler_free(nb_scaler *scaler);
 /* out[i][labels[i]] = 1, zeros elsewhere (count x classes); a label outside
  * 0..classes-1 leaves its row all zeros. */
@@ -494,7 +501,10 @@ const char *nb_model_spec(const nb_model *model);
 const char *nb_model_loss_name(const nb_model *model);
 int nb_model_inputs(const nb_model *model);
 int nb_model_outputs(const nb_model *model);
-int nb_model_is_classifier(const nb_model *model); /* softmax_ce or bce */
+/* softmax_ce or bce, or a regression loss (mse, ...) trained on one-hot
+ * classes: then class names are set (one per output), and the predicted
+ * class is the largest output. */
+int nb_model_is_classifier(const nb_model *model);
 int nb_model_batch(const nb_model *model);
 /* Compile for another batch size (memory is reused when it fits). */
 nb_status nb_model_set_batch(nb_model *model, int batch);
@@ -502,16 +512,29 @@ nb_status nb_model_init(nb_model *model, uint64_t seed);
 
 /* Outputs for count raw samples (count x inputs): the model's scaler is
  * applied first; out gets count x outputs values: class probabilities for
- * classifiers (sigmoid for bce), the regression values otherwise. It runs
- * in chunks of the batch size and recompiles for a last, partial chunk (node
- * value pointers taken earlier are then stale); "x" must not be bound. */
+ * softmax_ce and bce (sigmoid), the outputs themselves for a regression
+ * loss trained on one-hot classes, and otherwise the regression values in
+ * the targets' original units (the target scaler inverted). It runs in
+ * chunks of the batch size and recompiles for a last, partial chunk (node
+ * value pointers taken earlier are then stale); "x" must not be bound. A
+ * sample whose input (after scaling) or output is NaN or infinite is
+ * NB_ERR_NUMERIC, naming the first such sample (0-based) and value. */
 nb_status nb_model_predict(nb_model *model, const nb_real *x, size_t count, nb_real *out);
 
 /* What is saved with the model. Setters copy. */
 nb_status nb_model_set_scaler(nb_model *model, const nb_scaler *scaler);
 const nb_scaler *nb_model_scaler(const nb_model *model);
+/* The regression targets' scaler (one entry per output; NULL or kind none:
+ * targets unscaled, the default). Training sees targets scaled by it;
+ * nb_model_predict inverts it, so predictions are in the original units;
+ * nb_evaluate reports MAE, RMSE and R^2 in the original units. Refused for
+ * classifiers. */
+nb_status nb_model_set_target_scaler(nb_model *model, const nb_scaler *scaler);
+const nb_scaler *nb_model_target_scaler(const nb_model *model); /* NULL if none */
 /* Class names: 1 to NB_LABEL_NAME_MAX - 1 bytes, no control characters
- * (C0, DEL, C1), no two alike; NULL or 0 clears them. */
+ * (C0, DEL, C1), no two alike. count is the number of classes: outputs for
+ * softmax_ce, 2 for bce; for a regression loss, outputs (one-hot targets:
+ * the model becomes a classifier); NULL or 0 clears them. */
 nb_status nb_model_set_class_names(nb_model *model, char *const *names, int count);
 const char *nb_model_class_name(const nb_model *model, int index); /* NULL if none */
 int nb_model_class_count(const nb_model *model);                   /* named classes */
@@ -550,6 +573,9 @@ typedef struct nb_epoch_stats {
     double train_loss, train_accuracy; /* accuracy: -1 for regression */
     double val_loss, val_accuracy;     /* -1 when there is no validation set */
     double seconds;
+    /* Regression with a validation set: its MAE, RMSE and R^2 in the
+     * targets' original units (see nb_metrics); NaN otherwise. */
+    double val_mae, val_rmse, val_r2;
 } nb_epoch_stats;
 
 /* Called on every batch (for a progress bar) and at the end of every epoch
@@ -625,7 +651,19 @@ nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *v
 /* Loss, accuracy and, for classifiers, the confusion matrix
  * (confusion[true * classes + predicted]) and per-class precision and
  * recall (0 where nothing was predicted or present), on data already
- * scaled, in batches of the model's batch size. */
+ * scaled (features by the model's scaler, regression targets by its target
+ * scaler), in batches of the model's batch size. The loss is the training
+ * loss, on scaled targets. For regression, with y the outputs and t the
+ * targets both in the original units (the target scaler inverted), over
+ * all n samples and T targets:
+ *   mae  = sum |y - t| / (n T)
+ *   rmse = sqrt(sum (y - t)^2 / (n T))
+ *   r2   = the mean over targets of 1 - SS_res / SS_tot, SS_res = sum_i
+ *          (y_i - t_i)^2, SS_tot = sum_i (t_i - mean t)^2 (a constant
+ *          target: 1 when SS_res is 0, else 0). r2 <= 0: the model is no
+ *          better than predicting the mean.
+ * A sample whose input or output is NaN or infinite, or a loss that is not
+ * finite, is NB_ERR_NUMERIC naming the first such sample (0-based). */
 typedef struct nb_metrics {
     size_t samples;
     double loss;
@@ -633,7 +671,8 @@ typedef struct nb_metrics {
     int classes;
     size_t *confusion;
     double *precision, *recall;
-    int32_t *predicted; /* samples predicted classes (classifiers), else NULL */
+    int32_t *predicted;   /* samples predicted classes (classifiers), else NULL */
+    double mae, rmse, r2; /* regression; NaN for classifiers */
 } nb_metrics;
 
 nb_status nb_evaluate(nb_model *model, const nb_dataset *data, nb_metrics *out);

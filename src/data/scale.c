@@ -130,6 +130,24 @@ nb_status nb_scaler_fit(nb_scale_kind kind, const nb_dataset *train, nb_scaler *
     return NB_OK;
 }
 
+nb_status nb_scaler_fit_targets(nb_scale_kind kind, const nb_dataset *train, nb_scaler *out)
+{
+    if (!out) return nb_error(NB_ERR_ARGUMENT, "fitting a target scaler: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!train) return nb_error(NB_ERR_ARGUMENT, "fitting a target scaler: train is NULL");
+    if (kind == NB_SCALE_UNIT)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "fitting a target scaler: \"unit\" (x / 255) is for image bytes, not "
+                        "targets (none, minmax or zscore)");
+    if (train->classes > 0 || !train->y || train->targets < 1)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "fitting a target scaler: the data set has no regression targets");
+    /* The targets seen as features: the same fit, per target. */
+    nb_dataset view = {.count = train->count, .features = train->targets, .x = train->y};
+    nb_status st = nb_scaler_fit(kind, &view, out);
+    return st == NB_OK ? NB_OK : nb_error_prefix(st, "fitting a target scaler");
+}
+
 nb_status nb_scaler_copy(const nb_scaler *src, nb_scaler *out)
 {
     if (!src || !out) return nb_error(NB_ERR_ARGUMENT, "nb_scaler_copy: NULL argument");
@@ -151,6 +169,14 @@ void nb_scaler_apply(const nb_scaler *scaler, nb_real *x, size_t count)
     size_t f = (size_t)scaler->features;
     for (size_t i = 0; i < count; i++, x += f)
         for (size_t j = 0; j < f; j++) x[j] = (x[j] - scaler->offset[j]) * scaler->scale[j];
+}
+
+void nb_scaler_invert(const nb_scaler *scaler, nb_real *x, size_t count)
+{
+    if (!scaler || !x || scaler->kind == NB_SCALE_NONE || !scaler->offset || !scaler->scale) return;
+    size_t f = (size_t)scaler->features;
+    for (size_t i = 0; i < count; i++, x += f)
+        for (size_t j = 0; j < f; j++) x[j] = x[j] / scaler->scale[j] + scaler->offset[j];
 }
 
 void nb_scaler_free(nb_scaler *scaler)

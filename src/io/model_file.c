@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,15 +17,18 @@
 
 #define SCALER_OFFSET "scaler.offset"
 #define SCALER_SCALE  "scaler.scale"
-/* A weight and a bias per layer, and the scaler's two arrays. */
-#define MAX_FILE_TENSORS (2 * NB_MAX_LAYERS + 2)
+#define TARGET_OFFSET "target_scaler.offset"
+#define TARGET_SCALE  "target_scaler.scale"
+/* A weight and a bias per layer, and the two scalers' two arrays each. */
+#define MAX_FILE_TENSORS (2 * NB_MAX_LAYERS + 4)
 
 /* ------------------------------------------------------------------ save */
 
 /* One tensor to write: its name and values. */
 typedef nb_st_out out_tensor;
 
-/* The parameters in creation order, then the scaler's two arrays. */
+/* The parameters in creation order, then the scaler's two arrays, then the
+ * target scaler's. */
 static int list_tensors(const nb_model *m, out_tensor *t, int max)
 {
     nb_graph *g = m->graph;
@@ -35,6 +39,11 @@ static int list_tensors(const nb_model *m, out_tensor *t, int max)
     if (m->scaler.kind != NB_SCALE_NONE && n + 2 <= max) {
         t[n++] = (out_tensor){SCALER_OFFSET, nb_shape1(m->scaler.features), m->scaler.offset};
         t[n++] = (out_tensor){SCALER_SCALE, nb_shape1(m->scaler.features), m->scaler.scale};
+    }
+    const nb_scaler *ts = &m->target_scaler;
+    if (ts->kind != NB_SCALE_NONE && n + 2 <= max) {
+        t[n++] = (out_tensor){TARGET_OFFSET, nb_shape1(ts->features), ts->offset};
+        t[n++] = (out_tensor){TARGET_SCALE, nb_shape1(ts->features), ts->scale};
     }
     return n;
 }
@@ -80,6 +89,9 @@ static cJSON *make_header(const nb_model *m)
     ok = ok && add_meta_int(meta, "inputs", m->inputs);
     ok = ok && add_meta_int(meta, "outputs", m->outputs);
     ok = ok && add_meta(meta, "scale", nb_scale_name(m->scaler.kind));
+    /* Only when set: files without it load as unscaled targets. */
+    if (m->target_scaler.kind != NB_SCALE_NONE)
+        ok = ok && add_meta(meta, "target_scale", nb_scale_name(m->target_scaler.kind));
     ok = ok && add_class_names(meta, m);
     for (int i = 0; ok && i < m->meta_count; i++)
         ok = add_meta(meta, m->meta[i].key, m->meta[i].json);
@@ -216,6 +228,9 @@ static nb_status match_tensors(const nb_model *m, const nb_st_header *h, out_ten
                     m->scaler.kind == NB_SCALE_NONE &&
                             strncmp(h->tensors[i].name, "scaler.", 7) == 0
                         ? " (the metadata says scale \"none\")"
+                    : m->target_scaler.kind == NB_SCALE_NONE &&
+                            strncmp(h->tensors[i].name, "target_scaler.", 14) == 0
+                        ? " (the metadata has no \"target_scale\")"
                         : "");
         }
     return NB_OK;
@@ -237,12 +252,40 @@ static nb_status read_tensors(FILE *f, uint64_t data_start, const nb_st_header *
     return NB_OK;
 }
 
+/* Predictions divide by the target scale: it must be finite and not 0. */
+static nb_status check_target_scaler(const nb_scaler *s)
+{
+    for (int j = 0; s->kind != NB_SCALE_NONE && j < s->features; j++)
+        if (!isfinite(s->offset[j]) || !isfinite(s->scale[j]) || s->scale[j] == 0)
+            return nb_error(NB_ERR_FORMAT,
+                            "tensors \"%s\" and \"%s\": entry %d has offset %g, scale %g (a "
+                            "finite offset and a finite, non-zero scale expected)",
+                            TARGET_OFFSET, TARGET_SCALE, j, (double)s->offset[j],
+                            (double)s->scale[j]);
+    return NB_OK;
+}
+
+/* An identity scaler of kind on count values, filled from the file later. */
+static nb_status placeholder_scaler(nb_model *m, nb_scale_kind kind, int count, int target)
+{
+    nb_real *ones = nb_malloc((size_t)count * sizeof *ones);
+    nb_real *zeros = nb_calloc((size_t)count, sizeof *zeros);
+    for (int j = 0; ones && j < count; j++) ones[j] = 1;
+    nb_scaler s = {kind, count, zeros, ones};
+    nb_status st = !ones || !zeros ? nb_error(NB_ERR_MEMORY, "out of memory for the scaler")
+                   : target        ? nb_model_set_target_scaler(m, &s)
+                                   : nb_model_set_scaler(m, &s);
+    nb_free(ones);
+    nb_free(zeros);
+    return st;
+}
+
 /* Build the model the metadata describes and fill it from the file. */
 static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h, nb_model **out)
 {
     const char *format, *spec, *loss, *scale_name, *names;
     int version, inputs, outputs;
-    nb_scale_kind scale = NB_SCALE_NONE;
+    nb_scale_kind scale = NB_SCALE_NONE, target_scale = NB_SCALE_NONE;
     nb_status st;
     if (!h->metadata) return nb_error(NB_ERR_FORMAT, "no \"__metadata__\": not a nabla model file");
     if ((st = meta_required(h, "format", &format)) != NB_OK) return st;
@@ -260,6 +303,9 @@ static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h,
     if ((scale_name = meta_string(h, "scale")) &&
         (st = nb_scale_parse(scale_name, &scale)) != NB_OK)
         return nb_error_prefix(NB_ERR_FORMAT, "metadata \"scale\"");
+    if ((scale_name = meta_string(h, "target_scale")) &&
+        (st = nb_scale_parse(scale_name, &target_scale)) != NB_OK)
+        return nb_error_prefix(NB_ERR_FORMAT, "metadata \"target_scale\"");
     nb_model *m;
     if ((st = nb_model_create(spec, inputs, loss, NB_LOAD_BATCH, &m)) != NB_OK)
         return nb_error_prefix(NB_ERR_FORMAT, "metadata describes no valid model");
@@ -268,21 +314,19 @@ static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h,
                       outputs, spec, m->outputs);
         goto fail;
     }
-    if (scale != NB_SCALE_NONE) { /* arrays to fill below; identity until then */
-        nb_real *ones = nb_malloc((size_t)inputs * sizeof *ones);
-        nb_real *zeros = nb_calloc((size_t)inputs, sizeof *zeros);
-        for (int j = 0; ones && j < inputs; j++) ones[j] = 1;
-        nb_scaler s = {scale, inputs, zeros, ones};
-        st = ones && zeros ? nb_model_set_scaler(m, &s)
-                           : nb_error(NB_ERR_MEMORY, "out of memory for the scaler");
-        nb_free(ones);
-        nb_free(zeros);
-        if (st != NB_OK) goto fail;
+    /* Arrays to fill below; identity until then. */
+    if (scale != NB_SCALE_NONE && (st = placeholder_scaler(m, scale, inputs, 0)) != NB_OK)
+        goto fail;
+    if (target_scale != NB_SCALE_NONE &&
+        (st = placeholder_scaler(m, target_scale, outputs, 1)) != NB_OK) {
+        st = nb_error_prefix(NB_ERR_FORMAT, "metadata \"target_scale\"");
+        goto fail;
     }
     out_tensor want[MAX_FILE_TENSORS];
     int count = list_tensors(m, want, MAX_FILE_TENSORS);
     if ((st = match_tensors(m, h, want, count)) != NB_OK) goto fail;
     if ((st = read_tensors(f, data_start, h, want, count)) != NB_OK) goto fail;
+    if ((st = check_target_scaler(&m->target_scaler)) != NB_OK) goto fail;
     if ((names = meta_string(h, "class_names")) && (st = load_class_names(m, names)) != NB_OK)
         goto fail;
     for (const cJSON *e = h->metadata->child; e; e = e->next) {

@@ -25,8 +25,9 @@ nb_status nb_loss_parse(const char *name, nb_loss_kind *kind)
 
 int nb_model_meta_reserved(const char *key)
 {
-    static const char *const reserved[] = {"format", "format_version", "spec",  "loss",
-                                           "inputs", "outputs",        "scale", "class_names"};
+    static const char *const reserved[] = {"format", "format_version", "spec",
+                                           "loss",   "inputs",         "outputs",
+                                           "scale",  "class_names",    "target_scale"};
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
         if (strcmp(key, reserved[i]) == 0) return 1;
     return 0;
@@ -147,6 +148,7 @@ nb_status nb_model_create(const char *spec, int inputs, const char *loss, int ba
     m->inputs = inputs;
     m->batch = batch;
     m->scaler.kind = NB_SCALE_NONE;
+    m->target_scaler.kind = NB_SCALE_NONE;
     m->graph = nb_graph_create();
     if (!m->graph) {
         nb_free(m);
@@ -160,11 +162,11 @@ nb_status nb_model_create(const char *spec, int inputs, const char *loss, int ba
     return NB_OK;
 }
 
-static void clear_scaler(nb_model *m)
+static void clear_scaler(nb_scaler *s)
 {
-    nb_free(m->scaler.offset);
-    nb_free(m->scaler.scale);
-    m->scaler = (nb_scaler){NB_SCALE_NONE, 0, NULL, NULL};
+    nb_free(s->offset);
+    nb_free(s->scale);
+    *s = (nb_scaler){NB_SCALE_NONE, 0, NULL, NULL};
 }
 
 static void clear_class_names(nb_model *m)
@@ -179,7 +181,8 @@ void nb_model_free(nb_model *m)
 {
     if (!m) return;
     nb_graph_free(m->graph);
-    clear_scaler(m);
+    clear_scaler(&m->scaler);
+    clear_scaler(&m->target_scaler);
     clear_class_names(m);
     for (int i = 0; i < m->meta_count; i++) nb_free(m->meta[i].json);
     nb_free(m->meta);
@@ -231,9 +234,16 @@ const char *nb_model_loss_name(const nb_model *m)
     return m ? loss_names[m->loss_kind] : NULL;
 }
 
+/* The loss itself is a classifier's, or a regression loss was given one-hot
+ * classes (their names say so). */
+static int classifier_loss(const nb_model *m)
+{
+    return m->loss_kind == NB_LOSS_SOFTMAX_CE || m->loss_kind == NB_LOSS_BCE;
+}
+
 int nb_model_is_classifier(const nb_model *m)
 {
-    return m && (m->loss_kind == NB_LOSS_SOFTMAX_CE || m->loss_kind == NB_LOSS_BCE);
+    return m && (classifier_loss(m) || m->class_count > 0);
 }
 
 /* ------------------------------------------------------ batch and init */
@@ -287,32 +297,45 @@ static nb_real sigmoid(nb_real x)
     return (nb_real)(e / (1 + e));
 }
 
-/* x' = (x - offset[j]) * scale[j], row by row. */
-static void apply_scaler(const nb_scaler *s, nb_real *x, size_t rows, int cols)
+/* The first value of rows x cols that is not finite: NB_ERR_NUMERIC naming
+ * its sample (first + row, 0-based) and column. */
+static nb_status check_finite(const nb_real *v, int rows, int cols, size_t first, const char *what)
 {
-    if (s->kind == NB_SCALE_NONE || !s->offset || !s->scale) return;
-    for (size_t r = 0; r < rows; r++) {
-        nb_real *row = x + r * (size_t)cols;
-        for (int j = 0; j < cols; j++) row[j] = (row[j] - s->offset[j]) * s->scale[j];
-    }
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) {
+            double x = v[(size_t)r * (size_t)cols + (size_t)j];
+            if (!isfinite(x))
+                return nb_error(NB_ERR_NUMERIC, "sample %zu (0-based): %s %d is %g",
+                                first + (size_t)r, what, j, x);
+        }
+    return NB_OK;
 }
 
-static nb_status predict_chunk(nb_model *m, const nb_real *x, int rows, nb_real *out)
+static nb_status predict_chunk(nb_model *m, const nb_real *x, int rows, size_t first, nb_real *out)
 {
     nb_graph *g = m->graph;
     nb_status st = nb_graph_feed(g, m->x, x, (size_t)rows * (size_t)m->inputs);
     if (st != NB_OK) return st;
-    apply_scaler(&m->scaler, nb_node_value(g, m->x), (size_t)rows, m->inputs);
+    nb_real *in = nb_node_value(g, m->x);
+    nb_scaler_apply(&m->scaler, in, (size_t)rows);
+    if ((st = check_finite(in, rows, m->inputs, first, "input (after scaling)")) != NB_OK)
+        return st;
     /* The output is made before the loss: the loss and target are skipped. */
     if ((st = nb_graph_forward_to(g, m->output)) != NB_OK) return st;
     const nb_real *y = nb_node_value(g, m->output);
+    if ((st = check_finite(y, rows, m->outputs, first, "output")) != NB_OK) return st;
     size_t n = (size_t)rows * (size_t)m->outputs;
-    if (m->loss_kind == NB_LOSS_SOFTMAX_CE)
+    if (m->loss_kind == NB_LOSS_SOFTMAX_CE) {
         nb_softmax_rows(y, out, rows, m->outputs);
-    else if (m->loss_kind == NB_LOSS_BCE)
+    } else if (m->loss_kind == NB_LOSS_BCE) {
         for (size_t i = 0; i < n; i++) out[i] = sigmoid(y[i]);
-    else
+    } else {
         memcpy(out, y, n * sizeof *out);
+        /* Back to the targets' units; a huge scale can overflow here. */
+        nb_scaler_invert(&m->target_scaler, out, (size_t)rows);
+        if ((st = check_finite(out, rows, m->outputs, first, "output (in target units)")) != NB_OK)
+            return st;
+    }
     return NB_OK;
 }
 
@@ -329,7 +352,7 @@ nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real 
         int rows = count - done < (size_t)batch ? (int)(count - done) : batch;
         if (rows != m->batch) st = nb_model_set_batch(m, rows); /* the last, partial chunk */
         if (st == NB_OK)
-            st = predict_chunk(m, x + done * (size_t)m->inputs, rows,
+            st = predict_chunk(m, x + done * (size_t)m->inputs, rows, done,
                                out + done * (size_t)m->outputs);
         done += (size_t)rows;
     }
@@ -342,40 +365,63 @@ nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real 
 
 /* ------------------------------------------- scaler, class names, metadata */
 
-nb_status nb_model_set_scaler(nb_model *m, const nb_scaler *s)
+/* Copy s (features values each) into *dst; what names it in messages. */
+static nb_status set_scaler(nb_scaler *dst, const nb_scaler *s, int features, const char *what,
+                            const char *unit)
 {
-    if (!m) return nb_error(NB_ERR_ARGUMENT, "setting a scaler: no model");
     if (!s || s->kind == NB_SCALE_NONE) {
-        clear_scaler(m);
+        clear_scaler(dst);
         return NB_OK;
     }
     if ((unsigned)s->kind > NB_SCALE_ZSCORE)
-        return nb_error(NB_ERR_ARGUMENT, "setting a scaler: unknown kind %d", (int)s->kind);
-    if (s->features != m->inputs || !s->offset || !s->scale)
-        return nb_error(NB_ERR_SHAPE, "setting a scaler of %d features on a model of %d inputs%s",
-                        s->features, m->inputs, s->offset && s->scale ? "" : " (no arrays)");
+        return nb_error(NB_ERR_ARGUMENT, "setting a %s: unknown kind %d", what, (int)s->kind);
+    if (s->features != features || !s->offset || !s->scale)
+        return nb_error(NB_ERR_SHAPE, "setting a %s of %d values on a model of %d %s%s", what,
+                        s->features, features, unit, s->offset && s->scale ? "" : " (no arrays)");
     for (int j = 0; j < s->features; j++)
-        if (!isfinite(s->offset[j]) || !isfinite(s->scale[j]))
-            return nb_error(NB_ERR_NUMERIC, "setting a scaler: feature %d has offset %g, scale %g",
+        if (!isfinite(s->offset[j]) || !isfinite(s->scale[j]) || s->scale[j] == 0)
+            return nb_error(NB_ERR_NUMERIC, "setting a %s: entry %d has offset %g, scale %g", what,
                             j, (double)s->offset[j], (double)s->scale[j]);
     size_t bytes = (size_t)s->features * sizeof(nb_real);
     nb_real *offset = nb_malloc(bytes), *scale = nb_malloc(bytes);
     if (!offset || !scale) {
         nb_free(offset);
         nb_free(scale);
-        return nb_error(NB_ERR_MEMORY, "setting a scaler of %d features: out of memory",
+        return nb_error(NB_ERR_MEMORY, "setting a %s of %d values: out of memory", what,
                         s->features);
     }
     memcpy(offset, s->offset, bytes);
     memcpy(scale, s->scale, bytes);
-    clear_scaler(m);
-    m->scaler = (nb_scaler){s->kind, s->features, offset, scale};
+    clear_scaler(dst);
+    *dst = (nb_scaler){s->kind, s->features, offset, scale};
     return NB_OK;
+}
+
+nb_status nb_model_set_scaler(nb_model *m, const nb_scaler *s)
+{
+    if (!m) return nb_error(NB_ERR_ARGUMENT, "setting a scaler: no model");
+    return set_scaler(&m->scaler, s, m->inputs, "scaler", "inputs");
 }
 
 const nb_scaler *nb_model_scaler(const nb_model *m)
 {
     return m && m->scaler.kind != NB_SCALE_NONE ? &m->scaler : NULL;
+}
+
+nb_status nb_model_set_target_scaler(nb_model *m, const nb_scaler *s)
+{
+    if (!m) return nb_error(NB_ERR_ARGUMENT, "setting a target scaler: no model");
+    if (s && s->kind != NB_SCALE_NONE && nb_model_is_classifier(m))
+        return nb_error(NB_ERR_ARGUMENT,
+                        "setting a target scaler on a classifier (loss %s%s): only regression "
+                        "targets are scaled",
+                        loss_names[m->loss_kind], classifier_loss(m) ? "" : ", class names set");
+    return set_scaler(&m->target_scaler, s, m->outputs, "target scaler", "outputs");
+}
+
+const nb_scaler *nb_model_target_scaler(const nb_model *m)
+{
+    return m && m->target_scaler.kind != NB_SCALE_NONE ? &m->target_scaler : NULL;
 }
 
 static char *copy_text(const char *s)
@@ -448,12 +494,16 @@ nb_status nb_model_set_class_names(nb_model *m, char *const *names, int count)
         clear_class_names(m);
         return NB_OK;
     }
-    int want = m->loss_kind == NB_LOSS_SOFTMAX_CE ? m->outputs
-               : m->loss_kind == NB_LOSS_BCE      ? 2
-                                                  : 0;
+    /* A regression loss on classes learns one-hot rows (or a 0/1 value for
+     * one output), like softmax_ce (or bce). */
+    int want = m->loss_kind == NB_LOSS_BCE || m->outputs == 1 ? 2 : m->outputs;
     if (count != want)
         return nb_error(NB_ERR_ARGUMENT, "setting %d class names on a %s model: it has %d classes",
                         count, loss_names[m->loss_kind], want);
+    if (m->target_scaler.kind != NB_SCALE_NONE)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "setting class names on a model with a target scaler: one-hot classes "
+                        "are not scaled");
     nb_status st = check_class_names(names, count);
     if (st != NB_OK) return st;
     char **copy = nb_calloc((size_t)count, sizeof *copy);

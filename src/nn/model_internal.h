@@ -58,7 +58,8 @@ struct nb_model {
     int inputs, outputs, batch;
     nb_graph *graph;
     nb_node x, output, target, loss;
-    nb_scaler scaler; /* kind NB_SCALE_NONE and no arrays when unset */
+    nb_scaler scaler;        /* kind NB_SCALE_NONE and no arrays when unset */
+    nb_scaler target_scaler; /* regression targets: the same; features = outputs */
     char **class_names;
     int class_count;
     nb_meta_entry *meta;

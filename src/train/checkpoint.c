@@ -535,7 +535,8 @@ static nb_status read_history(const nb_ckpt_file *f, nb_train_run *r, int epochs
                           e + 1, e + 1);
             break;
         }
-        r->history[e] = (nb_epoch_stats){e + 1, v[1], v[2], v[3], v[4], v[5], v[6]};
+        /* Regression metrics of earlier sessions are not kept: unknown. */
+        r->history[e] = (nb_epoch_stats){e + 1, v[1], v[2], v[3], v[4], v[5], v[6], NAN, NAN, NAN};
     }
     cJSON_Delete(a);
     return st;

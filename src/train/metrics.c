@@ -1,22 +1,111 @@
-/* Evaluation: mean loss, accuracy, confusion matrix, precision and recall. */
+/* Evaluation: mean loss, accuracy, confusion matrix, precision and recall;
+ * MAE, RMSE and R^2 for regression. */
 #include "train_internal.h"
 
+#include <math.h>
 #include <string.h>
 
+nb_status nb_regression_acc_init(nb_regression_acc *a, int targets)
+{
+    memset(a, 0, sizeof *a);
+    a->targets = targets;
+    a->mean = nb_calloc(3 * (size_t)targets, sizeof *a->mean);
+    if (!a->mean)
+        return nb_error(NB_ERR_MEMORY, "out of memory for the metrics of %d targets", targets);
+    a->m2 = a->mean + targets;
+    a->ss_res = a->m2 + targets;
+    return NB_OK;
+}
+
+void nb_regression_acc_free(nb_regression_acc *a)
+{
+    if (a) nb_free(a->mean);
+    if (a) memset(a, 0, sizeof *a);
+}
+
+/* One sample: outputs y and targets t, both scaled by ts (may be NULL). */
+static void regression_add(nb_regression_acc *a, const nb_scaler *ts, const nb_real *y,
+                           const nb_real *t)
+{
+    a->n++;
+    for (int j = 0; j < a->targets; j++) {
+        double yj = y[j], tj = t[j];
+        if (ts) { /* x = x' / scale + offset, in double */
+            yj = yj / (double)ts->scale[j] + (double)ts->offset[j];
+            tj = tj / (double)ts->scale[j] + (double)ts->offset[j];
+        }
+        double e = yj - tj;
+        a->abs_sum += fabs(e);
+        a->sq_sum += e * e;
+        a->ss_res[j] += e * e;
+        double d = tj - a->mean[j];
+        a->mean[j] += d / (double)a->n;
+        a->m2[j] += d * (tj - a->mean[j]);
+    }
+}
+
+void nb_regression_acc_result(const nb_regression_acc *a, double *mae, double *rmse, double *r2)
+{
+    *mae = *rmse = *r2 = NAN;
+    if (!a->n || a->targets < 1) return;
+    double values = (double)a->n * (double)a->targets, sum = 0;
+    *mae = a->abs_sum / values;
+    *rmse = sqrt(a->sq_sum / values);
+    for (int j = 0; j < a->targets; j++) /* a constant target: exact or not */
+        sum += a->m2[j] > 0 ? 1 - a->ss_res[j] / a->m2[j] : a->ss_res[j] == 0 ? 1 : 0;
+    *r2 = sum / (double)a->targets;
+}
+
+/* The first non-finite value of rows x cols, as an error naming its sample. */
+static nb_status check_rows(const nb_real *v, int rows, int cols, size_t first, const char *what)
+{
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) {
+            double x = v[(size_t)r * (size_t)cols + (size_t)j];
+            if (!isfinite(x))
+                return nb_error(NB_ERR_NUMERIC, "sample %zu (0-based): %s %d is %g",
+                                first + (size_t)r, what, j, x);
+        }
+    return NB_OK;
+}
+
+/* The inputs and outputs of the batch just run, then its loss. */
+static nb_status check_batch(const nb_batcher *b, size_t start, int rows)
+{
+    nb_status st = check_rows(nb_node_value(b->graph, b->input), rows, b->features, start,
+                              "input (after scaling)");
+    if (st == NB_OK)
+        st = check_rows(nb_node_value(b->graph, b->output), rows, b->outputs, start, "output");
+    double loss = nb_node_value(b->graph, b->loss)[0];
+    if (st == NB_OK && !isfinite(loss))
+        st = nb_error(NB_ERR_NUMERIC, "samples %zu to %zu (0-based): the loss is %g", start,
+                      start + (size_t)rows - 1, loss);
+    return st;
+}
+
 nb_status nb_evaluate_pass(nb_batcher *b, const nb_dataset *data, double *loss_sum, size_t *correct,
-                           size_t *confusion, int classes, int32_t *predicted)
+                           size_t *confusion, int classes, int32_t *predicted,
+                           nb_regression_acc *reg)
 {
     *loss_sum = 0;
     *correct = 0;
     nb_status st = NB_OK;
+    const nb_scaler *ts = nb_model_target_scaler(b->model);
     for (size_t start = 0; start < data->count && st == NB_OK; start += (size_t)b->batch) {
         size_t left = data->count - start;
         int rows = left < (size_t)b->batch ? (int)left : b->batch;
         st = nb_batcher_load(b, data, NULL, start, rows);
         if (st == NB_OK) st = nb_graph_forward(b->graph);
+        if (st == NB_OK) st = check_batch(b, start, rows);
         if (st != NB_OK) break;
         *loss_sum += nb_batcher_loss_sum(b, rows);
-        if (data->classes == 0) continue;
+        if (data->classes == 0) {
+            const nb_real *y = nb_node_value(b->graph, b->output);
+            for (int r = 0; reg && r < rows; r++)
+                regression_add(reg, ts, y + (size_t)r * b->outputs,
+                               data->y + (start + (size_t)r) * (size_t)b->outputs);
+            continue;
+        }
         for (int r = 0; r < rows; r++) {
             size_t s = start + (size_t)r;
             int p = nb_batcher_predict(b, r), t = data->labels[s];
@@ -78,18 +167,23 @@ nb_status nb_evaluate(nb_model *model, const nb_dataset *data, nb_metrics *out)
             st = nb_error(NB_ERR_MEMORY, "evaluating %zu samples of %d classes: out of memory",
                           data->count, out->classes);
     }
+    nb_regression_acc reg = {0};
+    if (st == NB_OK && data->classes == 0) st = nb_regression_acc_init(&reg, b.outputs);
     double loss = 0;
     size_t correct = 0;
     if (st == NB_OK)
         st = nb_evaluate_pass(&b, data, &loss, &correct, out->confusion, out->classes,
-                              out->predicted);
+                              out->predicted, data->classes == 0 ? &reg : NULL);
     if (st != NB_OK) {
+        nb_regression_acc_free(&reg);
         nb_metrics_free(out);
         return st;
     }
     out->samples = data->count;
     out->loss = loss / (double)data->count;
     out->accuracy = -1;
+    nb_regression_acc_result(&reg, &out->mae, &out->rmse, &out->r2);
+    nb_regression_acc_free(&reg);
     if (data->classes > 0) {
         out->accuracy = (double)correct / (double)data->count;
         precision_recall(out);

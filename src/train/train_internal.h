@@ -43,12 +43,31 @@ double nb_batcher_loss_sum(const nb_batcher *b, int rows);
 /* The predicted class of row r of the last forward pass. */
 int nb_batcher_predict(const nb_batcher *b, int r);
 
+/* Sums for MAE, RMSE and R^2 over regression samples, in the targets'
+ * original units; per target, a running mean and sum of squared deviations
+ * of the targets (Welford: no cancellation with large values). */
+typedef struct nb_regression_acc {
+    int targets;
+    size_t n;
+    double abs_sum, sq_sum;
+    double *mean, *m2, *ss_res; /* targets entries each */
+} nb_regression_acc;
+
+nb_status nb_regression_acc_init(nb_regression_acc *a, int targets);
+void nb_regression_acc_free(nb_regression_acc *a);
+/* mae, rmse and r2 as nb_metrics defines them (NaN with no samples). */
+void nb_regression_acc_result(const nb_regression_acc *a, double *mae, double *rmse, double *r2);
+
 /* One pass over data in batches of b->batch: the summed loss (see
  * nb_batcher_loss_sum), correct predictions (classification), and when not
- * NULL the confusion matrix (classes x classes, added to) and the predicted
- * class of every sample. The graph is left compiled for b->batch rows. */
+ * NULL the confusion matrix (classes x classes, added to), the predicted
+ * class of every sample and the regression sums (reg, outputs and targets
+ * taken back to the original units by the model's target scaler). A
+ * non-finite input, output or loss is NB_ERR_NUMERIC naming the first bad
+ * sample (0-based). The graph is left compiled for b->batch rows. */
 nb_status nb_evaluate_pass(nb_batcher *b, const nb_dataset *data, double *loss_sum, size_t *correct,
-                           size_t *confusion, int classes, int32_t *predicted);
+                           size_t *confusion, int classes, int32_t *predicted,
+                           nb_regression_acc *reg);
 
 /* Everything a training run holds, allocated once before the first batch
  * (trainer.c), and where it stands: what a checkpoint saves (checkpoint.c). */

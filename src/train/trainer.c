@@ -140,10 +140,17 @@ static nb_status train_step(run *r, int epoch, size_t batch, size_t batches, dou
 static nb_status validate(run *r, nb_epoch_stats *s)
 {
     s->val_loss = s->val_accuracy = -1;
+    s->val_mae = s->val_rmse = s->val_r2 = NAN;
     if (!r->val) return NB_OK;
     double loss;
     size_t correct;
-    nb_status st = nb_evaluate_pass(&r->b, r->val, &loss, &correct, NULL, 0, NULL);
+    nb_regression_acc reg = {0};
+    nb_status st = r->val->classes == 0 ? nb_regression_acc_init(&reg, r->b.outputs) : NB_OK;
+    if (st == NB_OK)
+        st = nb_evaluate_pass(&r->b, r->val, &loss, &correct, NULL, 0, NULL,
+                              r->val->classes == 0 ? &reg : NULL);
+    nb_regression_acc_result(&reg, &s->val_mae, &s->val_rmse, &s->val_r2);
+    nb_regression_acc_free(&reg);
     if (st != NB_OK) return nb_error_prefix(st, "training: evaluating the validation set");
     s->val_loss = loss / (double)r->val->count;
     if (r->val->classes > 0) s->val_accuracy = (double)correct / (double)r->val->count;

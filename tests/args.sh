@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Option values: one strict number parser for every subcommand, exclusive
+# range ends, options that need another setting, and every such usage error
+# exits 2 before any data is read (the data named here does not exist: had
+# it been read first, the exit would be 3 and the message about the file).
+# Usage: bash args.sh BUILD_DIR SOURCE_DIR
+set -u
+
+BUILD=${1:?usage: args.sh BUILD_DIR SOURCE_DIR}
+NABLA="$BUILD/nabla"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+MISSING="$T/missing.csv"
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL: $*"
+}
+
+run() {
+    ${NABLA_WRAP:-} "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+
+# usage_error TEXT ARGS...: exit 2, stderr has TEXT and the usage line, and
+# says nothing about the (missing) data file.
+usage_error() {
+    local text=$1
+    shift
+    run "$NABLA" "$@"
+    local what="nabla $*"
+    if [ "$rc" -ne 2 ]; then
+        fail "$what: exit $rc, expected 2; stderr: $(head -c 300 "$T/err")"
+    elif ! grep -qF -- "$text" "$T/err"; then
+        fail "$what: stderr does not say '$text': $(head -c 300 "$T/err")"
+    elif ! grep -q "^usage: nabla" "$T/err"; then
+        fail "$what: no usage line: $(head -c 300 "$T/err")"
+    elif grep -qF "missing.csv" "$T/err"; then
+        fail "$what: the data was opened before the options were checked"
+    else
+        pass
+    fi
+}
+
+# accepted ARGS...: the options pass, so the missing data is what fails (3).
+accepted() {
+    run "$NABLA" "$@"
+    if [ "$rc" -eq 3 ] && grep -qF "missing.csv" "$T/err"; then
+        pass
+    else
+        fail "nabla $*: exit $rc, expected 3 (the data); stderr: $(head -c 300 "$T/err")"
+    fi
+}
+
+if [ ! -x "$NABLA" ]; then
+    echo "FAIL: $NABLA not built"
+    exit 1
+fi
+
+train=(train --data "$MISSING" --model dense:2)
+
+# ------------------------------------------------- ranges, ends excluded
+usage_error "--lr: 0 is out of range (0, 1000000]" "${train[@]}" --lr 0
+usage_error "--lr: -1 is out of range (0, 1000000]" "${train[@]}" --lr -1
+usage_error "--gamma: 0 is out of range (0, 1000000]" "${train[@]}" --schedule step --gamma 0
+usage_error "--momentum: 1 is out of range [0, 1)" "${train[@]}" --optimizer momentum --momentum 1
+usage_error "--beta1: 1 is out of range [0, 1)" "${train[@]}" --optimizer adam --beta1 1
+usage_error "--beta1: -0.1 is out of range [0, 1)" "${train[@]}" --optimizer adam --beta1 -0.1
+usage_error "--beta2: 1 is out of range [0, 1)" "${train[@]}" --optimizer adamw --beta2 1
+usage_error "--clip-norm: 0 is out of range (0," "${train[@]}" --clip-norm 0
+usage_error "--target-loss: 0 is out of range (0," "${train[@]}" --target-loss 0
+usage_error "--target-accuracy: 0 is out of range (0, 1]" "${train[@]}" --target-accuracy 0
+usage_error "--target-accuracy: 1.5 is out of range (0, 1]" "${train[@]}" --target-accuracy 1.5
+usage_error "--time-limit: 0 is out of range (0," "${train[@]}" --time-limit 0
+usage_error "--patience: 0 is out of range [1," "${train[@]}" --patience 0
+usage_error "--batch: 0 is out of range [1," "${train[@]}" --batch 0
+usage_error "--epochs: 0 is out of range [1," "${train[@]}" --epochs 0
+usage_error "--step-epochs: 0 is out of range [1," "${train[@]}" --schedule step --step-epochs 0
+usage_error "--val: 1 is out of range [0, 0.99]" "${train[@]}" --val 1
+usage_error "--weight-decay: -1 is out of range [0," "${train[@]}" --weight-decay -1
+usage_error "--threads: 2000 is out of range [0, 1024]" "${train[@]}" --threads 2000
+# The cosine schedule ends at --lr-min: it cannot be above the rate.
+usage_error "--lr-min 0.5 is above the learning rate 0.1" \
+    "${train[@]}" --schedule cosine --lr 0.1 --lr-min 0.5
+usage_error "--lr-min 0.05 is above the learning rate 0.01 (the default of this optimizer)" \
+    "${train[@]}" --schedule cosine --lr-min 0.05
+accepted "${train[@]}" --schedule cosine --lr 0.1 --lr-min 0.1
+
+# -------------------------------------- options that need another setting
+usage_error "--momentum has no effect without --optimizer momentum or nesterov" \
+    "${train[@]}" --momentum 0.5
+usage_error "--beta1 has no effect without --optimizer adam or adamw" "${train[@]}" --beta1 0.8
+usage_error "--beta2 has no effect without --optimizer adam or adamw" \
+    "${train[@]}" --optimizer sgd --beta2 0.9
+usage_error "--gamma has no effect without --schedule step" "${train[@]}" --gamma 0.5
+usage_error "--step-epochs has no effect without --schedule step" "${train[@]}" --step-epochs 3
+usage_error "--lr-min has no effect without --schedule cosine" "${train[@]}" --lr-min 0.001
+usage_error "--checkpoint-every needs --checkpoint FILE" "${train[@]}" --checkpoint-every 2
+usage_error "--scale-targets: unknown scaling 'unit' (none, minmax, zscore)" \
+    "${train[@]}" --scale-targets unit
+usage_error "--scale-targets: unknown scaling 'log'" "${train[@]}" --scale-targets log
+accepted "${train[@]}" --optimizer nesterov --momentum 0.5 --scale-targets minmax
+accepted "${train[@]}" --optimizer adam --beta1 0 --beta2 0.5 --schedule step --gamma 2 \
+    --step-epochs 3
+
+# --------------------------------------------------- the number parser
+for bad in " 5" "5 " "0x10" "5.0" "1e2" "5x" "" "+" "5-" "nan"; do
+    usage_error "--batch: '$bad' is not a whole number" "${train[@]}" --batch "$bad"
+done
+for bad in " 0.1" "0.1 " "0x1p-3" "2e" "1e" "." "inf" "-inf" "nan" "1,5" "0.1.2" "1e+"; do
+    usage_error "--lr: '$bad' is not a decimal number" "${train[@]}" --lr "$bad"
+done
+usage_error "--lr: '1e400' is too large" "${train[@]}" --lr 1e400
+usage_error "--weight-decay: '-1e400' is too large" "${train[@]}" --weight-decay -1e400
+# Too small for a double is a subnormal (or 0), not an error of its own.
+accepted "${train[@]}" --lr 1e-320
+accepted "${train[@]}" --lr 4.9e-324
+usage_error "--lr: 1e-400 is out of range (0, 1000000]" "${train[@]}" --lr 1e-400
+accepted "${train[@]}" --lr .5 --batch +7 --weight-decay 1E-3 --epochs 3
+accepted "${train[@]}" --lr=5. --batch=007
+for bad in " 1" "1 " "-1" "+1" "0x10" "1.5" "1e3"; do
+    usage_error "--seed: '$bad' is not a number from 0 to 2^64-1" "${train[@]}" --seed "$bad"
+done
+usage_error "--seed: '18446744073709551616' is not a number" \
+    "${train[@]}" --seed 18446744073709551616
+accepted "${train[@]}" --seed 18446744073709551615
+
+# --checkpoint-every: the same parser, then one unit letter.
+ck=(--checkpoint "$T/c.ckpt" --checkpoint-every)
+for bad in "2e" "0x10b" "0x10" " 1" "1 " "1.5" "1.5b" "0" "0m" "-1" "+2" "2mb" "m" "10s" \
+    "1e400m" "inf" "nanm"; do
+    usage_error "--checkpoint-every '$bad': expected N (epochs), Nm (minutes) or Nb (batches)" \
+        "${train[@]}" "${ck[@]}" "$bad"
+done
+for good in 2 10m 0.5m 500b 1e3b 1e-320m; do
+    accepted "${train[@]}" "${ck[@]}" "$good"
+done
+
+# ------------------------------------------------ the other subcommands
+usage_error "--tolerance: -1 is out of range [0," gradcheck --model dense:3 --data "$MISSING" \
+    --tolerance -1
+usage_error "--eps: 0 is out of range [1e-12, 1]" gradcheck --model dense:3 --data "$MISSING" \
+    --eps 0
+usage_error "--samples: ' 4' is not a whole number" gradcheck --model dense:3 --data "$MISSING" \
+    --samples " 4"
+usage_error "--loss: unknown loss \"nope\"" gradcheck --model dense:3 --data "$MISSING" --loss nope
+usage_error "--top: 0 is out of range [1, 64]" predict "$T/m.st" --input "$MISSING" --top 0
+usage_error "--top: '3 ' is not a whole number" predict "$T/m.st" --input "$MISSING" --top "3 "
+usage_error "--seed: ' 1' is not a number" eval "$T/m.st" --data "$MISSING" --seed " 1"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
