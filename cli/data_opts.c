@@ -47,7 +47,6 @@ void cli_print_data_info(FILE *out, const char *source, const nb_data_info *info
                 info->header ? "yes" : "no", info->header_why);
         if (info->label_column >= 0)
             fprintf(out, ", label column %d (0-based)", info->label_column);
-        fprintf(out, ", %zu rows", info->rows);
     }
     fputc('\n', out);
 }

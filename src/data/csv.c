@@ -348,7 +348,7 @@ static nb_status keep_header(csv_file *f)
 static nb_status find_label(csv_file *f, const char *label, int *named_col)
 {
     *named_col = -1;
-    if (label)
+    if (label && !all_digits(label)) /* an index is never matched against cells */
         for (int j = 0; j < f->columns; j++)
             if (strcmp(cell_text(f, j), label) == 0) {
                 *named_col = j;
