@@ -1,5 +1,6 @@
-/* CSV data files. The first byte chooses the options: header mode, label
- * column, classification or regression. */
+/* CSV data files, as data sets and as rows to predict on. The first byte
+ * chooses the options: header mode, label column, classification or
+ * regression, delimiter, and the prediction width. */
 #include "fuzz_file.h"
 #include "nabla.h"
 
@@ -16,6 +17,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd < 0) return 0;
     nb_dataset d;
     if (nb_load_csv(path, &opt, &d) == NB_OK) nb_dataset_free(&d);
+    /* The same bytes as rows to predict on, 1 to 4 features wide. */
+    nb_feature_reader *r;
+    if (nb_feature_reader_open(path, &opt, (data[0] & 3) + 1, &r) == NB_OK) {
+        nb_real x[4 * 8];
+        size_t rows;
+        while (nb_feature_reader_read(r, x, 8, &rows) == NB_OK && rows > 0) {
+        }
+        nb_feature_reader_close(r);
+    }
     close(fd);
     return 0;
 }
