@@ -78,7 +78,7 @@ static int run(const arg_command *cmd, const char *path, const char *source, con
     int inputs = nb_model_inputs(model), outputs = nb_model_outputs(model);
     int classifier = nb_model_is_classifier(model);
     int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
-    nb_data_info info;
+    nb_data_info info = {.label_column = -1};
     /* The test labels are matched to the model's classes, by name. */
     names = classifier ? cli_model_class_names(model, limit) : NULL;
     nb_csv_options csv = {.label = label,

@@ -170,7 +170,7 @@ static int run(const char *path, const char *input, const char *label, char deli
     if (rc != CLI_EXIT_OK) return rc;
     cJSON *training = cli_model_meta_json(model, "training");
     cJSON *saved = cJSON_GetObjectItemCaseSensitive(training, "label");
-    nb_data_info info;
+    nb_data_info info = {.label_column = -1};
     nb_csv_options csv = {
         .label = label                   ? label
                  : cJSON_IsString(saved) ? saved->valuestring

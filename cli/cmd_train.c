@@ -330,7 +330,7 @@ static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *
 
 static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
 {
-    nb_data_info info;
+    nb_data_info info = {.label_column = -1};
     nb_csv_options csv = {
         .label = a->label, .header = -1, .regression = a->regression, .info = &info};
     if (a->delimiter) cli_parse_delimiter(a->delimiter, &csv.delimiter); /* checked */

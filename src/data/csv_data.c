@@ -208,7 +208,7 @@ static nb_status finish_labels(csv_load *c, nb_dataset *out)
     }
     nb_status st = check_first_row(c, out->labels, integer);
     if (st) return st;
-    int32_t map[NB_MAX_CLASSES];
+    int32_t map[NB_MAX_CLASSES] = {0};
     char **names = c->names;
     if (integers) {
         qsort(rank, (size_t)n, sizeof *rank, by_value);
@@ -337,7 +337,7 @@ nb_status nb_load_csv(const char *path, const nb_csv_options *options, nb_datase
     if (options) o = *options;
     nb_status st = nb_csv_check_options(&o, "nb_load_csv");
     if (st) return st;
-    nb_data_info local, *info = o.info ? o.info : &local;
+    nb_data_info local = {.label_column = -1}, *info = o.info ? o.info : &local;
     memset(info, 0, sizeof *info);
     memcpy(info->format, "csv", 4);
     info->label_column = -1;
