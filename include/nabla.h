@@ -439,17 +439,17 @@ nb_status nb_load_csv(const char *path, const nb_csv_options *options, nb_datase
  * not grow with the number of rows). From CSV text: every column is a
  * feature, or, with features + 1 columns, the column options->label names
  * (a header name or a 0-based index) is a label column and is skipped
- * (with no label named, one column too many is an error); header and delimiter as for nb_load_csv (regression and the
- * expected classes are ignored). From an IDX images (idx3) or vectors
- * (idx2) file: features values per sample. options->info is filled once
- * the first row has been read (see nb_feature_reader_info). */
+ * (with no label named, one column too many is an error); header and
+ * delimiter as for nb_load_csv (regression and the expected classes are
+ * ignored). From an IDX images (idx3) or vectors (idx2) file: features
+ * values per sample. options->info is filled once the first row has been
+ * read (see nb_feature_reader_info). */
 typedef struct nb_feature_reader nb_feature_reader;
 nb_status nb_feature_reader_open(const char *path, const nb_csv_options *options, int features,
                                  nb_feature_reader **out);
 /* Up to max rows into x (max x features values); *rows 0 at the end. An
  * error names the file, line and column (or byte offset). */
-nb_status nb_feature_reader_read(nb_feature_reader *reader, nb_real *x, size_t max,
-                                 size_t *rows);
+nb_status nb_feature_reader_read(nb_feature_reader *reader, nb_real *x, size_t max, size_t *rows);
 const nb_data_info *nb_feature_reader_info(const nb_feature_reader *reader);
 void nb_feature_reader_close(nb_feature_reader *reader);
 
