@@ -2,6 +2,7 @@
  * with the model's own scaler (never refitted). */
 #include "args.h"
 #include "cli.h"
+#include "data_opts.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,16 +15,18 @@ static const char help[] =
     "usage: nabla eval MODEL --data SOURCE [--json] [options]\n"
     "\n"
     "Evaluate a saved model on the test part of SOURCE. The model's saved scaler\n"
-    "is applied to the data (it is never fitted again).\n"
+    "is applied to the data (it is never fitted again). Labels are matched to the\n"
+    "model's classes by name; a label the model does not know is an error.\n"
     "\n"
     "  --data SOURCE   fashion-mnist, xor, spiral, sine, body, a folder of IDX\n"
     "                  files, or a .csv file\n"
     "  --label COL     CSV label column (default: the one used in training, else\n"
     "                  the last column)\n"
-    "  --regression    the CSV label is a number (default: as in training)\n"
+    "  --regression    the CSV label is a number (default: as in training)\n" CLI_DATA_OPTS_HELP
     "  --seed N        the 70/30 split of a CSV file or a random built-in set\n"
     "                  (default: the training seed saved in the model, so the test\n"
     "                  part is the same one)\n"
+    "  --verbose       say on stderr how a CSV file was read\n"
     "  --json          print exactly one JSON object: model, data, samples, loss,\n"
     "                  accuracy, and for classifiers class_names, per_class\n"
     "                  (precision, recall, support) and confusion (rows: true class)\n"
@@ -47,8 +50,13 @@ static void training_defaults(const nb_model *model, const char **label, int *re
     if (cJSON_IsString(v)) *seed = strtoull(v->valuestring, NULL, 10);
 }
 
+typedef struct eval_data_opts {
+    char delimiter;
+    int header, verbose;
+} eval_data_opts;
+
 static int run(const arg_command *cmd, const char *path, const char *source, const char *label,
-               int regression, uint64_t seed, int seed_seen, int json)
+               int regression, uint64_t seed, int seed_seen, int json, const eval_data_opts *d)
 {
     nb_model *model = NULL;
     int rc = cli_load_model(CMD, path, &model);
@@ -67,16 +75,30 @@ static int run(const arg_command *cmd, const char *path, const char *source, con
     nb_metrics metrics;
     int have_metrics = 0;
     char **names = NULL;
-    nb_csv_options csv = {.label = label, .header = -1, .regression = regression};
+    int inputs = nb_model_inputs(model), outputs = nb_model_outputs(model);
+    int classifier = nb_model_is_classifier(model);
+    int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
+    nb_data_info info = {.label_column = -1};
+    /* The test labels are matched to the model's classes, by name. */
+    names = classifier ? cli_model_class_names(model, limit) : NULL;
+    nb_csv_options csv = {.label = label,
+                          .header = d->header,
+                          .regression = regression,
+                          .delimiter = d->delimiter,
+                          .class_names = names,
+                          .classes = classifier && !regression ? limit : 0,
+                          .features = inputs,
+                          .info = &info};
     nb_status st = nb_data_open(source, &csv, seed, &train, &test);
     nb_dataset_free(&train);
     if (st != NB_OK) {
         char what[512];
         snprintf(what, sizeof what, "data '%.400s'", source);
-        rc = cli_fail(CMD, st, CLI_STAGE_DATA, strstr(nb_last_error(), source) ? NULL : what);
+        rc = cli_fail(CMD, st, st == NB_ERR_ARGUMENT ? CLI_STAGE_USAGE : CLI_STAGE_DATA,
+                      strstr(nb_last_error(), source) ? NULL : what);
         goto done;
     }
-    int inputs = nb_model_inputs(model), outputs = nb_model_outputs(model);
+    if (d->verbose) cli_print_data_info(stderr, source, &info);
     if (test.features != inputs) {
         cli_error(CMD, "data '%s' has %d features, but model '%s' takes %d inputs", source,
                   test.features, path, inputs);
@@ -88,8 +110,6 @@ static int run(const arg_command *cmd, const char *path, const char *source, con
         rc = CLI_EXIT_DATA;
         goto done;
     }
-    int classifier = nb_model_is_classifier(model);
-    int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
     if (classifier && (test.classes == 0 || test.classes > limit)) {
         if (test.classes == 0)
             cli_error(CMD, "data '%s' has numeric targets, but model '%s' is a classifier", source,
@@ -117,7 +137,6 @@ static int run(const arg_command *cmd, const char *path, const char *source, con
         goto done;
     }
     have_metrics = 1;
-    names = cli_model_class_names(model, metrics.classes);
     if (json) {
         cJSON *j = cli_metrics_json(&metrics, names);
         char *text = NULL;
@@ -150,8 +169,9 @@ done:
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *data = NULL, *label = NULL;
+    const char *data = NULL, *label = NULL, *delimiter = NULL, *header = NULL;
     int json = 0, regression = 0;
+    eval_data_opts d = {0, -1, 0};
     uint64_t seed = 1;
     arg_option options[] = {
         {"data", ARG_STRING, &data, 0, 0, 0},
@@ -159,6 +179,9 @@ int cmd_eval(int argc, char **argv)
         {"regression", ARG_FLAG, &regression, 0, 0, 0},
         {"seed", ARG_U64, &seed, 0, 0, 0},
         {"json", ARG_FLAG, &json, 0, 0, 0},
+        {"delimiter", ARG_STRING, &delimiter, 0, 0, 0},
+        {"header", ARG_STRING, &header, 0, 0, 0},
+        {"verbose", ARG_FLAG, &d.verbose, 0, 0, 0},
     };
     arg_command cmd = {CMD, usage, help, options, (int)(sizeof options / sizeof options[0]), 0, 1};
     char *positional[1];
@@ -167,5 +190,10 @@ int cmd_eval(int argc, char **argv)
     if (rc >= 0) return rc;
     if (n < 1) return args_usage_error(&cmd, "missing MODEL file");
     if (!data) return args_usage_error(&cmd, "missing --data SOURCE");
-    return run(&cmd, positional[0], data, label, regression, seed, args_seen(&cmd, "seed"), json);
+    if (delimiter && cli_parse_delimiter(delimiter, &d.delimiter) != 0)
+        return args_usage_error(&cmd, "--delimiter: '%s' is not one byte, tab or auto", delimiter);
+    if (header && cli_parse_header(header, &d.header) != 0)
+        return args_usage_error(&cmd, "--header: '%s' is not yes, no or auto", header);
+    return run(&cmd, positional[0], data, label, regression, seed, args_seen(&cmd, "seed"), json,
+               &d);
 }

@@ -2,6 +2,7 @@
  * evaluate it on the test part, save it, and write a log and a report. */
 #include "args.h"
 #include "cli.h"
+#include "data_opts.h"
 #include "progress.h"
 #include "report.h"
 #include "train_checkpoint.h"
@@ -25,10 +26,15 @@ static const char help[] =
     "\n"
     "data:\n"
     "  --data SOURCE        fashion-mnist, xor, spiral, sine, body, a folder of IDX\n"
-    "                       files, or a .csv file (split 70/30 by --seed)\n"
+    "                       files, or a CSV file of any name, - for standard input\n"
+    "                       (split 70/30 by --seed)\n"
     "  --label COL          CSV label column, by header name or 0-based index\n"
     "                       (default: the last column)\n"
     "  --regression         the CSV label is a number to fit, not a class\n"
+    "  --delimiter D        CSV delimiter: ',', ';', tab, one byte or auto (default:\n"
+    "                       detected among tab, ';' and ',')\n"
+    "  --header H           yes|no|auto: is the first CSV row a header (default auto:\n"
+    "                       yes when a cell that must be a number is text)\n"
     "  --scale KIND         none|unit|minmax|zscore, fitted on the training part only\n"
     "                       (default: unit for IDX images, zscore for CSV, none for\n"
     "                       the built-in sets)\n"
@@ -91,7 +97,8 @@ static const char help[] =
     "130 interrupted (see 'nabla --help').\n";
 
 typedef struct train_args {
-    const char *data, *label, *spec, *loss, *optimizer, *schedule, *scale, *scale_targets;
+    const char *data, *label, *delimiter, *header, *spec, *loss, *optimizer, *schedule, *scale;
+    const char *scale_targets;
     const char *out, *log, *report;
     const char *checkpoint, *checkpoint_every, *resume;
     int argc; /* the command line, to print how to resume */
@@ -351,9 +358,13 @@ static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *
     if (args_seen(cmd, "lr-min") && a->lr_min > lr)
         return args_usage_error(cmd, "--lr-min %g is above the learning rate %g%s", a->lr_min, lr,
                                 args_seen(cmd, "lr") ? "" : " (the default of this optimizer)");
-    if ((args_seen(cmd, "label") || a->regression) && !cli_is_csv(a->data))
-        return args_usage_error(cmd, "--%s applies to .csv data only, not '%s'",
-                                args_seen(cmd, "label") ? "label" : "regression", a->data);
+    char delim;
+    int header;
+    if (a->delimiter && cli_parse_delimiter(a->delimiter, &delim) != 0)
+        return args_usage_error(cmd, "--delimiter: '%s' is not one byte, tab or auto",
+                                a->delimiter);
+    if (a->header && cli_parse_header(a->header, &header) != 0)
+        return args_usage_error(cmd, "--header: '%s' is not yes, no or auto", a->header);
     if (a->patience > 0 && args_seen(cmd, "val") && a->val <= 0)
         return args_usage_error(cmd, "--patience needs a validation part (--val > 0)");
     if (a->patience > 0 && !args_seen(cmd, "val")) a->val = 0.1;
@@ -374,15 +385,22 @@ static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *
 
 static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
 {
-    nb_csv_options csv = {.label = a->label, .header = -1, .regression = a->regression};
+    nb_data_info info = {.label_column = -1};
+    nb_csv_options csv = {
+        .label = a->label, .header = -1, .regression = a->regression, .info = &info};
+    if (a->delimiter) cli_parse_delimiter(a->delimiter, &csv.delimiter); /* checked */
+    if (a->header) cli_parse_header(a->header, &csv.header);
     nb_status st = nb_data_open(a->data, &csv, a->seed, &s->all, &s->test);
     if (st != NB_OK) {
+        /* A label or regression for data that is not CSV is a usage error. */
+        enum cli_stage stage = st == NB_ERR_ARGUMENT ? CLI_STAGE_USAGE : CLI_STAGE_DATA;
         /* Make sure the message names the source. */
-        if (strstr(nb_last_error(), a->data)) return cli_fail(CMD, st, CLI_STAGE_DATA, NULL);
+        if (strstr(nb_last_error(), a->data)) return cli_fail(CMD, st, stage, NULL);
         char what[512];
         snprintf(what, sizeof what, "data '%s'", a->data);
-        return cli_fail(CMD, st, CLI_STAGE_DATA, what);
+        return cli_fail(CMD, st, stage, what);
     }
+    if (!a->quiet) cli_print_data_info(stderr, a->data, &info);
     if (s->all.count == 0) {
         cli_error(CMD, "data '%s' has no training samples", a->data);
         return CLI_EXIT_DATA;
@@ -727,6 +745,8 @@ int cmd_train(int argc, char **argv)
         {"data", ARG_STRING, &a.data, 0, 0, 0},
         {"label", ARG_STRING, &a.label, 0, 0, 0},
         {"regression", ARG_FLAG, &a.regression, 0, 0, 0},
+        {"delimiter", ARG_STRING, &a.delimiter, 0, 0, 0},
+        {"header", ARG_STRING, &a.header, 0, 0, 0},
         {"model", ARG_STRING, &a.spec, 0, 0, 0},
         {"loss", ARG_STRING, &a.loss, 0, 0, 0},
         {"optimizer", ARG_STRING, &a.optimizer, 0, 0, 0},

@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -309,12 +308,6 @@ cJSON *cli_model_meta_json(const nb_model *model, const char *key)
 {
     const char *text = nb_model_meta(model, key);
     return text ? cJSON_Parse(text) : NULL;
-}
-
-int cli_is_csv(const char *source)
-{
-    size_t n = strlen(source);
-    return n >= 4 && strcasecmp(source + n - 4, ".csv") == 0;
 }
 
 nb_scale_kind cli_default_scale(const char *source, const nb_dataset *d)

@@ -390,21 +390,77 @@ typedef struct nb_dataset {
 
 void nb_dataset_free(nb_dataset *data); /* frees the contents, zeroes *data */
 
+/* Bytes a gzip-compressed input may inflate to: reading stops with
+ * NB_ERR_LIMIT past it, and an IDX header claiming more is refused before
+ * anything is allocated. */
+#define NB_MAX_INFLATED ((uint64_t)1 << 32)
+
+/* Every loader below takes a path or "-" for standard input, reads it once
+ * from front to back (pipes work), and decides what a file is by its
+ * content, never by its name: gzip (inflated once; gzip inside gzip is
+ * refused), then IDX (starts with two zero bytes) or CSV text (no NUL or
+ * control bytes). Other content is refused, naming what it is and what
+ * was expected (see docs/data.md). */
+
 /* An IDX pair (images idx3 or vectors idx2 of unsigned bytes, labels idx1),
  * plain or gzip-compressed. Pixel values stay 0..255; scale them with
- * NB_SCALE_UNIT. */
+ * NB_SCALE_UNIT. Sizes in a header are checked against the file's real
+ * size (compressed: what it can inflate to) before anything is allocated. */
 nb_status nb_load_idx(const char *images_path, const char *labels_path, nb_dataset *out);
+
+/* What a loader found out, for verbose output (filled when asked for). */
+typedef struct nb_data_info {
+    char format[8];         /* "csv", "idx", or "" for a built-in set */
+    int gzip;               /* the file was gzip-compressed */
+    char delimiter;         /* CSV: the delimiter used */
+    char delimiter_why[96]; /* CSV: "given", or "detected: ..." and why */
+    int header;             /* CSV: 1 when line 1 was a header */
+    char header_why[128];   /* CSV: "given", or "detected: ..." and why */
+    int label_column;       /* CSV: the 0-based label column, -1 for none */
+    size_t rows;            /* CSV: data rows read */
+} nb_data_info;
 
 typedef struct nb_csv_options {
     const char *label; /* label column: a header name or a 0-based index; NULL: last */
-    int header;        /* 1 yes, 0 no, -1 detect (a first row with a non-number) */
+    int header;        /* 1 yes, 0 no, -1 detect (docs/data.md) */
     int regression;    /* 1: the label is a number to fit; 0: a class (text or int) */
-    char delimiter;    /* 0: ',' */
+    char delimiter;    /* 0: detect among tab, ';' and ',' */
+    /* Expected classes (classification): labels are matched to
+     * class_names[0..classes) by name, or are indices 0..classes-1 when
+     * class_names is NULL; any other label is an error naming its line.
+     * classes 0: the classes are learned from the data. nb_data_open
+     * applies them to every source. */
+    char *const *class_names;
+    int classes;
+    int features;       /* > 0: the data must have this many features (checked first) */
+    nb_data_info *info; /* when not NULL, filled by the loader */
 } nb_csv_options;
 
-/* A CSV file of numeric features and one label column. A bad cell, a ragged
- * row or an empty file is an error naming the file, line and column. */
+/* A CSV file of numeric features and one label column. A bad cell, a
+ * missing value (NA, N/A, ?, empty), a ragged row or an empty file is an
+ * error naming the file, line and column. Learned classes: text labels in
+ * order of first appearance (class_names); integer labels that are exactly
+ * 0..K-1 as indices (no names); other integer labels as names sorted
+ * numerically. Data with one class is refused. */
 nb_status nb_load_csv(const char *path, const nb_csv_options *options, nb_dataset *out);
+
+/* Rows of features raw values to predict on, read in batches (memory does
+ * not grow with the number of rows). From CSV text: every column is a
+ * feature, or, with features + 1 columns, the column options->label names
+ * (a header name or a 0-based index) is a label column and is skipped
+ * (with no label named, one column too many is an error); header and
+ * delimiter as for nb_load_csv (regression and the expected classes are
+ * ignored). From an IDX images (idx3) or vectors (idx2) file: features
+ * values per sample. options->info is filled once the first row has been
+ * read (see nb_feature_reader_info). */
+typedef struct nb_feature_reader nb_feature_reader;
+nb_status nb_feature_reader_open(const char *path, const nb_csv_options *options, int features,
+                                 nb_feature_reader **out);
+/* Up to max rows into x (max x features values); *rows 0 at the end. An
+ * error names the file, line and column (or byte offset). */
+nb_status nb_feature_reader_read(nb_feature_reader *reader, nb_real *x, size_t max, size_t *rows);
+const nb_data_info *nb_feature_reader_info(const nb_feature_reader *reader);
+void nb_feature_reader_close(nb_feature_reader *reader);
 
 /* Built-in data sets that need nothing installed. */
 nb_status nb_dataset_xor(nb_dataset *out); /* 4 samples, 2 classes */
@@ -429,8 +485,12 @@ nb_status nb_dataset_split(const nb_dataset *src, double fraction, uint64_t seed
  * with the ten class names), "xor" (all four points in both parts),
  * "spiral" (3 x 100), "sine" (256 points), "body", a directory holding an
  * IDX pair set (train-images-idx3-ubyte[.gz] ... t10k-labels-idx1-ubyte[.gz]),
- * or a CSV file. Built-ins other than xor and CSV files are split 70/30 with
- * seed (see docs/data.md). */
+ * or a CSV file (any name; "-" is standard input). Built-ins other than xor
+ * and CSV files are split 70/30 with seed (see docs/data.md). csv may be
+ * NULL; its label and regression apply to CSV only (NB_ERR_ARGUMENT for
+ * another source), its expected classes to every source. Without expected
+ * classes, data with one class is refused, and so is a test part holding a
+ * class that no training sample has (naming the class and the source). */
 nb_status nb_data_open(const char *source, const nb_csv_options *csv, uint64_t seed,
                        nb_dataset *train, nb_dataset *test);
 

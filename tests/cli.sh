@@ -208,7 +208,7 @@ for p in o["predictions"]:
 printf '1,2,3\n' >"$T/wide.csv"
 run "$NABLA" predict "$T/spiral.safetensors" --input "$T/wide.csv"
 expect_rc 3 "predict: wrong number of columns"
-expect_err "2 inputs" "predict: wrong number of columns"
+expect_err "2 feature values are expected" "predict: wrong number of columns"
 
 # ------------------------------------------------------------- gradcheck
 run "$NABLA" gradcheck --model "dense:8,tanh,dense:3" --data spiral
@@ -268,8 +268,8 @@ if [ "$(cut -d' ' -f3 "$T/out" | tr '\n' ' ')" = "green red " ]; then pass; else
     fail "predict names the right classes: $(cat "$T/out")"; fi
 run "$NABLA" eval "$T/spiral.safetensors" --data "$T/colours.csv" --label colour
 expect_rc 3 "eval with a different feature count"
-expect_err "3 features" "eval with a different feature count"
-expect_err "2 inputs" "eval with a different feature count"
+expect_err "3 feature columns" "eval with a different feature count"
+expect_err "2 are expected" "eval with a different feature count"
 
 # -------------------------------------------------------- output errors
 run "$NABLA" train --data xor --model "dense:4,tanh,dense:2" --epochs 2 --out "$T/no/such/dir/m.safetensors"

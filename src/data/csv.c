@@ -1,51 +1,27 @@
-/* CSV files: numeric feature columns and one label column (a class, as an
- * integer or text, or a number to fit). Every error names the file, the
- * line and the column. Quoted fields may hold the delimiter and "" for a
- * quote, but not a line break. */
-#include "data.h"
+/* CSV files: the one reader behind nb_load_csv, nb_data_open and the
+ * prediction reader. Numeric feature columns and, for a data set, one label
+ * column (a class, as text or an integer, or a number to fit). The rules
+ * (docs/data.md): a UTF-8 byte-order mark is skipped; lines end in LF or
+ * CRLF; cells may be quoted ("a, b", "" for a quote) but a quoted cell ends
+ * on its line; the delimiter is given or detected among tab, ';' and ',';
+ * the header is given or detected (a first row with a text cell), and only
+ * then is the label column resolved; NA, N/A, ? and empty cells are missing
+ * values, an error wherever they are. Every error names the file, the line
+ * and the column. */
+#include "csv.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#define CELL_SHOWN 40 /* bytes of a bad cell quoted in a message */
+#define CELL_SHOWN   40  /* bytes of a bad cell quoted in a message */
+#define SAMPLE_LINES 100 /* lines of the first window used to detect the delimiter */
 
-typedef struct csv_reader {
-    const char *path;
-    FILE *fp;
-    char delim;
-    char *line; /* getline's buffer: libc owns it, so it is released with free() */
-    size_t line_cap;
-    size_t line_no; /* 1-based number of the line in line */
-    char *cells;    /* the cells of the current line, unescaped, each NUL-terminated */
-    size_t cells_cap;
-    size_t *cell; /* offset of each cell in cells */
-    int n_cells, cell_cap;
-} csv_reader;
-
-/* A classification label seen so far: its text and where it first appeared. */
-typedef struct csv_class {
-    char name[NB_LABEL_NAME_MAX];
-    size_t line;
-} csv_class;
-
-typedef struct csv_load {
-    csv_reader r;
-    int columns, label_col, header, regression;
-    char **header_names; /* columns names when there is a header */
-    size_t rows, row_cap;
-    nb_real *x, *y;
-    int32_t *labels;
-    csv_class *classes;
-    int n_classes;
-    int last_class; /* index of the last label matched: rows often repeat it */
-} csv_load;
-
-static const char *cell_text(const csv_reader *r, int j)
+static const char *cell_text(const csv_file *f, int j)
 {
-    return r->cells + r->cell[j];
+    return f->cells + f->cell[j];
 }
 
 static int is_blank(char c, char delim)
@@ -53,63 +29,153 @@ static int is_blank(char c, char delim)
     return (c == ' ' || c == '\t') && c != delim;
 }
 
-/* "column 3 ("weight")" or "column 3" into buf. */
-static const char *column_label(const csv_load *c, int j, char *buf, size_t size)
+static int is_missing(const char *s)
 {
-    if (c->header_names)
-        snprintf(buf, size, "column %d (\"%s\")", j + 1, c->header_names[j]);
+    return !*s || strcmp(s, "?") == 0 || strcasecmp(s, "NA") == 0 || strcasecmp(s, "N/A") == 0;
+}
+
+/* Anything strtod takes whole, finite or not: "nan", "1e400" and "0.5" are
+ * numbers (a bad one is an error later, never a header). */
+static int is_number_like(const char *s)
+{
+    if (!*s) return 0;
+    char *end;
+    errno = 0;
+    (void)strtod(s, &end);
+    return end != s && !*end;
+}
+
+static int is_text(const char *s)
+{
+    return !is_missing(s) && !is_number_like(s);
+}
+
+static int all_digits(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+const char *nb_csv_column(const csv_file *f, int j, char *buf, size_t size)
+{
+    if (f->names && f->names[j][0])
+        snprintf(buf, size, "column %d (\"%s\")", j + 1, f->names[j]);
     else
         snprintf(buf, size, "column %d", j + 1);
     return buf;
 }
 
-static nb_status bad_cell(const csv_load *c, int j, const char *why)
+static nb_status bad_cell(const csv_file *f, int j, const char *why)
 {
     char col[NB_LABEL_NAME_MAX + 32];
-    const char *text = cell_text(&c->r, j);
+    const char *text = cell_text(f, j);
     int shown = (int)strnlen(text, CELL_SHOWN);
-    return nb_error(NB_ERR_FORMAT, "%s: line %zu, %s: bad cell \"%.*s%s\": %s", c->r.path,
-                    c->r.line_no, column_label(c, j, col, sizeof col), shown, text,
-                    text[shown] ? "..." : "", why);
+    const char *hint = "";
+    if (f->line_no == f->first_line && !f->header && f->header_auto)
+        hint = " (line 1 was read as data because none of its cells is text; if it is a "
+               "header, say so: header yes)";
+    return nb_error(NB_ERR_FORMAT, "%s: line %zu, %s: bad cell \"%.*s%s\": %s%s", f->src->name,
+                    f->line_no, nb_csv_column(f, j, col, sizeof col), shown, text,
+                    text[shown] ? "..." : "", why, hint);
 }
 
-static nb_status reserve_cells(csv_reader *r, int n)
+/* ------------------------------------------------------------- lines */
+
+/* The next line into f->line (without its line break); *got 0 at the end.
+ * The limit is checked as bytes arrive: a huge line is refused after
+ * NB_MAX_LINE bytes, not read whole. */
+static nb_status read_line(csv_file *f, int *got)
 {
-    if (n <= r->cell_cap) return NB_OK;
-    int cap = r->cell_cap ? r->cell_cap : 16;
-    while (cap < n) cap *= 2;
-    size_t *p = nb_realloc(r->cell, (size_t)cap * sizeof *p);
-    if (!p) return nb_error(NB_ERR_MEMORY, "%s: out of memory for %d cells", r->path, n);
-    r->cell = p;
-    r->cell_cap = cap;
+    nb_src *s = f->src;
+    size_t len = 0;
+    int any = 0;
+    *got = 0;
+    for (;;) {
+        if (s->pos == s->len) {
+            nb_status st = nb_src_peek(s, 1);
+            if (st) return st;
+            if (s->pos == s->len) break;
+        }
+        any = 1;
+        const unsigned char *p = s->buf + s->pos;
+        size_t n = s->len - s->pos;
+        const unsigned char *nl = memchr(p, '\n', n);
+        size_t take = nl ? (size_t)(nl - p) : n;
+        if (len + take > (size_t)NB_MAX_LINE + 1) /* + 1: a CR before the LF */
+            return nb_error(NB_ERR_LIMIT, "%s: line %zu is longer than the limit of %d bytes",
+                            s->name, f->line_no + 1, NB_MAX_LINE);
+        if (len + take + 1 > f->line_cap) {
+            size_t cap = f->line_cap ? f->line_cap : 256;
+            while (cap < len + take + 1) cap *= 2;
+            char *q = nb_realloc(f->line, cap);
+            if (!q) return nb_error(NB_ERR_MEMORY, "%s: out of memory for a line", s->name);
+            f->line = q;
+            f->line_cap = cap;
+        }
+        memcpy(f->line + len, p, take);
+        len += take;
+        s->pos += take + (nl ? 1 : 0);
+        if (nl) break;
+    }
+    if (!any) return NB_OK;
+    f->line_no++;
+    if (len > 0 && f->line[len - 1] == '\r') len--;
+    if (len > NB_MAX_LINE)
+        return nb_error(NB_ERR_LIMIT, "%s: line %zu is longer than the limit of %d bytes", s->name,
+                        f->line_no, NB_MAX_LINE);
+    f->line[len] = '\0';
+    f->line_len = len;
+    /* Text only: a control byte (other than tab) means this is not CSV. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)f->line[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return nb_error(NB_ERR_FORMAT,
+                            "%s: line %zu, byte %zu: control byte 0x%02x, expected CSV text",
+                            s->name, f->line_no, i + 1, c);
+    }
+    *got = 1;
     return NB_OK;
 }
 
-/* Split line (len bytes, no line break) into cells. */
-static nb_status split_line(csv_reader *r, const char *line, size_t len)
+static nb_status reserve_cells(csv_file *f, int n)
 {
-    if (len + 1 > r->cells_cap) {
-        char *p = nb_realloc(r->cells, len + 1);
-        if (!p) return nb_error(NB_ERR_MEMORY, "%s: out of memory for a line", r->path);
-        r->cells = p;
-        r->cells_cap = len + 1;
+    if (n <= f->cell_cap) return NB_OK;
+    int cap = f->cell_cap ? f->cell_cap : 16;
+    while (cap < n) cap *= 2;
+    size_t *p = nb_realloc(f->cell, (size_t)cap * sizeof *p);
+    if (!p) return nb_error(NB_ERR_MEMORY, "%s: out of memory for %d cells", f->src->name, n);
+    f->cell = p;
+    f->cell_cap = cap;
+    return NB_OK;
+}
+
+/* Split line (len bytes) into NUL-terminated, unquoted, trimmed cells. */
+static nb_status split_line(csv_file *f, const char *line, size_t len)
+{
+    if (len + 1 > f->cells_cap) {
+        char *p = nb_realloc(f->cells, len + 1);
+        if (!p) return nb_error(NB_ERR_MEMORY, "%s: out of memory for a line", f->src->name);
+        f->cells = p;
+        f->cells_cap = len + 1;
     }
-    char *out = r->cells;
+    char *out = f->cells, d = f->delim;
     size_t pos = 0;
-    r->n_cells = 0;
+    f->n_cells = 0;
     for (;;) {
-        nb_status st = reserve_cells(r, r->n_cells + 1);
+        nb_status st = reserve_cells(f, f->n_cells + 1);
         if (st) return st;
-        r->cell[r->n_cells++] = (size_t)(out - r->cells);
-        while (pos < len && is_blank(line[pos], r->delim)) pos++;
+        f->cell[f->n_cells++] = (size_t)(out - f->cells);
+        while (pos < len && is_blank(line[pos], d)) pos++;
         if (pos < len && line[pos] == '"') {
             pos++;
             for (;;) {
                 if (pos >= len)
                     return nb_error(NB_ERR_FORMAT,
-                                    "%s: line %zu, column %d: quoted field not closed before the "
-                                    "end of the line",
-                                    r->path, r->line_no, r->n_cells);
+                                    "%s: line %zu, column %d: quoted cell not closed before the "
+                                    "end of the line (a quoted cell cannot hold a line break)",
+                                    f->src->name, f->line_no, f->n_cells);
                 if (line[pos] == '"') {
                     if (pos + 1 < len && line[pos + 1] == '"') { /* "" is one quote */
                         *out++ = '"';
@@ -121,15 +187,15 @@ static nb_status split_line(csv_reader *r, const char *line, size_t len)
                 }
                 *out++ = line[pos++];
             }
-            while (pos < len && is_blank(line[pos], r->delim)) pos++;
-            if (pos < len && line[pos] != r->delim)
+            while (pos < len && is_blank(line[pos], d)) pos++;
+            if (pos < len && line[pos] != d)
                 return nb_error(NB_ERR_FORMAT,
                                 "%s: line %zu, column %d: unexpected text after a closing quote",
-                                r->path, r->line_no, r->n_cells);
+                                f->src->name, f->line_no, f->n_cells);
         } else {
             char *start = out;
-            while (pos < len && line[pos] != r->delim) *out++ = line[pos++];
-            while (out > start && is_blank(out[-1], r->delim)) out--;
+            while (pos < len && line[pos] != d) *out++ = line[pos++];
+            while (out > start && is_blank(out[-1], d)) out--;
         }
         *out++ = '\0';
         if (pos >= len) return NB_OK;
@@ -137,350 +203,384 @@ static nb_status split_line(csv_reader *r, const char *line, size_t len)
     }
 }
 
-/* The next line that is not blank, split into cells; 0 at the end. */
-static nb_status next_row(csv_reader *r, int *got)
+/* The next line that is not blank, split into cells; *got 0 at the end. */
+static nb_status next_row(csv_file *f, int *got)
 {
-    *got = 0;
     for (;;) {
-        errno = 0;
-        ssize_t n = getline(&r->line, &r->line_cap, r->fp);
-        if (n < 0) {
-            if (ferror(r->fp))
-                return nb_error(NB_ERR_IO, "%s: read error after line %zu: %s", r->path, r->line_no,
-                                strerror(errno ? errno : EIO));
-            return NB_OK;
-        }
-        r->line_no++;
-        size_t len = (size_t)n;
-        if (len > 0 && r->line[len - 1] == '\n') len--;
-        if (len > 0 && r->line[len - 1] == '\r') len--;
-        if (len > NB_MAX_LINE)
-            return nb_error(NB_ERR_LIMIT, "%s: line %zu is %zu bytes long, more than the limit %d",
-                            r->path, r->line_no, len, NB_MAX_LINE);
-        if (memchr(r->line, '\0', len))
-            return nb_error(NB_ERR_FORMAT, "%s: line %zu contains a NUL byte (not a text file?)",
-                            r->path, r->line_no);
-        const char *text = r->line;
-        if (r->line_no == 1 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        nb_status st = read_line(f, got);
+        if (st || !*got) return st;
+        const char *text = f->line;
+        size_t len = f->line_len;
+        if (f->line_no == 1 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
             text += 3; /* a UTF-8 byte-order mark */
             len -= 3;
         }
-        if (len == 0) continue;
-        *got = 1;
-        return split_line(r, text, len);
+        size_t k = 0;
+        while (k < len && (text[k] == ' ' || text[k] == '\t')) k++;
+        if (k == len) continue;
+        return split_line(f, text, len);
     }
 }
 
-/* strtod over the whole cell; the value must be finite as nb_real too. */
-static const char *parse_number(const char *s, double *value)
-{
-    if (!*s) return "empty cell, expected a number";
-    char *end;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (end == s || *end) return "not a number";
-    if (!isfinite(d)) return "not a finite number";
-    if (!isfinite((nb_real)d)) return "out of range for " NB_REAL_NAME;
-    *value = d;
-    return NULL;
-}
+/* -------------------------------------------------------- the delimiter */
 
-static int all_digits(const char *s)
+/* Cells of one line for delimiter d, quotes respected. */
+static int count_cells(const unsigned char *p, size_t n, char d)
 {
-    if (!*s) return 0;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s)) return 0;
-    return 1;
-}
-
-/* Find the label column in the first row (cells of r). */
-static nb_status find_label(csv_load *c, const char *label, int *by_name)
-{
-    csv_reader *r = &c->r;
-    *by_name = 0;
-    if (!label) {
-        c->label_col = c->columns - 1;
-        return NB_OK;
+    int cells = 1, quoted = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"')
+            quoted = !quoted;
+        else if (p[i] == (unsigned char)d && !quoted)
+            cells++;
     }
-    if (c->header != 0)
-        for (int j = 0; j < c->columns; j++)
-            if (strcmp(cell_text(r, j), label) == 0) {
-                c->label_col = j;
-                *by_name = 1;
-                return NB_OK;
+    return cells;
+}
+
+/* Detect the delimiter from the lines in the first window (docs/data.md):
+ * among tab, ';' and ',' the one that splits every sampled line into the
+ * same number (at least 2) of cells, the most cells winning; ties go to tab,
+ * then ';', then ','. When none is that regular, the one giving the first
+ * line the most cells; ',' when nothing splits it. */
+static nb_status detect_delimiter(csv_file *f)
+{
+    static const char candidates[3] = {'\t', ';', ','};
+    nb_status st = nb_src_peek(f->src, NB_SRC_WINDOW);
+    if (st) return st;
+    const unsigned char *b = f->src->buf + f->src->pos;
+    size_t n = f->src->len - f->src->pos;
+    if (n >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0) b += 3, n -= 3;
+    int first[3] = {0, 0, 0}, same[3] = {1, 1, 1}, lines = 0;
+    while (n > 0 && lines < SAMPLE_LINES) {
+        const unsigned char *nl = memchr(b, '\n', n);
+        size_t len = nl ? (size_t)(nl - b) : n;
+        if (!nl && lines > 0 && !f->src->eof) break; /* a line cut by the window */
+        size_t k = 0;
+        while (k < len && (b[k] == ' ' || b[k] == '\t' || b[k] == '\r')) k++;
+        if (k < len) {
+            for (int c = 0; c < 3; c++) {
+                int cells = count_cells(b, len, candidates[c]);
+                if (lines == 0)
+                    first[c] = cells;
+                else if (cells != first[c])
+                    same[c] = 0;
             }
-    if (all_digits(label)) {
-        errno = 0;
-        long j = strtol(label, NULL, 10);
-        if (errno || j >= c->columns)
-            return nb_error(NB_ERR_NOT_FOUND,
-                            "%s: label column %s is out of range: line %zu has %d columns "
-                            "(0-based index 0 to %d)",
-                            r->path, label, r->line_no, c->columns, c->columns - 1);
-        c->label_col = (int)j;
-        return NB_OK;
+            lines++;
+        }
+        if (!nl) break;
+        b += len + 1;
+        n -= len + 1;
     }
-    if (c->header == 0)
-        return nb_error(NB_ERR_NOT_FOUND,
-                        "%s: label column \"%s\" not found: the file has no header (give a "
-                        "0-based column index)",
-                        r->path, label);
-    char names[512];
+    int best = -1;
+    for (int c = 0; c < 3; c++)
+        if (lines > 0 && same[c] && first[c] >= 2 && (best < 0 || first[c] > first[best])) best = c;
+    if (best >= 0) {
+        snprintf(f->info->delimiter_why, sizeof f->info->delimiter_why,
+                 "detected: %d cells on each of the first %d lines", first[best], lines);
+    } else {
+        for (int c = 0; c < 3; c++)
+            if (first[c] >= 2 && (best < 0 || first[c] > first[best])) best = c;
+        if (best >= 0)
+            snprintf(f->info->delimiter_why, sizeof f->info->delimiter_why,
+                     "detected: the most cells (%d) on the first line", first[best]);
+        else
+            snprintf(f->info->delimiter_why, sizeof f->info->delimiter_why,
+                     "detected: no tab, ';' or ',' on the first line, so ','");
+    }
+    f->delim = best >= 0 ? candidates[best] : ',';
+    return NB_OK;
+}
+
+/* ---------------------------------------------------- header and label */
+
+/* The first text cell of the current row, skipping column skip; -1. */
+static int first_text_cell(const csv_file *f, int skip)
+{
+    for (int j = 0; j < f->n_cells; j++)
+        if (j != skip && is_text(cell_text(f, j))) return j;
+    return -1;
+}
+
+static void list_cells(const csv_file *f, char *buf, size_t size)
+{
     size_t used = 0;
-    names[0] = '\0';
-    for (int j = 0; j < c->columns && used + 8 < sizeof names; j++) {
-        int w =
-            snprintf(names + used, sizeof names - used, "%s\"%s\"", j ? ", " : "", cell_text(r, j));
-        used = w < 0 ? sizeof names : used + (size_t)w;
+    buf[0] = '\0';
+    for (int j = 0; j < f->n_cells && used + 8 < size; j++) {
+        int w = snprintf(buf + used, size - used, "%s\"%s\"", j ? ", " : "", cell_text(f, j));
+        used = w < 0 ? size : used + (size_t)w;
     }
-    if (used >= sizeof names) memcpy(names + sizeof names - 4, "...", 4);
-    return nb_error(NB_ERR_NOT_FOUND,
-                    "%s: label column \"%s\" not found in the header (line %zu: %s)", r->path,
-                    label, r->line_no, names);
+    if (used >= size) memcpy(buf + size - 4, "...", 4);
 }
 
-/* A first row is a header when a cell that must be a number is not one. */
-static int looks_like_header(const csv_load *c)
+/* Keep the header row's names; the same name twice is refused. */
+static nb_status keep_header(csv_file *f)
 {
-    double v;
-    for (int j = 0; j < c->columns; j++) {
-        if (j == c->label_col && !c->regression) continue;
-        if (parse_number(cell_text(&c->r, j), &v)) return 1;
-    }
-    return 0;
-}
-
-static nb_status keep_header(csv_load *c)
-{
-    c->header_names = nb_calloc((size_t)c->columns, sizeof(char *));
-    if (!c->header_names) return nb_error(NB_ERR_MEMORY, "%s: out of memory", c->r.path);
-    for (int j = 0; j < c->columns; j++) {
-        const char *name = cell_text(&c->r, j);
+    f->names = nb_calloc((size_t)f->columns, sizeof(char *));
+    if (!f->names) return nb_error(NB_ERR_MEMORY, "%s: out of memory", f->src->name);
+    for (int j = 0; j < f->columns; j++) {
+        const char *name = cell_text(f, j);
         if (strlen(name) >= NB_LABEL_NAME_MAX)
             return nb_error(NB_ERR_LIMIT,
                             "%s: line %zu, column %d: column name is longer than %d bytes",
-                            c->r.path, c->r.line_no, j + 1, NB_LABEL_NAME_MAX - 1);
-        if (!(c->header_names[j] = nb_data_strdup(name)))
-            return nb_error(NB_ERR_MEMORY, "%s: out of memory", c->r.path);
+                            f->src->name, f->line_no, j + 1, NB_LABEL_NAME_MAX - 1);
+        if (!(f->names[j] = nb_data_strdup(name)))
+            return nb_error(NB_ERR_MEMORY, "%s: out of memory", f->src->name);
     }
-    return NB_OK;
+    nb_strset set;
+    nb_status st = nb_strset_init(&set, (size_t)f->columns);
+    if (st) return st;
+    for (int j = 0; j < f->columns && !st; j++) {
+        if (!f->names[j][0]) continue; /* unnamed columns are allowed */
+        int k = nb_strset_find(&set, f->names, f->names[j]);
+        if (k >= 0)
+            st = nb_error(NB_ERR_FORMAT,
+                          "%s: line %zu: column name \"%s\" appears twice, in columns %d and %d",
+                          f->src->name, f->line_no, f->names[j], k + 1, j + 1);
+        else
+            nb_strset_add(&set, f->names, j);
+    }
+    nb_strset_free(&set);
+    return st;
 }
 
-/* Room for one more row in x and labels or y. */
-static nb_status grow_rows(csv_load *c)
+/* Resolve the label column for a data set: a name (the first row must then
+ * be the header), a 0-based index, or the last column. */
+static nb_status find_label(csv_file *f, const char *label, int *named_col)
 {
-    if (c->rows < c->row_cap) return NB_OK;
-    if (c->rows >= NB_MAX_SAMPLES)
-        return nb_error(NB_ERR_LIMIT, "%s: line %zu: more than %d data rows", c->r.path,
-                        c->r.line_no, NB_MAX_SAMPLES);
-    size_t cap = c->row_cap ? c->row_cap * 2 : 64;
-    if (cap > NB_MAX_SAMPLES) cap = NB_MAX_SAMPLES;
-    size_t features = (size_t)c->columns - 1, bytes;
-    if (!nb_mul_size(cap, features * sizeof(nb_real), &bytes))
-        return nb_error(NB_ERR_LIMIT, "%s: %zu rows of %zu features overflow", c->r.path, cap,
-                        features);
-    nb_real *x = nb_realloc(c->x, bytes);
-    if (!x) goto oom;
-    c->x = x;
-    if (c->regression) {
-        nb_real *y = nb_realloc(c->y, cap * sizeof *y);
-        if (!y) goto oom;
-        c->y = y;
-    } else {
-        int32_t *l = nb_realloc(c->labels, cap * sizeof *l);
-        if (!l) goto oom;
-        c->labels = l;
-    }
-    c->row_cap = cap;
-    return NB_OK;
-oom:
-    return nb_error(NB_ERR_MEMORY, "%s: out of memory at line %zu (%zu rows of %zu features)",
-                    c->r.path, c->r.line_no, cap, features);
-}
-
-/* The index of a class label, added in order of first appearance. */
-static nb_status class_index(csv_load *c, int32_t *index)
-{
-    const char *text = cell_text(&c->r, c->label_col);
-    if (c->n_classes > 0 && strcmp(c->classes[c->last_class].name, text) == 0) {
-        *index = c->last_class;
+    *named_col = -1;
+    if (label && !all_digits(label)) /* an index is never matched against cells */
+        for (int j = 0; j < f->columns; j++)
+            if (strcmp(cell_text(f, j), label) == 0) {
+                *named_col = j;
+                break;
+            }
+    if (!label) {
+        f->label_col = f->columns - 1;
         return NB_OK;
     }
-    for (int k = 0; k < c->n_classes; k++)
-        if (strcmp(c->classes[k].name, text) == 0) {
-            *index = c->last_class = k;
-            return NB_OK;
-        }
-    if (!*text) return bad_cell(c, c->label_col, "empty class label");
-    if (strlen(text) >= NB_LABEL_NAME_MAX)
-        return bad_cell(c, c->label_col, "class label longer than NB_LABEL_NAME_MAX - 1 bytes");
-    if (c->n_classes >= NB_MAX_CLASSES)
-        return bad_cell(c, c->label_col, "more distinct class labels than NB_MAX_CLASSES (1000)");
-    if (!c->classes) {
-        c->classes = nb_calloc(NB_MAX_CLASSES, sizeof *c->classes);
-        if (!c->classes) return nb_error(NB_ERR_MEMORY, "%s: out of memory", c->r.path);
+    if (all_digits(label)) {
+        errno = 0;
+        long j = strtol(label, NULL, 10);
+        if (errno || j >= f->columns)
+            return nb_error(NB_ERR_NOT_FOUND,
+                            "%s: label column %s is out of range: line %zu has %d columns "
+                            "(0-based index 0 to %d)",
+                            f->src->name, label, f->line_no, f->columns, f->columns - 1);
+        f->label_col = (int)j;
+        return NB_OK;
     }
-    csv_class *k = &c->classes[c->n_classes];
-    memcpy(k->name, text, strlen(text) + 1);
-    k->line = c->r.line_no;
-    *index = c->last_class = c->n_classes++;
+    if (f->header == 0)
+        return nb_error(NB_ERR_NOT_FOUND,
+                        "%s: label column \"%s\" is a name, but the file has no header (header "
+                        "no): give a 0-based column index",
+                        f->src->name, label);
+    if (*named_col < 0) {
+        char names[512];
+        list_cells(f, names, sizeof names);
+        if (f->header < 0 && first_text_cell(f, -1) < 0)
+            return nb_error(NB_ERR_NOT_FOUND,
+                            "%s: label column \"%s\" not found: line %zu is data, not a header "
+                            "(no cell is text); give a 0-based column index",
+                            f->src->name, label, f->line_no);
+        return nb_error(NB_ERR_NOT_FOUND,
+                        "%s: label column \"%s\" not found in the header (line %zu: %s)",
+                        f->src->name, label, f->line_no, names);
+    }
+    f->label_col = *named_col;
     return NB_OK;
 }
 
-static nb_status add_row(csv_load *c)
+/* Rows for prediction: features columns, or one more that is the label
+ * column (named by label, else the last) and is skipped. */
+static nb_status find_skipped(csv_file *f, const char *label, int features, int *named_col)
 {
-    csv_reader *r = &c->r;
-    if (r->n_cells != c->columns)
-        return nb_error(NB_ERR_FORMAT, "%s: line %zu: ragged row: expected %d cells, got %d",
-                        r->path, r->line_no, c->columns, r->n_cells);
-    nb_status st = grow_rows(c);
+    *named_col = -1;
+    if (label && !all_digits(label) && f->header != 0)
+        for (int j = 0; j < f->columns; j++)
+            if (strcmp(cell_text(f, j), label) == 0) {
+                *named_col = j;
+                break;
+            }
+    if (f->columns == features) {
+        if (*named_col >= 0)
+            return nb_error(NB_ERR_FORMAT,
+                            "%s: line %zu: column %d is named \"%s\", the label column, which "
+                            "leaves %d feature columns, but %d are expected",
+                            f->src->name, f->line_no, *named_col + 1, label, features - 1,
+                            features);
+        f->label_col = -1;
+        return NB_OK;
+    }
+    if (f->columns != features + 1)
+        return nb_error(NB_ERR_FORMAT,
+                        "%s: line %zu has %d columns, but %d feature values are expected (%d "
+                        "columns, or %d with a label column; delimiter '%s')",
+                        f->src->name, f->line_no, f->columns, features, features, features + 1,
+                        f->delim == '\t' ? "\\t" : (char[]){f->delim, 0});
+    if (!label)
+        return nb_error(NB_ERR_FORMAT,
+                        "%s: line %zu has %d columns, but %d feature values are expected: name "
+                        "the label column to skip",
+                        f->src->name, f->line_no, f->columns, features);
+    return find_label(f, label, named_col);
+}
+
+/* Read the first row and settle the delimiter, the header and the label
+ * column, in that order. features < 0: a data set with a label column;
+ * else rows of that many features (and maybe a label column to skip). */
+nb_status nb_csv_begin(csv_file *f, const nb_csv_options *o, int features)
+{
+    nb_data_info *info = f->info;
+    nb_status st;
+    f->regression = o->regression != 0;
+    f->header = o->header;
+    f->label_col = -1;
+    if (o->delimiter) {
+        f->delim = o->delimiter;
+        snprintf(info->delimiter_why, sizeof info->delimiter_why, "given");
+    } else if ((st = detect_delimiter(f))) {
+        return st;
+    }
+    info->delimiter = f->delim;
+    int got;
+    if ((st = next_row(f, &got))) return st;
+    if (!got) return nb_error(NB_ERR_FORMAT, "%s: empty file (no rows)", f->src->name);
+    f->first_line = f->line_no;
+    f->columns = f->n_cells;
+    const char *shown = f->delim == '\t' ? "tab" : (char[]){'\'', f->delim, '\'', 0};
+    if (features < 0 && f->columns < 2)
+        return nb_error(NB_ERR_FORMAT,
+                        "%s: line %zu has 1 column; expected at least one feature column and a "
+                        "label column (delimiter %s)",
+                        f->src->name, f->line_no, shown);
+    if (f->columns - (features < 0) > NB_MAX_FEATURES)
+        return nb_error(NB_ERR_LIMIT, "%s: line %zu: %d columns, more than the limit %d",
+                        f->src->name, f->line_no, f->columns, NB_MAX_FEATURES);
+    int named_col;
+    st = features < 0 ? find_label(f, o->label, &named_col)
+                      : find_skipped(f, o->label, features, &named_col);
     if (st) return st;
-    nb_real *x = c->x + c->rows * (size_t)(c->columns - 1);
+    if (features < 0 && o->features > 0 && f->columns - 1 != o->features)
+        return nb_error(NB_ERR_FORMAT,
+                        "%s: line %zu has %d feature columns (and a label column), but %d are "
+                        "expected",
+                        f->src->name, f->line_no, f->columns - 1, o->features);
+    /* The header: given, implied by a label name found in line 1, or
+     * detected (a text cell where a number must be). */
+    if (f->header >= 0) {
+        snprintf(info->header_why, sizeof info->header_why, "given");
+    } else if (named_col >= 0) {
+        f->header = 1;
+        snprintf(info->header_why, sizeof info->header_why,
+                 "detected: line %zu holds the label column's name", f->line_no);
+    } else {
+        f->header_auto = 1;
+        int skip = f->regression && features < 0 ? -1 : f->label_col;
+        int j = first_text_cell(f, skip);
+        f->header = j >= 0;
+        if (j >= 0)
+            snprintf(info->header_why, sizeof info->header_why,
+                     "detected: cell \"%.40s\" of column %d on line %zu is text", cell_text(f, j),
+                     j + 1, f->line_no);
+        else
+            snprintf(info->header_why, sizeof info->header_why,
+                     "detected: no cell of line %zu is text, so it is data", f->line_no);
+    }
+    /* A label given as a number that is also another column's name is
+     * ambiguous. */
+    if (f->header && o->label && all_digits(o->label) && f->label_col >= 0)
+        for (int j = 0; j < f->columns; j++)
+            if (j != f->label_col && strcmp(cell_text(f, j), o->label) == 0)
+                return nb_error(NB_ERR_FORMAT,
+                                "%s: label column \"%s\" is ambiguous: column %d is named \"%s\", "
+                                "and %s is the 0-based index of column %d (\"%s\")",
+                                f->src->name, o->label, j + 1, o->label, o->label, f->label_col + 1,
+                                cell_text(f, f->label_col));
+    info->header = f->header;
+    info->label_column = f->label_col;
+    if (f->header) return keep_header(f);
+    f->pending = 1; /* line 1 is data, already split */
+    return NB_OK;
+}
+
+/* The next data row split into cells; *got 0 at the end. */
+nb_status nb_csv_next(csv_file *f, int *got)
+{
+    if (f->pending) {
+        f->pending = 0;
+        *got = 1;
+    } else {
+        nb_status st = next_row(f, got);
+        if (st || !*got) return st;
+    }
+    if (f->n_cells != f->columns)
+        return nb_error(NB_ERR_FORMAT, "%s: line %zu: ragged row: expected %d cells, got %d",
+                        f->src->name, f->line_no, f->columns, f->n_cells);
+    f->info->rows++;
+    return NB_OK;
+}
+
+/* One cell as a number: finite, and finite as nb_real too. */
+nb_status nb_csv_number(const csv_file *f, int j, double *value)
+{
+    const char *s = cell_text(f, j);
+    if (is_missing(s))
+        return bad_cell(f, j,
+                        *s ? "a missing value (NA, N/A, ? and empty cells are not allowed)"
+                           : "empty cell, expected a number (missing values are not allowed)");
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s || *end) return bad_cell(f, j, "not a number");
+    if (!isfinite(d)) return bad_cell(f, j, "not a finite number");
+    if (!isfinite((nb_real)d)) return bad_cell(f, j, "out of range for " NB_REAL_NAME);
+    *value = d;
+    return NB_OK;
+}
+
+/* Every cell but the label column's into x. */
+nb_status nb_csv_features(const csv_file *f, nb_real *x)
+{
     double v;
-    for (int j = 0; j < c->columns; j++) {
-        if (j == c->label_col) continue;
-        const char *why = parse_number(cell_text(r, j), &v);
-        if (why) return bad_cell(c, j, why);
+    for (int j = 0; j < f->columns; j++) {
+        if (j == f->label_col) continue;
+        nb_status st = nb_csv_number(f, j, &v);
+        if (st) return st;
         *x++ = (nb_real)v;
     }
-    if (c->regression) {
-        const char *why = parse_number(cell_text(r, c->label_col), &v);
-        if (why) return bad_cell(c, c->label_col, why);
-        c->y[c->rows] = (nb_real)v;
-    } else if ((st = class_index(c, &c->labels[c->rows]))) {
-        return st;
-    }
-    c->rows++;
     return NB_OK;
 }
 
-/* Integer labels when every distinct label is a whole number (they must be
- * 0..NB_MAX_CLASSES-1); text labels, named in order of first appearance,
- * otherwise. */
-static nb_status finish_labels(csv_load *c, nb_dataset *out)
+int nb_csv_is_missing(const char *s)
 {
-    int value[NB_MAX_CLASSES] = {0};
-    int integers = 1, max_value = -1;
-    for (int k = 0; k < c->n_classes && integers; k++) {
-        double v;
-        if (parse_number(c->classes[k].name, &v) || v != floor(v))
-            integers = 0;
-        else if (v < 0 || v >= NB_MAX_CLASSES) {
-            char col[NB_LABEL_NAME_MAX + 32];
-            return nb_error(NB_ERR_FORMAT,
-                            "%s: line %zu, %s: integer class label %s is not in 0..%d", c->r.path,
-                            c->classes[k].line, column_label(c, c->label_col, col, sizeof col),
-                            c->classes[k].name, NB_MAX_CLASSES - 1);
-        } else {
-            value[k] = (int)v;
-            if (value[k] > max_value) max_value = value[k];
-        }
-    }
-    if (integers) {
-        for (size_t i = 0; i < c->rows; i++) out->labels[i] = value[out->labels[i]];
-        out->classes = max_value + 1;
-        return NB_OK;
-    }
-    out->classes = c->n_classes;
-    out->class_names = nb_calloc((size_t)c->n_classes, sizeof(char *));
-    if (!out->class_names) return nb_error(NB_ERR_MEMORY, "%s: out of memory", c->r.path);
-    for (int k = 0; k < c->n_classes; k++)
-        if (!(out->class_names[k] = nb_data_strdup(c->classes[k].name)))
-            return nb_error(NB_ERR_MEMORY, "%s: out of memory", c->r.path);
-    return NB_OK;
+    return is_missing(s);
 }
 
-static nb_status load_csv(csv_load *c, const nb_csv_options *o, nb_dataset *out)
+const char *nb_csv_cell(const csv_file *f, int j)
 {
-    csv_reader *r = &c->r;
-    int got;
-    nb_status st = next_row(r, &got);
-    if (st) return st;
-    if (!got) return nb_error(NB_ERR_FORMAT, "%s: empty file (no rows)", r->path);
-    c->columns = r->n_cells;
-    if (c->columns < 2)
-        return nb_error(NB_ERR_FORMAT,
-                        "%s: line %zu has %d column; expected at least one feature column and a "
-                        "label column (delimiter '%c')",
-                        r->path, r->line_no, c->columns, r->delim);
-    if (c->columns - 1 > NB_MAX_FEATURES)
-        return nb_error(NB_ERR_LIMIT, "%s: line %zu: %d feature columns, more than the limit %d",
-                        r->path, r->line_no, c->columns - 1, NB_MAX_FEATURES);
-    int by_name;
-    if ((st = find_label(c, o->label, &by_name))) return st;
-    if (c->header < 0) c->header = by_name || looks_like_header(c);
-    if (c->header) {
-        if ((st = keep_header(c))) return st;
-    } else if ((st = add_row(c))) {
-        return st;
-    }
-    for (;;) {
-        if ((st = next_row(r, &got))) return st;
-        if (!got) break;
-        if ((st = add_row(c))) return st;
-    }
-    if (c->rows == 0)
-        return nb_error(NB_ERR_FORMAT, "%s: no data rows (only a header on line %zu)", r->path,
-                        r->line_no);
-
-    out->count = c->rows;
-    out->features = c->columns - 1;
-    out->x = c->x;
-    c->x = NULL;
-    if (c->regression) {
-        out->targets = 1;
-        out->y = c->y;
-        c->y = NULL;
-    } else {
-        out->labels = c->labels;
-        c->labels = NULL;
-        if ((st = finish_labels(c, out))) return st;
-    }
-    if (c->header_names) {
-        out->feature_names = nb_calloc((size_t)out->features, sizeof(char *));
-        if (!out->feature_names) return nb_error(NB_ERR_MEMORY, "%s: out of memory", r->path);
-        for (int j = 0, f = 0; j < c->columns; j++) {
-            if (j == c->label_col) continue;
-            out->feature_names[f++] = c->header_names[j];
-            c->header_names[j] = NULL;
-        }
-    }
-    return NB_OK;
+    return cell_text(f, j);
 }
 
-nb_status nb_load_csv(const char *path, const nb_csv_options *options, nb_dataset *out)
+nb_status nb_csv_cell_error(const csv_file *f, int j, const char *why)
 {
-    if (!out) return nb_error(NB_ERR_ARGUMENT, "nb_load_csv: out is NULL");
-    memset(out, 0, sizeof *out);
-    if (!path) return nb_error(NB_ERR_ARGUMENT, "nb_load_csv: path is NULL");
-    nb_csv_options o = {NULL, -1, 0, ','};
-    if (options) o = *options;
-    if (!o.delimiter) o.delimiter = ',';
-    if (o.delimiter == '"' || o.delimiter == '\n' || o.delimiter == '\r')
-        return nb_error(NB_ERR_ARGUMENT, "nb_load_csv: delimiter 0x%02x is not allowed",
-                        (unsigned char)o.delimiter);
-    if (o.header < -1 || o.header > 1)
-        return nb_error(NB_ERR_ARGUMENT, "nb_load_csv: header must be -1, 0 or 1, not %d",
-                        o.header);
+    return bad_cell(f, j, why);
+}
 
-    csv_load c;
-    memset(&c, 0, sizeof c);
-    c.r.path = path;
-    c.r.delim = o.delimiter;
-    c.header = o.header;
-    c.regression = o.regression != 0;
-    c.r.fp = fopen(path, "r");
-    if (!c.r.fp) return nb_error(NB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    nb_status st = load_csv(&c, &o, out);
-    fclose(c.r.fp);
-    free(c.r.line);
-    nb_free(c.r.cells);
-    nb_free(c.r.cell);
-    nb_data_free_names(c.header_names, c.columns);
-    nb_free(c.x);
-    nb_free(c.y);
-    nb_free(c.labels);
-    nb_free(c.classes);
-    if (st) nb_dataset_free(out);
-    return st;
+void nb_csv_init(csv_file *f, nb_src *src, nb_data_info *info)
+{
+    memset(f, 0, sizeof *f);
+    f->src = src;
+    f->info = info;
+    info->gzip = src->gzip;
+}
+
+void nb_csv_close(csv_file *f)
+{
+    nb_free(f->line);
+    nb_free(f->cells);
+    nb_free(f->cell);
+    nb_data_free_names(f->names, f->columns);
+    f->line = f->cells = NULL;
+    f->cell = NULL;
+    f->names = NULL;
 }

@@ -3,6 +3,7 @@
 #include "data.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -164,5 +165,68 @@ nb_status nb_dataset_split(const nb_dataset *src, double fraction, uint64_t seed
     }
     nb_free(order);
     nb_free(index);
+    return st;
+}
+
+/* A whole number written as text, e.g. "3" or "3.0". */
+static int name_value(const char *s, double *v)
+{
+    char *end;
+    if (!s || !*s) return 0;
+    *v = strtod(s, &end);
+    return end != s && !*end && *v == floor(*v);
+}
+
+/* The expected index of class k of d, or -1. */
+static int expected_index(const nb_dataset *d, int k, char *const *names, int classes)
+{
+    char buf[32];
+    const char *text = d->class_names ? d->class_names[k] : NULL;
+    if (!names) return !text && k < classes ? k : -1;
+    if (!text) {
+        snprintf(buf, sizeof buf, "%d", k);
+        text = buf;
+    }
+    for (int i = 0; i < classes; i++)
+        if (strcmp(names[i], text) == 0) return i;
+    double v, w;
+    if (name_value(text, &v))
+        for (int i = 0; i < classes; i++)
+            if (name_value(names[i], &w) && w == v) return i;
+    return -1;
+}
+
+nb_status nb_data_match_classes(nb_dataset *d, char *const *names, int classes, const char *what)
+{
+    if (d->classes <= 0 || classes <= 0) return NB_OK;
+    int32_t *map = nb_calloc((size_t)d->classes, sizeof *map);
+    if (!map) return nb_error(NB_ERR_MEMORY, "%s: out of memory", what);
+    for (int k = 0; k < d->classes; k++) map[k] = expected_index(d, k, names, classes);
+    nb_status st = NB_OK;
+    for (size_t i = 0; i < d->count && !st; i++) {
+        int k = d->labels[i];
+        if (map[k] >= 0) continue;
+        char buf[32];
+        const char *text = d->class_names ? d->class_names[k] : NULL;
+        if (!text) snprintf(buf, sizeof buf, "%d", k), text = buf;
+        if (names)
+            st = nb_error(NB_ERR_FORMAT,
+                          "%s: class \"%s\" (sample %zu) is not one of the %d expected classes",
+                          what, text, i + 1, classes);
+        else
+            st = nb_error(NB_ERR_FORMAT,
+                          "%s: class %s (sample %zu) is not a class index in 0..%d (the expected "
+                          "classes are unnamed)",
+                          what, text, i + 1, classes - 1);
+    }
+    char **copy = NULL;
+    if (!st) st = nb_data_copy_names(names, classes, &copy);
+    if (!st) {
+        for (size_t i = 0; i < d->count; i++) d->labels[i] = map[d->labels[i]];
+        nb_data_free_names(d->class_names, d->classes);
+        d->class_names = copy;
+        d->classes = classes;
+    }
+    nb_free(map);
     return st;
 }

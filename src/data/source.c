@@ -28,6 +28,14 @@ static int is_file(const char *path)
     return stat(path, &s) == 0 && S_ISREG(s.st_mode);
 }
 
+/* A data file: anything readable but a directory (pipes and /dev/stdin
+ * included), or "-" for standard input. */
+static int is_data_file(const char *path)
+{
+    struct stat s;
+    return strcmp(path, "-") == 0 || (stat(path, &s) == 0 && !S_ISDIR(s.st_mode));
+}
+
 /* dir/name, or dir/name.gz when only that exists; NB_ERR_NOT_FOUND if neither. */
 static nb_status idx_path(const char *dir, const char *name, char *buf, size_t size)
 {
@@ -98,11 +106,25 @@ static nb_status split_all(nb_dataset *all, uint64_t seed, nb_dataset *train, nb
     return st;
 }
 
+static int is_builtin(const char *source)
+{
+    static const char *const names[] = {"fashion-mnist", "xor", "spiral", "sine", "body"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(source, names[i]) == 0) return 1;
+    return 0;
+}
+
 static nb_status open_source(const char *source, const nb_csv_options *csv, uint64_t seed,
                              nb_dataset *train, nb_dataset *test)
 {
     nb_dataset all;
     nb_status st;
+    if ((csv->label || csv->regression) && (is_builtin(source) || is_dir(source)))
+        return nb_error(NB_ERR_ARGUMENT,
+                        "%s: a label column or regression applies to CSV data, "
+                        "but %s is %s",
+                        source, source,
+                        is_builtin(source) ? "a built-in data set" : "a directory of IDX files");
     if (strcmp(source, "fashion-mnist") == 0) return open_fashion(train, test);
     if (strcmp(source, "xor") == 0) {
         /* Four points cannot be split: XOR is learned and tested on all four. */
@@ -122,7 +144,7 @@ static nb_status open_source(const char *source, const nb_csv_options *csv, uint
         return split_all(&all, seed, train, test);
     }
     if (is_dir(source)) return open_idx_dir(source, train, test);
-    if (is_file(source)) {
+    if (is_data_file(source)) {
         if ((st = nb_load_csv(source, csv, &all))) return st;
         return split_all(&all, seed, train, test);
     }
@@ -132,6 +154,54 @@ static nb_status open_source(const char *source, const nb_csv_options *csv, uint
                     source);
 }
 
+static const char *class_text(const nb_dataset *d, int k, char *buf, size_t size)
+{
+    if (d->class_names && d->class_names[k]) return d->class_names[k];
+    snprintf(buf, size, "%d", k);
+    return buf;
+}
+
+/* Without expected classes: the data must have two classes or more, and
+ * every class of the test part must have a training sample. */
+static nb_status check_parts(const char *source, uint64_t seed, nb_dataset *train, nb_dataset *test)
+{
+    if (train->classes <= 0) return NB_OK;
+    int n = train->classes > test->classes ? train->classes : test->classes;
+    size_t *in_train = nb_calloc((size_t)n, sizeof *in_train);
+    size_t *in_test = nb_calloc((size_t)n, sizeof *in_test);
+    nb_status st = NB_OK;
+    if (!in_train || !in_test) st = nb_error(NB_ERR_MEMORY, "%s: out of memory", source);
+    for (size_t i = 0; !st && i < train->count; i++) in_train[train->labels[i]]++;
+    for (size_t i = 0; !st && i < test->count; i++) in_test[test->labels[i]]++;
+    int seen = 0, trained = 0, first = -1;
+    for (int k = 0; !st && k < n; k++) {
+        seen += in_train[k] || in_test[k];
+        trained += in_train[k] > 0;
+        if (first < 0 && (in_train[k] || in_test[k])) first = k;
+    }
+    char buf[32];
+    if (!st && seen == 1)
+        st = nb_error(NB_ERR_FORMAT,
+                      "%s: the data has one class (\"%s\"): a classifier needs at least 2", source,
+                      class_text(train->class_names ? train : test, first, buf, sizeof buf));
+    else if (!st && trained == 1)
+        st = nb_error(NB_ERR_FORMAT,
+                      "%s: the training part has one class: a classifier needs at least 2 (the "
+                      "70/30 split with seed %llu; try another seed or more data)",
+                      source, (unsigned long long)seed);
+    for (int k = 0; !st && k < n; k++)
+        if (in_test[k] && !in_train[k])
+            st = nb_error(NB_ERR_FORMAT,
+                          "%s: class \"%s\" is in the test part (%zu samples) but no training "
+                          "sample has it (the split with seed %llu; try another seed or more data)",
+                          source, class_text(test, k, buf, sizeof buf), in_test[k],
+                          (unsigned long long)seed);
+    nb_free(in_train);
+    nb_free(in_test);
+    if (!st) test->classes = train->classes;
+    return st;
+}
+
 nb_status nb_data_open(const char *source, const nb_csv_options *csv, uint64_t seed,
                        nb_dataset *train, nb_dataset *test)
 {
@@ -139,7 +209,23 @@ nb_status nb_data_open(const char *source, const nb_csv_options *csv, uint64_t s
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (!source) return nb_error(NB_ERR_ARGUMENT, "nb_data_open: source is NULL");
-    nb_status st = open_source(source, csv, seed, train, test);
+    nb_csv_options o = {.header = -1};
+    if (csv) o = *csv;
+    if (o.info) {
+        memset(o.info, 0, sizeof *o.info);
+        o.info->label_column = -1;
+    }
+    nb_status st = open_source(source, &o, seed, train, test);
+    if (!st && o.features > 0 && train->features != o.features)
+        st = nb_error(NB_ERR_FORMAT, "%s: %d features, but %d are expected", source,
+                      train->features, o.features);
+    if (!st && o.classes > 0 && train->classes > 0) {
+        /* CSV labels were matched while reading (with line numbers). */
+        st = nb_data_match_classes(train, o.class_names, o.classes, source);
+        if (!st) st = nb_data_match_classes(test, o.class_names, o.classes, source);
+    } else if (!st && o.classes == 0) {
+        st = check_parts(source, seed, train, test);
+    }
     if (st) {
         nb_dataset_free(train);
         nb_dataset_free(test);

@@ -1,0 +1,52 @@
+/* --delimiter, --header and the verbose data line (see data_opts.h). */
+#include "data_opts.h"
+
+#include <string.h>
+#include <strings.h>
+
+int cli_parse_delimiter(const char *text, char *out)
+{
+    if (strcmp(text, "auto") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (strcmp(text, "tab") == 0 || strcmp(text, "\\t") == 0 || strcmp(text, "\t") == 0) {
+        *out = '\t';
+        return 0;
+    }
+    if (strlen(text) != 1 || text[0] == '"' || text[0] == '\n' || text[0] == '\r') return -1;
+    *out = text[0];
+    return 0;
+}
+
+int cli_parse_header(const char *text, int *out)
+{
+    if (strcmp(text, "yes") == 0)
+        *out = 1;
+    else if (strcmp(text, "no") == 0)
+        *out = 0;
+    else if (strcmp(text, "auto") == 0)
+        *out = -1;
+    else
+        return -1;
+    return 0;
+}
+
+void cli_print_data_info(FILE *out, const char *source, const nb_data_info *info)
+{
+    if (!info->format[0]) return; /* a built-in set */
+    fprintf(out, "data: %s: %s%s", source, strcmp(info->format, "csv") == 0 ? "CSV" : "IDX",
+            info->gzip ? " (gzip)" : "");
+    if (strcmp(info->format, "csv") == 0) {
+        char d[8];
+        if (info->delimiter == '\t')
+            strcpy(d, "tab");
+        else
+            snprintf(d, sizeof d, "'%c'", info->delimiter);
+        fprintf(out, ", delimiter %s (%s), header %s (%s)", d, info->delimiter_why,
+                info->header ? "yes" : "no", info->header_why);
+        if (info->label_column >= 0)
+            fprintf(out, ", label column %d (0-based)", info->label_column);
+    }
+    fputc('\n', out);
+}
