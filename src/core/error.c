@@ -75,3 +75,83 @@ const char *nb_status_name(nb_status status)
     }
     return "unknown status";
 }
+
+/* ------------------------------------------------- untrusted text */
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 when it is
+ * not one (overlong forms, surrogates and values past U+10FFFF are not);
+ * *cp gets the code point. */
+static size_t utf8_char(const unsigned char *p, size_t n, unsigned *cp)
+{
+    size_t len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc0 ? 2 : 0;
+    if (len == 0 || p[0] > 0xf4 || len > n) return 0;
+    unsigned v = p[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;
+        v = v << 6 | (p[i] & 0x3f);
+    }
+    static const unsigned least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < least[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+    *cp = v;
+    return len;
+}
+
+/* Code points that move the cursor or change what text around them looks
+ * like: C1 controls, line and paragraph separators, bidi overrides. */
+static int invisible(unsigned cp)
+{
+    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+const char *nb_escape_len(char *buf, size_t size, const char *text, size_t len)
+{
+    if (!buf || size == 0) return "";
+    if (!text) text = "", len = 0;
+    const unsigned char *p = (const unsigned char *)text;
+    size_t out = 0;
+    for (size_t i = 0; i < len && (len != NB_ESCAPE_ALL || p[i]);) {
+        char piece[16];
+        size_t n = 0, used = 1;
+        unsigned cp = 0;
+        unsigned char c = p[i];
+        if (c == '\\' || c == '"') {
+            piece[n++] = '\\';
+            piece[n++] = (char)c;
+        } else if (c == '\n' || c == '\t' || c == '\r') {
+            piece[n++] = '\\';
+            piece[n++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+        } else if (c < 0x20 || c == 0x7f) {
+            n = (size_t)snprintf(piece, sizeof piece, "\\x%02x", c);
+        } else if (c < 0x80) {
+            piece[n++] = (char)c;
+        } else if ((used = utf8_char(p + i, len - i, &cp)) == 0) {
+            used = 1; /* a byte that is not UTF-8 */
+            n = (size_t)snprintf(piece, sizeof piece, "\\x%02x", c);
+        } else if (invisible(cp)) {
+            n = (size_t)snprintf(piece, sizeof piece, "\\u%04x", cp);
+        } else {
+            memcpy(piece, p + i, used);
+            n = used;
+        }
+        /* Room for this piece, and for "..." should more follow. */
+        int last = i + used >= len || (len == NB_ESCAPE_ALL && !p[i + used]);
+        if (out + n + (last ? 0 : 3) >= size) {
+            if (out + 3 < size) {
+                memcpy(buf + out, "...", 3);
+                out += 3;
+            }
+            break;
+        }
+        memcpy(buf + out, piece, n);
+        out += n;
+        i += used;
+    }
+    buf[out] = '\0';
+    return buf;
+}
+
+const char *nb_escape(char *buf, size_t size, const char *text)
+{
+    return nb_escape_len(buf, size, text, NB_ESCAPE_ALL);
+}
