@@ -20,16 +20,17 @@ nb_status nb_error_prefix(nb_status status, const char *fmt, ...) NB_PRINTF(2, 3
 /* Text read from a file, made safe to quote in a message or print: a
  * control character (C0, DEL, C1, line separators, bidi overrides) is
  * written as \n, \t, \r, \xNN or \uNNNN, a byte that is not UTF-8 as
- * \xNN, a backslash or a double quote with a backslash before it; text
+ * \xNN (a backslash and a quote are kept: JSON text stays readable); text
  * that does not fit in size bytes ends in "...". Returns buf (always
  * NUL-terminated; text NULL reads as ""). A crafted name can then neither
- * move the cursor, clear the screen nor fake a line of output. */
+ * move the cursor, clear the screen, reorder the line nor fake a line of
+ * output. */
 const char *nb_escape(char *buf, size_t size, const char *text);
 /* The same for len bytes of text (which need not end in a NUL); len
  * NB_ESCAPE_ALL stops at the NUL. */
 const char *nb_escape_len(char *buf, size_t size, const char *text, size_t len);
 #define NB_ESCAPE_ALL ((size_t)-1)
-/* A buffer size for one quoted name: 64 bytes of text, escaped, fit. */
+/* A buffer size for one quoted name (a longer one ends in "..."). */
 #define NB_ESCAPE_SIZE 100
 
 /* Replace path atomically with what write puts into f (a temporary file

@@ -104,39 +104,57 @@ static int invisible(unsigned cp)
            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
+static int at_end(const unsigned char *p, size_t i, size_t len)
+{
+    return i >= len || (len == NB_ESCAPE_ALL && !p[i]);
+}
+
+/* The escaped form of the character at p[i] into piece (16 bytes): its
+ * length; *used gets the bytes of text it stands for. */
+static size_t escape_one(const unsigned char *p, size_t i, size_t len, char *piece, size_t *used)
+{
+    unsigned cp = 0;
+    unsigned char c = p[i];
+    *used = 1;
+    if (c == '\n' || c == '\t' || c == '\r') {
+        piece[0] = '\\';
+        piece[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7f) return (size_t)snprintf(piece, 16, "\\x%02x", c);
+    if (c < 0x80) {
+        piece[0] = (char)c;
+        return 1;
+    }
+    size_t n = utf8_char(p + i, len - i, &cp);
+    if (n == 0) return (size_t)snprintf(piece, 16, "\\x%02x", c); /* not UTF-8 */
+    *used = n;
+    if (invisible(cp)) return (size_t)snprintf(piece, 16, "\\u%04x", cp);
+    memcpy(piece, p + i, n);
+    return n;
+}
+
+/* Whether the text from i on, escaped, takes at most room bytes. */
+static int rest_fits(const unsigned char *p, size_t i, size_t len, size_t room)
+{
+    char piece[16];
+    size_t total = 0, used;
+    for (; !at_end(p, i, len) && total <= room; i += used)
+        total += escape_one(p, i, len, piece, &used);
+    return total <= room;
+}
+
 const char *nb_escape_len(char *buf, size_t size, const char *text, size_t len)
 {
     if (!buf || size == 0) return "";
     if (!text) text = "", len = 0;
     const unsigned char *p = (const unsigned char *)text;
-    size_t out = 0;
-    for (size_t i = 0; i < len && (len != NB_ESCAPE_ALL || p[i]);) {
+    size_t out = 0, used;
+    int fits = 0; /* the rest is known to fit: no room kept for "..." */
+    for (size_t i = 0; !at_end(p, i, len); i += used) {
         char piece[16];
-        size_t n = 0, used = 1;
-        unsigned cp = 0;
-        unsigned char c = p[i];
-        if (c == '\\' || c == '"') {
-            piece[n++] = '\\';
-            piece[n++] = (char)c;
-        } else if (c == '\n' || c == '\t' || c == '\r') {
-            piece[n++] = '\\';
-            piece[n++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
-        } else if (c < 0x20 || c == 0x7f) {
-            n = (size_t)snprintf(piece, sizeof piece, "\\x%02x", c);
-        } else if (c < 0x80) {
-            piece[n++] = (char)c;
-        } else if ((used = utf8_char(p + i, len - i, &cp)) == 0) {
-            used = 1; /* a byte that is not UTF-8 */
-            n = (size_t)snprintf(piece, sizeof piece, "\\x%02x", c);
-        } else if (invisible(cp)) {
-            n = (size_t)snprintf(piece, sizeof piece, "\\u%04x", cp);
-        } else {
-            memcpy(piece, p + i, used);
-            n = used;
-        }
-        /* Room for this piece, and for "..." should more follow. */
-        int last = i + used >= len || (len == NB_ESCAPE_ALL && !p[i + used]);
-        if (out + n + (last ? 0 : 3) >= size) {
+        size_t n = escape_one(p, i, len, piece, &used);
+        if (!fits && out + n + 3 >= size && !(fits = rest_fits(p, i, len, size - 1 - out))) {
             if (out + 3 < size) {
                 memcpy(buf + out, "...", 3);
                 out += 3;
@@ -145,7 +163,6 @@ const char *nb_escape_len(char *buf, size_t size, const char *text, size_t len)
         }
         memcpy(buf + out, piece, n);
         out += n;
-        i += used;
     }
     buf[out] = '\0';
     return buf;
