@@ -1,6 +1,7 @@
 /* nabla info: what a model file holds. */
 #include "args.h"
 #include "cli.h"
+#include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,22 +21,42 @@ static const char help[] =
     "\n"
     "exit codes: 0 ok, 2 usage, 4 model file (missing, malformed, inconsistent).\n";
 
-/* Print a JSON object's members as "  key: value" lines. */
-static void print_members(const char *title, cJSON *obj)
+/* A value from the file as one line: a string as it is, anything else as
+ * compact JSON, with control characters and bytes that are not UTF-8
+ * escaped (a crafted file could otherwise move the cursor or forge a line). */
+static void print_value(const cJSON *it)
 {
-    if (!obj || !obj->child) return;
+    char buf[256];
+    if (cJSON_IsString(it)) {
+        fputs(nb_escape(buf, sizeof buf, it->valuestring), stdout);
+        return;
+    }
+    char *text = cJSON_PrintUnformatted(it);
+    if (text && strlen(text) > 80 && (cJSON_IsArray(it) || cJSON_IsObject(it)))
+        printf("(%d entries; see --json)", cJSON_GetArraySize(it));
+    else
+        fputs(text ? nb_escape(buf, sizeof buf, text) : "?", stdout);
+    free(text);
+}
+
+/* Print a JSON object's members as "  key value" lines (anything else on
+ * the title's line). */
+static void print_members(const char *title, const cJSON *obj)
+{
+    if (!obj) return;
+    if (!cJSON_IsObject(obj)) {
+        printf("%s: ", title);
+        print_value(obj);
+        putchar('\n');
+        return;
+    }
+    if (!obj->child) return;
     printf("%s:\n", title);
-    for (cJSON *it = obj->child; it; it = it->next) {
-        if (cJSON_IsString(it)) {
-            printf("  %-16s %s\n", it->string, it->valuestring);
-        } else {
-            char *text = cJSON_PrintUnformatted(it);
-            if (text && strlen(text) > 80)
-                printf("  %-16s (%d entries; see --json)\n", it->string, cJSON_GetArraySize(it));
-            else
-                printf("  %-16s %s\n", it->string, text ? text : "?");
-            free(text);
-        }
+    char key[NB_ESCAPE_SIZE];
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        printf("  %-16s ", nb_escape(key, sizeof key, it->string));
+        print_value(it);
+        putchar('\n');
     }
 }
 
@@ -91,8 +112,9 @@ static int run(const char *path, int json)
         puts(text);
         free(text);
     } else {
-        printf("file        %s\n", path);
-        printf("spec        %s\n", nb_model_spec(model));
+        char buf[2 * NB_SPEC_MAX];
+        printf("file        %s\n", nb_escape(buf, sizeof buf, path));
+        printf("spec        %s\n", nb_escape(buf, sizeof buf, nb_model_spec(model)));
         printf("loss        %s\n", nb_model_loss_name(model));
         printf("inputs      %d\n", nb_model_inputs(model));
         printf("outputs     %d\n", nb_model_outputs(model));
@@ -104,17 +126,17 @@ static int run(const char *path, int json)
             printf("classes     %d:", classes);
             for (int i = 0; i < classes; i++) {
                 const char *name = nb_model_class_name(model, i);
-                printf("%s %s", i ? "," : "", name ? name : "?");
+                printf("%s %s", i ? "," : "", name ? nb_escape(buf, sizeof buf, name) : "?");
             }
             putchar('\n');
         }
         printf("tensors:\n");
-        char buf[64];
+        char shape[64];
         for (int i = 0; i < nb_graph_node_count(g); i++) {
             if (!nb_node_is_param(g, i)) continue;
             nb_shape s = nb_node_shape(g, i);
-            printf("  %-16s %-14s %zu\n", nb_node_name(g, i), nb_shape_format(s, buf, sizeof buf),
-                   nb_shape_count(s));
+            printf("  %-16s %-14s %zu\n", nb_escape(buf, sizeof buf, nb_node_name(g, i)),
+                   nb_shape_format(s, shape, sizeof shape), nb_shape_count(s));
         }
         print_members("training", training);
         print_members("metrics", metrics);

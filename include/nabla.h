@@ -581,7 +581,8 @@ nb_status nb_model_init(nb_model *model, uint64_t seed);
  * NB_ERR_NUMERIC, naming the first such sample (0-based) and value. */
 nb_status nb_model_predict(nb_model *model, const nb_real *x, size_t count, nb_real *out);
 
-/* What is saved with the model. Setters copy. */
+/* What is saved with the model. Setters copy. A scaler needs one finite
+ * offset and one finite scale > 0 per input (NB_ERR_NUMERIC otherwise). */
 nb_status nb_model_set_scaler(nb_model *model, const nb_scaler *scaler);
 const nb_scaler *nb_model_scaler(const nb_model *model);
 /* The regression targets' scaler (one entry per output; NULL or kind none:
@@ -599,7 +600,11 @@ nb_status nb_model_set_class_names(nb_model *model, char *const *names, int coun
 const char *nb_model_class_name(const nb_model *model, int index); /* NULL if none */
 int nb_model_class_count(const nb_model *model);                   /* named classes */
 /* Free-form JSON values kept in the file's metadata ("training",
- * "metrics"); json must be valid JSON text with no object key twice. */
+ * "metrics"); json must be valid JSON text with nothing after it, no
+ * object key twice and no \u0000 in a string; a key has no control
+ * character. "training" (read back by nabla eval and predict) is an object
+ * whose "label" is a string, "regression" true or false and "seed" a whole
+ * number in [0, 2^53] or a decimal string in [0, 2^64 - 1]. */
 nb_status nb_model_set_meta(nb_model *model, const char *key, const char *json);
 const char *nb_model_meta(const nb_model *model, const char *key); /* NULL if unset */
 

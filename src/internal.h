@@ -17,6 +17,22 @@ nb_status nb_error(nb_status status, const char *fmt, ...) NB_PRINTF(2, 3);
 /* Prefix the current message with more context ("loading x: ..."). */
 nb_status nb_error_prefix(nb_status status, const char *fmt, ...) NB_PRINTF(2, 3);
 
+/* Text read from a file, made safe to quote in a message or print: a
+ * control character (C0, DEL, C1, line separators, bidi overrides) is
+ * written as \n, \t, \r, \xNN or \uNNNN, a byte that is not UTF-8 as
+ * \xNN (a backslash and a quote are kept: JSON text stays readable); text
+ * that does not fit in size bytes ends in "...". Returns buf (always
+ * NUL-terminated; text NULL reads as ""). A crafted name can then neither
+ * move the cursor, clear the screen, reorder the line nor fake a line of
+ * output. */
+const char *nb_escape(char *buf, size_t size, const char *text);
+/* The same for len bytes of text (which need not end in a NUL); len
+ * NB_ESCAPE_ALL stops at the NUL. */
+const char *nb_escape_len(char *buf, size_t size, const char *text, size_t len);
+#define NB_ESCAPE_ALL ((size_t)-1)
+/* A buffer size for one quoted name (a longer one ends in "..."). */
+#define NB_ESCAPE_SIZE 100
+
 /* Replace path atomically with what write puts into f (a temporary file
  * beside path, flushed, synced and renamed over it); on any failure the
  * temporary is removed and path is left as it was. */
@@ -57,6 +73,17 @@ struct cJSON;
 /* Every object in item (at any depth) has each key once; else status bad
  * with "<what>: key "k" appears twice in "<object's key>"". */
 nb_status nb_json_unique_keys(const struct cJSON *item, nb_status bad, const char *what);
+/* The raw JSON text (len bytes) holds no NUL byte, no \u0000 escape (cJSON
+ * would cut the string there: "a\u0000b" would read as "a") and no raw
+ * control character inside a string (JSON wants them escaped); else status
+ * bad with "<what>: ..." naming the string and "<at> <base + offset>" (e.g.
+ * at "file byte", base 8). */
+nb_status nb_json_check_text(const char *text, size_t len, nb_status bad, const char *what,
+                             const char *at, size_t base);
+/* text (NUL-terminated) parsed strictly: nb_json_check_text, valid JSON
+ * with nothing after it, no key twice in any object. *out is NULL on
+ * failure; the message starts with what. */
+nb_status nb_json_parse(const char *text, nb_status bad, const char *what, struct cJSON **out);
 
 /* ---------------------------------------------------------------- gemm */
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "io/model_file.h"
 
 static char dir[64]; /* a fresh directory for this run */
@@ -919,6 +920,205 @@ static void test_other_dtype(void **state)
     nb_model_free(back);
 }
 
+/* ------------------------------------------- ambiguous and forged fields */
+
+/* base, base_len and base_header from a fresh save of make_model(seed). */
+static void load_base(const char *name, uint64_t seed)
+{
+    nb_model *m = make_model(seed);
+    const char *good = in_dir(name);
+    assert_ok(nb_model_save(m, good));
+    nb_model_free(m);
+    base = read_all(good);
+    base_len = get_u64(base.data);
+    base_header = calloc(1, base_len + 1);
+    memcpy(base_header, base.data + 8, base_len);
+}
+
+static void free_base(void)
+{
+    free(base_header);
+    free(base.data);
+    base_header = NULL;
+    base.data = NULL;
+}
+
+/* The base header with the first "from" replaced by "to" as raw text (for
+ * escapes cJSON never writes), over the base data. */
+static void write_text_variant(const char *path, const char *from, const char *to)
+{
+    const char *at = strstr(base_header, from);
+    if (!at) fail_msg("no \"%s\" in the base header", from);
+    size_t head = (size_t)(at - base_header);
+    char *text = malloc(strlen(base_header) + strlen(to) + 1);
+    sprintf(text, "%.*s%s%s", (int)head, base_header, to, at + strlen(from));
+    write_variant(path, text, base_data(), base_data_size());
+    free(text);
+}
+
+/* Refused, and the message holds no raw control character. */
+static void expect_clean_refusal(const char *path, const char *what, const char *want)
+{
+    expect_refused(path, what, want);
+    for (const unsigned char *p = (const unsigned char *)nb_last_error(); *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            fail_msg("%s: raw byte 0x%02x in: %s", what, *p, nb_last_error());
+}
+
+static void test_escape(void **state)
+{
+    (void)state;
+    char b[64];
+    assert_string_equal(nb_escape(b, sizeof b, "a\x1b[2Jb"), "a\\x1b[2Jb");
+    assert_string_equal(nb_escape(b, sizeof b, "x\n\t\r\x7f"), "x\\n\\t\\r\\x7f");
+    /* C1 (U+0085, U+009B), a bidi override (U+202E), a line separator. */
+    assert_string_equal(nb_escape(b, sizeof b, "\xc2\x85\xc2\x9b\xe2\x80\xae\xe2\x80\xa8"),
+                        "\\u0085\\u009b\\u202e\\u2028");
+    /* Not UTF-8: a lone continuation, an overlong '/', a surrogate, a cut sequence. */
+    assert_string_equal(nb_escape(b, sizeof b, "\x80\xc0\xaf\xed\xa0\x80\xe2\x82"),
+                        "\\x80\\xc0\\xaf\\xed\\xa0\\x80\\xe2\\x82");
+    assert_string_equal(nb_escape(b, sizeof b, "caf\xc3\xa9 \xed\x95\x9c \"q\" \\"),
+                        "caf\xc3\xa9 \xed\x95\x9c \"q\" \\");
+    /* Too long: cut at a whole character, "..." added, always terminated. */
+    assert_string_equal(nb_escape(b, 10, "abcdefghijkl"), "abcdef...");
+    assert_string_equal(nb_escape(b, 10, "abcdefghi"), "abcdefghi");
+    assert_string_equal(nb_escape(b, 10, "abcde\x1b\x1b"), "abcde...");
+    assert_string_equal(nb_escape(b, 10, "abcd\xc3\xa9\xc3\xa9xy"), "abcd\xc3\xa9...");
+    assert_string_equal(nb_escape_len(b, sizeof b, "ab\x01zz", 3), "ab\\x01");
+    assert_string_equal(nb_escape(b, sizeof b, NULL), "");
+    assert_string_equal(nb_escape(b, 1, "abc"), "");
+}
+
+/* A name read from a file is quoted in messages with its control
+ * characters escaped: "\u001b[2J" (clear the screen) arrives as the text
+ * \x1b[2J, never as the escape sequence. */
+static void test_forged_names_escaped(void **state)
+{
+    (void)state;
+    load_base("forged-base.safetensors", 5);
+    const char *path = in_dir("forged.safetensors");
+    RAW_CASE("metadata key with ESC",
+             "metadata \"\\x1b[2J\": the key has a control character at byte 0",
+             set_meta_field(root, "\x1b[2J", "1"));
+    COMPACT_CASE("tensor name with ESC", "tensor \"\\x1b[2J\" [3] is not part of spec", {
+        double d[] = {3};
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "dtype", sizeof(nb_real) == 4 ? "F32" : "F64");
+        cJSON_AddItemToObject(e, "shape", shape_of(d, 1));
+        cJSON_AddItemToObject(e, "data_offsets", pair(0, 0));
+        cJSON_AddItemToObject(root, "\x1b[2J", e);
+    });
+    RAW_CASE("spec with ESC", "item 2 \"\\x1b[2J\"",
+             set_meta_field(root, "spec", "dense:2,\x1b[2J,dense:3"));
+    RAW_CASE("spec with a bidi override", "item 2 \"rel\\u202eu\"",
+             set_meta_field(root, "spec", "dense:2,rel\xe2\x80\xaeu,dense:3"));
+    RAW_CASE("loss with ESC", "unknown loss \"\\x1b]0;title\\x07\"",
+             set_meta_field(root, "loss", "\x1b]0;title\x07"));
+    RAW_CASE("scale with ESC", "metadata \"scale\" is \"\\x1b[31m\"",
+             set_meta_field(root, "scale", "\x1b[31m"));
+    RAW_CASE("format with a newline", "metadata \"format\" is \"nabla\\nfake\"",
+             set_meta_field(root, "format", "nabla\nfake"));
+    RAW_CASE("version with ESC", "\"format_version\" is \"1\\x1b[A\"",
+             set_meta_field(root, "format_version", "1\x1b[A"));
+    RAW_CASE("key twice, with ESC", "key \"\\x1b[2J\" appears twice",
+             set_meta_field(root, "training", "{\"\\u001b[2J\":1,\"\\u001b[2J\":2}"));
+    RAW_CASE("class names repeated, not UTF-8", "class name 2 (\"\\xff\") is the same",
+             set_meta_field(root, "class_names", "[\"\xff\",\"b\",\"\xff\"]"));
+    /* Every refusal above, escaped. */
+    RAW_CASE("metadata key with ESC", NULL, set_meta_field(root, "\x1b[2J", "1"));
+    assert_null(strchr(nb_last_error(), '\x1b'));
+    free_base();
+}
+
+/* A field whose meaning is ambiguous is refused: \u0000 (cJSON cuts the
+ * string there, so "a\u0000b" would read as "a"), JSON with something after
+ * it, numbers in another notation, a "training" that is not the object
+ * eval and predict read, a scaler that no fit writes. */
+static void test_ambiguous_fields(void **state)
+{
+    (void)state;
+    load_base("ambiguous-base.safetensors", 6);
+    const char *path = in_dir("ambiguous.safetensors");
+    /* \u0000 in the header itself: in a tensor name, a metadata key, a value. */
+    write_text_variant(path, "\"dense0.bias\":", "\"dense0.bias\\u0000x\":");
+    expect_clean_refusal(path, "tensor name with \\u0000",
+                         "the header: the key \"dense0.bias...\" holds \\u0000");
+    write_text_variant(path, "\"training\":", "\"train\\u0000ing\":");
+    expect_clean_refusal(path, "metadata key with \\u0000",
+                         "the header: the key \"train...\" holds \\u0000");
+    write_text_variant(path, "\"spec\":\"dense:2,relu,dense:3\"",
+                       "\"spec\":\"dense:2,relu,dense:3\\u0000,dense:9\"");
+    expect_clean_refusal(path, "spec with \\u0000",
+                         "the string after key \"spec\" holds \\u0000 (a NUL, where readers cut "
+                         "it short) at file byte");
+    write_text_variant(path, "\"loss\":\"softmax_ce\"", "\"loss\":\"softmax_ce\x1b\"");
+    expect_clean_refusal(path, "raw ESC in a value",
+                         "the header: the string after key \"loss\" holds a raw control "
+                         "character 0x1b");
+    /* \u0000 inside the JSON of a metadata value. */
+    RAW_CASE("class name with \\u0000", "metadata \"class_names\": a string holds \\u0000",
+             set_meta_field(root, "class_names", "[\"a\",\"b\\u0000x\",\"c\"]"));
+    RAW_CASE("user metadata with \\u0000",
+             "metadata \"training\": the string after key \"optimizer\" holds \\u0000",
+             set_meta_field(root, "training", "{\"epochs\":3,\"optimizer\":\"adam\\u0000\"}"));
+    RAW_CASE("class names with text after", "metadata \"class_names\" is not valid JSON",
+             set_meta_field(root, "class_names", "[\"a\",\"b\",\"c\"] x"));
+    /* Integers as nabla writes them: no leading zero, sign or space. */
+    RAW_CASE("version 01", "metadata \"format_version\" is \"01\"",
+             set_meta_field(root, "format_version", "01"));
+    RAW_CASE("version 1.0", "metadata \"format_version\" is \"1.0\"",
+             set_meta_field(root, "format_version", "1.0"));
+    RAW_CASE("inputs 03", "metadata \"inputs\" is \"03\"", set_meta_field(root, "inputs", "03"));
+    RAW_CASE("outputs +3", "metadata \"outputs\" is \"+3\"", set_meta_field(root, "outputs", "+3"));
+    /* "training" is read back by eval and predict. */
+    RAW_CASE("training an array", "metadata \"training\" is not a JSON object",
+             set_meta_field(root, "training", "[1,2]"));
+    RAW_CASE("training a string", "metadata \"training\" is not a JSON object",
+             set_meta_field(root, "training", "\"{}\""));
+    const char *seeds[] = {"1.5", "-1", "1e300", "\"007\"", "\"12a\"", "\"18446744073709551616\"",
+                           "true"};
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        char json[64];
+        snprintf(json, sizeof json, "{\"seed\":%s}", seeds[i]);
+        RAW_CASE(seeds[i], "metadata \"training\": \"seed\" is not a whole number",
+                 set_meta_field(root, "training", json));
+    }
+    RAW_CASE("regression as text", "\"regression\" is not true or false",
+             set_meta_field(root, "training", "{\"regression\":\"yes\"}"));
+    RAW_CASE("label as a number", "\"label\" is not a string",
+             set_meta_field(root, "training", "{\"label\":5}"));
+    /* The seeds nabla writes load. */
+    {
+        cJSON *root = base_json();
+        set_meta_field(root, "training", "{\"seed\":\"18446744073709551615\",\"label\":\"y\"}");
+        write_json(root, path, base_data(), base_data_size());
+        cJSON_Delete(root);
+        nb_model *m;
+        assert_ok(nb_model_load(path, &m));
+        nb_model_free(m);
+    }
+    /* A scaler no fit writes: a scale of 0 or below; one of another size. */
+    const int real = (int)sizeof(nb_real);
+    double scales[] = {0, -2};
+    for (int i = 0; i < 2; i++) {
+        unsigned char *data = malloc(base_data_size());
+        memcpy(data, base_data(), base_data_size());
+        cJSON *root = base_json();
+        cJSON *off = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "scaler.scale"), "data_offsets");
+        put_real(data + (size_t)cJSON_GetArrayItem(off, 0)->valuedouble + real, scales[i], real);
+        write_json(root, path, data, base_data_size());
+        cJSON_Delete(root);
+        free(data);
+        expect_clean_refusal(path, "scale <= 0", "\"scaler.scale\": element 1 has offset -1, scale 0");
+    }
+    COMPACT_CASE("scaler of 4 features", "tensor \"scaler.offset\" has shape [4] in the file", {
+        double d[] = {IN + 1};
+        set_field(root, "scaler.offset", "shape", shape_of(d, 1));
+        set_field(root, "scaler.scale", "shape", shape_of(d, 1));
+    });
+    free_base();
+}
+
 /* --------------------------------------------------------- sample mode */
 
 /* dense:3,tanh,dense:2 on 4 inputs; parameter k (creation order over
@@ -974,9 +1174,11 @@ int main(int argc, char **argv)
     strcpy(dir, "model_file_XXXXXX");
     if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_layout),
-        cmocka_unit_test(test_atomic_save), cmocka_unit_test(test_corrupt_files),
-        cmocka_unit_test(test_other_dtype), cmocka_unit_test(test_many_metadata_keys),
+        cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_atomic_save),      cmocka_unit_test(test_corrupt_files),
+        cmocka_unit_test(test_other_dtype),      cmocka_unit_test(test_many_metadata_keys),
+        cmocka_unit_test(test_escape),           cmocka_unit_test(test_forged_names_escaped),
+        cmocka_unit_test(test_ambiguous_fields),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (remove_dir() != 0) fprintf(stderr, "note: could not remove %s\n", dir);

@@ -638,6 +638,155 @@ static void test_refuses_corrupt_checkpoints(void **state)
     free(b);
 }
 
+/* arg is "key|from|to": the first "from" in metadata value key becomes
+ * "to" (text, so that a key can be given twice). */
+static void edit_meta_text(cJSON *root, const char *arg)
+{
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+    char key[64], from[128];
+    const char *a = strchr(arg, '|'), *b = strchr(a + 1, '|');
+    snprintf(key, sizeof key, "%.*s", (int)(a - arg), arg);
+    snprintf(from, sizeof from, "%.*s", (int)(b - a - 1), a + 1);
+    const char *text = cJSON_GetObjectItemCaseSensitive(meta, key)->valuestring;
+    const char *at = strstr(text, from);
+    if (!at) fail_msg("no \"%s\" in metadata \"%s\": %s", from, key, text);
+    char *out = malloc(strlen(text) + strlen(b + 1) + 1);
+    assert_non_null(out);
+    sprintf(out, "%.*s%s%s", (int)(at - text), text, b + 1, at + strlen(from));
+    cJSON_ReplaceItemInObjectCaseSensitive(meta, key, cJSON_CreateString(out));
+    free(out);
+}
+
+/* arg is "row,column,value": one cell of the history set to value. */
+static void set_history_cell(cJSON *root, const char *arg)
+{
+    int row, col;
+    double v;
+    assert_int_equal(sscanf(arg, "%d,%d,%lf", &row, &col, &v), 3);
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+    cJSON *h = cJSON_Parse(cJSON_GetObjectItemCaseSensitive(meta, "history")->valuestring);
+    cJSON_ReplaceItemInArray(cJSON_GetArrayItem(h, row), col, cJSON_CreateNumber(v));
+    char *text = cJSON_PrintUnformatted(h);
+    cJSON_ReplaceItemInObjectCaseSensitive(meta, "history", cJSON_CreateString(text));
+    cJSON_free(text);
+    cJSON_Delete(h);
+}
+
+/* The file's header text with the first "from" replaced by "to" (raw
+ * bytes: an escape cJSON would never write), re-padded. */
+static void write_text_edited(const char *from_path, const char *to_path, const char *from,
+                              const char *to)
+{
+    size_t size;
+    unsigned char *b = read_file(from_path, &size);
+    size_t len = (size_t)get_le64(b), data = size - 8 - len;
+    char *text = malloc(len + 1);
+    assert_non_null(text);
+    memcpy(text, b + 8, len);
+    text[len] = '\0';
+    char *at = strstr(text, from);
+    if (!at) fail_msg("no \"%s\" in the header", from);
+    size_t n = len - strlen(from) + strlen(to), padded = (n + 7) / 8 * 8;
+    unsigned char *out = malloc(8 + padded + data);
+    assert_non_null(out);
+    for (int i = 0; i < 8; i++) out[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    size_t head = (size_t)(at - text);
+    memcpy(out + 8, text, head);
+    memcpy(out + 8 + head, to, strlen(to));
+    memcpy(out + 8 + head + strlen(to), at + strlen(from), len - head - strlen(from));
+    memset(out + 8 + n, ' ', padded - n);
+    memcpy(out + 8 + padded, b + 8 + len, data);
+    write_file(to_path, out, 8 + padded + data);
+    free(out);
+    free(text);
+    free(b);
+}
+
+/* Every field of a checkpoint has one meaning: a key given twice, a
+ * string cut by \u0000, a number in another notation, an unknown key or a
+ * value out of range is refused with a message naming the field. */
+static void test_refuses_ambiguous_checkpoints(void **state)
+{
+    (void)state;
+    char good[128], bad[128];
+    good_checkpoint(good, sizeof good);
+    path_in_dir("ambiguous.ckpt", bad, sizeof bad);
+    static const struct {
+        const char *edit, *want;
+    } texts[] = {
+        {"optimizer|\"lr\":|\"lr\":0.5,\"lr\":",
+         "metadata \"optimizer\": key \"lr\" appears twice"},
+        {"training|\"batch\":|\"batch\":16,\"batch\":",
+         "metadata \"training\": key \"batch\" appears twice"},
+        {"train_data|\"count\":|\"count\":1,\"count\":",
+         "metadata \"train_data\": key \"count\" appears twice"},
+        {"val_data|}|} {}", "metadata \"val_data\" is not valid JSON"},
+        {"optimizer|\"adam\"|\"adam\\u0000x\"",
+         "metadata \"optimizer\": the string after key \"kind\" holds \\u0000"},
+        {"training|\"seed\"|\"seed\\u0000\"", "metadata \"training\": the key \"seed...\" holds "
+                                              "\\u0000"},
+        {"optimizer|\"kind\"|\"kinds\":1,\"kind\"",
+         "metadata \"optimizer\": key \"kinds\" does not belong"},
+        {"training|\"batch\"|\"bacth\":32,\"batch\"",
+         "metadata \"training\": key \"bacth\" does not belong"},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        write_edited(good, bad, edit_meta_text, texts[i].edit);
+        assert_refused(&es, &g_train, bad, texts[i].want);
+    }
+    static const struct {
+        const char *edit, *want;
+    } metas[] = {
+        {"epoch=03", "metadata \"epoch\" is \"03\", not an integer"},
+        {"batches=+5", "metadata \"batches\" is \"+5\""},
+        {"loss_sum=0x1p3", "metadata \"loss_sum\" is \"0x1p3\""},
+        {"loss_sum= 1", "metadata \"loss_sum\" is \" 1\""},
+        {"loss_sum=-1", "metadata \"loss_sum\" is \"-1\", not a finite number >= 0"},
+        {"elapsed=-5", "metadata \"elapsed\" is \"-5\""},
+        {"elapsed=inf", "metadata \"elapsed\" is \"inf\""},
+        {"epoch_elapsed=1e9", "\"epoch_elapsed\" 1000000000 is more than \"elapsed\""},
+        {"best_val_loss=infinity", "metadata \"best_val_loss\" is \"infinity\""},
+        {"threads=0", "metadata \"threads\" is 0"},
+        {"threads=", "metadata \"threads\" is missing"},
+        {"note=1", "\"__metadata__\": key \"note\" does not belong in a checkpoint"},
+        /* A key from the file is quoted with its control characters escaped. */
+        {"\x1b[2J=1", "key \"\\x1b[2J\" does not belong"},
+        {"spec=dense:12\x1b]0;x\x07", "written for model \"dense:12\\x1b]0;x\\x07\""},
+    };
+    for (size_t i = 0; i < sizeof metas / sizeof metas[0]; i++) {
+        write_edited(good, bad, set_meta, metas[i].edit);
+        assert_refused(&es, &g_train, bad, metas[i].want);
+        assert_null(strchr(nb_last_error(), '\x1b'));
+    }
+    static const struct {
+        const char *edit, *want;
+    } cells[] = {
+        {"0,1,-0.5", "metadata \"history\": row 1, lr is -0.5, not a finite number >= 0"},
+        {"0,2,-3", "row 1, train loss is -3, not >= 0"},
+        {"1,3,2", "row 2, train accuracy is 2, not in [0, 1]"},
+        {"0,3,-1", "row 1, train accuracy is -1, not in [0, 1]"}, /* -1: no classes */
+        {"0,4,-1", "row 1, val loss is -1, not >= 0"},            /* -1: no validation set */
+        {"1,5,1.5", "row 2, val accuracy is 1.5, not in [0, 1]"},
+        {"0,6,-2", "row 1, seconds is -2, not a finite number >= 0"},
+    };
+    for (size_t i = 0; i < sizeof cells / sizeof cells[0]; i++) {
+        write_edited(good, bad, set_history_cell, cells[i].edit);
+        assert_refused(&es, &g_train, bad, cells[i].want);
+    }
+    /* \u0000 or a raw control character in the header itself: a name or a
+     * value would read as a shorter one. */
+    write_text_edited(good, bad, "\"spec\":\"dense:12,relu,dense:3\"",
+                      "\"spec\":\"dense:12,relu,dense:3\\u0000x\"");
+    assert_refused(&es, &g_train, bad,
+                   "the header: the string after key \"spec\" holds \\u0000 (a NUL, where readers "
+                   "cut it short) at file byte");
+    write_text_edited(good, bad, "\"dense0.bias\":", "\"dense0.bias\\u0000x\":");
+    assert_refused(&es, &g_train, bad, "the header: the key \"dense0.bias...\" holds \\u0000");
+    write_text_edited(good, bad, "\"loss\":\"softmax_ce\"", "\"loss\":\"softmax_ce\x01\"");
+    assert_refused(&es, &g_train, bad,
+                   "the string after key \"loss\" holds a raw control character 0x01");
+}
+
 /* --------------------------------------------------- (d) write failures */
 
 static int count_temp_files(void)
@@ -749,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_periodic_minutes),
         cmocka_unit_test(test_refuses_other_model_data_settings),
         cmocka_unit_test(test_refuses_corrupt_checkpoints),
+        cmocka_unit_test(test_refuses_ambiguous_checkpoints),
         cmocka_unit_test(test_write_failure_keeps_previous),
         cmocka_unit_test(test_config_checks),
         cmocka_unit_test(test_summary),

@@ -75,3 +75,100 @@ const char *nb_status_name(nb_status status)
     }
     return "unknown status";
 }
+
+/* ------------------------------------------------- untrusted text */
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 when it is
+ * not one (overlong forms, surrogates and values past U+10FFFF are not);
+ * *cp gets the code point. */
+static size_t utf8_char(const unsigned char *p, size_t n, unsigned *cp)
+{
+    size_t len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc0 ? 2 : 0;
+    if (len == 0 || p[0] > 0xf4 || len > n) return 0;
+    unsigned v = p[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;
+        v = v << 6 | (p[i] & 0x3f);
+    }
+    static const unsigned least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < least[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+    *cp = v;
+    return len;
+}
+
+/* Code points that move the cursor or change what text around them looks
+ * like: C1 controls, line and paragraph separators, bidi overrides. */
+static int invisible(unsigned cp)
+{
+    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static int at_end(const unsigned char *p, size_t i, size_t len)
+{
+    return i >= len || (len == NB_ESCAPE_ALL && !p[i]);
+}
+
+/* The escaped form of the character at p[i] into piece (16 bytes): its
+ * length; *used gets the bytes of text it stands for. */
+static size_t escape_one(const unsigned char *p, size_t i, size_t len, char *piece, size_t *used)
+{
+    unsigned cp = 0;
+    unsigned char c = p[i];
+    *used = 1;
+    if (c == '\n' || c == '\t' || c == '\r') {
+        piece[0] = '\\';
+        piece[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7f) return (size_t)snprintf(piece, 16, "\\x%02x", c);
+    if (c < 0x80) {
+        piece[0] = (char)c;
+        return 1;
+    }
+    size_t n = utf8_char(p + i, len - i, &cp);
+    if (n == 0) return (size_t)snprintf(piece, 16, "\\x%02x", c); /* not UTF-8 */
+    *used = n;
+    if (invisible(cp)) return (size_t)snprintf(piece, 16, "\\u%04x", cp);
+    memcpy(piece, p + i, n);
+    return n;
+}
+
+/* Whether the text from i on, escaped, takes at most room bytes. */
+static int rest_fits(const unsigned char *p, size_t i, size_t len, size_t room)
+{
+    char piece[16];
+    size_t total = 0, used;
+    for (; !at_end(p, i, len) && total <= room; i += used)
+        total += escape_one(p, i, len, piece, &used);
+    return total <= room;
+}
+
+const char *nb_escape_len(char *buf, size_t size, const char *text, size_t len)
+{
+    if (!buf || size == 0) return "";
+    if (!text) text = "", len = 0;
+    const unsigned char *p = (const unsigned char *)text;
+    size_t out = 0, used;
+    int fits = 0; /* the rest is known to fit: no room kept for "..." */
+    for (size_t i = 0; !at_end(p, i, len); i += used) {
+        char piece[16];
+        size_t n = escape_one(p, i, len, piece, &used);
+        if (!fits && out + n + 3 >= size && !(fits = rest_fits(p, i, len, size - 1 - out))) {
+            if (out + 3 < size) {
+                memcpy(buf + out, "...", 3);
+                out += 3;
+            }
+            break;
+        }
+        memcpy(buf + out, piece, n);
+        out += n;
+    }
+    buf[out] = '\0';
+    return buf;
+}
+
+const char *nb_escape(char *buf, size_t size, const char *text)
+{
+    return nb_escape_len(buf, size, text, NB_ESCAPE_ALL);
+}

@@ -156,27 +156,30 @@ static nb_status meta_required(const nb_st_header *h, const char *key, const cha
     return NB_OK;
 }
 
-/* A decimal integer in [lo, hi], nothing else. */
+/* A decimal integer in [lo, hi], nothing else: no sign, no space, no
+ * leading zero (which some readers take for octal). */
 static nb_status meta_int(const nb_st_header *h, const char *key, long lo, long hi, int *out)
 {
     const char *s;
     nb_status st = meta_required(h, key, &s);
     if (st != NB_OK) return st;
-    char *end;
+    char *end = NULL, q[40];
     errno = 0;
-    long v = (s[0] >= '0' && s[0] <= '9') ? strtol(s, &end, 10) : 0;
-    if (!(s[0] >= '0' && s[0] <= '9') || *end || errno || v < lo || v > hi)
-        return nb_error(NB_ERR_FORMAT, "metadata \"%s\" is \"%.32s\", not an integer in [%ld, %ld]",
-                        key, s, lo, hi);
+    int digits = s[0] >= '0' && s[0] <= '9' && !(s[0] == '0' && s[1]);
+    long v = digits ? strtol(s, &end, 10) : 0;
+    if (!digits || *end || errno || v < lo || v > hi)
+        return nb_error(NB_ERR_FORMAT, "metadata \"%s\" is \"%s\", not an integer in [%ld, %ld]",
+                        key, nb_escape(q, sizeof q, s), lo, hi);
     *out = (int)v;
     return NB_OK;
 }
 
 static nb_status load_class_names(nb_model *m, const char *text)
 {
-    cJSON *arr = cJSON_Parse(text);
+    cJSON *arr;
+    nb_status st = nb_json_parse(text, NB_ERR_FORMAT, "metadata \"class_names\"", &arr);
+    if (st != NB_OK) return st;
     int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
-    nb_status st = NB_OK;
     if (n < 0 || n > NB_MAX_CLASSES)
         st = nb_error(NB_ERR_FORMAT,
                       "metadata \"class_names\" is not a JSON array of at most %d names",
@@ -204,12 +207,13 @@ static nb_status load_class_names(nb_model *m, const char *text)
 static nb_status match_tensors(const nb_model *m, const nb_st_header *h, out_tensor *want,
                                int count)
 {
-    char a[64], b[64];
+    char a[64], b[64], q[NB_ESCAPE_SIZE], spec[NB_ESCAPE_SIZE];
+    nb_escape(spec, sizeof spec, m->spec);
     for (int i = 0; i < count; i++) {
         const nb_st_tensor *t = nb_st_find(h, want[i].name);
         if (!t)
-            return nb_error(NB_ERR_FORMAT, "tensor \"%s\" %s of spec \"%.64s\" is missing",
-                            want[i].name, nb_shape_format(want[i].shape, a, sizeof a), m->spec);
+            return nb_error(NB_ERR_FORMAT, "tensor \"%s\" %s of spec \"%s\" is missing",
+                            want[i].name, nb_shape_format(want[i].shape, a, sizeof a), spec);
         if (!nb_shape_equal(t->shape, want[i].shape))
             return nb_error(NB_ERR_SHAPE,
                             "tensor \"%s\" has shape %s in the file, but the spec needs %s",
@@ -222,16 +226,16 @@ static nb_status match_tensors(const nb_model *m, const nb_st_header *h, out_ten
             for (int k = 0; k < count && !known; k++)
                 known = strcmp(h->tensors[i].name, want[k].name) == 0;
             if (!known)
-                return nb_error(
-                    NB_ERR_FORMAT, "tensor \"%.64s\" %s is not part of spec \"%.64s\"%s",
-                    h->tensors[i].name, nb_shape_format(h->tensors[i].shape, a, sizeof a), m->spec,
-                    m->scaler.kind == NB_SCALE_NONE &&
-                            strncmp(h->tensors[i].name, "scaler.", 7) == 0
-                        ? " (the metadata says scale \"none\")"
-                    : m->target_scaler.kind == NB_SCALE_NONE &&
-                            strncmp(h->tensors[i].name, "target_scaler.", 14) == 0
-                        ? " (the metadata has no \"target_scale\")"
-                        : "");
+                return nb_error(NB_ERR_FORMAT, "tensor \"%s\" %s is not part of spec \"%s\"%s",
+                                nb_escape(q, sizeof q, h->tensors[i].name),
+                                nb_shape_format(h->tensors[i].shape, a, sizeof a), spec,
+                                m->scaler.kind == NB_SCALE_NONE &&
+                                        strncmp(h->tensors[i].name, "scaler.", 7) == 0
+                                    ? " (the metadata says scale \"none\")"
+                                : m->target_scaler.kind == NB_SCALE_NONE &&
+                                        strncmp(h->tensors[i].name, "target_scaler.", 14) == 0
+                                    ? " (the metadata has no \"target_scale\")"
+                                    : "");
         }
     return NB_OK;
 }
@@ -252,16 +256,17 @@ static nb_status read_tensors(FILE *f, uint64_t data_start, const nb_st_header *
     return NB_OK;
 }
 
-/* Predictions divide by the target scale: it must be finite and not 0. */
-static nb_status check_target_scaler(const nb_scaler *s)
+/* A scaler's values as read: x' = (x - offset) * scale needs a finite
+ * offset and a finite scale > 0 (no fit writes anything else); predictions
+ * divide by a target scale. */
+static nb_status check_scaler(const nb_scaler *s, const char *offset_name, const char *scale_name)
 {
     for (int j = 0; s->kind != NB_SCALE_NONE && j < s->features; j++)
-        if (!isfinite(s->offset[j]) || !isfinite(s->scale[j]) || s->scale[j] == 0)
+        if (!isfinite(s->offset[j]) || !isfinite(s->scale[j]) || !(s->scale[j] > 0))
             return nb_error(NB_ERR_FORMAT,
-                            "tensors \"%s\" and \"%s\": entry %d has offset %g, scale %g (a "
-                            "finite offset and a finite, non-zero scale expected)",
-                            TARGET_OFFSET, TARGET_SCALE, j, (double)s->offset[j],
-                            (double)s->scale[j]);
+                            "tensors \"%s\" and \"%s\": element %d has offset %g, scale %g (a "
+                            "finite offset and a finite scale > 0 expected)",
+                            offset_name, scale_name, j, (double)s->offset[j], (double)s->scale[j]);
     return NB_OK;
 }
 
@@ -289,8 +294,10 @@ static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h,
     nb_status st;
     if (!h->metadata) return nb_error(NB_ERR_FORMAT, "no \"__metadata__\": not a nabla model file");
     if ((st = meta_required(h, "format", &format)) != NB_OK) return st;
+    char q[40];
     if (strcmp(format, "nabla") != 0)
-        return nb_error(NB_ERR_FORMAT, "metadata \"format\" is \"%.32s\", not \"nabla\"", format);
+        return nb_error(NB_ERR_FORMAT, "metadata \"format\" is \"%s\", not \"nabla\"",
+                        nb_escape(q, sizeof q, format));
     if ((st = meta_int(h, "format_version", 1, INT_MAX, &version)) != NB_OK) return st;
     if (version > NB_MODEL_FORMAT_VERSION)
         return nb_error(NB_ERR_FORMAT, "format_version %d is newer than this build reads (%d)",
@@ -300,18 +307,22 @@ static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h,
         (st = meta_int(h, "inputs", 1, NB_MAX_FEATURES, &inputs)) != NB_OK ||
         (st = meta_int(h, "outputs", 1, NB_MAX_UNITS, &outputs)) != NB_OK)
         return st;
-    if ((scale_name = meta_string(h, "scale")) &&
-        (st = nb_scale_parse(scale_name, &scale)) != NB_OK)
-        return nb_error_prefix(NB_ERR_FORMAT, "metadata \"scale\"");
+    if ((scale_name = meta_string(h, "scale")) && nb_scale_parse(scale_name, &scale) != NB_OK)
+        return nb_error(NB_ERR_FORMAT,
+                        "metadata \"scale\" is \"%s\", not none, unit, minmax or zscore",
+                        nb_escape(q, sizeof q, scale_name));
     if ((scale_name = meta_string(h, "target_scale")) &&
-        (st = nb_scale_parse(scale_name, &target_scale)) != NB_OK)
-        return nb_error_prefix(NB_ERR_FORMAT, "metadata \"target_scale\"");
+        nb_scale_parse(scale_name, &target_scale) != NB_OK)
+        return nb_error(NB_ERR_FORMAT,
+                        "metadata \"target_scale\" is \"%s\", not none, minmax or zscore",
+                        nb_escape(q, sizeof q, scale_name));
     nb_model *m;
     if ((st = nb_model_create(spec, inputs, loss, NB_LOAD_BATCH, &m)) != NB_OK)
         return nb_error_prefix(NB_ERR_FORMAT, "metadata describes no valid model");
     if (m->outputs != outputs) {
-        st = nb_error(NB_ERR_FORMAT, "metadata \"outputs\" is %d, but spec \"%.64s\" has %d",
-                      outputs, spec, m->outputs);
+        char sq[NB_ESCAPE_SIZE];
+        st = nb_error(NB_ERR_FORMAT, "metadata \"outputs\" is %d, but spec \"%s\" has %d", outputs,
+                      nb_escape(sq, sizeof sq, spec), m->outputs);
         goto fail;
     }
     /* Arrays to fill below; identity until then. */
@@ -326,7 +337,9 @@ static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h,
     int count = list_tensors(m, want, MAX_FILE_TENSORS);
     if ((st = match_tensors(m, h, want, count)) != NB_OK) goto fail;
     if ((st = read_tensors(f, data_start, h, want, count)) != NB_OK) goto fail;
-    if ((st = check_target_scaler(&m->target_scaler)) != NB_OK) goto fail;
+    if ((st = check_scaler(&m->scaler, SCALER_OFFSET, SCALER_SCALE)) != NB_OK ||
+        (st = check_scaler(&m->target_scaler, TARGET_OFFSET, TARGET_SCALE)) != NB_OK)
+        goto fail;
     if ((names = meta_string(h, "class_names")) && (st = load_class_names(m, names)) != NB_OK)
         goto fail;
     for (const cJSON *e = h->metadata->child; e; e = e->next) {

@@ -32,12 +32,13 @@ static int get_uint(const cJSON *item, double max, uint64_t *out)
     return 1;
 }
 
+/* name is the tensor's name escaped for messages. */
 static nb_status parse_shape(const cJSON *shape, const char *name, nb_st_tensor *t)
 {
     int n = cJSON_IsArray(shape) ? cJSON_GetArraySize(shape) : -1;
     if (n < 0 || n > NB_MAX_DIMS)
         return nb_error(NB_ERR_FORMAT,
-                        "tensor \"%.64s\": \"shape\" must be an array of at most %d positive "
+                        "tensor \"%s\": \"shape\" must be an array of at most %d positive "
                         "integers",
                         name, NB_MAX_DIMS);
     t->shape.ndim = n;
@@ -47,62 +48,61 @@ static nb_status parse_shape(const cJSON *shape, const char *name, nb_st_tensor 
         uint64_t v;
         if (!get_uint(d, 2147483647.0, &v) || v == 0)
             return nb_error(NB_ERR_FORMAT,
-                            "tensor \"%.64s\": shape dimension %d is not an integer in [1, "
+                            "tensor \"%s\": shape dimension %d is not an integer in [1, "
                             "2147483647]",
                             name, i);
         t->shape.dim[i] = (int)v;
         if (!nb_mul_size(t->count, (size_t)v, &t->count))
-            return nb_error(NB_ERR_LIMIT,
-                            "tensor \"%.64s\": the element count of its shape overflows", name);
+            return nb_error(NB_ERR_LIMIT, "tensor \"%s\": the element count of its shape overflows",
+                            name);
     }
     return NB_OK;
 }
 
 static nb_status parse_entry(const cJSON *e, uint64_t data_size, nb_st_tensor *t)
 {
-    const char *name = e->string;
-    char buf[64];
-    t->name = name;
+    char buf[64], q[NB_ESCAPE_SIZE], d[NB_ESCAPE_SIZE];
+    const char *name = nb_escape(q, sizeof q, e->string);
+    t->name = e->string;
     if (!cJSON_IsObject(e))
-        return nb_error(NB_ERR_FORMAT, "tensor \"%.64s\": the entry is not a JSON object", name);
+        return nb_error(NB_ERR_FORMAT, "tensor \"%s\": the entry is not a JSON object", name);
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     if (!cJSON_IsString(dtype))
-        return nb_error(NB_ERR_FORMAT, "tensor \"%.64s\": no \"dtype\" string", name);
+        return nb_error(NB_ERR_FORMAT, "tensor \"%s\": no \"dtype\" string", name);
     if (strcmp(dtype->valuestring, "F32") == 0)
         t->dsize = 4;
     else if (strcmp(dtype->valuestring, "F64") == 0)
         t->dsize = 8;
     else
-        return nb_error(NB_ERR_FORMAT,
-                        "tensor \"%.64s\": dtype \"%.16s\" is not supported (F32 or F64)", name,
-                        dtype->valuestring);
+        return nb_error(NB_ERR_FORMAT, "tensor \"%s\": dtype \"%s\" is not supported (F32 or F64)",
+                        name, nb_escape(d, 24, dtype->valuestring));
     nb_status st = parse_shape(cJSON_GetObjectItemCaseSensitive(e, "shape"), name, t);
     if (st != NB_OK) return st;
     size_t bytes;
     if (!nb_mul_size(t->count, (size_t)t->dsize, &bytes))
-        return nb_error(NB_ERR_LIMIT, "tensor \"%.64s\": the byte size of shape %s overflows", name,
+        return nb_error(NB_ERR_LIMIT, "tensor \"%s\": the byte size of shape %s overflows", name,
                         nb_shape_format(t->shape, buf, sizeof buf));
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 ||
         !get_uint(off->child, MAX_EXACT, &t->begin) ||
         !get_uint(off->child->next, MAX_EXACT, &t->end))
         return nb_error(NB_ERR_FORMAT,
-                        "tensor \"%.64s\": \"data_offsets\" must be two integers [begin, end] in "
+                        "tensor \"%s\": \"data_offsets\" must be two integers [begin, end] in "
                         "[0, 2^53]",
                         name);
     if (t->begin > t->end)
-        return nb_error(NB_ERR_FORMAT, "tensor \"%.64s\": data_offsets [%llu, %llu] are reversed",
+        return nb_error(NB_ERR_FORMAT, "tensor \"%s\": data_offsets [%llu, %llu] are reversed",
                         name, (unsigned long long)t->begin, (unsigned long long)t->end);
     if (t->end - t->begin != (uint64_t)bytes)
         return nb_error(NB_ERR_FORMAT,
-                        "tensor \"%.64s\": data_offsets [%llu, %llu] hold %llu bytes, but %s %s "
+                        "tensor \"%s\": data_offsets [%llu, %llu] hold %llu bytes, but %s %s "
                         "needs %zu",
                         name, (unsigned long long)t->begin, (unsigned long long)t->end,
                         (unsigned long long)(t->end - t->begin), dtype->valuestring,
                         nb_shape_format(t->shape, buf, sizeof buf), bytes);
     if (t->end > data_size)
         return nb_error(NB_ERR_FORMAT,
-                        "tensor \"%.64s\": data_offsets [%llu, %llu] end past the data area of "
+                        "tensor \"%s\": data_offsets [%llu, %llu] end past the data area of "
                         "%llu bytes",
                         name, (unsigned long long)t->begin, (unsigned long long)t->end,
                         (unsigned long long)data_size);
@@ -128,12 +128,13 @@ static nb_status check_layout(nb_st_tensor *sorted, int count, uint64_t data_siz
     qsort(sorted, (size_t)count, sizeof *sorted, by_begin);
     for (int i = 0; i < count; i++) {
         const nb_st_tensor *t = &sorted[i];
+        char a[NB_ESCAPE_SIZE], b[NB_ESCAPE_SIZE];
         if (t->begin < pos)
-            return nb_error(NB_ERR_FORMAT,
-                            "tensors \"%.64s\" [%llu, %llu] and \"%.64s\" [%llu, %llu] overlap",
-                            sorted[i - 1].name, (unsigned long long)sorted[i - 1].begin,
-                            (unsigned long long)sorted[i - 1].end, t->name,
-                            (unsigned long long)t->begin, (unsigned long long)t->end);
+            return nb_error(
+                NB_ERR_FORMAT, "tensors \"%s\" [%llu, %llu] and \"%s\" [%llu, %llu] overlap",
+                nb_escape(a, sizeof a, sorted[i - 1].name), (unsigned long long)sorted[i - 1].begin,
+                (unsigned long long)sorted[i - 1].end, nb_escape(b, sizeof b, t->name),
+                (unsigned long long)t->begin, (unsigned long long)t->end);
         if (t->begin > pos)
             return nb_error(NB_ERR_FORMAT, "data bytes [%llu, %llu) belong to no tensor",
                             (unsigned long long)pos, (unsigned long long)t->begin);
@@ -144,9 +145,11 @@ static nb_status check_layout(nb_st_tensor *sorted, int count, uint64_t data_siz
                         "data bytes [%llu, %llu) after the last tensor belong to no tensor",
                         (unsigned long long)pos, (unsigned long long)data_size);
     qsort(sorted, (size_t)count, sizeof *sorted, by_name);
+    char q[NB_ESCAPE_SIZE];
     for (int i = 1; i < count; i++)
         if (strcmp(sorted[i - 1].name, sorted[i].name) == 0)
-            return nb_error(NB_ERR_FORMAT, "tensor \"%.64s\" is listed twice", sorted[i].name);
+            return nb_error(NB_ERR_FORMAT, "tensor \"%s\" is listed twice",
+                            nb_escape(q, sizeof q, sorted[i].name));
     return NB_OK;
 }
 
@@ -159,12 +162,13 @@ static nb_status parse_root(nb_st_header *h, uint64_t data_size)
             h->metadata = e;
             if (!cJSON_IsObject(e))
                 return nb_error(NB_ERR_FORMAT, "\"__metadata__\" is not a JSON object");
+            char q[NB_ESCAPE_SIZE];
             for (const cJSON *m = e->child; m; m = m->next)
                 if (!cJSON_IsString(m))
                     return nb_error(NB_ERR_FORMAT,
-                                    "\"__metadata__\" entry \"%.64s\" is not a string (safetensors "
+                                    "\"__metadata__\" entry \"%s\" is not a string (safetensors "
                                     "metadata maps strings to strings)",
-                                    m->string);
+                                    nb_escape(q, sizeof q, m->string));
         } else if (++entries > NB_MAX_TENSORS) {
             return nb_error(NB_ERR_LIMIT, "the header lists more than %d tensors", NB_MAX_TENSORS);
         }
@@ -203,9 +207,15 @@ nb_status nb_st_parse(const char *text, size_t len, uint64_t data_size, nb_st_he
             nb_st_free(out);
             return st;
         }
-    nb_status st = cJSON_IsObject(out->root)
-                       ? parse_root(out, data_size)
-                       : nb_error(NB_ERR_FORMAT, "the header is not a JSON object (file byte 8)");
+    /* A string cut by \u0000 would read as another name or value. */
+    nb_status st = nb_json_check_text(text, len, NB_ERR_FORMAT, "the header", "file byte", 8);
+    if (st != NB_OK) {
+        nb_st_free(out);
+        return st;
+    }
+    st = cJSON_IsObject(out->root)
+             ? parse_root(out, data_size)
+             : nb_error(NB_ERR_FORMAT, "the header is not a JSON object (file byte 8)");
     /* A key given twice (a tensor field, a metadata key) has two meanings. */
     if (st == NB_OK) st = nb_json_unique_keys(out->root, NB_ERR_FORMAT, "the header");
     if (st != NB_OK) nb_st_free(out);
@@ -259,12 +269,13 @@ nb_status nb_st_write_values(FILE *f, const nb_real *v, size_t count)
 nb_status nb_st_read_values(FILE *f, int dsize, size_t count, nb_real *out, const char *name)
 {
     unsigned char buf[IO_CHUNK * 8];
+    char q[NB_ESCAPE_SIZE];
     size_t done = 0;
     while (done < count) {
         size_t n = count - done < IO_CHUNK ? count - done : IO_CHUNK;
         if (fread(buf, (size_t)dsize, n, f) != n)
-            return nb_error(NB_ERR_IO, "tensor \"%.64s\": the data ends early (the file changed?)",
-                            name);
+            return nb_error(NB_ERR_IO, "tensor \"%s\": the data ends early (the file changed?)",
+                            nb_escape(q, sizeof q, name));
         for (size_t i = 0; i < n; i++) {
             const unsigned char *b = buf + i * (size_t)dsize;
             nb_real v;
@@ -282,8 +293,8 @@ nb_status nb_st_read_values(FILE *f, int dsize, size_t count, nb_real *out, cons
             }
             if (!isfinite(v))
                 return nb_error(NB_ERR_NUMERIC,
-                                "tensor \"%.64s\": element %zu is not a finite %s value", name,
-                                done + i, NB_REAL_NAME);
+                                "tensor \"%s\": element %zu is not a finite %s value",
+                                nb_escape(q, sizeof q, name), done + i, NB_REAL_NAME);
             out[done + i] = v;
         }
         done += n;

@@ -18,9 +18,10 @@ nb_status nb_loss_parse(const char *name, nb_loss_kind *kind)
             *kind = (nb_loss_kind)i;
             return NB_OK;
         }
+    char q[NB_ESCAPE_SIZE];
     return nb_error(NB_ERR_NOT_FOUND,
-                    "unknown loss \"%.64s\" (softmax_ce, bce, mse, sse, half_sse, sae)",
-                    name ? name : "");
+                    "unknown loss \"%s\" (softmax_ce, bce, mse, sse, half_sse, sae)",
+                    nb_escape(q, sizeof q, name));
 }
 
 int nb_model_meta_reserved(const char *key)
@@ -132,16 +133,17 @@ nb_status nb_model_create(const char *spec, int inputs, const char *loss, int ba
     if ((kind == NB_LOSS_BCE && m->outputs != 1) ||
         (kind == NB_LOSS_SOFTMAX_CE && m->outputs < 2)) {
         int outputs = m->outputs;
+        char q[NB_ESCAPE_SIZE];
+        nb_escape(q, sizeof q, spec);
         nb_free(m);
         if (kind == NB_LOSS_BCE)
-            return nb_error(
-                NB_ERR_ARGUMENT,
-                "loss bce needs one output logit, but spec \"%.64s\" ends with dense:%d", spec,
-                outputs);
+            return nb_error(NB_ERR_ARGUMENT,
+                            "loss bce needs one output logit, but spec \"%s\" ends with dense:%d",
+                            q, outputs);
         return nb_error(NB_ERR_ARGUMENT,
-                        "loss softmax_ce needs at least 2 outputs (classes), but spec \"%.64s\" "
+                        "loss softmax_ce needs at least 2 outputs (classes), but spec \"%s\" "
                         "ends with dense:%d (use bce for one logit)",
-                        spec, outputs);
+                        q, outputs);
     }
     memcpy(m->spec, spec, strlen(spec) + 1);
     m->loss_kind = kind;
@@ -156,7 +158,9 @@ nb_status nb_model_create(const char *spec, int inputs, const char *loss, int ba
     }
     if ((st = build(m)) != NB_OK || (st = nb_model_init(m, 0)) != NB_OK) {
         nb_model_free(m);
-        return nb_error_prefix(st, "building model \"%.64s\" with %d inputs", spec, inputs);
+        char q[NB_ESCAPE_SIZE];
+        return nb_error_prefix(st, "building model \"%s\" with %d inputs",
+                               nb_escape(q, sizeof q, spec), inputs);
     }
     *out = m;
     return NB_OK;
@@ -378,10 +382,14 @@ static nb_status set_scaler(nb_scaler *dst, const nb_scaler *s, int features, co
     if (s->features != features || !s->offset || !s->scale)
         return nb_error(NB_ERR_SHAPE, "setting a %s of %d values on a model of %d %s%s", what,
                         s->features, features, unit, s->offset && s->scale ? "" : " (no arrays)");
+    /* x' = (x - offset) * scale: a scale of 0 erases a value, a negative
+     * one flips it; no fit gives either. */
     for (int j = 0; j < s->features; j++)
-        if (!isfinite(s->offset[j]) || !isfinite(s->scale[j]) || s->scale[j] == 0)
-            return nb_error(NB_ERR_NUMERIC, "setting a %s: entry %d has offset %g, scale %g", what,
-                            j, (double)s->offset[j], (double)s->scale[j]);
+        if (!isfinite(s->offset[j]) || !isfinite(s->scale[j]) || !(s->scale[j] > 0))
+            return nb_error(NB_ERR_NUMERIC,
+                            "setting a %s: entry %d has offset %g, scale %g (a finite offset "
+                            "and a finite scale > 0 are needed)",
+                            what, j, (double)s->offset[j], (double)s->scale[j]);
     size_t bytes = (size_t)s->features * sizeof(nb_real);
     nb_real *offset = nb_malloc(bytes), *scale = nb_malloc(bytes);
     if (!offset || !scale) {
@@ -479,10 +487,12 @@ static nb_status check_class_names(char *const *names, int count)
     for (int i = 0; i < count; i++) order[i] = &names[i];
     qsort(order, (size_t)count, sizeof *order, by_name);
     nb_status st = NB_OK;
+    char q[NB_ESCAPE_SIZE];
     for (int i = 1; st == NB_OK && i < count; i++)
         if (strcmp(*order[i - 1], *order[i]) == 0)
             st = nb_error(NB_ERR_ARGUMENT, "class name %d (\"%s\") is the same as class name %d",
-                          (int)(order[i] - names), *order[i], (int)(order[i - 1] - names));
+                          (int)(order[i] - names), nb_escape(q, sizeof q, *order[i]),
+                          (int)(order[i - 1] - names));
     nb_free(order);
     return st;
 }
@@ -572,33 +582,76 @@ static nb_meta_entry *add_meta(nb_model *m, const char *key, size_t klen)
     return e;
 }
 
+/* A JSON number that is a whole number in [0, 2^53] (exact in a double). */
+static int whole_number(const cJSON *v)
+{
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0 &&
+           v->valuedouble == floor(v->valuedouble);
+}
+
+/* A decimal integer in [0, 2^64 - 1]: digits only, no leading zero. */
+static int decimal_u64(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 20 || (s[0] == '0' && n > 1)) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return 0;
+    return n < 20 || strcmp(s, "18446744073709551615") <= 0;
+}
+
+/* The members of "training" that nabla reads back (eval and predict take
+ * their defaults from them) have one meaning each: an object holding
+ * "label" as a string, "regression" as true or false and "seed" as a
+ * whole number or, past 2^53, its decimal digits. */
+static nb_status check_known_meta(const char *key, const cJSON *j, const char *what)
+{
+    if (strcmp(key, "training") != 0) return NB_OK;
+    if (!cJSON_IsObject(j))
+        return nb_error(NB_ERR_ARGUMENT, "%s is not a JSON object (the training settings)", what);
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(j, "label");
+    const cJSON *regression = cJSON_GetObjectItemCaseSensitive(j, "regression");
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(j, "seed");
+    if (label && !cJSON_IsString(label))
+        return nb_error(NB_ERR_ARGUMENT, "%s: \"label\" is not a string", what);
+    if (regression && !cJSON_IsBool(regression))
+        return nb_error(NB_ERR_ARGUMENT, "%s: \"regression\" is not true or false", what);
+    if (seed && !whole_number(seed) && !(cJSON_IsString(seed) && decimal_u64(seed->valuestring)))
+        return nb_error(NB_ERR_ARGUMENT,
+                        "%s: \"seed\" is not a whole number in [0, 2^53] or a decimal string "
+                        "in [0, 2^64 - 1]",
+                        what);
+    return NB_OK;
+}
+
 nb_status nb_model_set_meta(nb_model *m, const char *key, const char *json)
 {
     if (!m || !key) return nb_error(NB_ERR_ARGUMENT, "setting metadata: no model or key");
     size_t klen = strnlen(key, NB_META_KEY_MAX);
     if (klen == 0 || klen >= NB_META_KEY_MAX)
         return nb_error(NB_ERR_ARGUMENT, "metadata key must be 1 to %d bytes", NB_META_KEY_MAX - 1);
+    char what[NB_ESCAPE_SIZE + 16], q[NB_ESCAPE_SIZE];
+    snprintf(what, sizeof what, "metadata \"%s\"", nb_escape(q, sizeof q, key));
     if (nb_model_meta_reserved(key) || strcmp(key, "__metadata__") == 0)
-        return nb_error(NB_ERR_ARGUMENT, "metadata key \"%s\" is reserved for the file format",
-                        key);
+        return nb_error(NB_ERR_ARGUMENT, "%s: the key is reserved for the file format", what);
+    long at = control_at(key);
+    if (at >= 0) /* a key is printed by "nabla info" */
+        return nb_error(NB_ERR_ARGUMENT, "%s: the key has a control character at byte %ld", what,
+                        at);
     nb_meta_entry *e = find_meta(m, key);
     if (!json) { /* unset */
         if (e) remove_meta(m, e);
         return NB_OK;
     }
-    cJSON *parsed = cJSON_ParseWithOpts(json, NULL, 1);
-    if (!parsed)
-        return nb_error(NB_ERR_ARGUMENT, "metadata \"%s\": the value is not valid JSON", key);
-    char what[NB_META_KEY_MAX + 16];
-    snprintf(what, sizeof what, "metadata \"%s\"", key);
-    nb_status st = nb_json_unique_keys(parsed, NB_ERR_ARGUMENT, what);
+    cJSON *parsed;
+    nb_status st = nb_json_parse(json, NB_ERR_ARGUMENT, what, &parsed);
+    if (st == NB_OK) st = check_known_meta(key, parsed, what);
     cJSON_Delete(parsed);
     if (st != NB_OK) return st;
     char *copy = copy_text(json);
-    if (!copy) return nb_error(NB_ERR_MEMORY, "metadata \"%s\": out of memory", key);
+    if (!copy) return nb_error(NB_ERR_MEMORY, "%s: out of memory", what);
     if (!e && !(e = add_meta(m, key, klen))) {
         nb_free(copy);
-        return nb_error(NB_ERR_MEMORY, "metadata \"%s\": out of memory", key);
+        return nb_error(NB_ERR_MEMORY, "%s: out of memory", what);
     }
     nb_free(e->json);
     e->json = copy;

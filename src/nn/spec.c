@@ -17,13 +17,13 @@ typedef struct item {
     int position; /* 1-based */
 } item;
 
+/* The item's text is escaped: a spec may come from a file. */
 static nb_status item_error(const item *it, const char *what)
 {
-    int len = (int)(it->end - it->begin);
-    return nb_error(NB_ERR_FORMAT,
-                    "layer spec item %d \"%.*s%s\" at byte offset %zu: %s; " ACCEPTED, it->position,
-                    len > 40 ? 40 : len, it->text + it->begin, len > 40 ? "..." : "", it->begin,
-                    what);
+    char q[60];
+    return nb_error(
+        NB_ERR_FORMAT, "layer spec item %d \"%s\" at byte offset %zu: %s; " ACCEPTED, it->position,
+        nb_escape_len(q, sizeof q, it->text + it->begin, it->end - it->begin), it->begin, what);
 }
 
 /* dense:N with only decimal digits in N. */
@@ -117,14 +117,15 @@ nb_status nb_spec_parse(const char *spec, nb_spec *out)
         pos = end + 1;
     }
     const nb_layer *first = &out->layer[0], *last = &out->layer[out->count - 1];
+    char q[60];
     if (first->kind != NB_LAYER_DENSE)
-        return nb_error(NB_ERR_FORMAT,
-                        "layer spec \"%.40s\": must start with a dense layer (dense:N)", spec);
+        return nb_error(NB_ERR_FORMAT, "layer spec \"%s\": must start with a dense layer (dense:N)",
+                        nb_escape(q, sizeof q, spec));
     if (last->kind != NB_LAYER_DENSE)
         return nb_error(NB_ERR_FORMAT,
-                        "layer spec \"%.40s\": must end with a dense layer, the output (e.g. "
+                        "layer spec \"%s\": must end with a dense layer, the output (e.g. "
                         "dense:10); its logits go to the loss",
-                        spec);
+                        nb_escape(q, sizeof q, spec));
     out->outputs = last->units;
     return NB_OK;
 }

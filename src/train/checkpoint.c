@@ -257,19 +257,21 @@ static nb_status need(const nb_ckpt_file *f, const char *key, const char **out)
     return NB_OK;
 }
 
-/* A decimal integer in [0, max], digits only. */
+/* A decimal integer in [0, max]: digits only, no leading zero (as
+ * put_u64 writes it; some readers take a leading zero for octal). */
 static nb_status get_u64(const nb_ckpt_file *f, const char *key, uint64_t max, uint64_t *out)
 {
     const char *s;
     nb_status st = need(f, key, &s);
     if (st != NB_OK) return st;
-    char *end = NULL;
+    char *end = NULL, q[48];
     errno = 0;
-    unsigned long long v = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
+    int digits = s[0] >= '0' && s[0] <= '9' && !(s[0] == '0' && s[1]);
+    unsigned long long v = digits ? strtoull(s, &end, 10) : 0;
     if (!end || *end || errno || v > max)
         return nb_error(NB_ERR_FORMAT,
-                        "metadata \"%s\" is \"%.32s\", not an integer in [0, %" PRIu64 "]", key, s,
-                        max);
+                        "metadata \"%s\" is \"%s\", not an integer in [0, %" PRIu64 "]", key,
+                        nb_escape(q, sizeof q, s), max);
     *out = v;
     return NB_OK;
 }
@@ -290,30 +292,37 @@ static nb_status get_size(const nb_ckpt_file *f, const char *key, size_t max, si
     return st;
 }
 
-/* A number written by put_double; infinity only where allowed. */
+/* A decimal number as put_double writes it (sign, digits, point,
+ * exponent: no spaces, no hex, no "nan"), not negative, finite or, where
+ * allowed, "inf". */
 static nb_status get_double(const nb_ckpt_file *f, const char *key, int allow_inf, double *out)
 {
     const char *s;
     nb_status st = need(f, key, &s);
     if (st != NB_OK) return st;
-    char *end = NULL;
-    errno = 0;
-    double v = s[0] ? strtod(s, &end) : NAN;
-    if (!end || *end || isnan(v) || (isinf(v) && !(allow_inf && v > 0)))
-        return nb_error(NB_ERR_FORMAT, "metadata \"%s\" is \"%.32s\", not a %snumber", key, s,
-                        allow_inf ? "" : "finite ");
+    char *end = NULL, q[48];
+    int plain = s[0] != '\0' && strspn(s, "0123456789.eE+-") == strlen(s);
+    double v = plain ? strtod(s, &end) : allow_inf && strcmp(s, "inf") == 0 ? INFINITY : NAN;
+    if ((plain && (!end || *end)) || !(v >= 0) || (isinf(v) && !allow_inf))
+        return nb_error(NB_ERR_FORMAT, "metadata \"%s\" is \"%s\", not a %snumber >= 0%s", key,
+                        nb_escape(q, sizeof q, s), allow_inf ? "" : "finite ",
+                        allow_inf ? " or \"inf\"" : "");
     *out = v;
     return NB_OK;
 }
 
-/* Metadata key as parsed JSON of the given type (cJSON_Object, ...). */
+/* Metadata key as parsed JSON of the given type (cJSON_Object, ...), read
+ * strictly: nothing after it, no key twice, no \u0000 in a string. */
 static nb_status get_json(const nb_ckpt_file *f, const char *key, int type, cJSON **out)
 {
     const char *s;
+    *out = NULL;
     nb_status st = need(f, key, &s);
     if (st != NB_OK) return st;
-    *out = cJSON_Parse(s);
-    if (!*out || ((*out)->type & 0xFF) != type) {
+    char what[64];
+    snprintf(what, sizeof what, "metadata \"%s\"", key);
+    if ((st = nb_json_parse(s, NB_ERR_FORMAT, what, out)) != NB_OK) return st;
+    if (((*out)->type & 0xFF) != type) {
         cJSON_Delete(*out);
         *out = NULL;
         return nb_error(NB_ERR_FORMAT, "metadata \"%s\" is not a JSON %s", key,
@@ -322,13 +331,28 @@ static nb_status get_json(const nb_ckpt_file *f, const char *key, int type, cJSO
     return NB_OK;
 }
 
+/* Every key of obj is one of keys (NULL-terminated): a key this build does
+ * not write has no meaning here (a misspelt one would be ignored). */
+static nb_status only_keys(const cJSON *obj, const char *where, const char *const *keys)
+{
+    for (const cJSON *c = obj ? obj->child : NULL; c; c = c->next) {
+        int known = 0;
+        for (int i = 0; keys[i] && !known; i++) known = strcmp(c->string, keys[i]) == 0;
+        char q[NB_ESCAPE_SIZE];
+        if (!known)
+            return nb_error(NB_ERR_FORMAT, "%s: key \"%s\" does not belong in a checkpoint", where,
+                            nb_escape(q, sizeof q, c->string));
+    }
+    return NB_OK;
+}
+
 /* A number member of a JSON object (null reads as NaN when allowed). */
 static nb_status member(const cJSON *obj, const char *where, const char *key, double *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!cJSON_IsNumber(v))
-        return nb_error(NB_ERR_FORMAT, "metadata \"%s\": \"%s\" is missing or not a number", where,
-                        key);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return nb_error(NB_ERR_FORMAT, "metadata \"%s\": \"%s\" is missing or not a finite number",
+                        where, key);
     *out = v->valuedouble;
     return NB_OK;
 }
@@ -345,10 +369,11 @@ static nb_status check_model(const nb_ckpt_file *f, const nb_model *m)
     const char *s;
     int n;
     nb_status st;
+    char q[NB_ESCAPE_SIZE], spec[2 * NB_ESCAPE_SIZE];
     if ((st = need(f, "format", &s)) != NB_OK) return st;
     if (strcmp(s, NB_CHECKPOINT_FORMAT) != 0)
-        return nb_error(NB_ERR_FORMAT, "metadata \"format\" is \"%.32s\", not \"%s\"%s", s,
-                        NB_CHECKPOINT_FORMAT,
+        return nb_error(NB_ERR_FORMAT, "metadata \"format\" is \"%s\", not \"%s\"%s",
+                        nb_escape(q, 40, s), NB_CHECKPOINT_FORMAT,
                         strcmp(s, "nabla") == 0 ? " (this is a model file, not a checkpoint)" : "");
     if ((st = get_int(f, "format_version", INT_MAX, &n)) != NB_OK) return st;
     if (n < 1 || n > NB_CHECKPOINT_VERSION)
@@ -357,18 +382,17 @@ static nb_status check_model(const nb_ckpt_file *f, const nb_model *m)
     if ((st = need(f, "real", &s)) != NB_OK) return st;
     if (strcmp(s, NB_REAL_NAME) != 0)
         return nb_error(NB_ERR_FORMAT,
-                        "it was written by a build with %.16s numbers, this build uses %s; resume "
+                        "it was written by a build with %s numbers, this build uses %s; resume "
                         "with the same build",
-                        s, NB_REAL_NAME);
+                        nb_escape(q, 24, s), NB_REAL_NAME);
     if ((st = need(f, "spec", &s)) != NB_OK) return st;
     if (strcmp(s, nb_model_spec(m)) != 0)
-        return nb_error(NB_ERR_ARGUMENT,
-                        "it was written for model \"%.200s\", this model is \"%.200s\"", s,
-                        nb_model_spec(m));
+        return nb_error(NB_ERR_ARGUMENT, "it was written for model \"%s\", this model is \"%s\"",
+                        nb_escape(spec, sizeof spec, s), nb_escape(q, sizeof q, nb_model_spec(m)));
     if ((st = need(f, "loss", &s)) != NB_OK) return st;
     if (strcmp(s, nb_model_loss_name(m)) != 0)
-        return nb_error(NB_ERR_ARGUMENT, "it was written for loss %.32s, this model has %s", s,
-                        nb_model_loss_name(m));
+        return nb_error(NB_ERR_ARGUMENT, "it was written for loss %s, this model has %s",
+                        nb_escape(q, 40, s), nb_model_loss_name(m));
     if ((st = get_int(f, "inputs", INT_MAX, &n)) != NB_OK) return st;
     if (n != nb_model_inputs(m))
         return nb_error(NB_ERR_ARGUMENT, "it was written for %d inputs, this model has %d", n,
@@ -397,21 +421,25 @@ static nb_status same_number(const cJSON *obj, const char *where, const char *ke
 static nb_status same_string(const cJSON *obj, const char *where, const char *key, const char *want)
 {
     const char *s = member_string(obj, key);
+    char q[48];
     if (!s)
         return nb_error(NB_ERR_FORMAT, "metadata \"%s\": \"%s\" is missing or not a string", where,
                         key);
     if (strcmp(s, want) != 0)
         return nb_error(NB_ERR_ARGUMENT,
-                        "it was written with %s %s \"%.32s\", this run has \"%s\"; resume with "
+                        "it was written with %s %s \"%s\", this run has \"%s\"; resume with "
                         "the same settings",
-                        where, key, s, want);
+                        where, key, nb_escape(q, sizeof q, s), want);
     return NB_OK;
 }
 
 static nb_status check_optimizer(const cJSON *j, const nb_optimizer_config *o)
 {
+    static const char *const keys[] = {"kind",  "lr",  "momentum",     "rho", "beta1",
+                                       "beta2", "eps", "weight_decay", NULL};
     const char *w = "optimizer";
-    nb_status st = same_string(j, w, "kind", nb_optimizer_name(o->kind));
+    nb_status st = only_keys(j, "metadata \"optimizer\"", keys);
+    if (st == NB_OK) st = same_string(j, w, "kind", nb_optimizer_name(o->kind));
     if (st == NB_OK) st = same_number(j, w, "lr", o->lr);
     if (st == NB_OK) st = same_number(j, w, "momentum", o->momentum);
     if (st == NB_OK) st = same_number(j, w, "rho", o->rho);
@@ -424,10 +452,13 @@ static nb_status check_optimizer(const cJSON *j, const nb_optimizer_config *o)
 
 static nb_status check_training(const cJSON *j, const nb_train_config *c)
 {
+    static const char *const keys[] = {"batch", "epochs", "seed",      "schedule", "step_epochs",
+                                       "gamma", "lr_min", "clip_norm", "patience", NULL};
     const char *w = "training";
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
-    nb_status st = same_number(j, w, "batch", c->batch);
+    nb_status st = only_keys(j, "metadata \"training\"", keys);
+    if (st == NB_OK) st = same_number(j, w, "batch", c->batch);
     if (st == NB_OK) st = same_number(j, w, "epochs", c->epochs);
     if (st == NB_OK) st = same_string(j, w, "seed", seed);
     if (st == NB_OK) st = same_string(j, w, "schedule", schedule_name(c->schedule));
@@ -451,11 +482,15 @@ static nb_status check_data(const nb_ckpt_file *f, const char *key, const char *
         return nb_error(NB_ERR_ARGUMENT, "it was written %s a %s, this run has %s",
                         d ? "without" : "with", what, d ? "one" : "none");
     }
+    static const char *const keys[] = {"count", "features", "classes", "targets", "fnv1a", NULL};
     cJSON *j;
     if ((st = get_json(f, key, cJSON_Object, &j)) != NB_OK) return st;
     double count = 0, features = 0, classes = 0, targets = 0;
     const char *hex = member_string(j, "fnv1a");
-    st = member(j, key, "count", &count);
+    char where[32], q[40];
+    snprintf(where, sizeof where, "metadata \"%s\"", key);
+    st = only_keys(j, where, keys);
+    if (st == NB_OK) st = member(j, key, "count", &count);
     if (st == NB_OK) st = member(j, key, "features", &features);
     if (st == NB_OK) st = member(j, key, "classes", &classes);
     if (st == NB_OK) st = member(j, key, "targets", &targets);
@@ -467,9 +502,10 @@ static nb_status check_data(const nb_ckpt_file *f, const char *key, const char *
                         classes != d->classes || targets != d->targets || strcmp(hex, mine) != 0))
         st = nb_error(NB_ERR_ARGUMENT,
                       "it was written for a different %s: %.0f samples of %.0f features, "
-                      "%.0f classes, FNV-1a %.16s; this one has %zu samples of %d features, %d "
+                      "%.0f classes, FNV-1a %s; this one has %zu samples of %d features, %d "
                       "classes, FNV-1a %s (resume with the same data, split, seed and scaling)",
-                      what, count, features, classes, hex, d->count, d->features, d->classes, mine);
+                      what, count, features, classes, nb_escape(q, sizeof q, hex), d->count,
+                      d->features, d->classes, mine);
     cJSON_Delete(j);
     return st;
 }
@@ -510,9 +546,27 @@ static nb_status read_rng(const nb_ckpt_file *f, nb_rng *rng)
     return NB_OK;
 }
 
+/* Why value v of history column i (1..6) is out of range, or NULL: a
+ * loss or accuracy may be NaN (null); -1 marks one the run has none of (no
+ * validation set, no classes); else losses >= 0, accuracies in [0, 1]. */
+static const char *history_problem(int i, double v, int train_classes, int val, int val_classes)
+{
+    int accuracy = i == 3 || i == 5;
+    int have = i == 3 ? train_classes : i == 4 ? val : i == 5 ? val_classes : 1;
+    if (i == 1 || i == 6) return isfinite(v) && v >= 0 ? NULL : "a finite number >= 0";
+    if (isnan(v)) return NULL;
+    if (!have) return v == -1 ? NULL : "-1 (this run has none)";
+    if (v >= 0 && (!accuracy || v <= 1)) return NULL;
+    return accuracy ? "in [0, 1]" : ">= 0";
+}
+
 /* history rows 1..epochs, each HISTORY_COLUMNS numbers (null: NaN). */
 static nb_status read_history(const nb_ckpt_file *f, nb_train_run *r, int epochs)
 {
+    static const char *const columns[HISTORY_COLUMNS] = {
+        "epoch", "lr", "train loss", "train accuracy", "val loss", "val accuracy", "seconds"};
+    int val = r->val != NULL, train_classes = r->train->classes > 0,
+        val_classes = val && r->val->classes > 0;
     cJSON *a;
     nb_status st = get_json(f, "history", cJSON_Array, &a);
     if (st != NB_OK) return st;
@@ -527,14 +581,20 @@ static nb_status read_history(const nb_ckpt_file *f, nb_train_run *r, int epochs
                 v[i] = cJSON_IsNumber(x)          ? x->valuedouble
                        : cJSON_IsNull(x) && i > 0 ? NAN
                                                   : INFINITY;
-        if (i != HISTORY_COLUMNS || v[0] != e + 1 || isinf(v[1]) || isinf(v[2]) || isinf(v[3]) ||
-            isinf(v[4]) || isinf(v[5]) || isinf(v[6])) {
+        if (i != HISTORY_COLUMNS || v[0] != e + 1) {
             st = nb_error(NB_ERR_FORMAT,
                           "metadata \"history\": row %d is not [%d, lr, train loss, train "
                           "accuracy, val loss, val accuracy, seconds]",
                           e + 1, e + 1);
             break;
         }
+        for (i = 1; i < HISTORY_COLUMNS && st == NB_OK; i++) {
+            const char *why = history_problem(i, v[i], train_classes, val, val_classes);
+            if (why)
+                st = nb_error(NB_ERR_FORMAT, "metadata \"history\": row %d, %s is %g, not %s",
+                              e + 1, columns[i], v[i], why);
+        }
+        if (st != NB_OK) break;
         /* Regression metrics of earlier sessions are not kept: unknown. */
         r->history[e] = (nb_epoch_stats){e + 1, v[1], v[2], v[3], v[4], v[5], v[6], NAN, NAN, NAN};
     }
@@ -578,9 +638,16 @@ static nb_status read_position(const nb_ckpt_file *f, nb_train_run *r)
     double elapsed, epoch_elapsed;
     if ((st = get_double(f, "elapsed", 0, &elapsed)) != NB_OK) return st;
     if ((st = get_double(f, "epoch_elapsed", 0, &epoch_elapsed)) != NB_OK) return st;
+    if (epoch_elapsed > elapsed)
+        return nb_error(NB_ERR_FORMAT,
+                        "metadata \"epoch_elapsed\" %.17g is more than \"elapsed\" %.17g",
+                        epoch_elapsed, elapsed);
+    int threads;
+    if ((st = get_int(f, "threads", INT_MAX, &threads)) != NB_OK) return st;
+    if (threads < 1) return nb_error(NB_ERR_FORMAT, "metadata \"threads\" is 0");
     double now = nb_train_clock();
-    r->start = now - (elapsed > 0 ? elapsed : 0);
-    r->epoch_start = now - (epoch_elapsed > 0 ? epoch_elapsed : 0);
+    r->start = now - elapsed;
+    r->epoch_start = now - epoch_elapsed;
     r->last_save = now;
     return NB_OK;
 }
@@ -635,19 +702,52 @@ static nb_status read_tensors(nb_ckpt_file *f, nb_train_run *r)
             for (int s = 0; s < nb_optimizer_slot_count(r->opt) && s < 2; s++)
                 known |= strcmp(name, slot_names[s]) == 0;
             known |= r->best && strcmp(name, BEST_NAME) == 0;
+            char q[NB_ESCAPE_SIZE];
             if (!known)
                 return nb_error(NB_ERR_FORMAT,
-                                "tensor \"%.64s\" does not belong in a checkpoint of this run "
+                                "tensor \"%s\" does not belong in a checkpoint of this run "
                                 "(optimizer %s, patience %d)",
-                                name, nb_optimizer_name(r->config->optimizer.kind),
-                                r->config->patience);
+                                nb_escape(q, sizeof q, name),
+                                nb_optimizer_name(r->config->optimizer.kind), r->config->patience);
         }
     return st;
 }
 
+/* The metadata keys make_metadata writes, and no other. */
+static const char *const metadata_keys[] = {"format",
+                                            "format_version",
+                                            "real",
+                                            "spec",
+                                            "loss",
+                                            "inputs",
+                                            "outputs",
+                                            "optimizer",
+                                            "optimizer_steps",
+                                            "training",
+                                            "train_data",
+                                            "val_data",
+                                            "threads",
+                                            "epoch",
+                                            "batch",
+                                            "batches",
+                                            "rng",
+                                            "loss_sum",
+                                            "correct",
+                                            "seen",
+                                            "history",
+                                            "best_epoch",
+                                            "since_best",
+                                            "best_val_loss",
+                                            "elapsed",
+                                            "epoch_elapsed",
+                                            NULL};
+
 static nb_status resume(nb_ckpt_file *f, nb_train_run *r)
 {
+    if (!f->header.metadata)
+        return nb_error(NB_ERR_FORMAT, "no \"__metadata__\": not a checkpoint");
     nb_status st = check_model(f, r->model);
+    if (st == NB_OK) st = only_keys(f->header.metadata, "\"__metadata__\"", metadata_keys);
     cJSON *j = NULL;
     if (st == NB_OK && (st = get_json(f, "optimizer", cJSON_Object, &j)) == NB_OK) {
         st = check_optimizer(j, &r->config->optimizer);
