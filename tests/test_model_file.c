@@ -1109,7 +1109,8 @@ static void test_ambiguous_fields(void **state)
         write_json(root, path, data, base_data_size());
         cJSON_Delete(root);
         free(data);
-        expect_clean_refusal(path, "scale <= 0", "\"scaler.scale\": element 1 has offset -1, scale ");
+        expect_clean_refusal(path, "scale <= 0",
+                             "\"scaler.scale\": element 1 has offset -1, scale ");
     }
     COMPACT_CASE("scaler of 4 features", "tensor \"scaler.offset\" has shape [4] in the file", {
         double d[] = {IN + 1};
