@@ -141,8 +141,12 @@ check "a refused folder: no work done" no_work
 mkfifo fifo
 cat fifo > from-fifo &
 reader=$!
+# The shell holds the pipe open while nabla runs: the bytes wait in it
+# whatever the order, and the reader ends when it is closed (no hang, even
+# when a faulty writer replaced the FIFO).
+exec 3<>fifo
 run train "${quick[@]}" --out fifo --quiet
-exec 3<>fifo 3>&- # a reader still waiting (nabla failed) sees the end now
+exec 3>&-
 wait "$reader"
 run info from-fifo
 check "--out FIFO: the model goes through the pipe and the FIFO stays" \
