@@ -75,6 +75,8 @@ static const char help[] =
     "  --out FILE           save the model (safetensors)\n"
     "  --log FILE           JSON lines, one object per epoch, flushed as it ends\n"
     "  --report FILE        a self-contained HTML report\n"
+    "                       (outputs are never an input or each other; a file is\n"
+    "                       replaced whole, a device or FIFO written directly)\n"
     "  --quiet              no progress bar or epoch lines\n"
     "  --threads N          threads for matrix products (default 0: one per core)\n"
     "checkpoints:\n"
@@ -122,6 +124,7 @@ typedef struct train_state {
     FILE *log;
     char *settings;
     const char *checkpoint; /* where Ctrl-C saves */
+    int numeric_stop;       /* the weights are from before a non-finite step */
     char checkpoint_buf[4096];
 } train_state;
 
@@ -145,38 +148,75 @@ static const char *schedule_name(nb_schedule_kind kind)
     return kind == NB_SCHEDULE_STEP ? "step" : kind == NB_SCHEDULE_COSINE ? "cosine" : "constant";
 }
 
+/* A file train writes or reads, named by its option. */
+typedef struct named_path {
+    const char *option; /* "--out", or a description for the Ctrl-C checkpoint */
+    const char *path;
+} named_path;
+
+#define CTRL_C_CHECKPOINT "the Ctrl-C checkpoint"
+
 /* Fail before training, not after it, when an output cannot be written:
- * its folder must exist and be writable. */
-static int check_output(const char *option, const char *path)
+ * its folder exists and is writable, and it is not a folder. */
+static int check_output(const named_path *o)
 {
-    if (!path) return CLI_EXIT_OK;
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) {
-        snprintf(dir, sizeof dir, ".");
-    } else if (slash == path) {
-        snprintf(dir, sizeof dir, "/");
-    } else {
-        if ((size_t)(slash - path) >= sizeof dir) {
-            cli_error(CMD, "--%s: path '%s' is too long", option, path);
-            return CLI_EXIT_OUTPUT;
+    if (nb_output_check(o->path) == NB_OK) return CLI_EXIT_OK;
+    if (strcmp(o->option, CTRL_C_CHECKPOINT) == 0) {
+        /* Only written on Ctrl-C: a warning, not a reason to refuse. */
+        fprintf(stderr,
+                "nabla %s: warning: %s: %s; Ctrl-C will save none (give --checkpoint FILE)\n", CMD,
+                o->option, nb_last_error());
+        return CLI_EXIT_OK;
+    }
+    cli_error(CMD, "%s: %s", o->option, nb_last_error());
+    return CLI_EXIT_OUTPUT;
+}
+
+/* No output may replace an input or another output: compared as files
+ * (device and inode, through links), not as strings. The checkpoint that
+ * --resume reads may be the one this run writes: it is read whole before
+ * the first save replaces it. */
+static int check_collisions(const named_path *out, int n_out, const named_path *in, int n_in)
+{
+    for (int i = 0; i < n_out; i++) {
+        for (int j = 0; j < i; j++)
+            if (nb_files_collide(out[i].path, out[j].path)) {
+                cli_error(CMD,
+                          "%s '%s' and %s '%s' are the same file: one output would replace "
+                          "the other",
+                          out[j].option, out[j].path, out[i].option, out[i].path);
+                return CLI_EXIT_USAGE;
+            }
+        for (int j = 0; j < n_in; j++) {
+            int checkpoint = strcmp(in[j].option, "--resume") == 0 &&
+                             (strcmp(out[i].option, "--checkpoint") == 0 ||
+                              strcmp(out[i].option, CTRL_C_CHECKPOINT) == 0);
+            if (!checkpoint && nb_files_collide(out[i].path, in[j].path)) {
+                cli_error(CMD,
+                          "%s '%s' and %s '%s' are the same file: the output would replace the "
+                          "input",
+                          out[i].option, out[i].path, in[j].option, in[j].path);
+                return CLI_EXIT_USAGE;
+            }
         }
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        cli_error(CMD, "--%s: cannot write '%s': folder '%s' does not exist", option, path, dir);
-        return CLI_EXIT_OUTPUT;
-    }
-    if (access(dir, W_OK) != 0) {
-        cli_error(CMD, "--%s: cannot write '%s': folder '%s' is not writable", option, path, dir);
-        return CLI_EXIT_OUTPUT;
-    }
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        cli_error(CMD, "--%s: cannot write '%s': it is a folder", option, path);
-        return CLI_EXIT_OUTPUT;
     }
     return CLI_EXIT_OK;
+}
+
+/* Every output and input of the run, checked before the data is loaded. */
+static int check_files(const train_args *a, const char *checkpoint)
+{
+    named_path out[5], in[2];
+    int n_out = 0, n_in = 0;
+    if (a->out) out[n_out++] = (named_path){"--out", a->out};
+    if (a->log) out[n_out++] = (named_path){"--log", a->log};
+    if (a->report) out[n_out++] = (named_path){"--report", a->report};
+    out[n_out++] = (named_path){a->checkpoint ? "--checkpoint" : CTRL_C_CHECKPOINT, checkpoint};
+    if (cli_data_file(a->data)) in[n_in++] = (named_path){"--data", a->data};
+    if (a->resume) in[n_in++] = (named_path){"--resume", a->resume};
+    int rc = check_collisions(out, n_out, in, n_in);
+    for (int i = 0; i < n_out && rc == CLI_EXIT_OK; i++) rc = check_output(&out[i]);
+    return rc;
 }
 
 static void free_state(train_state *s)
@@ -256,8 +296,13 @@ static char *settings_json(const train_args *a, const nb_train_config *cfg, cons
     cJSON_AddNumberToObject(j, "test_samples", (double)s->test.count);
     cJSON_AddNumberToObject(j, "epochs_run", s->result.epochs_run);
     cJSON_AddNumberToObject(j, "best_epoch", s->result.best_epoch);
-    cJSON_AddStringToObject(j, "stop_reason",
-                            s->result.stop_reason ? s->result.stop_reason : "epochs");
+    const char *stop = s->result.stop_reason ? s->result.stop_reason : "epochs";
+    cJSON_AddStringToObject(j, "stop_reason", s->numeric_stop ? "numeric error" : stop);
+    if (s->numeric_stop) {
+        /* The weights are from after this step (mid-epoch, say). */
+        cJSON_AddNumberToObject(j, "stopped_at_epoch", s->result.last_epoch);
+        cJSON_AddNumberToObject(j, "stopped_at_batch", (double)s->result.last_batch);
+    }
     cJSON_AddNumberToObject(j, "seconds", s->result.seconds);
     cJSON_AddStringToObject(j, "nabla", NB_VERSION);
     cJSON_AddStringToObject(j, "real", NB_REAL_NAME);
@@ -319,7 +364,7 @@ static int check_applicable(const arg_command *cmd, nb_optimizer_kind opt,
 }
 
 /* Turn the options into checked values before anything is loaded. */
-static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *opt,
+static int check_args(const arg_command *cmd, train_args *a, train_state *s, nb_optimizer_kind *opt,
                       nb_schedule_kind *schedule)
 {
     if (!a->data) return args_usage_error(cmd, "missing --data SOURCE");
@@ -376,10 +421,14 @@ static int check_args(const arg_command *cmd, train_args *a, nb_optimizer_kind *
         if (cli_checkpoint_every(a->checkpoint_every, &probe, err, sizeof err) != 0)
             return args_usage_error(cmd, "%s", err);
     }
-    rc = check_output("out", a->out);
-    if (rc == CLI_EXIT_OK) rc = check_output("checkpoint", a->checkpoint);
-    if (rc == CLI_EXIT_OK) rc = check_output("log", a->log);
-    if (rc == CLI_EXIT_OK) rc = check_output("report", a->report);
+    /* Ctrl-C stops after the current batch and saves a checkpoint here. */
+    s->checkpoint =
+        cli_checkpoint_path(a->checkpoint, a->out, s->checkpoint_buf, sizeof s->checkpoint_buf);
+    if (!s->checkpoint) {
+        cli_error(CMD, "--out '%s': the path is too long for a checkpoint name", a->out);
+        return CLI_EXIT_USAGE;
+    }
+    rc = check_files(a, s->checkpoint);
     return rc == CLI_EXIT_OK ? -1 : rc;
 }
 
@@ -403,6 +452,15 @@ static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
     if (!a->quiet) cli_print_data_info(stderr, a->data, &info);
     if (s->all.count == 0) {
         cli_error(CMD, "data '%s' has no training samples", a->data);
+        return CLI_EXIT_DATA;
+    }
+    /* Found now, not after training: a model sized for the training
+     * part's classes cannot be evaluated on labels it has never seen. */
+    if (s->test.count && s->test.classes > s->all.classes) {
+        cli_error(CMD,
+                  "data '%s': the test part has labels up to %d, but the training part has "
+                  "only %d classes (0 to %d)",
+                  a->data, s->test.classes - 1, s->all.classes, s->all.classes - 1);
         return CLI_EXIT_DATA;
     }
     if (a->val > 0) {
@@ -565,14 +623,11 @@ static void print_header(const train_args *a, const train_state *s, const nb_tra
             (unsigned long long)c->seed, schedule_name(c->schedule));
 }
 
-/* After nb_train: was it a success? */
-static int check_training(const train_args *a, const train_state *s, const cli_progress *p,
-                          nb_status st)
+/* After nb_train: go on to evaluate and save (CLI_EXIT_OK, with
+ * s->numeric_stop set when the weights are those from before a step that
+ * went non-finite), or stop with an exit code. */
+static int check_training(const train_args *a, train_state *s, nb_status st)
 {
-    if (p->log_failed) {
-        cli_error(CMD, "cannot write log '%s': %s", a->log, strerror(errno));
-        return CLI_EXIT_OUTPUT;
-    }
     if (st == NB_ERR_INTERRUPTED) {
         fprintf(stderr,
                 "nabla %s: interrupted at epoch %d, batch %zu; checkpoint written to %s; resume "
@@ -586,8 +641,14 @@ static int check_training(const train_args *a, const train_state *s, const cli_p
         return cli_fail(CMD, st, CLI_STAGE_MODEL, NULL);
     /* The trainer writes only checkpoints (a full disk, say). */
     if (st == NB_ERR_IO) return cli_fail(CMD, st, CLI_STAGE_OUTPUT, NULL);
+    if (st == NB_ERR_NUMERIC) {
+        /* The trainer's messages already start with "training" and say
+         * which weights are kept: those are saved, marked. */
+        cli_fail(CMD, st, CLI_STAGE_RUN, NULL);
+        s->numeric_stop = 1;
+        return CLI_EXIT_OK;
+    }
     if (st != NB_OK) {
-        /* The trainer's messages already start with "training". */
         int named = strncmp(nb_last_error(), "training", 8) == 0;
         return cli_fail(CMD, st, CLI_STAGE_RUN, named ? NULL : "training failed");
     }
@@ -597,7 +658,7 @@ static int check_training(const train_args *a, const train_state *s, const cli_p
                   "training failed: the training loss became %g at epoch %d (try a smaller "
                   "--lr or --clip-norm)",
                   r->history[r->epochs_run - 1].train_loss, r->epochs_run);
-        return CLI_EXIT_FAILURE;
+        s->numeric_stop = 1;
     }
     return CLI_EXIT_OK;
 }
@@ -629,7 +690,8 @@ static int evaluate(const train_args *a, train_state *s)
     return CLI_EXIT_OK;
 }
 
-static int save_outputs(const train_args *a, train_state *s, nb_scale_kind scale,
+/* The settings and metrics, saved in the model's metadata. */
+static int set_metadata(const train_args *a, train_state *s, nb_scale_kind scale,
                         const nb_train_config *c)
 {
     s->settings = settings_json(a, c, s, scale);
@@ -646,35 +708,81 @@ static int save_outputs(const train_args *a, train_state *s, nb_scale_kind scale
         free(text);
     }
     if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_RUN, "model metadata");
+    return CLI_EXIT_OK;
+}
+
+static int write_report(const train_args *a, train_state *s)
+{
+    size_t params = 0;
+    nb_graph_params(nb_model_graph(s->model), &params);
+    char **names = cli_model_class_names(s->model, s->test.classes);
+    cli_report r = {
+        .data_source = a->data,
+        .spec = a->spec,
+        .loss = nb_model_loss_name(s->model),
+        .settings_json = s->settings,
+        .result = &s->result,
+        .metrics = s->have_metrics ? &s->metrics : NULL,
+        .class_names = names,
+        .classes = s->test.count ? s->test.classes : s->train.classes,
+        .test = &s->test,
+        .test_raw_x = s->raw_x,
+        .test_predictions = s->predictions,
+        .parameters = params,
+    };
+    nb_status st = cli_report_write(&r, a->report);
+    nb_free(names);
+    if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_OUTPUT, NULL);
+    if (!a->quiet) fprintf(stderr, "report written to %s\n", a->report);
+    return CLI_EXIT_OK;
+}
+
+/* Save the model, then the report: one failing does not stop the other.
+ * The first failure's exit code, else 0. */
+static int save_outputs(const train_args *a, train_state *s, nb_scale_kind scale,
+                        const nb_train_config *c)
+{
+    int rc = set_metadata(a, s, scale, c);
+    if (rc != CLI_EXIT_OK) return rc;
     if (a->out) {
-        st = nb_model_save(s->model, a->out);
-        if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_OUTPUT, NULL);
-        if (!a->quiet) fprintf(stderr, "model saved to %s\n", a->out);
+        nb_status st = nb_model_save(s->model, a->out);
+        if (st != NB_OK)
+            rc = cli_fail(CMD, st, CLI_STAGE_OUTPUT, NULL);
+        else if (s->numeric_stop)
+            fprintf(stderr,
+                    "nabla %s: the weights from before the failing step were saved to %s "
+                    "(training.stop_reason \"numeric error\")\n",
+                    CMD, a->out);
+        else if (!a->quiet)
+            fprintf(stderr, "model saved to %s\n", a->out);
     }
     if (a->report) {
-        size_t params = 0;
-        nb_graph_params(nb_model_graph(s->model), &params);
-        char **names = cli_model_class_names(s->model, s->test.classes);
-        cli_report r = {
-            .data_source = a->data,
-            .spec = a->spec,
-            .loss = nb_model_loss_name(s->model),
-            .settings_json = s->settings,
-            .result = &s->result,
-            .metrics = s->have_metrics ? &s->metrics : NULL,
-            .class_names = names,
-            .classes = s->test.count ? s->test.classes : s->train.classes,
-            .test = &s->test,
-            .test_raw_x = s->raw_x,
-            .test_predictions = s->predictions,
-            .parameters = params,
-        };
-        st = cli_report_write(&r, a->report);
-        nb_free(names);
-        if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_OUTPUT, NULL);
-        if (!a->quiet) fprintf(stderr, "report written to %s\n", a->report);
+        int report_rc = write_report(a, s);
+        if (rc == CLI_EXIT_OK) rc = report_rc;
     }
-    return CLI_EXIT_OK;
+    return rc;
+}
+
+/* The log is closed before the outputs are saved; a log that failed
+ * during training or on closing is reported, after the model is saved. */
+static int close_log(const train_args *a, train_state *s, const cli_progress *p)
+{
+    int failed = p->log_failed, err = p->log_errno;
+    if (s->log) {
+        errno = 0;
+        if (fclose(s->log) != 0 && !failed) {
+            failed = 1;
+            err = errno;
+        }
+        s->log = NULL;
+    }
+    if (!failed) return CLI_EXIT_OK;
+    if (p->log_failed)
+        cli_error(CMD, "cannot write log '%s' (epoch %d and later are missing): %s", a->log,
+                  p->log_epoch, strerror(err ? err : EIO));
+    else
+        cli_error(CMD, "cannot write log '%s': %s", a->log, strerror(err ? err : EIO));
+    return CLI_EXIT_OUTPUT;
 }
 
 static int run(const arg_command *cmd, train_args *a, train_state *s)
@@ -682,7 +790,7 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     nb_optimizer_kind opt = NB_OPT_SGD;
     nb_schedule_kind schedule = NB_SCHEDULE_CONSTANT;
     nb_scale_kind scale;
-    int rc = check_args(cmd, a, &opt, &schedule);
+    int rc = check_args(cmd, a, s, &opt, &schedule);
     if (rc >= 0) return rc;
     nb_set_threads(a->threads); /* 0..1024, checked by the parser */
     if ((rc = load_data(a, s, &scale)) != CLI_EXIT_OK) return rc;
@@ -692,18 +800,11 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     nb_train_config config = make_config(cmd, a, opt, schedule);
     if (!a->quiet) print_header(a, s, &config, scale);
     if (a->resume && !a->quiet) fprintf(stderr, "resuming from checkpoint %s\n", a->resume);
-    /* Ctrl-C stops after the current batch and saves a checkpoint here. */
-    s->checkpoint =
-        cli_checkpoint_path(a->checkpoint, a->out, s->checkpoint_buf, sizeof s->checkpoint_buf);
-    if (!s->checkpoint) {
-        cli_error(CMD, "--out '%s': the path is too long for a checkpoint name", a->out);
-        return CLI_EXIT_USAGE;
-    }
     config.checkpoint_path = s->checkpoint;
     config.interrupt = &cli_interrupted;
     /* A resumed run's log goes on after the epochs it already holds. */
-    if (a->log && !(s->log = fopen(a->log, a->resume ? "a" : "w"))) {
-        cli_error(CMD, "cannot write log '%s': %s", a->log, strerror(errno));
+    if (a->log && nb_output_open(a->log, a->resume != NULL, &s->log) != NB_OK) {
+        cli_error(CMD, "--log: %s", nb_last_error());
         return CLI_EXIT_OUTPUT;
     }
     cli_progress progress;
@@ -714,21 +815,18 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     nb_status st =
         nb_train(s->model, &s->train, s->val.count ? &s->val : NULL, &config, &s->result);
     cli_progress_finish(&progress);
-    if ((rc = check_training(a, s, &progress, st)) != CLI_EXIT_OK) return rc;
-    if (!a->quiet)
+    if ((rc = check_training(a, s, st)) != CLI_EXIT_OK) return rc;
+    if (!a->quiet && !s->numeric_stop)
         fprintf(stderr, "stopped after %d epochs (%s), keeping epoch %d, %.2f s\n",
                 s->result.epochs_run, s->result.stop_reason ? s->result.stop_reason : "epochs",
                 s->result.best_epoch, s->result.seconds);
-    if (s->log) {
-        int bad = fclose(s->log) != 0;
-        s->log = NULL;
-        if (bad) {
-            cli_error(CMD, "cannot write log '%s': %s", a->log, strerror(errno));
-            return CLI_EXIT_OUTPUT;
-        }
-    }
-    if ((rc = evaluate(a, s)) != CLI_EXIT_OK) return rc;
-    return save_outputs(a, s, scale, &config);
+    int log_rc = close_log(a, s, &progress);
+    /* Weights that went non-finite are not evaluated; a failed evaluation
+     * still saves the model it evaluated. */
+    int eval_rc = s->numeric_stop ? CLI_EXIT_FAILURE : evaluate(a, s);
+    int save_rc = save_outputs(a, s, scale, &config);
+    if (eval_rc != CLI_EXIT_OK) return eval_rc;
+    return save_rc != CLI_EXIT_OK ? save_rc : log_rc;
 }
 
 int cmd_train(int argc, char **argv)

@@ -179,9 +179,12 @@ int cli_progress_update(const nb_progress *pr, void *user)
         hold(p, pr);
     if (pr->stats) {
         if (!p->quiet) print_epoch(p, pr);
-        if (p->log && !write_log(p, pr->stats)) {
+        /* A log that cannot be written (a full disk) is given up, not the
+         * training: the model is still saved, and the failure reported. */
+        if (p->log && !p->log_failed && !write_log(p, pr->stats)) {
             p->log_failed = 1;
-            return 1;
+            p->log_errno = errno;
+            p->log_epoch = pr->stats->epoch;
         }
     } else if (!p->quiet && p->tty) {
         draw_bar(p, pr);

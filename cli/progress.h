@@ -14,7 +14,9 @@ typedef struct cli_progress {
     int classifier; /* print accuracies */
     FILE *log;      /* JSON lines, one per epoch, or NULL */
     const char *log_path;
-    int log_failed;        /* a log write failed: training was asked to stop */
+    int log_failed;        /* a log write failed: the log is given up, training goes on */
+    int log_errno;         /* why */
+    int log_epoch;         /* the first epoch not logged */
     double last_draw;      /* when the bar was last drawn (monotonic seconds) */
     int drawn;             /* a bar is on the line */
     uint64_t hold_at;      /* testing aid: hold after this batch of the run, or 0 */
@@ -24,7 +26,7 @@ typedef struct cli_progress {
 /* Set up for stderr; log may be NULL. Reads the testing aid
  * NABLA_TEST_HOLD_AT_BATCH / NABLA_TEST_HOLD_FILE (docs/cli.md). */
 void cli_progress_init(cli_progress *p, int quiet, int classifier, FILE *log, const char *path);
-/* The nb_progress_fn: draws, logs, and stops on Ctrl-C or a log error. */
+/* The nb_progress_fn: draws and logs (never stops training). */
 int cli_progress_update(const nb_progress *progress, void *user);
 /* Clear a bar left on the line (after an error, say). */
 void cli_progress_finish(cli_progress *p);

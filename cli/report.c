@@ -600,5 +600,5 @@ static nb_status write_report(FILE *f, const void *user)
 nb_status cli_report_write(const cli_report *r, const char *path)
 {
     nb_status st = nb_write_atomic(path, write_report, r);
-    return st == NB_OK ? NB_OK : nb_error_prefix(st, "cannot write report '%s'", path);
+    return st == NB_OK ? NB_OK : nb_error_prefix(st, "saving report \"%s\"", path);
 }

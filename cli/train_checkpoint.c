@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cli_checkpoint_every(const char *text, nb_train_config *c, char *err, size_t size)
 {
@@ -30,10 +31,18 @@ int cli_checkpoint_every(const char *text, nb_train_config *c, char *err, size_t
     return 0;
 }
 
+/* A character device or FIFO (/dev/null, /dev/stdout): no file to name a
+ * checkpoint after. */
+static int is_stream(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode));
+}
+
 const char *cli_checkpoint_path(const char *checkpoint, const char *out, char *buf, size_t size)
 {
     if (checkpoint) return checkpoint;
-    if (!out) return "nabla.ckpt";
+    if (!out || is_stream(out)) return "nabla.ckpt";
     int n = snprintf(buf, size, "%s.ckpt", out);
     return n >= 0 && (size_t)n < size ? buf : NULL;
 }

@@ -13,8 +13,9 @@
  * message in err. */
 int cli_checkpoint_every(const char *text, nb_train_config *config, char *err, size_t size);
 
-/* Where a checkpoint goes: --checkpoint FILE, else <--out>.ckpt, else
- * nabla.ckpt. The result is checkpoint, or buf (NULL when it is too long). */
+/* Where a checkpoint goes: --checkpoint FILE, else <--out>.ckpt, else (no
+ * --out, or one that is a device or FIFO) nabla.ckpt. The result is
+ * checkpoint, or buf (NULL when it is too long). */
 const char *cli_checkpoint_path(const char *checkpoint, const char *out, char *buf, size_t size);
 
 /* "nabla train --resume PATH" and the other arguments of argv (the

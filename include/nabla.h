@@ -624,6 +624,28 @@ const char *nb_model_meta(const nb_model *model, const char *key); /* NULL if un
 nb_status nb_model_save(const nb_model *model, const char *path);
 nb_status nb_model_load(const char *path, nb_model **out);
 
+/* Every file nabla writes (models, checkpoints, reports, logs) follows one
+ * rule set (docs/cli.md, "outputs"): a regular file is replaced, never
+ * truncated in place (a new file beside it renamed over it; a symbolic
+ * link's target is replaced and the link stays; the setuid, setgid and
+ * sticky bits are not carried over); a character device or FIFO
+ * (/dev/null, /dev/stdout, a pipe) is written directly; anything else, a
+ * folder say, is refused. */
+
+/* Can path be written so: its folder exists and is writable, and the name
+ * of the temporary file fits the file system. Call it before long work. */
+nb_status nb_output_check(const char *path);
+/* Open path as a stream by the same rules (for a log): a regular file is
+ * replaced by a new empty one at once, or appended to when append is set;
+ * a file that standard output or error already writes is written through
+ * that descriptor. Close with fclose. */
+nb_status nb_output_open(const char *path, int append, FILE **out);
+/* 1 when writing a would change or destroy b: the same file by device and
+ * inode (through symbolic and hard links), or for a name not created yet,
+ * the same folder and name. Character devices (/dev/null, a terminal)
+ * never collide. */
+int nb_files_collide(const char *a, const char *b);
+
 /* ============================================================== training */
 
 typedef enum nb_schedule_kind {

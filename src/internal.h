@@ -35,9 +35,16 @@ const char *nb_escape_len(char *buf, size_t size, const char *text, size_t len);
 
 /* Replace path atomically with what write puts into f (a temporary file
  * beside path, flushed, synced and renamed over it); on any failure the
- * temporary is removed and path is left as it was. */
+ * temporary is removed and path is left as it was. A symbolic link's
+ * target is replaced, a character device or FIFO is written directly, a
+ * folder is refused (nb_output_check). The message names no path: the
+ * caller adds it once ("saving model \"m.st\": cannot write: ..."). */
 typedef nb_status (*nb_write_fn)(FILE *f, const void *user);
 nb_status nb_write_atomic(const char *path, nb_write_fn write, const void *user);
+
+/* Open path for reading only if it is a regular file: a FIFO or device is
+ * refused without waiting for a writer. The message names no path. */
+nb_status nb_open_regular(const char *path, FILE **out);
 
 /* Overflow-checked a * b into *out; 0 on overflow. */
 int nb_mul_size(size_t a, size_t b, size_t *out);

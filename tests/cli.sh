@@ -310,8 +310,15 @@ run "$NABLA" train --data sine --model "dense:20,sigmoid,dense:1" --lr 1e6 --epo
     --out "$T/blown.safetensors" --report "$T/blown.html" --quiet
 expect_rc 1 "a loss that blows up fails the training"
 expect_err "loss" "a loss that blows up fails the training"
-if [ ! -e "$T/blown.safetensors" ] && [ ! -e "$T/blown.html" ]; then pass; else
-    fail "a failed training writes no model or report"; fi
+# The weights from before the failing step are kept and saved, marked.
+expect_py "a blown-up training saves its last finite weights, marked" '
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack("<Q", data[:8])
+meta = json.loads(data[8:8 + n])["__metadata__"]
+assert json.loads(meta["training"])["stop_reason"] == "numeric error", meta["training"]
+' "$T/blown.safetensors"
+expect_file "$T/blown.html" "a blown-up training still writes its report"
 run "$NABLA" train --data sine --model "dense:4,tanh,dense:1" --loss softmax_ce
 expect_rc 2 "a classification loss on regression data"
 

@@ -1,86 +1,129 @@
 /* Atomic file replacement: write a temporary file beside the target, flush
  * and fsync it, rename it over the target, then sync the folder. A crash or
- * a full disk at any point leaves the previous file whole. */
-#include "internal.h"
+ * a full disk at any point leaves the previous file whole. A symbolic
+ * link's target is what is replaced (the link stays); a character device
+ * or FIFO (/dev/null, /dev/stdout, a pipe) is written directly and never
+ * replaced; anything else is refused (paths.h). */
+#include "paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#define SUFFIX ".tmp.XXXXXX"
-
-/* Make the rename itself durable; a failure here loses nothing. */
-static void sync_folder(const char *path)
+/* Make the rename itself durable; a failure here loses nothing. name is
+ * a scratch copy of the path (cut at its folder here), so nothing is
+ * allocated after the file has been replaced. */
+static void sync_folder(char *name)
 {
-    const char *slash = strrchr(path, '/');
-    char dir[PATH_MAX];
-    if (!slash) {
-        strcpy(dir, ".");
-    } else if ((size_t)(slash - path) + 1 < sizeof dir) {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    } else {
-        return;
-    }
-    int fd = open(dir, O_RDONLY);
+    char *slash = strrchr(name, '/');
+    if (slash) slash[slash == name] = '\0';
+    int fd = open(slash ? name : ".", O_RDONLY);
     if (fd >= 0) {
         fsync(fd);
         close(fd);
     }
 }
 
-/* The mode a new file gets (0666 less the umask), or the old file's. */
-static mode_t mode_for(const char *path)
+static nb_status io_failed(const char *what, int err)
 {
-    struct stat old;
-    if (stat(path, &old) == 0) return old.st_mode & 07777;
-    mode_t mask = umask(0);
-    umask(mask);
-    return 0666 & ~mask;
+    return nb_error(NB_ERR_IO, "%s: %s", what, strerror(err ? err : EIO));
 }
 
-static nb_status io_failed(const char *what, const char *tmp)
+/* Run write on f; a failed stream write becomes one plain "cannot write:
+ * <reason>" whatever the writer was writing when the disk filled. */
+static nb_status run_writer(FILE *f, nb_write_fn write, const void *user)
 {
-    return nb_error(NB_ERR_IO, "%s %s: %s", what, tmp, strerror(errno ? errno : EIO));
+    errno = 0;
+    nb_status st = write(f, user);
+    int err = errno;
+    if (st == NB_OK || !ferror(f)) return st;
+    /* The writer may have cleared errno since: the retried flush fails
+     * again for the same reason. */
+    errno = 0;
+    if (fflush(f) != 0 && errno) err = errno;
+    return io_failed("cannot write", err);
+}
+
+/* A character device or FIFO: written in place, no temporary file. */
+static nb_status write_stream(const char *path, nb_write_fn write, const void *user)
+{
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return io_failed("cannot open", errno);
+    struct stat now;
+    FILE *f = NULL;
+    if (fstat(fd, &now) != 0 || !(S_ISCHR(now.st_mode) || S_ISFIFO(now.st_mode))) {
+        close(fd);
+        return nb_error(NB_ERR_IO, "it changed while it was opened");
+    }
+    if (!(f = fdopen(fd, "wb"))) {
+        close(fd);
+        return io_failed("cannot open", errno);
+    }
+    nb_status st = run_writer(f, write, user);
+    errno = 0;
+    if (st == NB_OK && (fflush(f) != 0 || ferror(f))) st = io_failed("cannot write", errno);
+    if (fclose(f) != 0 && st == NB_OK) st = io_failed("cannot write", errno);
+    return st;
+}
+
+/* The temporary file: the new file's mode, and the old file's owner where
+ * this process may set it. */
+static nb_status open_temporary(const nb_out_target *t, char *tmp, FILE **f)
+{
+    int fd = mkstemp(tmp);
+    if (fd < 0) return io_failed("cannot create its temporary file", errno);
+    if (t->kind == NB_OUT_REGULAR && fchown(fd, t->now.st_uid, t->now.st_gid) != 0) {
+        /* Not allowed to give it away: it stays this process's. */
+    }
+    /* After fchown, which may clear the mode bits it does not keep. */
+    if (fchmod(fd, nb_out_mode(t)) != 0 || !(*f = fdopen(fd, "wb"))) {
+        nb_status st = io_failed("cannot open its temporary file", errno);
+        close(fd);
+        return st;
+    }
+    return NB_OK;
+}
+
+static nb_status replace_file(const nb_out_target *t, nb_write_fn write, const void *user)
+{
+    size_t n = strlen(t->name);
+    char *tmp = nb_malloc(n + sizeof NB_TMP_SUFFIX);
+    if (!tmp) return nb_error(NB_ERR_MEMORY, "out of memory");
+    memcpy(tmp, t->name, n);
+    memcpy(tmp + n, NB_TMP_SUFFIX, sizeof NB_TMP_SUFFIX);
+    FILE *f = NULL;
+    nb_status st = open_temporary(t, tmp, &f);
+    if (st != NB_OK) {
+        nb_free(tmp);
+        return st;
+    }
+    st = run_writer(f, write, user);
+    /* A full disk often shows only here, when the buffer goes out. */
+    errno = 0;
+    if (st == NB_OK && (fflush(f) != 0 || ferror(f))) st = io_failed("cannot write", errno);
+    if (st == NB_OK && fsync(fileno(f)) != 0) st = io_failed("cannot sync", errno);
+    if (fclose(f) != 0 && st == NB_OK) st = io_failed("cannot write", errno);
+    if (st == NB_OK && rename(tmp, t->name) != 0) st = io_failed("cannot replace it", errno);
+    if (st != NB_OK)
+        unlink(tmp); /* the previous file, if any, is untouched */
+    else
+        sync_folder(tmp);
+    nb_free(tmp);
+    return st;
 }
 
 nb_status nb_write_atomic(const char *path, nb_write_fn write, const void *user)
 {
     if (!path || !path[0]) return nb_error(NB_ERR_ARGUMENT, "writing a file: no path");
-    size_t plen = strlen(path);
-    char *tmp = nb_malloc(plen + sizeof SUFFIX);
-    if (!tmp) return nb_error(NB_ERR_MEMORY, "writing \"%s\": out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, SUFFIX, sizeof SUFFIX);
-    errno = 0;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        nb_status st = io_failed("cannot create the temporary file", tmp);
-        nb_free(tmp);
-        return st;
-    }
-    nb_status st = NB_OK;
-    FILE *f = NULL;
-    if (fchmod(fd, mode_for(path)) != 0 || !(f = fdopen(fd, "wb"))) {
-        st = io_failed("cannot open the temporary file", tmp);
-        close(fd);
-    }
-    if (st == NB_OK) st = write(f, user);
-    /* A full disk often shows only here, when the buffer goes out. */
-    errno = 0;
-    if (st == NB_OK && (fflush(f) != 0 || ferror(f))) st = io_failed("cannot write", tmp);
-    if (st == NB_OK && fsync(fileno(f)) != 0) st = io_failed("cannot sync", tmp);
-    if (f && fclose(f) != 0 && st == NB_OK) st = io_failed("cannot close", tmp);
-    if (st == NB_OK && rename(tmp, path) != 0) st = io_failed("cannot rename over the target", tmp);
-    if (st != NB_OK)
-        unlink(tmp); /* the previous file, if any, is untouched */
-    else
-        sync_folder(path);
-    nb_free(tmp);
+    if (!write) return nb_error(NB_ERR_ARGUMENT, "writing a file: no writer");
+    nb_out_target t;
+    nb_status st = nb_out_resolve(path, &t);
+    if (st == NB_OK && t.kind == NB_OUT_STREAM)
+        st = write_stream(path, write, user);
+    else if (st == NB_OK && (st = nb_out_check_folder(&t)) == NB_OK)
+        st = replace_file(&t, write, user);
+    nb_out_free(&t);
     return st;
 }

@@ -37,7 +37,7 @@ nb_status nb_ckpt_file_save(const char *path, const cJSON *metadata, const nb_ck
     if (!path || !path[0]) return nb_error(NB_ERR_ARGUMENT, "saving a checkpoint: no path");
     ckpt_target c = {metadata, t, count};
     nb_status st = nb_write_atomic(path, write_checkpoint, &c);
-    return st == NB_OK ? NB_OK : nb_error_prefix(st, "writing checkpoint \"%s\"", path);
+    return st == NB_OK ? NB_OK : nb_error_prefix(st, "saving checkpoint \"%s\"", path);
 }
 
 /* ------------------------------------------------------------------ load */
@@ -51,9 +51,9 @@ nb_status nb_ckpt_file_open(const char *path, nb_ckpt_file *out)
 {
     memset(out, 0, sizeof *out);
     if (!path) return nb_error(NB_ERR_ARGUMENT, "no checkpoint path");
-    out->f = fopen(path, "rb");
-    if (!out->f) return nb_error(NB_ERR_IO, "cannot open: %s", strerror(errno));
-    nb_status st = open_file(out->f, out);
+    nb_status st = nb_open_regular(path, &out->f);
+    if (st != NB_OK) return st;
+    st = open_file(out->f, out);
     if (st != NB_OK) nb_ckpt_file_close(out);
     return st;
 }

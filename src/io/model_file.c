@@ -107,37 +107,37 @@ static nb_status write_failed(void)
     return nb_error(NB_ERR_IO, "write failed: %s", strerror(errno ? errno : EIO));
 }
 
-nb_status nb_model_write(const nb_model *m, FILE *f, const char *path)
+/* The file's bytes; the message names no file (the caller does, once). */
+static nb_status write_file(const nb_model *m, FILE *f)
 {
-    if (!m || !f) return nb_error(NB_ERR_ARGUMENT, "writing a model: no model or file");
-    if (!path) path = "(stream)";
     out_tensor t[MAX_FILE_TENSORS];
     int count = list_tensors(m, t, MAX_FILE_TENSORS);
     cJSON *root = make_header(m);
     nb_status st = root ? nb_st_write(f, root, t, count)
                         : nb_error(NB_ERR_MEMORY, "out of memory for the header");
+    if (st != NB_OK) return st;
     errno = 0;
-    if (st == NB_OK && (fflush(f) != 0 || ferror(f))) st = write_failed();
+    return fflush(f) != 0 || ferror(f) ? write_failed() : NB_OK;
+}
+
+nb_status nb_model_write(const nb_model *m, FILE *f, const char *path)
+{
+    if (!m || !f) return nb_error(NB_ERR_ARGUMENT, "writing a model: no model or file");
+    if (!path) path = "(stream)";
+    nb_status st = write_file(m, f);
     return st == NB_OK ? NB_OK : nb_error_prefix(st, "saving model \"%s\"", path);
 }
 
-typedef struct model_target {
-    const nb_model *model;
-    const char *path;
-} model_target;
-
 static nb_status write_model(FILE *f, const void *user)
 {
-    const model_target *t = user;
-    return nb_model_write(t->model, f, t->path);
+    return write_file(user, f);
 }
 
 nb_status nb_model_save(const nb_model *m, const char *path)
 {
     if (!m || !path || !path[0])
         return nb_error(NB_ERR_ARGUMENT, "saving a model: no model or path");
-    model_target t = {m, path};
-    nb_status st = nb_write_atomic(path, write_model, &t);
+    nb_status st = nb_write_atomic(path, write_model, m);
     return st == NB_OK ? NB_OK : nb_error_prefix(st, "saving model \"%s\"", path);
 }
 
@@ -372,9 +372,11 @@ nb_status nb_model_load(const char *path, nb_model **out)
     if (!out) return nb_error(NB_ERR_ARGUMENT, "loading a model: no output pointer");
     *out = NULL;
     if (!path) return nb_error(NB_ERR_ARGUMENT, "loading a model: no path");
-    FILE *f = fopen(path, "rb");
-    if (!f) return nb_error(NB_ERR_IO, "model file \"%s\": cannot open: %s", path, strerror(errno));
-    nb_status st = load_file(f, out);
-    fclose(f);
+    FILE *f;
+    nb_status st = nb_open_regular(path, &f);
+    if (st == NB_OK) {
+        st = load_file(f, out);
+        fclose(f);
+    }
     return st == NB_OK ? NB_OK : nb_error_prefix(st, "model file \"%s\"", path);
 }
