@@ -31,7 +31,8 @@ static const char help[] =
     "                  at most 64)\n"
     "  --json          print one JSON object: {\"predictions\": [{\"row\", \"top\":\n"
     "                  [{\"class\", \"index\", \"probability\"}]} or {\"row\",\n"
-    "                  \"values\"}]}\n"
+    "                  \"values\"}]} (\"score\" for \"probability\" when a regression\n"
+    "                  loss was trained on classes: its outputs are not probabilities)\n"
     "  --verbose       say on stderr how FILE was read (format, delimiter, header)\n"
     "\n"
     "exit codes: 0 ok, 1 failure, 2 usage, 3 input file, 4 model file.\n";
@@ -48,6 +49,14 @@ static void top_k(const nb_real *p, int n, int k, int *out)
         }
         out[j] = best;
     }
+}
+
+/* softmax_ce and bce give probabilities; a regression loss trained on
+ * one-hot classes gives scores (argmax is the class). */
+static int probabilities(const nb_model *model)
+{
+    const char *loss = nb_model_loss_name(model);
+    return strcmp(loss, "softmax_ce") == 0 || strcmp(loss, "bce") == 0;
 }
 
 #define CHUNK_ROWS 256 /* rows read, predicted and printed at a time */
@@ -94,7 +103,8 @@ static int print_row(const nb_model *model, size_t row, const nb_real *p, int to
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddStringToObject(e, "class", name);
                 cJSON_AddNumberToObject(e, "index", idx[j]);
-                cJSON_AddNumberToObject(e, "probability", p[idx[j]]);
+                cJSON_AddNumberToObject(e, probabilities(model) ? "probability" : "score",
+                                        p[idx[j]]);
                 cJSON_AddItemToArray(tops, e);
             } else {
                 printf("%s %s %.4f", j ? "," : "", name, (double)p[idx[j]]);
@@ -111,6 +121,26 @@ static int print_row(const nb_model *model, size_t row, const nb_real *p, int to
     printf("%s%s", first ? "" : ",", text);
     free(text);
     return 0;
+}
+
+/* A chunk failed, and the library names the sample within the chunk:
+ * predict its rows one at a time, printing them as usual, and name the
+ * first that fails as the output counts rows (1-based over the input). */
+static int report_bad_row(nb_model *model, const nb_real *x, size_t rows, size_t *done,
+                          nb_real *out, int top, int json, nb_status st)
+{
+    size_t inputs = (size_t)nb_model_inputs(model);
+    for (size_t r = 0; st == NB_ERR_NUMERIC && r < rows; r++, ++*done) {
+        nb_status one = nb_model_predict(model, x + r * inputs, 1, out);
+        if (one != NB_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "row %zu", *done + 1);
+            return cli_fail(CMD, one, CLI_STAGE_RUN, what);
+        }
+        if (print_row(model, *done + 1, out, top, json, *done == 0) != 0)
+            return cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "JSON output");
+    }
+    return cli_fail(CMD, st, CLI_STAGE_RUN, NULL);
 }
 
 /* Read, predict and print CHUNK_ROWS rows at a time: memory stays the same
@@ -136,7 +166,7 @@ static int stream(nb_model *model, nb_feature_reader *reader, const char *input,
         }
         if (rows == 0) break;
         if ((st = nb_model_predict(model, x, rows, out)) != NB_OK) {
-            rc = cli_fail(CMD, st, CLI_STAGE_RUN, "predicting");
+            rc = report_bad_row(model, x, rows, &done, out, top, json, st);
             break;
         }
         for (size_t r = 0; r < rows; r++, done++)

@@ -100,6 +100,11 @@ nb_status nb_json_parse(const char *text, nb_status bad, const char *what, struc
 void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const nb_real *a,
              int lda, const nb_real *b, int ldb, nb_real beta, nb_real *c, int ldc);
 
+/* The first non-finite value of rows x cols (sample-major): NB_ERR_NUMERIC
+ * naming its sample (first + row, 0-based; not named when count, the
+ * samples of the whole call, is 1) and its column, after what. */
+nb_status nb_check_rows_finite(const nb_real *v, int rows, int cols, size_t first, size_t count,
+                               const char *what);
 /* Why init is meaningless (NaN, infinite, a negative deviation, low >
  * high, an unknown kind), or NULL when it is fine. */
 const char *nb_init_problem(nb_init init);

@@ -187,6 +187,13 @@ expect_rc 0 "predict with the mse classifier"
 if grep -q "^row 1: cat" "$T/out" && grep -q "^row 2: eel" "$T/out"; then pass; else
     fail "predict names the argmax class: $(cat "$T/out")"
 fi
+run "$NABLA" predict "$T/mse.st" --input "$T/named_in.csv" --top 1 --json
+expect_py "predict --json: an mse classifier's outputs are scores, not probabilities" '
+import json, sys
+p = json.load(open(sys.argv[1]))["predictions"]
+assert [r["top"][0]["class"] for r in p] == ["cat", "eel"], p
+assert all("score" in r["top"][0] and "probability" not in r["top"][0] for r in p), p
+' "$T/out"
 
 # ---------------------------------------- per-class tables, display width
 {
@@ -226,14 +233,31 @@ assert len({width(l) for l in matrix}) == 1, matrix
 # ------------------------------------------------- non-finite values
 run "$NABLA" train --data "$T/named.csv" --model dense:8,relu,dense:3 --epochs 5 --quiet \
     --out "$T/cls.st"
+run "$NABLA" predict "$T/cls.st" --input "$T/named_in.csv" --top 1 --json
+expect_py "predict --json: a softmax classifier gives probabilities" '
+import json, sys
+p = json.load(open(sys.argv[1]))["predictions"]
+assert all(0 <= r["top"][0]["probability"] <= 1 for r in p), p
+' "$T/out"
 # Values near the largest finite number of the build, that z-scoring (a
 # deviation below 1 here) takes past it.
 if "$NABLA" --version | grep -q f64; then huge=1.7e308; else huge=3.3e38; fi
 printf 'a,b\n1,2\n%s,1\n' "$huge" >"$T/huge.csv"
 run "$NABLA" predict "$T/cls.st" --input "$T/huge.csv"
 expect_rc 1 "predict: an input that overflows after scaling"
-expect_err "sample 1 (0-based): input (after scaling) 0 is inf" "predict names the sample"
+expect_err "row 2: predicting: input (after scaling) 0 (0-based) is inf" "predict names the row"
 if grep -qi "nan" "$T/out"; then fail "predict printed NaN: $(cat "$T/out")"; else pass; fi
+# Past the first chunk of rows: the row is counted over the whole input, as
+# in the output, and the rows before it are printed.
+{
+    echo "a,b"
+    for i in $(seq 299); do echo "1,2"; done
+    echo "$huge,1"
+} >"$T/huge_late.csv"
+run "$NABLA" predict "$T/cls.st" --input "$T/huge_late.csv"
+expect_rc 1 "predict: a bad row in a later chunk"
+expect_err "row 300: predicting: input (after scaling) 0 (0-based) is inf" "predict names row 300"
+if [ "$(grep -c '^row ' "$T/out")" -eq 299 ]; then pass; else fail "predict printed $(grep -c '^row ' "$T/out") rows before row 300, expected 299"; fi
 {
     echo "a,b,kind"
     for i in $(seq 20); do
@@ -243,7 +267,7 @@ if grep -qi "nan" "$T/out"; then fail "predict printed NaN: $(cat "$T/out")"; el
 } >"$T/huge_eval.csv"
 run "$NABLA" eval "$T/cls.st" --data "$T/huge_eval.csv"
 expect_rc 1 "eval: an input that overflows after scaling"
-expect_err "(0-based): input (after scaling) 1 is inf" "eval names the sample"
+expect_err "(0-based): input (after scaling) 1 (0-based) is inf" "eval names the sample"
 if grep -q "accuracy" "$T/out"; then fail "eval printed metrics: $(cat "$T/out")"; else pass; fi
 
 echo "$passed passed, $failed failed"

@@ -58,3 +58,19 @@ int nb_values_finite(const nb_real *values, size_t count)
     if (!values) return count == 0; /* no values to hold count of them */
     return all_finite(values, count);
 }
+
+nb_status nb_check_rows_finite(const nb_real *v, int rows, int cols, size_t first, size_t count,
+                               const char *what)
+{
+    /* The fast test first; the loop below only runs to name the culprit. */
+    if (all_finite(v, (size_t)rows * (size_t)cols)) return NB_OK;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) {
+            double x = v[(size_t)r * (size_t)cols + (size_t)j];
+            if (isfinite(x)) continue;
+            if (count == 1) return nb_error(NB_ERR_NUMERIC, "%s %d (0-based) is %g", what, j, x);
+            return nb_error(NB_ERR_NUMERIC, "sample %zu (0-based): %s %d (0-based) is %g",
+                            first + (size_t)r, what, j, x);
+        }
+    return NB_OK;
+}

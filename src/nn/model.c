@@ -301,33 +301,22 @@ static nb_real sigmoid(nb_real x)
     return (nb_real)(e / (1 + e));
 }
 
-/* The first value of rows x cols that is not finite: NB_ERR_NUMERIC naming
- * its sample (first + row, 0-based) and column. */
-static nb_status check_finite(const nb_real *v, int rows, int cols, size_t first, const char *what)
-{
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < cols; j++) {
-            double x = v[(size_t)r * (size_t)cols + (size_t)j];
-            if (!isfinite(x))
-                return nb_error(NB_ERR_NUMERIC, "sample %zu (0-based): %s %d is %g",
-                                first + (size_t)r, what, j, x);
-        }
-    return NB_OK;
-}
-
-static nb_status predict_chunk(nb_model *m, const nb_real *x, int rows, size_t first, nb_real *out)
+static nb_status predict_chunk(nb_model *m, const nb_real *x, int rows, size_t first, size_t count,
+                               nb_real *out)
 {
     nb_graph *g = m->graph;
     nb_status st = nb_graph_feed(g, m->x, x, (size_t)rows * (size_t)m->inputs);
     if (st != NB_OK) return st;
     nb_real *in = nb_node_value(g, m->x);
     nb_scaler_apply(&m->scaler, in, (size_t)rows);
-    if ((st = check_finite(in, rows, m->inputs, first, "input (after scaling)")) != NB_OK)
+    if ((st = nb_check_rows_finite(in, rows, m->inputs, first, count, "input (after scaling)")) !=
+        NB_OK)
         return st;
     /* The output is made before the loss: the loss and target are skipped. */
     if ((st = nb_graph_forward_to(g, m->output)) != NB_OK) return st;
     const nb_real *y = nb_node_value(g, m->output);
-    if ((st = check_finite(y, rows, m->outputs, first, "output")) != NB_OK) return st;
+    if ((st = nb_check_rows_finite(y, rows, m->outputs, first, count, "output")) != NB_OK)
+        return st;
     size_t n = (size_t)rows * (size_t)m->outputs;
     if (m->loss_kind == NB_LOSS_SOFTMAX_CE) {
         nb_softmax_rows(y, out, rows, m->outputs);
@@ -337,7 +326,8 @@ static nb_status predict_chunk(nb_model *m, const nb_real *x, int rows, size_t f
         memcpy(out, y, n * sizeof *out);
         /* Back to the targets' units; a huge scale can overflow here. */
         nb_scaler_invert(&m->target_scaler, out, (size_t)rows);
-        if ((st = check_finite(out, rows, m->outputs, first, "output (in target units)")) != NB_OK)
+        if ((st = nb_check_rows_finite(out, rows, m->outputs, first, count,
+                                       "output (in target units)")) != NB_OK)
             return st;
     }
     return NB_OK;
@@ -356,7 +346,7 @@ nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real 
         int rows = count - done < (size_t)batch ? (int)(count - done) : batch;
         if (rows != m->batch) st = nb_model_set_batch(m, rows); /* the last, partial chunk */
         if (st == NB_OK)
-            st = predict_chunk(m, x + done * (size_t)m->inputs, rows, done,
+            st = predict_chunk(m, x + done * (size_t)m->inputs, rows, done, count,
                                out + done * (size_t)m->outputs);
         done += (size_t)rows;
     }
@@ -364,7 +354,9 @@ nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real 
         nb_status back = nb_model_set_batch(m, batch);
         if (st == NB_OK) st = back;
     }
-    return st == NB_OK ? NB_OK : nb_error_prefix(st, "predicting %zu samples", count);
+    if (st == NB_OK) return NB_OK;
+    return count == 1 ? nb_error_prefix(st, "predicting")
+                      : nb_error_prefix(st, "predicting %zu samples", count);
 }
 
 /* ------------------------------------------- scaler, class names, metadata */

@@ -56,26 +56,14 @@ void nb_regression_acc_result(const nb_regression_acc *a, double *mae, double *r
     *r2 = sum / (double)a->targets;
 }
 
-/* The first non-finite value of rows x cols, as an error naming its sample. */
-static nb_status check_rows(const nb_real *v, int rows, int cols, size_t first, const char *what)
-{
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < cols; j++) {
-            double x = v[(size_t)r * (size_t)cols + (size_t)j];
-            if (!isfinite(x))
-                return nb_error(NB_ERR_NUMERIC, "sample %zu (0-based): %s %d is %g",
-                                first + (size_t)r, what, j, x);
-        }
-    return NB_OK;
-}
-
 /* The inputs and outputs of the batch just run, then its loss. */
 static nb_status check_batch(const nb_batcher *b, size_t start, int rows)
 {
-    nb_status st = check_rows(nb_node_value(b->graph, b->input), rows, b->features, start,
-                              "input (after scaling)");
+    nb_status st = nb_check_rows_finite(nb_node_value(b->graph, b->input), rows, b->features, start,
+                                        0, "input (after scaling)");
     if (st == NB_OK)
-        st = check_rows(nb_node_value(b->graph, b->output), rows, b->outputs, start, "output");
+        st = nb_check_rows_finite(nb_node_value(b->graph, b->output), rows, b->outputs, start, 0,
+                                  "output");
     double loss = nb_node_value(b->graph, b->loss)[0];
     if (st == NB_OK && !isfinite(loss))
         st = nb_error(NB_ERR_NUMERIC, "samples %zu to %zu (0-based): the loss is %g", start,
