@@ -4,26 +4,8 @@
 # exits 2 before any data is read (the data named here does not exist: had
 # it been read first, the exit would be 3 and the message about the file).
 # Usage: bash args.sh BUILD_DIR SOURCE_DIR
-set -u
-
-BUILD=${1:?usage: args.sh BUILD_DIR SOURCE_DIR}
-NABLA="$BUILD/nabla"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib/cli_test.sh"
 MISSING="$T/missing.csv"
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-}
-
-run() {
-    ${NABLA_WRAP:-} "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
 
 # usage_error TEXT ARGS...: exit 2, stderr has TEXT and the usage line, and
 # says nothing about the (missing) data file.
@@ -151,5 +133,4 @@ usage_error "--top: 0 is out of range [1, 64]" predict "$T/m.st" --input "$MISSI
 usage_error "--top: '3 ' is not a whole number" predict "$T/m.st" --input "$MISSING" --top "3 "
 usage_error "--seed: ' 1' is not a number" eval "$T/m.st" --data "$MISSING" --seed " 1"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

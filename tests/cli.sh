@@ -3,48 +3,7 @@
 # training on built-in and CSV data, the log, the report, and info, eval,
 # predict and gradcheck on the saved models.
 # Usage: bash cli.sh BUILD_DIR SOURCE_DIR
-set -u
-
-BUILD=${1:?usage: cli.sh BUILD_DIR SOURCE_DIR}
-NABLA="$BUILD/nabla"
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-}
-
-# run CMD...: stdout to $T/out, stderr to $T/err, status in rc.
-# NABLA_WRAP (e.g. a valgrind command line) is put before every command.
-run() {
-    ${NABLA_WRAP:-} "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-expect_rc() { # WANT WHAT
-    if [ "$rc" -eq "$1" ]; then pass; else fail "$2: exit $rc, expected $1; stderr: $(head -c 400 "$T/err")"; fi
-}
-expect_err() { # TEXT WHAT: stderr mentions TEXT
-    if grep -qF -- "$1" "$T/err"; then pass; else fail "$2: stderr does not mention '$1': $(head -c 400 "$T/err")"; fi
-}
-expect_file() { # PATH WHAT
-    if [ -s "$1" ]; then pass; else fail "$2: '$1' missing or empty"; fi
-}
-expect_py() { # WHAT PYTHON-CODE [ARGS...]: the code exits 0
-    local what=$1 code=$2
-    shift 2
-    if "$PY" -c "$code" "$@" 2>"$T/pyerr"; then pass; else fail "$what: $(head -c 400 "$T/pyerr")"; fi
-}
-
-if [ ! -x "$NABLA" ]; then
-    echo "FAIL: $NABLA not built"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+. "$(dirname "$0")/lib/cli_test.sh"
 
 # ---------------------------------------------------------------- help
 run "$NABLA" --help
@@ -354,5 +313,4 @@ expect_err "interrupted at epoch 1, batch 3; checkpoint written to $T/int.safete
 expect_file "$T/int.safetensors.ckpt" "Ctrl-C during training: checkpoint"
 if [ ! -e "$T/int.safetensors" ]; then pass; else fail "an interrupted run writes no model"; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

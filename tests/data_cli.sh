@@ -4,41 +4,12 @@
 # header detection, missing values, stdin and pipes, content over names),
 # and labels mean the same classes everywhere.
 # Usage: bash data_cli.sh BUILD_DIR SOURCE_DIR
-set -u
-
-BUILD=${1:?usage: data_cli.sh BUILD_DIR SOURCE_DIR}
-NABLA="$BUILD/nabla"
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-}
-run() {
-    ${NABLA_WRAP:-} "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-expect_rc() { # WANT WHAT
-    if [ "$rc" -eq "$1" ]; then pass; else fail "$2: exit $rc, expected $1; stderr: $(head -c 400 "$T/err")"; fi
-}
-expect_err() { # TEXT WHAT
-    if grep -qF -- "$1" "$T/err"; then pass; else fail "$2: stderr does not mention '$1': $(head -c 400 "$T/err")"; fi
-}
+. "$(dirname "$0")/lib/cli_test.sh"
 expect_rows() { # N WHAT: stdout has N "row" lines
     local n
     n=$(grep -c '^row ' "$T/out")
     if [ "$n" -eq "$1" ]; then pass; else fail "$2: $n rows printed, expected $1"; fi
 }
-
-if [ ! -x "$NABLA" ]; then
-    echo "FAIL: $NABLA not built"
-    exit 1
-fi
 
 # A model with 2 inputs and 3 unnamed classes.
 run "$NABLA" train --data spiral --model "dense:8,tanh,dense:3" --epochs 1 --quiet --out "$T/sp.st"
@@ -168,5 +139,4 @@ if [ "$(wc -l <"$T/err")" -eq 1 ]; then pass; else fail "one class: a single lin
 run "$NABLA" train --data spiral --label 1 --model "dense:3" --epochs 1 --quiet
 expect_rc 2 "train --label on a built-in set"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -6,44 +6,7 @@
 # losses on named classes (one-hot targets), per-class tables aligned by
 # display width for non-ASCII names, and non-finite values as errors.
 # Usage: bash regress.sh BUILD_DIR SOURCE_DIR
-set -u
-
-BUILD=${1:?usage: regress.sh BUILD_DIR SOURCE_DIR}
-NABLA="$BUILD/nabla"
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-}
-run() {
-    ${NABLA_WRAP:-} "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-expect_rc() { # WANT WHAT
-    if [ "$rc" -eq "$1" ]; then pass; else fail "$2: exit $rc, expected $1; stderr: $(head -c 400 "$T/err")"; fi
-}
-expect_err() { # TEXT WHAT
-    if grep -qF -- "$1" "$T/err"; then pass; else fail "$2: stderr does not mention '$1': $(head -c 400 "$T/err")"; fi
-}
-expect_no_err() { # TEXT WHAT
-    if grep -qF -- "$1" "$T/err"; then fail "$2: stderr mentions '$1'"; else pass; fi
-}
-expect_py() { # WHAT CODE [ARGS...]
-    local what=$1 code=$2
-    shift 2
-    if "$PY" -c "$code" "$@" 2>"$T/pyerr"; then pass; else fail "$what: $(head -c 600 "$T/pyerr")"; fi
-}
-
-if [ ! -x "$NABLA" ]; then
-    echo "FAIL: $NABLA not built"
-    exit 1
-fi
+. "$(dirname "$0")/lib/cli_test.sh"
 if [ ! -x "$PY" ]; then
     echo "SKIP: $PY is needed"
     exit 77
@@ -270,5 +233,4 @@ expect_rc 1 "eval: an input that overflows after scaling"
 expect_err "(0-based): input (after scaling) 1 (0-based) is inf" "eval names the sample"
 if grep -q "accuracy" "$T/out"; then fail "eval printed metrics: $(cat "$T/out")"; else pass; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
