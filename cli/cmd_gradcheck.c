@@ -2,6 +2,7 @@
  * backward's gradients with central differences, tensor by tensor. */
 #include "args.h"
 #include "cli.h"
+#include "prepare.h"
 
 #include <math.h>
 #include <string.h>
@@ -25,36 +26,38 @@
 
 static const char usage[] = "nabla gradcheck --model SPEC [--data SOURCE] [options]";
 
-#define STR2(x) #x
-#define STR(x)  STR2(x)
+#define STR2(x)  #x
+#define STR(x)   STR2(x)
+#define EPS_TEXT STR(DEFAULT_EPS)
+#define TOL_TEXT STR(DEFAULT_TOL)
 
 static const char help[] =
     "usage: nabla gradcheck --model SPEC [--data SOURCE] [options]\n"
     "\n"
-    "Build SPEC on the first samples of SOURCE and compare every parameter's\n"
-    "gradient from backward with central differences (L(x+eps) - L(x-eps)) / 2eps.\n"
-    "Prints each tensor's worst absolute and relative error, where relative is\n"
-    "|a - n| / max(|a|, |n|, 0.01).\n"
+    "Build SPEC on the first samples of SOURCE's training part, read, scaled and\n"
+    "checked exactly as train does (features and numeric targets scaled by the\n"
+    "training part; a spec or loss train refuses is refused here too), and\n"
+    "compare every parameter's gradient from backward with central differences\n"
+    "(L(x+eps) - L(x-eps)) / 2eps. Prints each tensor's worst absolute and\n"
+    "relative error, where relative is |a - n| / max(|a|, |n|, 0.01).\n"
     "\n"
-    "  --model SPEC      layers, e.g. \"dense:8,tanh,dense:3\"\n"
-    "  --data SOURCE     where the samples come from (default spiral)\n"
-    "  --loss NAME       as for train (default: softmax_ce for classes, mse else)\n"
-    "  --label COL       CSV label column;  --regression  the CSV label is a number\n"
-    "  --samples N       samples in the batch (default 4)\n"
-    "  --eps E           the finite-difference step (default " STR(
-        DEFAULT_EPS) ")\n"
-                     "  --tolerance T     the largest relative error that passes (default " STR(
-                         DEFAULT_TOL) ")\n"
-                                      "  --seed N          initial weights and the data split "
-                                      "(default 1)\n"
-                                      "\n"
-                                      "The defaults suit this build (" NB_REAL_NAME
-                                      "): double builds check to 1e-6, float\n"
-                                      "builds to 1e-2 with a larger step. Exit code 0 when every "
-                                      "tensor's relative\n"
-                                      "error is within the tolerance, 1 when any is not (the check "
-                                      "failed), 2 usage,\n"
-                                      "3 data.\n";
+    "  --model SPEC         layers, e.g. \"dense:8,tanh,dense:3\"\n"
+    "  --data SOURCE        where the samples come from (default spiral)\n"
+    "  --loss NAME          as for train (default: softmax_ce for classes, mse else)\n"
+    "  --label COL          CSV label column;  --regression  the CSV label is a number\n"
+    "  --delimiter D        CSV delimiter: ',', ';', tab, one byte or auto\n"
+    "  --header H           yes|no|auto: is the first CSV row a header\n"
+    "  --scale KIND         none|unit|minmax|zscore (default as for train)\n"
+    "  --scale-targets KIND none|minmax|zscore for numeric targets (default zscore)\n"
+    "  --samples N          samples in the batch (default 4)\n"
+    "  --eps E              the finite-difference step (default " EPS_TEXT ")\n"
+    "  --tolerance T        the largest relative error that passes (default " TOL_TEXT ")\n"
+    "  --seed N             initial weights and the data split (default 1)\n"
+    "\n"
+    "The defaults suit this build (" NB_REAL_NAME "): double builds check to 1e-6,\n"
+    "float builds to 1e-2 with a larger step. Exit code 0 when every tensor's\n"
+    "relative error is within the tolerance, 1 when any is not (the check failed),\n"
+    "2 usage (as for train: also a spec or loss that does not fit the data), 3 data.\n";
 
 /* Feed the targets of the first n samples in the form the model's target
  * node takes: class indices [n], or rows [n, width] of values, one-hot
@@ -83,52 +86,39 @@ static nb_status feed_targets(nb_model *model, const nb_dataset *d, int n)
     return st;
 }
 
-static int run(const arg_command *cmd, const char *spec, const char *source, const char *loss,
-               const char *label, int regression, int samples, double eps, double tol,
-               uint64_t seed)
+/* The gradcheck options that are not the data's. */
+typedef struct check_args {
+    const char *spec, *loss;
+    int samples;
+    double eps, tol;
+} check_args;
+
+static int run(const arg_command *cmd, const check_args *a, const cli_data_options *o)
 {
-    if (nb_spec_check(spec) != NB_OK) return args_usage_error(cmd, "--model: %s", nb_last_error());
+    if (nb_spec_check(a->spec) != NB_OK)
+        return args_usage_error(cmd, "--model: %s", nb_last_error());
     /* Before any data is read: a probe model of one input knows the losses. */
     nb_model *probe = NULL;
-    if (loss && nb_model_create("dense:2", 1, loss, 1, &probe) == NB_ERR_NOT_FOUND)
+    if (a->loss && nb_model_create("dense:2", 1, a->loss, 1, &probe) == NB_ERR_NOT_FOUND)
         return args_usage_error(cmd, "--loss: %s", nb_last_error());
     nb_model_free(probe);
+    int rc = cli_data_check_options(cmd, o);
+    if (rc >= 0) return rc;
     nb_dataset train = {0}, test = {0};
     nb_model *model = NULL;
-    nb_scaler scaler = {0};
-    int rc = CLI_EXIT_OK;
-    nb_csv_options csv = {.label = label, .header = -1, .regression = regression};
-    nb_status st = nb_data_open(source, &csv, seed, &train, &test);
-    if (st != NB_OK) {
-        char what[512];
-        snprintf(what, sizeof what, "data '%.400s'", source);
-        rc = cli_fail(CMD, st, CLI_STAGE_DATA, strstr(nb_last_error(), source) ? NULL : what);
-        goto done;
-    }
-    if (train.count == 0) {
-        cli_error(CMD, "data '%s' has no training samples", source);
-        rc = CLI_EXIT_DATA;
-        goto done;
-    }
-    int n = samples < (int)(train.count < 1u << 30 ? train.count : 1u << 30) ? samples
-                                                                             : (int)train.count;
-    /* Scaled as train would, so the values are in a sensible range. */
-    nb_scale_kind kind = cli_default_scale(source, &train);
-    st = nb_scaler_fit(kind, &train, &scaler);
-    if (st != NB_OK) {
-        rc = cli_fail(CMD, st, CLI_STAGE_DATA, "scaling");
-        goto done;
-    }
-    nb_scaler_apply(&scaler, train.x, (size_t)n);
-    if (!loss) loss = train.classes > 0 ? "softmax_ce" : "mse";
-    st = nb_model_create(spec, train.features, loss, n, &model);
-    if (st != NB_OK) {
-        rc = st == NB_ERR_MEMORY ? cli_fail(CMD, st, CLI_STAGE_RUN, NULL)
-                                 : args_usage_error(cmd, "--model: %s", nb_last_error());
-        goto done;
-    }
+    nb_scaler scaler = {0}, target_scaler = {0};
+    nb_scale_kind scale, target_scale;
+    const char *source = o->source;
+    /* The same reading, scaling and model checks as train's. */
+    rc = cli_data_load(CMD, o, &train, &test, &scale, &target_scale);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_data_scale(CMD, scale, target_scale, &train, NULL, NULL, &scaler, &target_scaler);
+    size_t most = train.count < (size_t)a->samples ? train.count : (size_t)a->samples;
+    int n = (int)most;
+    if (rc == CLI_EXIT_OK) rc = cli_model_build(cmd, source, &train, a->spec, a->loss, n, &model);
+    if (rc != CLI_EXIT_OK) goto done;
     nb_graph *g = nb_model_graph(model);
-    st = nb_model_init(model, seed);
+    nb_status st = nb_model_init(model, o->seed);
     if (st == NB_OK)
         st = nb_graph_feed(g, nb_model_input(model), train.x, (size_t)n * (size_t)train.features);
     if (st == NB_OK) st = feed_targets(model, &train, n);
@@ -138,19 +128,19 @@ static int run(const arg_command *cmd, const char *spec, const char *source, con
     }
     nb_gradcheck_entry entries[MAX_ENTRIES];
     int count = 0;
-    st = nb_gradcheck(g, nb_model_loss(model), eps, entries, MAX_ENTRIES, &count);
+    st = nb_gradcheck(g, nb_model_loss(model), a->eps, entries, MAX_ENTRIES, &count);
     if (st != NB_OK) {
         rc = cli_fail(CMD, st, CLI_STAGE_RUN, "gradient check");
         goto done;
     }
-    printf("gradient check of %s (loss %s) on %d samples of %s, eps %g, %s\n", spec,
-           nb_model_loss_name(model), n, source, eps, NB_REAL_NAME);
+    printf("gradient check of %s (loss %s) on %d samples of %s, eps %g, %s\n", a->spec,
+           nb_model_loss_name(model), n, source, a->eps, NB_REAL_NAME);
     printf("%-16s %8s  %12s  %12s\n", "tensor", "values", "max abs err", "max rel err");
     double worst = 0;
     int failed = 0;
     for (int i = 0; i < count; i++) {
         const nb_gradcheck_entry *e = &entries[i];
-        int ok = e->max_rel <= tol; /* false for NaN */
+        int ok = e->max_rel <= a->tol; /* false for NaN */
         failed += !ok;
         if (!(e->max_rel <= worst)) worst = e->max_rel;
         printf("%-16s %8zu  %12.3e  %12.3e  %s\n", e->name, e->count, e->max_abs, e->max_rel,
@@ -160,14 +150,15 @@ static int run(const arg_command *cmd, const char *spec, const char *source, con
         cli_error(CMD, "the model has no gradients to check");
         rc = CLI_EXIT_FAILURE;
     } else if (failed) {
-        printf("FAILED: %d of %d tensors have a relative error above %g\n", failed, count, tol);
+        printf("FAILED: %d of %d tensors have a relative error above %g\n", failed, count, a->tol);
         rc = CLI_EXIT_FAILURE;
     } else {
-        printf("passed: worst relative error %.3e <= %g\n", worst, tol);
+        printf("passed: worst relative error %.3e <= %g\n", worst, a->tol);
     }
 done:
     nb_model_free(model);
     nb_scaler_free(&scaler);
+    nb_scaler_free(&target_scaler);
     nb_dataset_free(&train);
     nb_dataset_free(&test);
     return rc;
@@ -175,26 +166,28 @@ done:
 
 int cmd_gradcheck(int argc, char **argv)
 {
-    const char *spec = NULL, *data = "spiral", *loss = NULL, *label = NULL;
-    int samples = 4, regression = 0;
-    double eps = DEFAULT_EPS, tol = DEFAULT_TOL;
-    uint64_t seed = 1;
+    check_args a = {.samples = 4, .eps = DEFAULT_EPS, .tol = DEFAULT_TOL};
+    cli_data_options o = {.source = "spiral", .seed = 1};
     arg_option options[] = {
-        {"model", ARG_STRING, &spec, 0, 0, 0},
-        {"data", ARG_STRING, &data, 0, 0, 0},
-        {"loss", ARG_STRING, &loss, 0, 0, 0},
-        {"label", ARG_STRING, &label, 0, 0, 0},
-        {"regression", ARG_FLAG, &regression, 0, 0, 0},
-        {"samples", ARG_INT, &samples, 1, 4096, 0},
-        {"eps", ARG_REAL, &eps, 1e-12, 1, 0},
-        {"tolerance", ARG_REAL, &tol, 0, 1e300, 0},
-        {"seed", ARG_U64, &seed, 0, 0, 0},
+        {"model", ARG_STRING, &a.spec, 0, 0, 0},
+        {"data", ARG_STRING, &o.source, 0, 0, 0},
+        {"loss", ARG_STRING, &a.loss, 0, 0, 0},
+        {"label", ARG_STRING, &o.label, 0, 0, 0},
+        {"regression", ARG_FLAG, &o.regression, 0, 0, 0},
+        {"delimiter", ARG_STRING, &o.delimiter, 0, 0, 0},
+        {"header", ARG_STRING, &o.header, 0, 0, 0},
+        {"scale", ARG_STRING, &o.scale, 0, 0, 0},
+        {"scale-targets", ARG_STRING, &o.scale_targets, 0, 0, 0},
+        {"samples", ARG_INT, &a.samples, 1, 4096, 0},
+        {"eps", ARG_REAL, &a.eps, 1e-12, 1, 0},
+        {"tolerance", ARG_REAL, &a.tol, 0, 1e300, 0},
+        {"seed", ARG_U64, &o.seed, 0, 0, 0},
     };
     arg_command cmd = {CMD, usage, help, options, (int)(sizeof options / sizeof options[0]), 0, 0};
     char *positional[1];
     int n;
     int rc = args_parse(&cmd, argc, argv, positional, &n);
     if (rc >= 0) return rc;
-    if (!spec) return args_usage_error(&cmd, "missing --model SPEC");
-    return run(&cmd, spec, data, loss, label, regression, samples, eps, tol, seed);
+    if (!a.spec) return args_usage_error(&cmd, "missing --model SPEC");
+    return run(&cmd, &a, &o);
 }

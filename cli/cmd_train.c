@@ -3,6 +3,7 @@
 #include "args.h"
 #include "cli.h"
 #include "data_opts.h"
+#include "prepare.h"
 #include "progress.h"
 #include "report.h"
 #include "train_checkpoint.h"
@@ -311,11 +312,18 @@ static char *settings_json(const train_args *a, const nb_train_config *cfg, cons
     return text;
 }
 
-/* What the last dense layer must have for this data and loss. */
-static int expected_outputs(const nb_dataset *d, const char *loss)
+/* The options that read and scale the data, as gradcheck shares them. */
+static cli_data_options data_options(const train_args *a)
 {
-    if (d->classes > 0) return strcmp(loss, "bce") == 0 ? 1 : d->classes;
-    return d->targets;
+    return (cli_data_options){.source = a->data,
+                              .label = a->label,
+                              .delimiter = a->delimiter,
+                              .header = a->header,
+                              .scale = a->scale,
+                              .scale_targets = a->scale_targets,
+                              .regression = a->regression,
+                              .quiet = a->quiet,
+                              .seed = a->seed};
 }
 
 /* Copy the unscaled test features for the report (pictures, axes). */
@@ -388,28 +396,16 @@ static int check_args(const arg_command *cmd, train_args *a, train_state *s, nb_
     if (!parse_schedule(a->schedule, schedule))
         return args_usage_error(cmd, "--schedule: unknown schedule '%s' (constant, step, cosine)",
                                 a->schedule);
-    nb_scale_kind scale;
-    if (a->scale && nb_scale_parse(a->scale, &scale) != NB_OK)
-        return args_usage_error(cmd, "--scale: unknown scaling '%s' (none, unit, minmax, zscore)",
-                                a->scale);
-    if (a->scale_targets &&
-        (nb_scale_parse(a->scale_targets, &scale) != NB_OK || scale == NB_SCALE_UNIT))
-        return args_usage_error(cmd, "--scale-targets: unknown scaling '%s' (none, minmax, zscore)",
-                                a->scale_targets);
-    int rc = check_applicable(cmd, *opt, *schedule);
+    cli_data_options data = data_options(a);
+    int rc = cli_data_check_options(cmd, &data);
+    if (rc >= 0) return rc;
+    rc = check_applicable(cmd, *opt, *schedule);
     if (rc >= 0) return rc;
     /* The rate the cosine schedule ends at cannot be above the one it starts at. */
     double lr = args_seen(cmd, "lr") ? a->lr : nb_optimizer_defaults(*opt).lr;
     if (args_seen(cmd, "lr-min") && a->lr_min > lr)
         return args_usage_error(cmd, "--lr-min %g is above the learning rate %g%s", a->lr_min, lr,
                                 args_seen(cmd, "lr") ? "" : " (the default of this optimizer)");
-    char delim;
-    int header;
-    if (a->delimiter && cli_parse_delimiter(a->delimiter, &delim) != 0)
-        return args_usage_error(cmd, "--delimiter: '%s' is not one byte, tab or auto",
-                                a->delimiter);
-    if (a->header && cli_parse_header(a->header, &header) != 0)
-        return args_usage_error(cmd, "--header: '%s' is not yes, no or auto", a->header);
     if (a->patience > 0 && args_seen(cmd, "val") && a->val <= 0)
         return args_usage_error(cmd, "--patience needs a validation part (--val > 0)");
     if (a->patience > 0 && !args_seen(cmd, "val")) a->val = 0.1;
@@ -434,35 +430,10 @@ static int check_args(const arg_command *cmd, train_args *a, train_state *s, nb_
 
 static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
 {
-    nb_data_info info = {.label_column = -1};
-    nb_csv_options csv = {
-        .label = a->label, .header = -1, .regression = a->regression, .info = &info};
-    if (a->delimiter) cli_parse_delimiter(a->delimiter, &csv.delimiter); /* checked */
-    if (a->header) cli_parse_header(a->header, &csv.header);
-    nb_status st = nb_data_open(a->data, &csv, a->seed, &s->all, &s->test);
-    if (st != NB_OK) {
-        /* A label or regression for data that is not CSV is a usage error. */
-        enum cli_stage stage = st == NB_ERR_ARGUMENT ? CLI_STAGE_USAGE : CLI_STAGE_DATA;
-        /* Make sure the message names the source. */
-        if (strstr(nb_last_error(), a->data)) return cli_fail(CMD, st, stage, NULL);
-        char what[512];
-        snprintf(what, sizeof what, "data '%s'", a->data);
-        return cli_fail(CMD, st, stage, what);
-    }
-    if (!a->quiet) cli_print_data_info(stderr, a->data, &info);
-    if (s->all.count == 0) {
-        cli_error(CMD, "data '%s' has no training samples", a->data);
-        return CLI_EXIT_DATA;
-    }
-    /* Found now, not after training: a model sized for the training
-     * part's classes cannot be evaluated on labels it has never seen. */
-    if (s->test.count && s->test.classes > s->all.classes) {
-        cli_error(CMD,
-                  "data '%s': the test part has labels up to %d, but the training part has "
-                  "only %d classes (0 to %d)",
-                  a->data, s->test.classes - 1, s->all.classes, s->all.classes - 1);
-        return CLI_EXIT_DATA;
-    }
+    cli_data_options data = data_options(a);
+    int rc = cli_data_load(CMD, &data, &s->all, &s->test, scale, &s->target_scale);
+    if (rc != CLI_EXIT_OK) return rc;
+    nb_status st;
     if (a->val > 0) {
         st = nb_dataset_split(&s->all, 1 - a->val, a->seed + 1, &s->train, &s->val);
         if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_DATA, "validation split");
@@ -476,38 +447,14 @@ static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
         s->train = s->all;
         memset(&s->all, 0, sizeof s->all);
     }
-    *scale = cli_default_scale(a->data, &s->train);
-    if (a->scale) nb_scale_parse(a->scale, scale);
-    /* Numeric targets are z-scored unless told: a net's outputs start near
-     * 0 with a spread near 1, far from, say, house prices of 1e5..1e6. */
-    s->target_scale = s->train.classes > 0 ? NB_SCALE_NONE : NB_SCALE_ZSCORE;
-    if (a->scale_targets) nb_scale_parse(a->scale_targets, &s->target_scale);
-    if (s->train.classes > 0 && s->target_scale != NB_SCALE_NONE) {
-        cli_error(CMD,
-                  "--scale-targets %s: '%s' has %d classes, not numeric targets (one-hot class "
-                  "targets are never scaled)",
-                  a->scale_targets, a->data, s->train.classes);
-        return CLI_EXIT_USAGE;
-    }
     return CLI_EXIT_OK;
 }
 
-/* Fit the scaler on the training part only and apply it to every part. */
+/* Fit the scalers on the training part only and apply them to every part. */
 static int scale_data(train_state *s, nb_scale_kind kind)
 {
-    nb_status st = nb_scaler_fit(kind, &s->train, &s->scaler);
-    if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_DATA, "fitting the scaler");
-    nb_scaler_apply(&s->scaler, s->train.x, s->train.count);
-    if (s->val.count) nb_scaler_apply(&s->scaler, s->val.x, s->val.count);
-    if (s->test.count) nb_scaler_apply(&s->scaler, s->test.x, s->test.count);
-    if (s->target_scale == NB_SCALE_NONE) return CLI_EXIT_OK;
-    /* The targets too, by the training part's statistics only. */
-    st = nb_scaler_fit_targets(s->target_scale, &s->train, &s->target_scaler);
-    if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_DATA, NULL);
-    nb_scaler_apply(&s->target_scaler, s->train.y, s->train.count);
-    if (s->val.count) nb_scaler_apply(&s->target_scaler, s->val.y, s->val.count);
-    if (s->test.count) nb_scaler_apply(&s->target_scaler, s->test.y, s->test.count);
-    return CLI_EXIT_OK;
+    return cli_data_scale(CMD, kind, s->target_scale, &s->train, &s->val, &s->test, &s->scaler,
+                          &s->target_scaler);
 }
 
 /* The data's class names, or "0".."K-1": a regression loss on classes
@@ -533,34 +480,11 @@ static nb_status set_class_names(nb_model *model, const nb_dataset *d)
 static int build_model(const arg_command *cmd, const train_args *a, train_state *s)
 {
     const nb_dataset *d = &s->train;
-    const char *loss = a->loss ? a->loss : d->classes > 0 ? "softmax_ce" : "mse";
+    int rc = cli_model_build(cmd, a->data, d, a->spec, a->loss, a->batch, &s->model);
+    if (rc != CLI_EXIT_OK) return rc;
+    const char *loss = nb_model_loss_name(s->model);
     int classifier_loss = strcmp(loss, "softmax_ce") == 0 || strcmp(loss, "bce") == 0;
-    if (d->classes == 0 && classifier_loss)
-        return args_usage_error(cmd,
-                                "--loss %s needs class labels, but '%s' has numeric targets "
-                                "(use --loss mse)",
-                                loss, a->data);
-    if (strcmp(loss, "bce") == 0 && d->classes != 2)
-        return args_usage_error(cmd, "--loss bce needs 2 classes, but '%s' has %d", a->data,
-                                d->classes);
-    nb_status st = nb_model_create(a->spec, d->features, loss, a->batch, &s->model);
-    if (st != NB_OK) {
-        if (st == NB_ERR_MEMORY) return cli_fail(CMD, st, CLI_STAGE_RUN, "--model");
-        return args_usage_error(cmd, "--model: %s", nb_last_error());
-    }
-    int want = expected_outputs(d, loss), have = nb_model_outputs(s->model);
-    if (have != want) {
-        if (d->classes > 0)
-            return args_usage_error(cmd,
-                                    "--model: the last dense layer has %d units, but '%s' has %d "
-                                    "classes: it needs %d (loss %s)",
-                                    have, a->data, d->classes, want, loss);
-        return args_usage_error(cmd,
-                                "--model: the last dense layer has %d units, but '%s' has %d "
-                                "regression targets",
-                                have, a->data, want);
-    }
-    st = nb_model_init(s->model, a->seed);
+    nb_status st = nb_model_init(s->model, a->seed);
     if (st == NB_OK) st = nb_model_set_scaler(s->model, &s->scaler);
     if (st == NB_OK) st = nb_model_set_target_scaler(s->model, &s->target_scaler);
     if (st == NB_OK && d->classes > 0 && (d->class_names || !classifier_loss))

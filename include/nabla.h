@@ -549,6 +549,20 @@ typedef struct nb_model nb_model;
 nb_status nb_model_create(const char *spec, int inputs, const char *loss, int batch,
                           nb_model **out);
 void nb_model_free(nb_model *model);
+/* The loss for data unless one is named: "softmax_ce" for class labels,
+ * "mse" for numeric targets. */
+const char *nb_loss_default(const nb_dataset *data);
+/* The outputs (units of the last dense layer) a model needs to learn data
+ * with loss (NULL: nb_loss_default): one per class for softmax_ce and for a
+ * regression loss on class labels (one-hot targets), 1 for bce, one per
+ * target for numeric targets. NB_ERR_NOT_FOUND for an unknown loss;
+ * NB_ERR_ARGUMENT, saying why, for softmax_ce or bce on numeric targets
+ * and for bce on other than 2 classes. */
+nb_status nb_loss_outputs(const char *loss, const nb_dataset *data, int *outputs);
+/* Can model learn data? Its loss fits the data (nb_loss_outputs), it has
+ * one input per feature and the outputs its loss needs; NB_ERR_ARGUMENT
+ * naming both numbers otherwise. */
+nb_status nb_model_check_data(const nb_model *model, const nb_dataset *data);
 /* Check a spec without building it; the message names the bad item. */
 nb_status nb_spec_check(const char *spec);
 

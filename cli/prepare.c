@@ -1,0 +1,114 @@
+/* Data and model preparation shared by train and gradcheck (prepare.h). */
+#include "prepare.h"
+
+#include "cli.h"
+#include "data_opts.h"
+
+#include <string.h>
+
+int cli_data_check_options(const arg_command *cmd, const cli_data_options *o)
+{
+    nb_scale_kind scale;
+    if (o->scale && nb_scale_parse(o->scale, &scale) != NB_OK)
+        return args_usage_error(cmd, "--scale: unknown scaling '%s' (none, unit, minmax, zscore)",
+                                o->scale);
+    if (o->scale_targets &&
+        (nb_scale_parse(o->scale_targets, &scale) != NB_OK || scale == NB_SCALE_UNIT))
+        return args_usage_error(cmd, "--scale-targets: unknown scaling '%s' (none, minmax, zscore)",
+                                o->scale_targets);
+    char delim;
+    int header;
+    if (o->delimiter && cli_parse_delimiter(o->delimiter, &delim) != 0)
+        return args_usage_error(cmd, "--delimiter: '%s' is not one byte, tab or auto",
+                                o->delimiter);
+    if (o->header && cli_parse_header(o->header, &header) != 0)
+        return args_usage_error(cmd, "--header: '%s' is not yes, no or auto", o->header);
+    return -1;
+}
+
+int cli_data_load(const char *cmd, const cli_data_options *o, nb_dataset *train, nb_dataset *test,
+                  nb_scale_kind *scale, nb_scale_kind *target_scale)
+{
+    nb_data_info info = {.label_column = -1};
+    nb_csv_options csv = {
+        .label = o->label, .header = -1, .regression = o->regression, .info = &info};
+    if (o->delimiter) cli_parse_delimiter(o->delimiter, &csv.delimiter); /* checked */
+    if (o->header) cli_parse_header(o->header, &csv.header);
+    nb_status st = nb_data_open(o->source, &csv, o->seed, train, test);
+    if (st != NB_OK) {
+        /* A label or regression for data that is not CSV is a usage error. */
+        enum cli_stage stage = st == NB_ERR_ARGUMENT ? CLI_STAGE_USAGE : CLI_STAGE_DATA;
+        /* Make sure the message names the source. */
+        if (strstr(nb_last_error(), o->source)) return cli_fail(cmd, st, stage, NULL);
+        char what[512];
+        snprintf(what, sizeof what, "data '%s'", o->source);
+        return cli_fail(cmd, st, stage, what);
+    }
+    if (!o->quiet) cli_print_data_info(stderr, o->source, &info);
+    if (train->count == 0) {
+        cli_error(cmd, "data '%s' has no training samples", o->source);
+        return CLI_EXIT_DATA;
+    }
+    /* Found now, not after training: a model sized for the training
+     * part's classes cannot be evaluated on labels it has never seen. */
+    if (test->count && test->classes > train->classes) {
+        cli_error(cmd,
+                  "data '%s': the test part has labels up to %d, but the training part has "
+                  "only %d classes (0 to %d)",
+                  o->source, test->classes - 1, train->classes, train->classes - 1);
+        return CLI_EXIT_DATA;
+    }
+    *scale = cli_default_scale(o->source, train);
+    if (o->scale) nb_scale_parse(o->scale, scale);
+    /* Numeric targets are z-scored unless told: a net's outputs start near
+     * 0 with a spread near 1, far from, say, house prices of 1e5..1e6. */
+    *target_scale = train->classes > 0 ? NB_SCALE_NONE : NB_SCALE_ZSCORE;
+    if (o->scale_targets) nb_scale_parse(o->scale_targets, target_scale);
+    if (train->classes > 0 && *target_scale != NB_SCALE_NONE) {
+        cli_error(cmd,
+                  "--scale-targets %s: '%s' has %d classes, not numeric targets (one-hot class "
+                  "targets are never scaled)",
+                  o->scale_targets, o->source, train->classes);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_data_scale(const char *cmd, nb_scale_kind scale, nb_scale_kind target_scale,
+                   nb_dataset *train, nb_dataset *val, nb_dataset *test, nb_scaler *scaler,
+                   nb_scaler *target_scaler)
+{
+    nb_dataset *parts[] = {train, val, test};
+    nb_status st = nb_scaler_fit(scale, train, scaler);
+    if (st != NB_OK) return cli_fail(cmd, st, CLI_STAGE_DATA, "fitting the scaler");
+    for (int i = 0; i < 3; i++)
+        if (parts[i] && parts[i]->count) nb_scaler_apply(scaler, parts[i]->x, parts[i]->count);
+    if (target_scale == NB_SCALE_NONE) return CLI_EXIT_OK;
+    /* The targets too, by the training part's statistics only. */
+    st = nb_scaler_fit_targets(target_scale, train, target_scaler);
+    if (st != NB_OK) return cli_fail(cmd, st, CLI_STAGE_DATA, NULL);
+    for (int i = 0; i < 3; i++)
+        if (parts[i] && parts[i]->count)
+            nb_scaler_apply(target_scaler, parts[i]->y, parts[i]->count);
+    return CLI_EXIT_OK;
+}
+
+int cli_model_build(const arg_command *cmd, const char *source, const nb_dataset *train,
+                    const char *spec, const char *loss, int batch, nb_model **out)
+{
+    if (!loss) loss = nb_loss_default(train);
+    int outputs = 0;
+    /* Before building: the loss itself may not fit the data. */
+    nb_status st = nb_loss_outputs(loss, train, &outputs);
+    if (st != NB_OK)
+        return args_usage_error(cmd, "--loss %s does not fit '%s': %s", loss, source,
+                                nb_last_error());
+    st = nb_model_create(spec, train->features, loss, batch, out);
+    if (st != NB_OK) {
+        if (st == NB_ERR_MEMORY) return cli_fail(cmd->name, st, CLI_STAGE_RUN, "--model");
+        return args_usage_error(cmd, "--model: %s", nb_last_error());
+    }
+    if (nb_model_check_data(*out, train) != NB_OK)
+        return args_usage_error(cmd, "--model does not fit '%s': %s", source, nb_last_error());
+    return CLI_EXIT_OK;
+}

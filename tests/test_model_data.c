@@ -1,0 +1,74 @@
+/* What a model needs from its data: the default loss, the outputs each loss
+ * asks for, and the refusals (a classification loss on numeric targets,
+ * bce on other than 2 classes, a last layer of the wrong size) with
+ * messages that say both numbers. */
+#include "check.h"
+
+#include <string.h>
+
+static void expect_error(nb_status got, nb_status want, const char *text)
+{
+    assert_int_equal(got, want);
+    if (!strstr(nb_last_error(), text)) fail_msg("'%s' does not say '%s'", nb_last_error(), text);
+}
+
+static void test_outputs(void **state)
+{
+    (void)state;
+    nb_dataset classes = {.classes = 3, .features = 2}, two = {.classes = 2, .features = 2};
+    nb_dataset targets = {.targets = 2, .features = 2};
+    assert_string_equal(nb_loss_default(&classes), "softmax_ce");
+    assert_string_equal(nb_loss_default(&targets), "mse");
+    int n = 0;
+    assert_ok(nb_loss_outputs(NULL, &classes, &n));
+    assert_int_equal(n, 3);
+    assert_ok(nb_loss_outputs("mse", &classes, &n)); /* one-hot targets */
+    assert_int_equal(n, 3);
+    assert_ok(nb_loss_outputs("bce", &two, &n));
+    assert_int_equal(n, 1);
+    assert_ok(nb_loss_outputs(NULL, &targets, &n));
+    assert_int_equal(n, 2);
+    assert_ok(nb_loss_outputs("sae", &targets, &n));
+    assert_int_equal(n, 2);
+    expect_error(nb_loss_outputs("bce", &classes, &n), NB_ERR_ARGUMENT,
+                 "loss bce needs 2 classes, but the data has 3 classes");
+    expect_error(nb_loss_outputs("softmax_ce", &targets, &n), NB_ERR_ARGUMENT,
+                 "loss softmax_ce needs class labels, but the data has numeric targets");
+    expect_error(nb_loss_outputs("bce", &targets, &n), NB_ERR_ARGUMENT, "needs class labels");
+    expect_error(nb_loss_outputs("nope", &targets, &n), NB_ERR_NOT_FOUND, "unknown loss");
+    expect_error(nb_loss_outputs("mse", NULL, &n), NB_ERR_ARGUMENT, "must not be NULL");
+}
+
+static void test_check_data(void **state)
+{
+    (void)state;
+    nb_dataset classes = {.classes = 3, .features = 2}, target = {.targets = 1, .features = 2};
+    nb_model *m = NULL;
+    assert_ok(nb_model_create("dense:4,tanh,dense:3", 2, "softmax_ce", 1, &m));
+    assert_ok(nb_model_check_data(m, &classes));
+    expect_error(nb_model_check_data(m, &target), NB_ERR_ARGUMENT, "needs class labels");
+    nb_model_free(m);
+    assert_ok(nb_model_create("dense:4,tanh,dense:5", 2, "softmax_ce", 1, &m));
+    expect_error(nb_model_check_data(m, &classes), NB_ERR_ARGUMENT,
+                 "the last dense layer has 5 units, but the data has 3 classes: it needs 3 "
+                 "(loss softmax_ce)");
+    nb_model_free(m);
+    assert_ok(nb_model_create("dense:4,tanh,dense:2", 2, "mse", 1, &m));
+    expect_error(nb_model_check_data(m, &target), NB_ERR_ARGUMENT,
+                 "the last dense layer has 2 units, but the data has 1 regression target: it "
+                 "needs 1");
+    nb_dataset wide = {.targets = 2, .features = 3};
+    expect_error(nb_model_check_data(m, &wide), NB_ERR_ARGUMENT,
+                 "the model takes 2 inputs, but the data has 3 features");
+    expect_error(nb_model_check_data(NULL, &wide), NB_ERR_ARGUMENT, "must not be NULL");
+    nb_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_outputs),
+        cmocka_unit_test(test_check_data),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
