@@ -126,6 +126,8 @@ typedef struct train_state {
     const char *checkpoint; /* where Ctrl-C saves */
     int numeric_stop;       /* the weights are from before a non-finite step */
     char checkpoint_buf[4096];
+    /* The CSV label column as read, saved for eval and predict. */
+    char label[NB_LABEL_NAME_MAX];
 } train_state;
 
 static const char *const loss_names[] = {"softmax_ce", "bce", "mse", "sse", "half_sse", "sae"};
@@ -244,7 +246,8 @@ static char *settings_json(const train_args *a, const nb_train_config *cfg, cons
     cJSON *j = cJSON_CreateObject();
     if (!j) return NULL;
     cJSON_AddStringToObject(j, "data", a->data);
-    if (a->label) cJSON_AddStringToObject(j, "label", a->label);
+    if (a->label || s->label[0])
+        cJSON_AddStringToObject(j, "label", a->label ? a->label : s->label);
     if (a->regression) cJSON_AddBoolToObject(j, "regression", 1);
     cJSON_AddStringToObject(j, "model", a->spec);
     cJSON_AddStringToObject(j, "loss", nb_model_loss_name(s->model));
@@ -406,8 +409,7 @@ static int check_args(const arg_command *cmd, train_args *a, train_state *s, nb_
     char delim;
     int header;
     if (a->delimiter && cli_parse_delimiter(a->delimiter, &delim) != 0)
-        return args_usage_error(cmd, "--delimiter: '%s' is not one byte, tab or auto",
-                                a->delimiter);
+        return args_usage_error(cmd, "--delimiter: %s", cli_delimiter_problem(a->delimiter));
     if (a->header && cli_parse_header(a->header, &header) != 0)
         return args_usage_error(cmd, "--header: '%s' is not yes, no or auto", a->header);
     if (a->patience > 0 && args_seen(cmd, "val") && a->val <= 0)
@@ -450,6 +452,7 @@ static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
         return cli_fail(CMD, st, stage, what);
     }
     if (!a->quiet) cli_print_data_info(stderr, a->data, &info);
+    memcpy(s->label, info.label, sizeof s->label);
     if (s->all.count == 0) {
         cli_error(CMD, "data '%s' has no training samples", a->data);
         return CLI_EXIT_DATA;
