@@ -1,4 +1,5 @@
-/* nabla eval: evaluate a saved model on the test part of a data source,
+/* nabla eval: evaluate a saved model on the test part of a data source
+ * (or all of it),
  * with the model's own scaler (never refitted). */
 #include "args.h"
 #include "cli.h"
@@ -6,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CMD "eval"
 
@@ -14,9 +16,11 @@ static const char usage[] = "nabla eval MODEL --data SOURCE [--json] [options]";
 static const char help[] =
     "usage: nabla eval MODEL --data SOURCE [--json] [options]\n"
     "\n"
-    "Evaluate a saved model on the test part of SOURCE. The model's saved scaler\n"
-    "is applied to the data (it is never fitted again). Labels are matched to the\n"
-    "model's classes by name; a label the model does not know is an error.\n"
+    "Evaluate a saved model on the test part of SOURCE, or on all of it. The\n"
+    "model's saved scaler is applied to the data (it is never fitted again).\n"
+    "Labels are matched to the model's classes by name (integer labels 0..K-1 by\n"
+    "index when the class names are not numbers); a label the model does not know\n"
+    "is an error.\n"
     "\n"
     "  --data SOURCE   fashion-mnist, xor, spiral, sine, body, a folder of IDX\n"
     "                  files, or a .csv file\n"
@@ -35,97 +39,179 @@ static const char help[] =
     "130 interrupted.\n";
 
 /* The training settings saved with the model give the defaults. */
-static void training_defaults(const nb_model *model, const char **label, int *regression,
-                              uint64_t *seed, cJSON **keep)
+typedef struct saved_settings {
+    const char *label, *data;
+    int regression;
+    uint64_t seed;
+} saved_settings;
+
+static void training_defaults(const nb_model *model, saved_settings *o, cJSON **keep)
 {
     cJSON *t = cli_model_meta_json(model, "training");
     *keep = t;
+    o->seed = 1;
     if (!t) return;
     cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "label");
-    if (cJSON_IsString(v)) *label = v->valuestring;
+    if (cJSON_IsString(v)) o->label = v->valuestring;
+    v = cJSON_GetObjectItemCaseSensitive(t, "data");
+    if (cJSON_IsString(v)) o->data = v->valuestring;
     v = cJSON_GetObjectItemCaseSensitive(t, "regression");
-    if (cJSON_IsTrue(v)) *regression = 1;
+    if (cJSON_IsTrue(v)) o->regression = 1;
     v = cJSON_GetObjectItemCaseSensitive(t, "seed");
-    if (cJSON_IsNumber(v) && v->valuedouble >= 0) *seed = (uint64_t)v->valuedouble;
-    if (cJSON_IsString(v)) *seed = strtoull(v->valuestring, NULL, 10);
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0) o->seed = (uint64_t)v->valuedouble;
+    if (cJSON_IsString(v)) o->seed = strtoull(v->valuestring, NULL, 10);
 }
 
-typedef struct eval_data_opts {
+typedef struct eval_opts {
+    const char *source, *label, *part;
     char delimiter;
-    int header, verbose;
-} eval_data_opts;
+    int header, verbose, regression, json, seed_seen;
+    uint64_t seed;
+} eval_opts;
 
-static int run(const arg_command *cmd, const char *path, const char *source, const char *label,
-               int regression, uint64_t seed, int seed_seen, int json, const eval_data_opts *d)
+/* The same file by identity, however the paths are spelt. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat x, y;
+    return a && b && stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev &&
+           x.st_ino == y.st_ino;
+}
+
+/* Sources whose parts are fixed by their files or definition: no seed. */
+static int fixed_parts(const char *source)
+{
+    struct stat st;
+    return strcmp(source, "fashion-mnist") == 0 || strcmp(source, "xor") == 0 ||
+           (stat(source, &st) == 0 && S_ISDIR(st.st_mode));
+}
+
+/* Options that cannot apply, and --part's default: the test part of the
+ * model's own training file, every row of another CSV file. */
+static int check_opts(const arg_command *cmd, const char *path, const nb_model *model,
+                      const saved_settings *saved, eval_opts *o)
+{
+    int classifier = nb_model_is_classifier(model);
+    if (o->regression && classifier) {
+        int outputs = nb_model_outputs(model);
+        return args_usage_error(cmd, "--regression: model %s is a classifier (%d classes)", path,
+                                outputs == 1 ? 2 : outputs);
+    }
+    if (!o->part)
+        o->part = cli_data_file(o->source) && !same_file(o->source, saved->data) ? "all" : "test";
+    if (o->seed_seen && fixed_parts(o->source))
+        return args_usage_error(cmd, "--seed: the parts of %s are fixed (%s), not split by a seed",
+                                o->source,
+                                strcmp(o->source, "xor") == 0 ? "all four points in each"
+                                                              : "by its train and t10k files");
+    if (o->seed_seen && strcmp(o->part, "all") == 0 && cli_data_file(o->source))
+        return args_usage_error(cmd, "--seed: --part all reads every row of %s, unsplit",
+                                o->source);
+    return CLI_EXIT_OK;
+}
+
+/* The data, its labels checked against the model's classes. */
+static int check_data(const char *path, const char *source, const nb_model *model,
+                      const nb_dataset *test)
+{
+    int inputs = nb_model_inputs(model), outputs = nb_model_outputs(model);
+    int classifier = nb_model_is_classifier(model);
+    int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
+    if (test->features != inputs) {
+        cli_error(CMD, "data '%s' has %d features, but model '%s' takes %d inputs", source,
+                  test->features, path, inputs);
+        return CLI_EXIT_DATA;
+    }
+    if (test->count == 0) {
+        cli_error(CMD, "data '%s' has no test part to evaluate on", source);
+        return CLI_EXIT_DATA;
+    }
+    if (classifier && test->classes == 0) {
+        cli_error(CMD, "data '%s' has numeric targets, but model '%s' is a classifier", source,
+                  path);
+        return CLI_EXIT_DATA;
+    }
+    if (classifier && test->classes > limit) {
+        cli_error(CMD, "data '%s' has %d classes, but model '%s' has %d outputs", source,
+                  test->classes, path, outputs);
+        return CLI_EXIT_DATA;
+    }
+    if (!classifier && test->classes == 0 && test->targets != outputs) {
+        cli_error(CMD, "data '%s' has %d targets, but model '%s' has %d outputs", source,
+                  test->targets, path, outputs);
+        return CLI_EXIT_DATA;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int print_metrics(const char *path, const eval_opts *o, const nb_metrics *metrics,
+                         char *const *names)
+{
+    if (o->json) {
+        cJSON *j = cli_metrics_json(metrics, names);
+        char *text = NULL;
+        if (j) {
+            cJSON_AddStringToObject(j, "model", path);
+            cJSON_AddStringToObject(j, "data", o->source);
+            cJSON_AddStringToObject(j, "part", o->part);
+            text = cJSON_PrintUnformatted(j);
+        }
+        cJSON_Delete(j);
+        if (!text) return cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "JSON output");
+        puts(text);
+        free(text);
+    } else {
+        printf("model %s on %s (%s: %zu sample%s)\n", path, o->source,
+               strcmp(o->part, "all") == 0 ? "all samples" : "the test part", metrics->samples,
+               metrics->samples == 1 ? "" : "s");
+        cli_metrics_print(stdout, metrics, names);
+    }
+    cli_metrics_warn(CMD, metrics);
+    return fflush(stdout) != 0 ? CLI_EXIT_OUTPUT : CLI_EXIT_OK;
+}
+
+static int run(const arg_command *cmd, const char *path, eval_opts *o)
 {
     nb_model *model = NULL;
     int rc = cli_load_model(CMD, path, &model);
     if (rc != CLI_EXIT_OK) return rc;
     cJSON *training = NULL;
-    const char *saved_label = NULL;
-    int saved_regression = 0;
-    uint64_t saved_seed = 1;
-    training_defaults(model, &saved_label, &saved_regression, &saved_seed, &training);
-    if (!label) label = saved_label;
-    if (!regression) regression = saved_regression;
-    if (!seed_seen) seed = saved_seed;
-    (void)cmd;
-
+    saved_settings saved = {0};
+    training_defaults(model, &saved, &training);
     nb_dataset train = {0}, test = {0};
     nb_metrics metrics;
     int have_metrics = 0;
     char **names = NULL;
+    if ((rc = check_opts(cmd, path, model, &saved, o)) != CLI_EXIT_OK) goto done;
     int inputs = nb_model_inputs(model), outputs = nb_model_outputs(model);
     int classifier = nb_model_is_classifier(model);
     int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
+    int regression = o->regression || saved.regression;
     nb_data_info info = {.label_column = -1};
     /* The test labels are matched to the model's classes, by name. */
     names = classifier ? cli_model_class_names(model, limit) : NULL;
-    nb_csv_options csv = {.label = label,
-                          .header = d->header,
+    nb_csv_options csv = {.label = o->label ? o->label : saved.label,
+                          .header = o->header,
                           .regression = regression,
-                          .delimiter = d->delimiter,
+                          .delimiter = o->delimiter,
                           .class_names = names,
                           .classes = classifier && !regression ? limit : 0,
                           .features = inputs,
-                          .info = &info};
-    nb_status st = nb_data_open(source, &csv, seed, &train, &test);
+                          .info = &info,
+                          .label_saved = !o->label && saved.label,
+                          .regression_saved = !o->regression};
+    uint64_t seed = o->seed_seen ? o->seed : saved.seed;
+    nb_status st = strcmp(o->part, "all") == 0 ? nb_data_open_all(o->source, &csv, seed, &test)
+                                               : nb_data_open(o->source, &csv, seed, &train, &test);
     nb_dataset_free(&train);
     if (st != NB_OK) {
         char what[512];
-        snprintf(what, sizeof what, "data '%.400s'", source);
+        snprintf(what, sizeof what, "data '%.400s'", o->source);
         rc = cli_fail(CMD, st, st == NB_ERR_ARGUMENT ? CLI_STAGE_USAGE : CLI_STAGE_DATA,
-                      strstr(nb_last_error(), source) ? NULL : what);
+                      strstr(nb_last_error(), o->source) ? NULL : what);
         goto done;
     }
-    if (d->verbose) cli_print_data_info(stderr, source, &info);
-    if (test.features != inputs) {
-        cli_error(CMD, "data '%s' has %d features, but model '%s' takes %d inputs", source,
-                  test.features, path, inputs);
-        rc = CLI_EXIT_DATA;
-        goto done;
-    }
-    if (test.count == 0) {
-        cli_error(CMD, "data '%s' has no test part to evaluate on", source);
-        rc = CLI_EXIT_DATA;
-        goto done;
-    }
-    if (classifier && (test.classes == 0 || test.classes > limit)) {
-        if (test.classes == 0)
-            cli_error(CMD, "data '%s' has numeric targets, but model '%s' is a classifier", source,
-                      path);
-        else
-            cli_error(CMD, "data '%s' has %d classes, but model '%s' has %d outputs", source,
-                      test.classes, path, outputs);
-        rc = CLI_EXIT_DATA;
-        goto done;
-    }
-    if (!classifier && test.classes == 0 && test.targets != outputs) {
-        cli_error(CMD, "data '%s' has %d targets, but model '%s' has %d outputs", source,
-                  test.targets, path, outputs);
-        rc = CLI_EXIT_DATA;
-        goto done;
-    }
+    if (o->verbose) cli_print_data_info(stderr, o->source, &info);
+    if ((rc = check_data(path, o->source, model, &test)) != CLI_EXIT_OK) goto done;
     const nb_scaler *scaler = nb_model_scaler(model);
     if (scaler && scaler->kind != NB_SCALE_NONE) nb_scaler_apply(scaler, test.x, test.count);
     /* Targets as the model learnt them; the metrics come back in their units. */
@@ -133,31 +219,13 @@ static int run(const arg_command *cmd, const char *path, const char *source, con
     cli_catch_interrupt();
     st = nb_evaluate(model, &test, &metrics);
     if (st != NB_OK) {
-        rc = cli_fail(CMD, st, CLI_STAGE_RUN, "evaluating");
+        char what[512];
+        snprintf(what, sizeof what, "evaluating on '%.400s'", o->source);
+        rc = cli_fail(CMD, st, CLI_STAGE_RUN, what);
         goto done;
     }
     have_metrics = 1;
-    if (json) {
-        cJSON *j = cli_metrics_json(&metrics, names);
-        char *text = NULL;
-        if (j) {
-            cJSON_AddStringToObject(j, "model", path);
-            cJSON_AddStringToObject(j, "data", source);
-            text = cJSON_PrintUnformatted(j);
-        }
-        cJSON_Delete(j);
-        if (!text) {
-            rc = cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "JSON output");
-            goto done;
-        }
-        puts(text);
-        free(text);
-    } else {
-        printf("model %s on %s\n", path, source);
-        cli_metrics_print(stdout, &metrics, names);
-    }
-    cli_metrics_warn(CMD, &metrics);
-    if (fflush(stdout) != 0) rc = CLI_EXIT_OUTPUT;
+    rc = print_metrics(path, o, &metrics, names);
 done:
     nb_free(names);
     if (have_metrics) nb_metrics_free(&metrics);
@@ -169,19 +237,18 @@ done:
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *data = NULL, *label = NULL, *delimiter = NULL, *header = NULL;
-    int json = 0, regression = 0;
-    eval_data_opts d = {0, -1, 0};
-    uint64_t seed = 1;
+    const char *delimiter = NULL, *header = NULL;
+    eval_opts o = {.header = -1, .seed = 1};
     arg_option options[] = {
-        {"data", ARG_STRING, &data, 0, 0, 0},
-        {"label", ARG_STRING, &label, 0, 0, 0},
-        {"regression", ARG_FLAG, &regression, 0, 0, 0},
-        {"seed", ARG_U64, &seed, 0, 0, 0},
-        {"json", ARG_FLAG, &json, 0, 0, 0},
+        {"data", ARG_STRING, &o.source, 0, 0, 0},
+        {"label", ARG_STRING, &o.label, 0, 0, 0},
+        {"regression", ARG_FLAG, &o.regression, 0, 0, 0},
+        {"part", ARG_STRING, &o.part, 0, 0, 0},
+        {"seed", ARG_U64, &o.seed, 0, 0, 0},
+        {"json", ARG_FLAG, &o.json, 0, 0, 0},
         {"delimiter", ARG_STRING, &delimiter, 0, 0, 0},
         {"header", ARG_STRING, &header, 0, 0, 0},
-        {"verbose", ARG_FLAG, &d.verbose, 0, 0, 0},
+        {"verbose", ARG_FLAG, &o.verbose, 0, 0, 0},
     };
     arg_command cmd = {CMD, usage, help, options, (int)(sizeof options / sizeof options[0]), 0, 1};
     char *positional[1];
@@ -189,11 +256,13 @@ int cmd_eval(int argc, char **argv)
     int rc = args_parse(&cmd, argc, argv, positional, &n);
     if (rc >= 0) return rc;
     if (n < 1) return args_usage_error(&cmd, "missing MODEL file");
-    if (!data) return args_usage_error(&cmd, "missing --data SOURCE");
-    if (delimiter && cli_parse_delimiter(delimiter, &d.delimiter) != 0)
-        return args_usage_error(&cmd, "--delimiter: '%s' is not one byte, tab or auto", delimiter);
-    if (header && cli_parse_header(header, &d.header) != 0)
+    if (!o.source) return args_usage_error(&cmd, "missing --data SOURCE");
+    if (o.part && strcmp(o.part, "test") != 0 && strcmp(o.part, "all") != 0)
+        return args_usage_error(&cmd, "--part: '%s' is not test or all", o.part);
+    if (delimiter && cli_parse_delimiter(delimiter, &o.delimiter) != 0)
+        return args_usage_error(&cmd, "--delimiter: %s", cli_delimiter_problem(delimiter));
+    if (header && cli_parse_header(header, &o.header) != 0)
         return args_usage_error(&cmd, "--header: '%s' is not yes, no or auto", header);
-    return run(&cmd, positional[0], data, label, regression, seed, args_seen(&cmd, "seed"), json,
-               &d);
+    o.seed_seen = args_seen(&cmd, "seed");
+    return run(&cmd, positional[0], &o);
 }

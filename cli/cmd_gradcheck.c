@@ -110,7 +110,7 @@ static int run(const arg_command *cmd, const check_args *a, const cli_data_optio
     nb_scale_kind scale, target_scale;
     const char *source = o->source;
     /* The same reading, scaling and model checks as train's. */
-    rc = cli_data_load(CMD, o, &train, &test, &scale, &target_scale);
+    rc = cli_data_load(CMD, o, &train, &test, &scale, &target_scale, NULL);
     if (rc == CLI_EXIT_OK)
         rc = cli_data_scale(CMD, scale, target_scale, &train, NULL, NULL, &scaler, &target_scaler);
     size_t most = train.count < (size_t)a->samples ? train.count : (size_t)a->samples;

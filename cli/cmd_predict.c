@@ -192,12 +192,20 @@ end:
     return rc;
 }
 
-static int run(const char *path, const char *input, const char *label, char delimiter, int header,
-               int top, int json, int verbose)
+static int run(const arg_command *cmd, const char *path, const char *input, const char *label,
+               char delimiter, int header, int top, int json, int verbose)
 {
     nb_model *model = NULL;
     int rc = cli_load_model(CMD, path, &model);
     if (rc != CLI_EXIT_OK) return rc;
+    if (args_seen(cmd, "top") && !nb_model_is_classifier(model)) {
+        int outputs = nb_model_outputs(model);
+        nb_model_free(model);
+        return args_usage_error(cmd,
+                                "--top: model %s is a regression model (%d output%s, no "
+                                "classes)",
+                                path, outputs, outputs == 1 ? "" : "s");
+    }
     cJSON *training = cli_model_meta_json(model, "training");
     cJSON *saved = cJSON_GetObjectItemCaseSensitive(training, "label");
     nb_data_info info = {.label_column = -1};
@@ -208,11 +216,13 @@ static int run(const char *path, const char *input, const char *label, char deli
         .header = header,
         .delimiter = delimiter,
         .info = &info,
+        .label_saved = !label && cJSON_IsString(saved),
     };
     nb_feature_reader *reader = NULL;
     nb_status st = nb_feature_reader_open(input, &csv, nb_model_inputs(model), &reader);
     if (st != NB_OK) {
-        rc = cli_fail(CMD, st, CLI_STAGE_DATA, strstr(nb_last_error(), input) ? NULL : input);
+        rc = cli_fail(CMD, st, st == NB_ERR_ARGUMENT ? CLI_STAGE_USAGE : CLI_STAGE_DATA,
+                      strstr(nb_last_error(), input) ? NULL : input);
     } else {
         if (verbose) cli_print_data_info(stderr, input, &info);
         rc = stream(model, reader, input, top, json);
@@ -246,8 +256,8 @@ int cmd_predict(int argc, char **argv)
     char delim = 0;
     int head = -1;
     if (delimiter && cli_parse_delimiter(delimiter, &delim) != 0)
-        return args_usage_error(&cmd, "--delimiter: '%s' is not one byte, tab or auto", delimiter);
+        return args_usage_error(&cmd, "--delimiter: %s", cli_delimiter_problem(delimiter));
     if (header && cli_parse_header(header, &head) != 0)
         return args_usage_error(&cmd, "--header: '%s' is not yes, no or auto", header);
-    return run(positional[0], input, label, delim, head, top, json, verbose);
+    return run(&cmd, positional[0], input, label, delim, head, top, json, verbose);
 }

@@ -127,6 +127,8 @@ typedef struct train_state {
     const char *checkpoint; /* where Ctrl-C saves */
     int numeric_stop;       /* the weights are from before a non-finite step */
     char checkpoint_buf[4096];
+    /* The CSV label column as read, saved for eval and predict. */
+    char label[NB_LABEL_NAME_MAX];
 } train_state;
 
 static const char *const loss_names[] = {"softmax_ce", "bce", "mse", "sse", "half_sse", "sae"};
@@ -245,7 +247,8 @@ static char *settings_json(const train_args *a, const nb_train_config *cfg, cons
     cJSON *j = cJSON_CreateObject();
     if (!j) return NULL;
     cJSON_AddStringToObject(j, "data", a->data);
-    if (a->label) cJSON_AddStringToObject(j, "label", a->label);
+    if (a->label || s->label[0])
+        cJSON_AddStringToObject(j, "label", a->label ? a->label : s->label);
     if (a->regression) cJSON_AddBoolToObject(j, "regression", 1);
     cJSON_AddStringToObject(j, "model", a->spec);
     cJSON_AddStringToObject(j, "loss", nb_model_loss_name(s->model));
@@ -431,7 +434,7 @@ static int check_args(const arg_command *cmd, train_args *a, train_state *s, nb_
 static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
 {
     cli_data_options data = data_options(a);
-    int rc = cli_data_load(CMD, &data, &s->all, &s->test, scale, &s->target_scale);
+    int rc = cli_data_load(CMD, &data, &s->all, &s->test, scale, &s->target_scale, s->label);
     if (rc != CLI_EXIT_OK) return rc;
     nb_status st;
     if (a->val > 0) {

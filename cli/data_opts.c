@@ -19,6 +19,18 @@ int cli_parse_delimiter(const char *text, char *out)
     return 0;
 }
 
+const char *cli_delimiter_problem(const char *text)
+{
+    static char buf[96];
+    if (strlen(text) != 1)
+        snprintf(buf, sizeof buf, "'%.40s' is not one byte, tab or auto", text);
+    else if (text[0] == '"')
+        snprintf(buf, sizeof buf, "'\"' cannot be the delimiter: it quotes cells");
+    else
+        snprintf(buf, sizeof buf, "a line break cannot be the delimiter");
+    return buf;
+}
+
 int cli_parse_header(const char *text, int *out)
 {
     if (strcmp(text, "yes") == 0)

@@ -17,6 +17,8 @@
 
 /* --delimiter text to a byte (0 for auto); 0 on success, -1 if bad. */
 int cli_parse_delimiter(const char *text, char *out);
+/* Why --delimiter text was refused (a static buffer). */
+const char *cli_delimiter_problem(const char *text);
 /* --header yes|no|auto to 1, 0 or -1; 0 on success, -1 if bad. */
 int cli_parse_header(const char *text, int *out);
 /* "data: FILE: CSV, delimiter ';' (detected: ...), header yes (...), label

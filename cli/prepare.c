@@ -19,15 +19,14 @@ int cli_data_check_options(const arg_command *cmd, const cli_data_options *o)
     char delim;
     int header;
     if (o->delimiter && cli_parse_delimiter(o->delimiter, &delim) != 0)
-        return args_usage_error(cmd, "--delimiter: '%s' is not one byte, tab or auto",
-                                o->delimiter);
+        return args_usage_error(cmd, "--delimiter: %s", cli_delimiter_problem(o->delimiter));
     if (o->header && cli_parse_header(o->header, &header) != 0)
         return args_usage_error(cmd, "--header: '%s' is not yes, no or auto", o->header);
     return -1;
 }
 
 int cli_data_load(const char *cmd, const cli_data_options *o, nb_dataset *train, nb_dataset *test,
-                  nb_scale_kind *scale, nb_scale_kind *target_scale)
+                  nb_scale_kind *scale, nb_scale_kind *target_scale, char *label)
 {
     nb_data_info info = {.label_column = -1};
     nb_csv_options csv = {
@@ -45,6 +44,7 @@ int cli_data_load(const char *cmd, const cli_data_options *o, nb_dataset *train,
         return cli_fail(cmd, st, stage, what);
     }
     if (!o->quiet) cli_print_data_info(stderr, o->source, &info);
+    if (label) memcpy(label, info.label, NB_LABEL_NAME_MAX);
     if (train->count == 0) {
         cli_error(cmd, "data '%s' has no training samples", o->source);
         return CLI_EXIT_DATA;

@@ -28,9 +28,11 @@ int cli_data_check_options(const arg_command *cmd, const cli_data_options *o);
  * and target scaling (targets: NB_SCALE_NONE for classes). On failure the
  * error is reported and its exit code returned (2 for a label or
  * --regression with data that is not CSV, or --scale-targets on classes;
- * 3 for the data), else CLI_EXIT_OK. */
+ * 3 for the data), else CLI_EXIT_OK. label (NB_LABEL_NAME_MAX bytes, may
+ * be NULL) gets the label column as resolved: its header name, else its
+ * index ("" when the source is not CSV). */
 int cli_data_load(const char *cmd, const cli_data_options *o, nb_dataset *train, nb_dataset *test,
-                  nb_scale_kind *scale, nb_scale_kind *target_scale);
+                  nb_scale_kind *scale, nb_scale_kind *target_scale, char *label);
 
 /* Fit the feature scaler, and for numeric targets the target scaler, on
  * train only and apply them to train and to val and test (either may be

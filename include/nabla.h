@@ -410,14 +410,17 @@ nb_status nb_load_idx(const char *images_path, const char *labels_path, nb_datas
 
 /* What a loader found out, for verbose output (filled when asked for). */
 typedef struct nb_data_info {
-    char format[8];         /* "csv", "idx", or "" for a built-in set */
-    int gzip;               /* the file was gzip-compressed */
-    char delimiter;         /* CSV: the delimiter used */
-    char delimiter_why[96]; /* CSV: "given", or "detected: ..." and why */
-    int header;             /* CSV: 1 when line 1 was a header */
-    char header_why[128];   /* CSV: "given", or "detected: ..." and why */
-    int label_column;       /* CSV: the 0-based label column, -1 for none */
-    size_t rows;            /* CSV: data rows read */
+    char format[8];                /* "csv", "idx", or "" for a built-in set */
+    int gzip;                      /* the file was gzip-compressed */
+    char delimiter;                /* CSV: the delimiter used */
+    char delimiter_why[96];        /* CSV: "given", or "detected: ..." and why */
+    int header;                    /* CSV: 1 when line 1 was a header */
+    char header_why[128];          /* CSV: "given", or "detected: ..." and why */
+    int label_column;              /* CSV: the 0-based label column, -1 for none */
+    char label[NB_LABEL_NAME_MAX]; /* CSV: that column as a label option names it: its
+                                    * header name, else its 0-based index */
+    size_t rows;                   /* CSV: data rows read */
+    int seeded;                    /* nb_data_open: the parts depend on the seed (a split) */
 } nb_data_info;
 
 typedef struct nb_csv_options {
@@ -434,7 +437,16 @@ typedef struct nb_csv_options {
     int classes;
     int features;       /* > 0: the data must have this many features (checked first) */
     nb_data_info *info; /* when not NULL, filled by the loader */
+    /* label / regression were not given by the user but come from a
+     * model's training settings: messages name the label as the model's,
+     * and nb_data_open drops them for a source that is not CSV instead of
+     * refusing them. */
+    int label_saved, regression_saved;
 } nb_csv_options;
+
+/* Messages of the data readers name options as the nabla command spells
+ * them (--label COL, --header yes), its main user; for the C API they are
+ * the fields of nb_csv_options of the same names. */
 
 /* A CSV file of numeric features and one label column. A bad cell, a
  * missing value (NA, N/A, ?, empty), a ragged row or an empty file is an
@@ -447,8 +459,8 @@ nb_status nb_load_csv(const char *path, const nb_csv_options *options, nb_datase
 /* Rows of features raw values to predict on, read in batches (memory does
  * not grow with the number of rows). From CSV text: every column is a
  * feature, or, with features + 1 columns, the column options->label names
- * (a header name or a 0-based index) is a label column and is skipped
- * (with no label named, one column too many is an error); header and
+ * (a header name or a 0-based index; with none named, the last column,
+ * as a data set's default label column) is a label column and is skipped; header and
  * delimiter as for nb_load_csv (regression and the expected classes are
  * ignored). From an IDX images (idx3) or vectors (idx2) file: features
  * values per sample. options->info is filled once the first row has been
@@ -493,6 +505,12 @@ nb_status nb_dataset_split(const nb_dataset *src, double fraction, uint64_t seed
  * class that no training sample has (naming the class and the source). */
 nb_status nb_data_open(const char *source, const nb_csv_options *csv, uint64_t seed,
                        nb_dataset *train, nb_dataset *test);
+/* Every sample of a source in one set, unshuffled and unsplit: a CSV file
+ * in file order, an IDX folder's training then test files, a built-in
+ * set as generated with seed (xor: its four points). Options as for
+ * nb_data_open. */
+nb_status nb_data_open_all(const char *source, const nb_csv_options *csv, uint64_t seed,
+                           nb_dataset *out);
 
 /* ========================================================= preprocessing */
 

@@ -164,7 +164,7 @@ for p in o["predictions"]:
     assert len(p["top"]) == 3
     assert abs(sum(t["probability"] for t in p["top"]) - 1) < 1e-5, p
 ' "$T/out"
-printf '1,2,3\n' >"$T/wide.csv"
+printf '1,2,3,4\n' >"$T/wide.csv"
 run "$NABLA" predict "$T/spiral.safetensors" --input "$T/wide.csv"
 expect_rc 3 "predict: wrong number of columns"
 expect_err "2 feature values are expected" "predict: wrong number of columns"

@@ -114,7 +114,7 @@ run "$NABLA" eval "$T/iris.st" --data "$T/iris-swapped.txt" --json
 expect_rc 0 "eval on reordered rows"
 if "$PY" -c 'import json,sys; o=json.load(open(sys.argv[1])); assert o["accuracy"] == 1, o["accuracy"]; assert o["class_names"] == ["setosa", "versicolor"]' "$T/out"; then pass; else fail "eval matches classes by name: $(head -c 300 "$T/out")"; fi
 printf '0,virginica,1\n1,setosa,2\n' >"$T/unknown.txt"
-run "$NABLA" eval "$T/iris.st" --data "$T/unknown.txt" --seed 1
+run "$NABLA" eval "$T/iris.st" --data "$T/unknown.txt"
 expect_rc 3 "eval: a label the model does not know"
 expect_err "virginica" "eval: the unknown label is named"
 expect_err "line 1" "eval: the line of the unknown label is named"
@@ -138,5 +138,151 @@ if [ "$(wc -l <"$T/err")" -eq 1 ]; then pass; else fail "one class: a single lin
 # --label for data that is not CSV.
 run "$NABLA" train --data spiral --label 1 --model "dense:3" --epochs 1 --quiet
 expect_rc 2 "train --label on a built-in set"
+
+# ------------------------------------------- labels saved by train (3, 7)
+"$PY" -c 'import random, sys
+random.seed(5)
+names = ["setosa", "versicolor", "virginica"]
+sys.stdout.write("a,b,c,d,species\n")
+for i in range(90):
+    k = i % 3
+    sys.stdout.write("%.2f,%.2f,%.2f,%.2f,%s\n" % (k + random.random(), random.random(), 2 * k + random.random(), random.random(), names[k]))' >"$T/iris.csv"
+tail -n +2 "$T/iris.csv" >"$T/iris-nohead.csv"
+run "$NABLA" train --data "$T/iris.csv" --model "dense:4,tanh,dense:3" --epochs 2 --quiet --out "$T/ir.st"
+expect_rc 0 "train iris with the default (last) label column"
+expect_py "train saves the resolved label column" 'import json,struct,sys
+b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]
+t=json.loads(json.loads(b[8:8+n])["__metadata__"]["training"]); assert t["label"] == "species", t' "$T/ir.st"
+run "$NABLA" predict "$T/ir.st" --input "$T/iris.csv"
+expect_rc 0 "predict skips the training label column of the training file"
+expect_rows 90 "predict: every row of the training file"
+"$PY" -c 'import random, sys
+random.seed(6)
+sys.stdout.write("sqft,rooms,age,price\n")
+for i in range(40):
+    a, r, g = random.random(), random.random(), random.random()
+    sys.stdout.write("%.3f,%.3f,%.3f,%.3f\n" % (a, r, g, 3 * a + r - g))' >"$T/house.csv"
+run "$NABLA" train --data "$T/house.csv" --regression --model "dense:4,tanh,dense:1" --epochs 2 --quiet --out "$T/house.st"
+run "$NABLA" predict "$T/house.st" --input "$T/house.csv"
+expect_rc 0 "predict on a regression model's training file (default label)"
+expect_rows 40 "predict: regression rows"
+run "$NABLA" predict "$T/house.st" --input "$T/house.csv" --top 2
+expect_rc 2 "predict --top on a regression model"
+expect_err "--top: model $T/house.st is a regression model" "predict --top: the reason"
+# An older model without a saved label: the last column, as train's default.
+"$PY" -c 'import json,struct,sys
+b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]
+h=json.loads(b[8:8+n]); t=json.loads(h["__metadata__"]["training"]); del t["label"]
+h["__metadata__"]["training"]=json.dumps(t); j=json.dumps(h).encode(); j+=b" "*((8-len(j)%8)%8)
+open(sys.argv[2],"wb").write(struct.pack("<Q",len(j))+j+b[8+n:])' "$T/house.st" "$T/house-old.st"
+run "$NABLA" predict "$T/house-old.st" --input "$T/house.csv"
+expect_rc 0 "predict with a model saved without a label (older files)"
+run "$NABLA" eval "$T/house-old.st" --data "$T/house.csv"
+expect_rc 0 "eval with a model saved without a label"
+# The model's label, not one the user typed, is named as the model's.
+run "$NABLA" eval "$T/ir.st" --data "$T/house.csv"
+expect_rc 3 "eval: the model's label is not in the file"
+expect_err "the model's training label column \"species\" not found in the header" "eval: names the label as the model's"
+expect_err "give --label COL" "eval: says which option helps"
+run "$NABLA" eval "$T/ir.st" --data "$T/iris-nohead.csv"
+expect_rc 3 "eval: a headerless copy"
+expect_err "the file has no header (line 1 holds numbers" "eval: a data row is never called the header"
+expect_no_err "in the header" "eval: headerless: no header named"
+run "$NABLA" eval "$T/ir.st" --data "$T/iris-nohead.csv" --label 4
+expect_rc 0 "eval: a headerless copy with --label 4"
+run "$NABLA" predict "$T/ir.st" --input "$T/iris-nohead.csv"
+expect_rc 3 "predict: a headerless copy"
+expect_err "the file has no header" "predict: a data row is never called the header"
+run "$NABLA" eval "$T/ir.st" --data spiral
+expect_rc 3 "eval a CSV model on a built-in set"
+expect_err "2 features, but 4 are expected" "eval: the feature counts differ"
+expect_no_err "label column" "eval: no label blamed"
+
+# ------------------------------------------------------- --regression (6)
+run "$NABLA" eval "$T/ir.st" --data "$T/iris.csv" --regression
+expect_rc 2 "eval --regression on a classifier"
+expect_err "--regression: model $T/ir.st is a classifier (3 classes)" "eval --regression: the reason"
+expect_no_err "nb_" "eval --regression: no internal names"
+
+# --------------------------------------------------------------- --part (15)
+run "$NABLA" eval "$T/ir.st" --data "$T/iris.csv" --json
+expect_py "eval on the training file: its test part" 'import json,sys; o=json.load(open(sys.argv[1])); assert o["part"] == "test" and o["samples"] == 27, o' "$T/out"
+cp "$T/iris.csv" "$T/holdout.csv"
+run "$NABLA" eval "$T/ir.st" --data "$T/holdout.csv" --json
+expect_py "eval on another file: every row" 'import json,sys; o=json.load(open(sys.argv[1])); assert o["part"] == "all" and o["samples"] == 90, o' "$T/out"
+run "$NABLA" eval "$T/ir.st" --data "$T/holdout.csv"
+if grep -q "(all samples: 90 samples)" "$T/out"; then pass; else fail "eval says which part: $(head -1 "$T/out")"; fi
+run "$NABLA" eval "$T/ir.st" --data "$T/holdout.csv" --part test
+if grep -q "(the test part: 27 samples)" "$T/out"; then pass; else fail "eval --part test: $(head -1 "$T/out")"; fi
+run "$NABLA" eval "$T/ir.st" --data "$T/iris.csv" --part half
+expect_rc 2 "eval --part half"
+
+# --------------------------------------- options that cannot apply (9, 12)
+run "$NABLA" eval "$T/sp.st" --data spiral --header yes
+expect_rc 2 "eval --header with a built-in set"
+expect_err "a header setting (--header) applies to CSV data, but spiral is a built-in data set" "eval --header: the reason"
+run "$NABLA" train --data spiral --delimiter ';' --model "dense:3" --epochs 1 --quiet
+expect_rc 2 "train --delimiter with a built-in set"
+run "$NABLA" eval "$T/sp.st" --data xor --seed 5
+expect_rc 2 "eval --seed with xor"
+expect_err "--seed: the parts of xor are fixed" "eval --seed xor: the reason"
+run "$NABLA" eval "$T/ir.st" --data "$T/holdout.csv" --seed 5
+expect_rc 2 "eval --seed with --part all"
+run "$NABLA" predict "$T/sp.st" --input "$T/bom.csv" --delimiter '"'
+expect_rc 2 "predict --delimiter '\"'"
+expect_err "cannot be the delimiter: it quotes cells" "--delimiter '\"': the reason"
+printf '1,2\r3,4\r' >"$T/cr.csv"
+run "$NABLA" predict "$T/sp.st" --input "$T/cr.csv"
+expect_rc 3 "predict: CR-only line ends"
+expect_err "old Mac" "CR-only line ends: a hint"
+printf '3.5e38,1\n1,2\n' >"$T/big.csv"
+run "$NABLA" predict "$T/sp.st" --input "$T/big.csv"
+expect_no_err "header" "a number out of range gets no header hint"
+printf 'NA,\n1,2\n' >"$T/emptyname.csv"
+run "$NABLA" predict "$T/sp.st" --input "$T/emptyname.csv"
+expect_err "give --header yes" "a missing cell on line 1 gets the header hint"
+
+# --------------------------------------------------------- IDX folders (4, 9, 13)
+"$PY" -c 'import gzip, struct, sys
+d = sys.argv[1]
+def write(prefix, n):
+    img = struct.pack(">IIII", 0x803, n, 2, 2) + bytes((i * 37 + j * 11) % 256 for i in range(n) for j in range(4))
+    lab = struct.pack(">II", 0x801, n) + bytes(i % 3 for i in range(n))
+    open("%s/%s-images-idx3-ubyte" % (d, prefix), "wb").write(img)
+    open("%s/%s-labels-idx1-ubyte" % (d, prefix), "wb").write(lab)
+write("train", 30); write("t10k", 9)' "$(mkdir -p "$T/idx" && echo "$T/idx")"
+run "$NABLA" train --data "$T/idx" --model "dense:3" --epochs 1 --quiet --out "$T/idx.st"
+expect_rc 0 "train on an IDX folder"
+run "$NABLA" eval "$T/idx.st" --data "$T/idx" --json
+expect_py "eval on an IDX folder: its t10k part" 'import json,sys; o=json.load(open(sys.argv[1])); assert o["part"] == "test" and o["samples"] == 9, o' "$T/out"
+run "$NABLA" eval "$T/idx.st" --data "$T/idx" --part all --json
+expect_py "eval --part all on an IDX folder: both parts" 'import json,sys; o=json.load(open(sys.argv[1])); assert o["part"] == "all" and o["samples"] == 39, o' "$T/out"
+run "$NABLA" eval "$T/idx.st" --data "$T/idx" --seed 3
+expect_rc 2 "eval --seed with an IDX folder"
+run "$NABLA" eval "$T/idx.st" --data "$T/idx" --header no
+expect_rc 2 "eval --header with an IDX folder"
+run "$NABLA" predict "$T/idx.st" --input "$T/idx/t10k-images-idx3-ubyte" --delimiter ';'
+expect_rc 2 "predict --delimiter with an IDX input"
+expect_err "applies to CSV input, but $T/idx/t10k-images-idx3-ubyte is an IDX file" "predict --delimiter IDX: the reason"
+# Integer labels 0..K-1 with a named model: by index.
+printf 'a,b,c,d,k\n1,2,3,4,0\n1,2,3,4,2\n' >"$T/indexed.csv"
+run "$NABLA" eval "$T/ir.st" --data "$T/indexed.csv" --label k
+expect_rc 0 "eval: integer labels 0..K-1 match a named model by index"
+printf 'a,b,c,d,k\n1,2,3,4,7\n' >"$T/indexed7.csv"
+run "$NABLA" eval "$T/ir.st" --data "$T/indexed7.csv" --label k
+expect_rc 3 "eval: an integer label out of range"
+expect_err "or an index 0..2" "eval: the index rule is said"
+# Both X and X.gz: ambiguous.
+gzip -k "$T/idx/t10k-labels-idx1-ubyte"
+run "$NABLA" eval "$T/idx.st" --data "$T/idx"
+expect_rc 3 "eval: an IDX folder with both a file and its .gz"
+expect_err "both t10k-labels-idx1-ubyte and t10k-labels-idx1-ubyte.gz" "the two files are named"
+rm "$T/idx/t10k-labels-idx1-ubyte.gz"
+
+# Labels mixing 1 and 1.0 with a word: the same number twice is refused.
+printf 'x,k\n1,1\n2,1.0\n3,cat\n4,cat\n' >"$T/mixed.csv"
+run "$NABLA" train --data "$T/mixed.csv" --model "dense:3" --epochs 1 --quiet
+expect_rc 3 "train: labels 1 and 1.0 among text"
+expect_err "are the same number" "labels 1 and 1.0: refused naming both"
 
 finish

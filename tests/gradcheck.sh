@@ -90,6 +90,6 @@ expect_err "the last dense layer has 2 units, but the data has 1 regression targ
 expect_err "usage: nabla gradcheck" "a usage error prints the usage line"
 run "$NABLA" gradcheck --model dense:4,tanh,dense:3 --data spiral --regression
 expect_rc 2 "--regression with a built-in set"
-expect_err "a label column or regression applies to CSV data" "says why"
+expect_err "regression (--regression) applies to CSV data, but spiral is a built-in data set" "says why"
 
 finish

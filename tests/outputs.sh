@@ -239,7 +239,7 @@ write("train", [0, 1] * 5)
 write("t10k", [0, 1, 2])
 EOF
 run train --data idx --model dense:2 --epochs 1 --out idx.st
-expect "test labels the training part lacks: refused before training" 3 'class "2" is in the test part (1 samples) but no training sample has it'
+expect "test labels the training part lacks: refused before training" 3 'class "2" is in the test part (1 sample) but no training sample has it'
 check "unseen test labels: no model, no work" eval '[ ! -e idx.st ] && no_work'
 
 run train --data sine --model dense:8,tanh,dense:1 --lr 1e3 --out div.st --log div.log --report div.html

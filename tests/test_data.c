@@ -892,11 +892,19 @@ static void test_feature_reader(void **state)
     assert_int_equal(rows, 1);
     assert_true(x[0] == 1 && x[1] == 2);
     nb_feature_reader_close(r);
-    /* Without a label named, one column too many is an error. */
+    /* Without a label named, one column more is the last, as training's
+     * default label column, and is skipped. */
     o.label = NULL;
     p = write_text("rows-wide.csv", "1,2,3\n");
+    assert_ok(nb_feature_reader_open(p, &o, 2, &r));
+    assert_ok(nb_feature_reader_read(r, x, 4, &rows));
+    assert_int_equal(rows, 1);
+    assert_true(x[0] == 1 && x[1] == 2);
+    nb_feature_reader_close(r);
+    /* Two more is an error. */
+    p = write_text("rows-wider.csv", "1,2,3,4\n");
     assert_int_equal(nb_feature_reader_open(p, &o, 2, &r), NB_ERR_FORMAT);
-    assert_contains(nb_last_error(), "line 1 has 3 columns");
+    assert_contains(nb_last_error(), "line 1 has 4 columns");
     /* IDX images, gzip-compressed. */
     idx_buf img = good_images();
     p = write_temp("pred.gz", img.b, img.len, 1);
@@ -1107,6 +1115,43 @@ static void test_data_open_builtins(void **state)
     assert_int_equal(nb_data_open("no-such-source", NULL, 1, &tr, &te), NB_ERR_NOT_FOUND);
     assert_contains(nb_last_error(), "no-such-source");
     assert_null(tr.x);
+}
+
+/* Names and indices: unnamed classes 0..K-1 match named expected classes by
+ * index and the other way round, when the names are not numbers; every
+ * sample of a source in one set; options for CSV refused elsewhere. */
+static void test_data_open_names_by_index(void **state)
+{
+    (void)state;
+    nb_dataset tr, te, all;
+    char *named[] = {"no", "yes"};
+    nb_csv_options o = {.header = -1, .class_names = named, .classes = 2};
+    assert_ok(nb_data_open("xor", &o, 1, &tr, &te)); /* unnamed data, named model */
+    assert_string_equal(te.class_names[1], "yes");
+    nb_dataset_free(&tr);
+    nb_dataset_free(&te);
+    nb_csv_options unnamed = {.header = -1, .classes = 2};
+    assert_ok(nb_data_open("body", &unnamed, 1, &tr, &te)); /* named data, unnamed model */
+    assert_int_equal(te.classes, 2);
+    nb_dataset_free(&tr);
+    nb_dataset_free(&te);
+    char *numbers[] = {"1", "2"}; /* number names: matched by value only */
+    nb_csv_options num = {.header = -1, .class_names = numbers, .classes = 2};
+    assert_int_equal(nb_data_open("xor", &num, 1, &tr, &te), NB_ERR_FORMAT);
+    assert_contains(nb_last_error(), "class \"0\"");
+    assert_ok(nb_data_open_all("body", NULL, 1, &all));
+    assert_int_equal(all.count, 9);
+    nb_dataset_free(&all);
+    assert_ok(nb_data_open_all("xor", NULL, 1, &all));
+    assert_int_equal(all.count, 4);
+    nb_dataset_free(&all);
+    nb_csv_options head = {.header = 1};
+    assert_int_equal(nb_data_open("spiral", &head, 1, &tr, &te), NB_ERR_ARGUMENT);
+    assert_contains(nb_last_error(), "--header");
+    nb_csv_options saved = {.header = -1, .label = "species", .label_saved = 1};
+    assert_ok(nb_data_open("spiral", &saved, 1, &tr, &te)); /* a model's label: dropped */
+    nb_dataset_free(&tr);
+    nb_dataset_free(&te);
 }
 
 static void test_data_open_csv_and_idx_dir(void **state)
@@ -1447,6 +1492,7 @@ int main(void)
         cmocka_unit_test(test_subset),
         cmocka_unit_test(test_split_disjoint_cover_seeded),
         cmocka_unit_test(test_data_open_builtins),
+        cmocka_unit_test(test_data_open_names_by_index),
         cmocka_unit_test(test_data_open_csv_and_idx_dir),
         cmocka_unit_test(test_fashion_mnist),
         cmocka_unit_test(test_scaler_zscore),

@@ -73,9 +73,10 @@ static nb_status bad_cell(const csv_file *f, int j, const char *why)
     const char *text = cell_text(f, j);
     int shown = (int)strnlen(text, CELL_SHOWN);
     const char *hint = "";
-    if (f->line_no == f->first_line && !f->header && f->header_auto)
+    /* Only a missing cell (empty, NA) could be a header's: a number never is. */
+    if (f->line_no == f->first_line && !f->header && f->header_auto && is_missing(text))
         hint = " (line 1 was read as data because none of its cells is text; if it is a "
-               "header, say so: header yes)";
+               "header, give --header yes)";
     return nb_error(NB_ERR_FORMAT, "%s: line %zu, %s: bad cell \"%.*s%s\": %s%s", f->src->name,
                     f->line_no, nb_csv_column(f, j, col, sizeof col), shown, text,
                     text[shown] ? "..." : "", why, hint);
@@ -132,8 +133,11 @@ static nb_status read_line(csv_file *f, int *got)
         unsigned char c = (unsigned char)f->line[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f)
             return nb_error(NB_ERR_FORMAT,
-                            "%s: line %zu, byte %zu: control byte 0x%02x, expected CSV text",
-                            s->name, f->line_no, i + 1, c);
+                            "%s: line %zu, byte %zu: control byte 0x%02x, expected CSV text%s",
+                            s->name, f->line_no, i + 1, c,
+                            c == '\r' ? " (lines that end in CR alone, as old Mac files do: "
+                                        "convert the line ends to LF or CRLF)"
+                                      : "");
     }
     *got = 1;
     return NB_OK;
@@ -343,12 +347,31 @@ static nb_status keep_header(csv_file *f)
     return st;
 }
 
+/* How messages name the label: the caller's, or one a model saved. */
+static const char *label_what(const csv_file *f)
+{
+    return f->label_saved ? "the model's training label column" : "label column";
+}
+
+static const char *label_hint(const csv_file *f)
+{
+    return f->label_saved ? "; give --label COL (a column name or a 0-based index)" : "";
+}
+
+/* Line 1 holds a number that is not missing: data, not column names. */
+static int has_number_cell(const csv_file *f)
+{
+    for (int j = 0; j < f->n_cells; j++)
+        if (is_number_like(cell_text(f, j))) return 1;
+    return 0;
+}
+
 /* Resolve the label column for a data set: a name (the first row must then
  * be the header), a 0-based index, or the last column. */
 static nb_status find_label(csv_file *f, const char *label, int *named_col)
 {
     *named_col = -1;
-    if (label && !all_digits(label)) /* an index is never matched against cells */
+    if (label && !all_digits(label) && f->header != 0) /* an index is never matched */
         for (int j = 0; j < f->columns; j++)
             if (strcmp(cell_text(f, j), label) == 0) {
                 *named_col = j;
@@ -363,28 +386,28 @@ static nb_status find_label(csv_file *f, const char *label, int *named_col)
         long j = strtol(label, NULL, 10);
         if (errno || j >= f->columns)
             return nb_error(NB_ERR_NOT_FOUND,
-                            "%s: label column %s is out of range: line %zu has %d columns "
-                            "(0-based index 0 to %d)",
-                            f->src->name, label, f->line_no, f->columns, f->columns - 1);
+                            "%s: %s %s is out of range: line %zu has %d columns (0-based index "
+                            "0 to %d)%s",
+                            f->src->name, label_what(f), label, f->line_no, f->columns,
+                            f->columns - 1, label_hint(f));
         f->label_col = (int)j;
         return NB_OK;
     }
     if (f->header == 0)
         return nb_error(NB_ERR_NOT_FOUND,
-                        "%s: label column \"%s\" is a name, but the file has no header (header "
-                        "no): give a 0-based column index",
-                        f->src->name, label);
+                        "%s: %s \"%s\" is a name, but the file has no header (--header no): "
+                        "give --label with a 0-based column index",
+                        f->src->name, label_what(f), label);
     if (*named_col < 0) {
         char names[512];
         list_cells(f, names, sizeof names);
-        if (f->header < 0 && first_text_cell(f, -1) < 0)
+        if (f->header < 0 && has_number_cell(f))
             return nb_error(NB_ERR_NOT_FOUND,
-                            "%s: label column \"%s\" not found: line %zu is data, not a header "
-                            "(no cell is text); give a 0-based column index",
-                            f->src->name, label, f->line_no);
-        return nb_error(NB_ERR_NOT_FOUND,
-                        "%s: label column \"%s\" not found in the header (line %zu: %s)",
-                        f->src->name, label, f->line_no, names);
+                            "%s: %s \"%s\" not found: the file has no header (line %zu holds "
+                            "numbers: %s); give --label with a 0-based column index",
+                            f->src->name, label_what(f), label, f->line_no, names);
+        return nb_error(NB_ERR_NOT_FOUND, "%s: %s \"%s\" not found in the header (line %zu: %s)%s",
+                        f->src->name, label_what(f), label, f->line_no, names, label_hint(f));
     }
     f->label_col = *named_col;
     return NB_OK;
@@ -404,10 +427,12 @@ static nb_status find_skipped(csv_file *f, const char *label, int features, int 
     if (f->columns == features) {
         if (*named_col >= 0)
             return nb_error(NB_ERR_FORMAT,
-                            "%s: line %zu: column %d is named \"%s\", the label column, which "
-                            "leaves %d feature columns, but %d are expected",
-                            f->src->name, f->line_no, *named_col + 1, label, features - 1,
-                            features);
+                            "%s: line %zu: column %d is named \"%s\", %s, which leaves %d "
+                            "feature columns, but %d are expected",
+                            f->src->name, f->line_no, *named_col + 1, label,
+                            f->label_saved ? "the model's training label column"
+                                           : "the label column",
+                            features - 1, features);
         f->label_col = -1;
         return NB_OK;
     }
@@ -417,12 +442,19 @@ static nb_status find_skipped(csv_file *f, const char *label, int features, int 
                         "columns, or %d with a label column; delimiter '%s')",
                         f->src->name, f->line_no, f->columns, features, features, features + 1,
                         f->delim == '\t' ? "\\t" : (char[]){f->delim, 0});
-    if (!label)
-        return nb_error(NB_ERR_FORMAT,
-                        "%s: line %zu has %d columns, but %d feature values are expected: name "
-                        "the label column to skip",
-                        f->src->name, f->line_no, f->columns, features);
-    return find_label(f, label, named_col);
+    return find_label(f, label, named_col); /* no label: the last column, as train's default */
+}
+
+/* The label column as --label would name it: its header name, or its
+ * 0-based index when it has no name (or a name that reads as an index). */
+static void note_label(const csv_file *f)
+{
+    nb_data_info *info = f->info;
+    const char *name = f->header && f->names ? f->names[f->label_col] : "";
+    if (name[0] && !all_digits(name))
+        snprintf(info->label, sizeof info->label, "%s", name);
+    else
+        snprintf(info->label, sizeof info->label, "%d", f->label_col);
 }
 
 /* Read the first row and settle the delimiter, the header and the label
@@ -434,6 +466,7 @@ nb_status nb_csv_begin(csv_file *f, const nb_csv_options *o, int features)
     nb_status st;
     f->regression = o->regression != 0;
     f->header = o->header;
+    f->label_saved = o->label_saved != 0;
     f->label_col = -1;
     if (o->delimiter) {
         f->delim = o->delimiter;
@@ -498,8 +531,9 @@ nb_status nb_csv_begin(csv_file *f, const nb_csv_options *o, int features)
                                 cell_text(f, f->label_col));
     info->header = f->header;
     info->label_column = f->label_col;
-    if (f->header) return keep_header(f);
-    f->pending = 1; /* line 1 is data, already split */
+    if (f->header && (st = keep_header(f))) return st;
+    if (f->label_col >= 0) note_label(f);
+    f->pending = !f->header; /* line 1 is data, already split */
     return NB_OK;
 }
 

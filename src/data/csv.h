@@ -19,8 +19,9 @@ typedef struct csv_file {
     int n_cells, cell_cap;
     int columns, label_col; /* label_col -1: none */
     int header, header_auto, regression;
-    char **names; /* column names when there is a header */
-    int pending;  /* the first row is data and already split */
+    int label_saved; /* the label comes from a model's training settings */
+    char **names;    /* column names when there is a header */
+    int pending;     /* the first row is data and already split */
 } csv_file;
 
 /* Read CSV from src (opened, its format detected) into info. */

@@ -19,6 +19,7 @@ typedef struct csv_load {
     nb_strset seen;
     char *const *want; /* expected class names, or NULL */
     int want_n;        /* expected classes, 0: learn them */
+    int want_numeric;  /* some expected name is a number */
     nb_strset wanted;
 } csv_load;
 
@@ -82,7 +83,7 @@ static nb_status expected_class(csv_load *c, const char *text, int32_t *index)
 {
     const csv_file *f = &c->f;
     double v, w;
-    char why[600];
+    char why[640];
     if (!c->want) {
         if (integer_value(text, &v) && v >= 0 && v < c->want_n) {
             *index = (int32_t)v;
@@ -93,17 +94,23 @@ static nb_status expected_class(csv_load *c, const char *text, int32_t *index)
         return nb_csv_cell_error(f, f->label_col, why);
     }
     int k = nb_strset_find(&c->wanted, c->want, text);
-    if (k < 0 && integer_value(text, &v))
+    if (k < 0 && integer_value(text, &v)) {
         for (int i = 0; i < c->want_n && k < 0; i++)
             if (integer_value(c->want[i], &w) && w == v) k = i;
+        /* Names that are not numbers: an integer label is a class index. */
+        if (k < 0 && !c->want_numeric && v >= 0 && v < c->want_n) k = (int)v;
+    }
     if (k >= 0) {
         *index = k;
         return NB_OK;
     }
     char names[512];
     list_names(c->want, c->want_n, names, sizeof names);
-    snprintf(why, sizeof why, "class label not one of the %d expected classes (%s)", c->want_n,
-             names);
+    char index_text[48] = "";
+    if (!c->want_numeric)
+        snprintf(index_text, sizeof index_text, ", or an index 0..%d", c->want_n - 1);
+    snprintf(why, sizeof why, "class label not one of the %d expected classes (%s%s)", c->want_n,
+             names, index_text);
     return nb_csv_cell_error(f, f->label_col, why);
 }
 
@@ -183,8 +190,8 @@ static nb_status check_first_row(const csv_load *c, const int32_t *labels, const
         if (labels[i] == k0) return NB_OK;
     return nb_error(NB_ERR_FORMAT,
                     "%s: line %zu was read as data (none of its feature cells is text), but its "
-                    "label \"%s\" is the only text label among integers: is it a header? say "
-                    "header yes or header no",
+                    "label \"%s\" is the only text label among integers: is it a header? give "
+                    "--header yes or --header no",
                     f->src->name, c->line[k0], c->names[k0]);
 }
 
@@ -238,6 +245,16 @@ static nb_status finish_labels(csv_load *c, nb_dataset *out)
         out->class_names = names;
         return NB_OK;
     }
+    /* Text among the labels: the numbers are names, but one number
+     * written two ways ("1", "1.0") is still refused. */
+    for (int a = 0; a < n; a++)
+        for (int b = a + 1; integer[a] && b < n; b++)
+            if (integer[b] && rank[a].value == rank[b].value)
+                return nb_error(NB_ERR_FORMAT,
+                                "%s: %s: class labels \"%s\" (line %zu) and \"%s\" (line %zu) are "
+                                "the same number",
+                                f->src->name, nb_csv_column(f, f->label_col, col, sizeof col),
+                                c->names[a], c->line[a], c->names[b], c->line[b]);
     out->classes = n;
     out->class_names = c->names;
     c->names = NULL;
@@ -259,7 +276,11 @@ static nb_status load_rows(csv_load *c, const nb_csv_options *o, nb_dataset *out
     if (!f->regression) {
         if (c->want_n > 0 && c->want) {
             if ((st = nb_strset_init(&c->wanted, (size_t)c->want_n))) return st;
-            for (int k = 0; k < c->want_n; k++) nb_strset_add(&c->wanted, c->want, k);
+            double v;
+            for (int k = 0; k < c->want_n; k++) {
+                nb_strset_add(&c->wanted, c->want, k);
+                c->want_numeric |= integer_value(c->want[k], &v);
+            }
         } else if (c->want_n == 0) {
             c->names = nb_calloc(NB_MAX_CLASSES, sizeof *c->names);
             c->line = nb_calloc(NB_MAX_CLASSES, sizeof *c->line);

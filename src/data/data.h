@@ -11,6 +11,9 @@
  * to NB_MAX_SAMPLES / NB_MAX_FEATURES. what names the data in messages. */
 nb_status nb_data_alloc(nb_dataset *out, size_t count, int features, int classes, int targets,
                         const char *what);
+/* a's samples then b's into out (the same features and kind; classes:
+ * the larger count, names from whichever has them). */
+nb_status nb_data_concat(const nb_dataset *a, const nb_dataset *b, nb_dataset *out);
 /* A copy of s through nb_malloc (NULL when out of memory). */
 char *nb_data_strdup(const char *s);
 /* A copy of n names (NULL src gives NULL); NB_ERR_MEMORY on failure. */

@@ -129,6 +129,39 @@ nb_status nb_dataset_subset(const nb_dataset *src, const size_t *index, size_t c
     return NB_OK;
 }
 
+nb_status nb_data_concat(const nb_dataset *a, const nb_dataset *b, nb_dataset *out)
+{
+    memset(out, 0, sizeof *out);
+    if (a->features != b->features || (a->classes > 0) != (b->classes > 0) ||
+        a->targets != b->targets)
+        return nb_error(NB_ERR_FORMAT, "joining two parts of %d and %d features that differ",
+                        a->features, b->features);
+    int classes = a->classes > b->classes ? a->classes : b->classes;
+    nb_status st = nb_data_alloc(out, a->count + b->count, a->features, classes,
+                                 a->targets > 0 ? a->targets : 1, "joined parts");
+    if (st) return st;
+    out->rows = a->rows;
+    out->cols = a->cols;
+    size_t f = (size_t)a->features, t = (size_t)a->targets;
+    const nb_dataset *part[2] = {a, b};
+    for (size_t p = 0, at = 0; p < 2; at += part[p]->count, p++) {
+        const nb_dataset *d = part[p];
+        if (d->count) memcpy(out->x + at * f, d->x, d->count * f * sizeof(nb_real));
+        if (classes > 0 && d->count)
+            memcpy(out->labels + at, d->labels, d->count * sizeof(int32_t));
+        else if (d->count)
+            memcpy(out->y + at * t, d->y, d->count * t * sizeof(nb_real));
+    }
+    const nb_dataset *named = a->class_names && a->classes == classes ? a : b;
+    if ((named->class_names && named->classes == classes &&
+         (st = nb_data_copy_names(named->class_names, classes, &out->class_names))) ||
+        (st = nb_data_copy_names(a->feature_names, a->features, &out->feature_names))) {
+        nb_dataset_free(out);
+        return st;
+    }
+    return NB_OK;
+}
+
 nb_status nb_dataset_split(const nb_dataset *src, double fraction, uint64_t seed, nb_dataset *first,
                            nb_dataset *second)
 {
@@ -177,19 +210,34 @@ static int name_value(const char *s, double *v)
     return end != s && !*end && *v == floor(*v);
 }
 
-/* The expected index of class k of d, or -1. */
+static int any_number(char *const *names, int n)
+{
+    double v;
+    for (int i = 0; names && i < n; i++)
+        if (name_value(names[i], &v)) return 1;
+    return 0;
+}
+
+/* The expected index of class k of d, or -1: by name (a number also
+ * matches a name of the same value); an unnamed class k (an index) matches
+ * name k, and a named class k index k of unnamed classes, when the names
+ * are not numbers (then nothing else could match them). */
 static int expected_index(const nb_dataset *d, int k, char *const *names, int classes)
 {
     char buf[32];
+    double v, w;
     const char *text = d->class_names ? d->class_names[k] : NULL;
-    if (!names) return !text && k < classes ? k : -1;
+    if (!names) {
+        if (text && name_value(text, &v)) return v >= 0 && v < classes ? (int)v : -1;
+        return k < classes ? k : -1;
+    }
     if (!text) {
+        if (!any_number(names, classes)) return k < classes ? k : -1;
         snprintf(buf, sizeof buf, "%d", k);
         text = buf;
     }
     for (int i = 0; i < classes; i++)
         if (strcmp(names[i], text) == 0) return i;
-    double v, w;
     if (name_value(text, &v))
         for (int i = 0; i < classes; i++)
             if (name_value(names[i], &w) && w == v) return i;
@@ -215,8 +263,8 @@ nb_status nb_data_match_classes(nb_dataset *d, char *const *names, int classes, 
                           what, text, i + 1, classes);
         else
             st = nb_error(NB_ERR_FORMAT,
-                          "%s: class %s (sample %zu) is not a class index in 0..%d (the expected "
-                          "classes are unnamed)",
+                          "%s: class \"%s\" (sample %zu) is not a class index in 0..%d (the "
+                          "expected classes are unnamed)",
                           what, text, i + 1, classes - 1);
     }
     char **copy = NULL;

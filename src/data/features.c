@@ -32,6 +32,13 @@ static nb_status open_reader(nb_feature_reader *r, const char *path, const nb_cs
         return nb_csv_begin(&r->csv, o, r->features);
     }
     memcpy(r->info.format, "idx", 4);
+    const char *given = o->label && !o->label_saved ? "a label column (--label)"
+                        : o->header != -1           ? "a header setting (--header)"
+                        : o->delimiter              ? "a delimiter (--delimiter)"
+                                                    : NULL;
+    if (given)
+        return nb_error(NB_ERR_ARGUMENT, "%s applies to CSV input, but %s is an IDX file", given,
+                        r->src.name);
     if ((st = nb_idx_begin(&r->idx, &r->src, 0))) return st;
     size_t count;
     int features, rows, cols, exact;

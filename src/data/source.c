@@ -36,15 +36,23 @@ static int is_data_file(const char *path)
     return strcmp(path, "-") == 0 || (stat(path, &s) == 0 && !S_ISDIR(s.st_mode));
 }
 
-/* dir/name, or dir/name.gz when only that exists; NB_ERR_NOT_FOUND if neither. */
+/* dir/name or dir/name.gz, whichever exists; NB_ERR_NOT_FOUND if neither,
+ * and both is ambiguous (they may differ): NB_ERR_FORMAT naming both. */
 static nb_status idx_path(const char *dir, const char *name, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s/%s", dir, name);
     if (n < 0 || (size_t)n + 3 >= size)
         return nb_error(NB_ERR_LIMIT, "%s: directory path too long", dir);
-    if (is_file(buf)) return NB_OK;
+    int plain = is_file(buf);
     memcpy(buf + n, ".gz", 4);
-    if (is_file(buf)) return NB_OK;
+    int gz = is_file(buf);
+    if (plain && gz)
+        return nb_error(NB_ERR_FORMAT,
+                        "%s: both %s and %s.gz are there: which one to read is ambiguous; "
+                        "remove one",
+                        dir, name, name);
+    if (plain) buf[n] = '\0';
+    if (plain || gz) return NB_OK;
     return nb_error(NB_ERR_NOT_FOUND, "%s: neither %s nor %s.gz found", dir, name, name);
 }
 
@@ -99,10 +107,39 @@ static nb_status open_fashion(nb_dataset *train, nb_dataset *test)
     return st;
 }
 
-static nb_status split_all(nb_dataset *all, uint64_t seed, nb_dataset *train, nb_dataset *test)
+/* How a source's samples are read: its parts, or every sample in one. */
+typedef struct source_read {
+    const char *source;
+    const nb_csv_options *csv;
+    uint64_t seed;
+    int whole; /* every sample into test, train left empty */
+    nb_data_info *info;
+} source_read;
+
+static nb_status split_all(const source_read *r, nb_dataset *all, nb_dataset *train,
+                           nb_dataset *test)
 {
-    nb_status st = nb_dataset_split(all, TRAIN_FRACTION, seed, train, test);
+    nb_status st;
+    r->info->seeded = !r->whole; /* spiral and sine: set again by their caller */
+    if (r->whole) {
+        *test = *all; /* the whole set, unshuffled */
+        memset(all, 0, sizeof *all);
+        return NB_OK;
+    }
+    st = nb_dataset_split(all, TRAIN_FRACTION, r->seed, train, test);
     nb_dataset_free(all);
+    return st;
+}
+
+/* Both fixed parts of an IDX folder, or every sample in test. */
+static nb_status idx_parts(const source_read *r, nb_dataset *train, nb_dataset *test)
+{
+    if (!r->whole) return NB_OK;
+    nb_dataset all;
+    nb_status st = nb_data_concat(train, test, &all);
+    nb_dataset_free(train);
+    nb_dataset_free(test);
+    if (!st) *test = all;
     return st;
 }
 
@@ -114,39 +151,64 @@ static int is_builtin(const char *source)
     return 0;
 }
 
-static nb_status open_source(const char *source, const nb_csv_options *csv, uint64_t seed,
-                             nb_dataset *train, nb_dataset *test)
+/* Options that only CSV data has are refused for another source, unless
+ * a model saved them (label, regression): those are dropped. */
+static nb_status check_csv_only(const char *source, nb_csv_options *o)
 {
+    if (!is_builtin(source) && !is_dir(source)) return NB_OK;
+    const char *what = is_builtin(source) ? "a built-in data set" : "a folder of IDX files";
+    const char *given = o->label && !o->label_saved             ? "a label column (--label)"
+                        : o->regression && !o->regression_saved ? "regression (--regression)"
+                        : o->header != -1                       ? "a header setting (--header)"
+                        : o->delimiter                          ? "a delimiter (--delimiter)"
+                                                                : NULL;
+    if (given)
+        return nb_error(NB_ERR_ARGUMENT, "%s applies to CSV data, but %s is %s", given, source,
+                        what);
+    o->label = NULL;
+    o->regression = 0;
+    return NB_OK;
+}
+
+static nb_status open_source(const source_read *r, nb_dataset *train, nb_dataset *test)
+{
+    const char *source = r->source;
     nb_dataset all;
     nb_status st;
-    if ((csv->label || csv->regression) && (is_builtin(source) || is_dir(source)))
-        return nb_error(NB_ERR_ARGUMENT,
-                        "%s: a label column or regression applies to CSV data, "
-                        "but %s is %s",
-                        source, source,
-                        is_builtin(source) ? "a built-in data set" : "a directory of IDX files");
-    if (strcmp(source, "fashion-mnist") == 0) return open_fashion(train, test);
+    if (strcmp(source, "fashion-mnist") == 0) {
+        memcpy(r->info->format, "idx", 4);
+        if ((st = open_fashion(train, test))) return st;
+        return idx_parts(r, train, test);
+    }
     if (strcmp(source, "xor") == 0) {
         /* Four points cannot be split: XOR is learned and tested on all four. */
-        if ((st = nb_dataset_xor(train))) return st;
+        if (!r->whole && (st = nb_dataset_xor(train))) return st;
         return nb_dataset_xor(test);
     }
     if (strcmp(source, "spiral") == 0) {
-        if ((st = nb_dataset_spiral(SPIRAL_POINTS, SPIRAL_CLASSES, seed, &all))) return st;
-        return split_all(&all, seed, train, test);
+        if ((st = nb_dataset_spiral(SPIRAL_POINTS, SPIRAL_CLASSES, r->seed, &all))) return st;
+        st = split_all(r, &all, train, test);
+        r->info->seeded = 1; /* the points too */
+        return st;
     }
     if (strcmp(source, "sine") == 0) {
-        if ((st = nb_dataset_sine(SINE_POINTS, seed, &all))) return st;
-        return split_all(&all, seed, train, test);
+        if ((st = nb_dataset_sine(SINE_POINTS, r->seed, &all))) return st;
+        st = split_all(r, &all, train, test);
+        r->info->seeded = 1; /* the points too */
+        return st;
     }
     if (strcmp(source, "body") == 0) {
         if ((st = nb_dataset_body(&all))) return st;
-        return split_all(&all, seed, train, test);
+        return split_all(r, &all, train, test);
     }
-    if (is_dir(source)) return open_idx_dir(source, train, test);
+    if (is_dir(source)) {
+        memcpy(r->info->format, "idx", 4);
+        if ((st = open_idx_dir(source, train, test))) return st;
+        return idx_parts(r, train, test);
+    }
     if (is_data_file(source)) {
-        if ((st = nb_load_csv(source, csv, &all))) return st;
-        return split_all(&all, seed, train, test);
+        if ((st = nb_load_csv(source, r->csv, &all))) return st;
+        return split_all(r, &all, train, test);
     }
     return nb_error(NB_ERR_NOT_FOUND,
                     "unknown data source \"%s\": not fashion-mnist, xor, spiral, sine or body, "
@@ -163,7 +225,8 @@ static const char *class_text(const nb_dataset *d, int k, char *buf, size_t size
 
 /* Without expected classes: the data must have two classes or more, and
  * every class of the test part must have a training sample. */
-static nb_status check_parts(const char *source, uint64_t seed, nb_dataset *train, nb_dataset *test)
+static nb_status check_parts(const char *source, uint64_t seed, int seeded, nb_dataset *train,
+                             nb_dataset *test)
 {
     if (train->classes <= 0) return NB_OK;
     int n = train->classes > test->classes ? train->classes : test->classes;
@@ -179,26 +242,63 @@ static nb_status check_parts(const char *source, uint64_t seed, nb_dataset *trai
         trained += in_train[k] > 0;
         if (first < 0 && (in_train[k] || in_test[k])) first = k;
     }
-    char buf[32];
+    char buf[32], split[96];
+    if (seeded)
+        snprintf(split, sizeof split,
+                 "the 70/30 split with seed %llu; try another seed or more data",
+                 (unsigned long long)seed);
+    else
+        snprintf(split, sizeof split, "the parts are fixed by the files");
     if (!st && seen == 1)
         st = nb_error(NB_ERR_FORMAT,
                       "%s: the data has one class (\"%s\"): a classifier needs at least 2", source,
                       class_text(train->class_names ? train : test, first, buf, sizeof buf));
     else if (!st && trained == 1)
         st = nb_error(NB_ERR_FORMAT,
-                      "%s: the training part has one class: a classifier needs at least 2 (the "
-                      "70/30 split with seed %llu; try another seed or more data)",
-                      source, (unsigned long long)seed);
+                      "%s: the training part has one class: a classifier needs at least 2 (%s)",
+                      source, split);
     for (int k = 0; !st && k < n; k++)
         if (in_test[k] && !in_train[k])
             st = nb_error(NB_ERR_FORMAT,
-                          "%s: class \"%s\" is in the test part (%zu samples) but no training "
-                          "sample has it (the split with seed %llu; try another seed or more data)",
+                          "%s: class \"%s\" is in the test part (%zu sample%s) but no training "
+                          "sample has it (%s)",
                           source, class_text(test, k, buf, sizeof buf), in_test[k],
-                          (unsigned long long)seed);
+                          in_test[k] == 1 ? "" : "s", split);
     nb_free(in_train);
     nb_free(in_test);
     if (!st) test->classes = train->classes;
+    return st;
+}
+
+static nb_status open_parts(const char *source, const nb_csv_options *csv, uint64_t seed, int whole,
+                            nb_dataset *train, nb_dataset *test)
+{
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    nb_csv_options o = {.header = -1};
+    if (csv) o = *csv;
+    nb_data_info local = {.label_column = -1}, *info = o.info ? o.info : &local;
+    memset(info, 0, sizeof *info);
+    info->label_column = -1;
+    nb_status st = check_csv_only(source, &o);
+    source_read r = {source, &o, seed, whole, info};
+    if (!st) st = open_source(&r, train, test);
+    const nb_dataset *any = whole ? test : train;
+    if (!st && o.features > 0 && any->features != o.features)
+        st = nb_error(NB_ERR_FORMAT, "%s: %d features, but %d are expected", source, any->features,
+                      o.features);
+    if (!st && o.classes > 0 && any->classes > 0) {
+        /* CSV labels were matched while reading (with line numbers). */
+        st = nb_data_match_classes(train, o.class_names, o.classes, source);
+        if (!st) st = nb_data_match_classes(test, o.class_names, o.classes, source);
+    } else if (!st && o.classes == 0) {
+        st = whole ? check_parts(source, seed, info->seeded, test, train)
+                   : check_parts(source, seed, info->seeded, train, test);
+    }
+    if (st) {
+        nb_dataset_free(train);
+        nb_dataset_free(test);
+    }
     return st;
 }
 
@@ -209,26 +309,17 @@ nb_status nb_data_open(const char *source, const nb_csv_options *csv, uint64_t s
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (!source) return nb_error(NB_ERR_ARGUMENT, "nb_data_open: source is NULL");
-    nb_csv_options o = {.header = -1};
-    if (csv) o = *csv;
-    if (o.info) {
-        memset(o.info, 0, sizeof *o.info);
-        o.info->label_column = -1;
-    }
-    nb_status st = open_source(source, &o, seed, train, test);
-    if (!st && o.features > 0 && train->features != o.features)
-        st = nb_error(NB_ERR_FORMAT, "%s: %d features, but %d are expected", source,
-                      train->features, o.features);
-    if (!st && o.classes > 0 && train->classes > 0) {
-        /* CSV labels were matched while reading (with line numbers). */
-        st = nb_data_match_classes(train, o.class_names, o.classes, source);
-        if (!st) st = nb_data_match_classes(test, o.class_names, o.classes, source);
-    } else if (!st && o.classes == 0) {
-        st = check_parts(source, seed, train, test);
-    }
-    if (st) {
-        nb_dataset_free(train);
-        nb_dataset_free(test);
-    }
+    return open_parts(source, csv, seed, 0, train, test);
+}
+
+nb_status nb_data_open_all(const char *source, const nb_csv_options *csv, uint64_t seed,
+                           nb_dataset *out)
+{
+    if (!out) return nb_error(NB_ERR_ARGUMENT, "nb_data_open_all: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!source) return nb_error(NB_ERR_ARGUMENT, "nb_data_open_all: source is NULL");
+    nb_dataset none;
+    nb_status st = open_parts(source, csv, seed, 1, &none, out);
+    nb_dataset_free(&none);
     return st;
 }
