@@ -76,8 +76,6 @@ int cli_load_model(const char *cmd, const char *path, nb_model **out);
 /* The model's metadata key parsed as JSON, or NULL. Free with cJSON_Delete. */
 cJSON *cli_model_meta_json(const nb_model *model, const char *key);
 
-/* Does the data source name a file (not a built-in set or a folder)? */
-int cli_data_file(const char *source);
 /* The scaling train uses unless told: unit for IDX bytes (fashion-mnist, a
  * folder, image data), none for the built-in sets, zscore for CSV. */
 nb_scale_kind cli_default_scale(const char *source, const nb_dataset *data);

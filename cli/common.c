@@ -312,15 +312,6 @@ cJSON *cli_model_meta_json(const nb_model *model, const char *key)
 
 static const char *const builtin[] = {"xor", "spiral", "sine", "body"};
 
-int cli_data_file(const char *source)
-{
-    struct stat st;
-    if (strcmp(source, "fashion-mnist") == 0) return 0;
-    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-        if (strcmp(source, builtin[i]) == 0) return 0;
-    return stat(source, &st) == 0 && !S_ISDIR(st.st_mode);
-}
-
 nb_scale_kind cli_default_scale(const char *source, const nb_dataset *d)
 {
     struct stat st;
