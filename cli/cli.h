@@ -45,7 +45,8 @@ void cli_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
  * exit code for status at stage. */
 int cli_fail(const char *cmd, nb_status status, enum cli_stage stage, const char *what);
 
-/* Ctrl-C sets a flag (the trainer's progress callback asks it to stop). */
+/* Ctrl-C sets a flag (the trainer's progress callback asks it to stop);
+ * a SIGINT that was ignored on entry stays ignored. */
 extern volatile sig_atomic_t cli_interrupted;
 void cli_catch_interrupt(void);
 
