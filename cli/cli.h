@@ -45,7 +45,8 @@ void cli_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
  * exit code for status at stage. */
 int cli_fail(const char *cmd, nb_status status, enum cli_stage stage, const char *what);
 
-/* Ctrl-C sets a flag (the trainer's progress callback asks it to stop). */
+/* Ctrl-C sets a flag (the trainer's progress callback asks it to stop);
+ * a SIGINT that was ignored on entry stays ignored. */
 extern volatile sig_atomic_t cli_interrupted;
 void cli_catch_interrupt(void);
 
@@ -76,11 +77,11 @@ int cli_load_model(const char *cmd, const char *path, nb_model **out);
 /* The model's metadata key parsed as JSON, or NULL. Free with cJSON_Delete. */
 cJSON *cli_model_meta_json(const nb_model *model, const char *key);
 
-/* Does the data source name a file (not a built-in set or a folder)? */
-int cli_data_file(const char *source);
 /* The scaling train uses unless told: unit for IDX bytes (fashion-mnist, a
  * folder, image data), none for the built-in sets, zscore for CSV. */
 nb_scale_kind cli_default_scale(const char *source, const nb_dataset *data);
+/* Does the data source name a file (not a built-in set or a folder)? */
+int cli_data_file(const char *source);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);

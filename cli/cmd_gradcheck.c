@@ -95,14 +95,9 @@ typedef struct check_args {
 
 static int run(const arg_command *cmd, const check_args *a, const cli_data_options *o)
 {
-    if (nb_spec_check(a->spec) != NB_OK)
-        return args_usage_error(cmd, "--model: %s", nb_last_error());
-    /* Before any data is read: a probe model of one input knows the losses. */
-    nb_model *probe = NULL;
-    if (a->loss && nb_model_create("dense:2", 1, a->loss, 1, &probe) == NB_ERR_NOT_FOUND)
-        return args_usage_error(cmd, "--loss: %s", nb_last_error());
-    nb_model_free(probe);
-    int rc = cli_data_check_options(cmd, o);
+    int rc = cli_model_check_options(cmd, a->spec, a->loss, o);
+    if (rc >= 0) return rc;
+    rc = cli_data_check_options(cmd, o);
     if (rc >= 0) return rc;
     nb_dataset train = {0}, test = {0};
     nb_model *model = NULL;

@@ -76,8 +76,9 @@ static const char help[] =
     "  --out FILE           save the model (safetensors)\n"
     "  --log FILE           JSON lines, one object per epoch, flushed as it ends\n"
     "  --report FILE        a self-contained HTML report\n"
-    "                       (outputs are never an input or each other; a file is\n"
-    "                       replaced whole, a device or FIFO written directly)\n"
+    "                       (outputs are never an input, a file the data source\n"
+    "                       reads, or each other; a file is replaced whole, a\n"
+    "                       device or FIFO written directly)\n"
     "  --quiet              no progress bar or epoch lines\n"
     "  --threads N          threads for matrix products (default 0: one per core)\n"
     "checkpoints:\n"
@@ -89,7 +90,8 @@ static const char help[] =
     "\n"
     "Ctrl-C finishes the current batch, writes a checkpoint (to --checkpoint FILE,\n"
     "else <--out>.ckpt, else nabla.ckpt), prints how to resume and exits with 130;\n"
-    "a second Ctrl-C exits at once.\n"
+    "a second Ctrl-C exits at once. A run started with SIGINT ignored (with & in a\n"
+    "script) leaves it ignored.\n"
     "\n"
     "Numbers are decimal, the whole text (no spaces, hex or trailing letters). An\n"
     "option that has no effect with the chosen optimizer or schedule is an error.\n"
@@ -107,6 +109,7 @@ typedef struct train_args {
     int argc; /* the command line, to print how to resume */
     char **argv;
     int regression, quiet, batch, epochs, step_epochs, patience, threads;
+    int val_default; /* --val is the default --patience brings */
     double lr, momentum, beta1, beta2, weight_decay, gamma, lr_min, clip_norm;
     double target_loss, target_accuracy, time_limit, val;
     uint64_t seed;
@@ -124,14 +127,12 @@ typedef struct train_state {
     nb_real *raw_x, *predictions;
     FILE *log;
     char *settings;
-    const char *checkpoint; /* where Ctrl-C saves */
+    const char *checkpoint; /* where Ctrl-C saves; NULL: nowhere, Ctrl-C ends the run */
+    char *checkpoint_owned; /* <--out>.ckpt */
     int numeric_stop;       /* the weights are from before a non-finite step */
-    char checkpoint_buf[4096];
     /* The CSV label column as read, saved for eval and predict. */
     char label[NB_LABEL_NAME_MAX];
 } train_state;
-
-static const char *const loss_names[] = {"softmax_ce", "bce", "mse", "sse", "half_sse", "sae"};
 
 static int parse_schedule(const char *name, nb_schedule_kind *kind)
 {
@@ -160,65 +161,116 @@ typedef struct named_path {
 #define CTRL_C_CHECKPOINT "the Ctrl-C checkpoint"
 
 /* Fail before training, not after it, when an output cannot be written:
- * its folder exists and is writable, and it is not a folder. */
-static int check_output(const named_path *o)
+ * its folder exists and is writable, and it is not a folder. The implicit
+ * Ctrl-C checkpoint is only written on Ctrl-C: a problem with it is a
+ * warning, and Ctrl-C then ends the run at once (s->checkpoint NULL). */
+static int check_output(const named_path *o, train_state *s)
 {
     if (nb_output_check(o->path) == NB_OK) return CLI_EXIT_OK;
     if (strcmp(o->option, CTRL_C_CHECKPOINT) == 0) {
-        /* Only written on Ctrl-C: a warning, not a reason to refuse. */
         fprintf(stderr,
-                "nabla %s: warning: %s: %s; Ctrl-C will save none (give --checkpoint FILE)\n", CMD,
-                o->option, nb_last_error());
+                "nabla %s: warning: %s: %s; Ctrl-C will save none and end the run at once (give "
+                "--checkpoint FILE)\n",
+                CMD, o->option, nb_last_error());
+        s->checkpoint = NULL;
         return CLI_EXIT_OK;
     }
     cli_error(CMD, "%s: %s", o->option, nb_last_error());
     return CLI_EXIT_OUTPUT;
 }
 
+/* The outputs, and the first data file one of them is (nb_data_files). */
+typedef struct data_clash {
+    const named_path *out;
+    int n_out;
+    int hit;    /* the output's index, or -1 */
+    char *file; /* the data file it is */
+} data_clash;
+
+static int find_data_clash(const char *path, void *user)
+{
+    data_clash *c = user;
+    for (int i = 0; i < c->n_out; i++)
+        if (nb_files_collide(c->out[i].path, path)) {
+            c->hit = i;
+            c->file = strdup(path);
+            return 1;
+        }
+    return 0;
+}
+
+/* No output may be a file the data source reads: a CSV file, or any of the
+ * IDX files of a folder (those not there yet too: one would be read). */
+static int check_data_clash(const arg_command *cmd, const char *data, const named_path *out,
+                            int n_out)
+{
+    data_clash c = {out, n_out, -1, NULL};
+    if (nb_data_files(data, find_data_clash, &c) != NB_OK)
+        return cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "--data");
+    if (c.hit < 0) return CLI_EXIT_OK;
+    const named_path *o = &out[c.hit];
+    int rc;
+    if (!c.file)
+        rc = cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "--data");
+    else if (strcmp(c.file, data) == 0)
+        rc = args_usage_error(cmd,
+                              "%s '%s' and --data '%s' are the same file: the output would "
+                              "replace the input",
+                              o->option, o->path, data);
+    else
+        rc = args_usage_error(cmd,
+                              "%s '%s' and --data '%s' (its file '%s') are the same file: the "
+                              "output would replace the input",
+                              o->option, o->path, data, c.file);
+    free(c.file);
+    return rc;
+}
+
 /* No output may replace an input or another output: compared as files
  * (device and inode, through links), not as strings. The checkpoint that
  * --resume reads may be the one this run writes: it is read whole before
  * the first save replaces it. */
-static int check_collisions(const named_path *out, int n_out, const named_path *in, int n_in)
+static int check_collisions(const arg_command *cmd, const train_args *a, const named_path *out,
+                            int n_out)
 {
     for (int i = 0; i < n_out; i++) {
         for (int j = 0; j < i; j++)
-            if (nb_files_collide(out[i].path, out[j].path)) {
-                cli_error(CMD,
-                          "%s '%s' and %s '%s' are the same file: one output would replace "
-                          "the other",
-                          out[j].option, out[j].path, out[i].option, out[i].path);
-                return CLI_EXIT_USAGE;
-            }
-        for (int j = 0; j < n_in; j++) {
-            int checkpoint = strcmp(in[j].option, "--resume") == 0 &&
-                             (strcmp(out[i].option, "--checkpoint") == 0 ||
-                              strcmp(out[i].option, CTRL_C_CHECKPOINT) == 0);
-            if (!checkpoint && nb_files_collide(out[i].path, in[j].path)) {
-                cli_error(CMD,
-                          "%s '%s' and %s '%s' are the same file: the output would replace the "
-                          "input",
-                          out[i].option, out[i].path, in[j].option, in[j].path);
-                return CLI_EXIT_USAGE;
-            }
-        }
+            if (nb_files_collide(out[i].path, out[j].path))
+                return args_usage_error(cmd,
+                                        "%s '%s' and %s '%s' are the same file: one output "
+                                        "would replace the other",
+                                        out[j].option, out[j].path, out[i].option, out[i].path);
+        int checkpoint = strcmp(out[i].option, "--checkpoint") == 0 ||
+                         strcmp(out[i].option, CTRL_C_CHECKPOINT) == 0;
+        if (a->resume && !checkpoint && nb_files_collide(out[i].path, a->resume))
+            return args_usage_error(cmd,
+                                    "%s '%s' and --resume '%s' are the same file: the output "
+                                    "would replace the input",
+                                    out[i].option, out[i].path, a->resume);
     }
-    return CLI_EXIT_OK;
+    return check_data_clash(cmd, a->data, out, n_out);
 }
 
-/* Every output and input of the run, checked before the data is loaded. */
-static int check_files(const train_args *a, const char *checkpoint)
+/* Every output and input of the run, checked before the data is loaded:
+ * clashes (2), the checkpoint to resume from (4), the outputs (5). */
+static int check_files(const arg_command *cmd, const train_args *a, train_state *s)
 {
-    named_path out[5], in[2];
-    int n_out = 0, n_in = 0;
+    named_path out[5];
+    int n_out = 0;
     if (a->out) out[n_out++] = (named_path){"--out", a->out};
     if (a->log) out[n_out++] = (named_path){"--log", a->log};
     if (a->report) out[n_out++] = (named_path){"--report", a->report};
-    out[n_out++] = (named_path){a->checkpoint ? "--checkpoint" : CTRL_C_CHECKPOINT, checkpoint};
-    if (cli_data_file(a->data)) in[n_in++] = (named_path){"--data", a->data};
-    if (a->resume) in[n_in++] = (named_path){"--resume", a->resume};
-    int rc = check_collisions(out, n_out, in, n_in);
-    for (int i = 0; i < n_out && rc == CLI_EXIT_OK; i++) rc = check_output(&out[i]);
+    out[n_out++] = (named_path){a->checkpoint ? "--checkpoint" : CTRL_C_CHECKPOINT, s->checkpoint};
+    int rc = check_collisions(cmd, a, out, n_out);
+    if (rc != CLI_EXIT_OK) return rc;
+    if (a->resume) {
+        nb_status st = nb_input_check(a->resume);
+        if (st != NB_OK) {
+            cli_error(CMD, "resuming from checkpoint \"%s\": %s", a->resume, nb_last_error());
+            return cli_exit_code(st, CLI_STAGE_MODEL);
+        }
+    }
+    for (int i = 0; i < n_out && rc == CLI_EXIT_OK; i++) rc = check_output(&out[i], s);
     return rc;
 }
 
@@ -237,6 +289,7 @@ static void free_state(train_state *s)
     nb_free(s->predictions);
     if (s->log) fclose(s->log);
     free(s->settings);
+    free(s->checkpoint_owned);
 }
 
 /* The settings as JSON, saved as the model's "training" metadata and shown
@@ -380,17 +433,9 @@ static int check_args(const arg_command *cmd, train_args *a, train_state *s, nb_
 {
     if (!a->data) return args_usage_error(cmd, "missing --data SOURCE");
     if (!a->spec) return args_usage_error(cmd, "missing --model SPEC");
-    if (nb_spec_check(a->spec) != NB_OK)
-        return args_usage_error(cmd, "--model: %s", nb_last_error());
-    if (a->loss) {
-        int known = 0;
-        for (size_t i = 0; i < sizeof loss_names / sizeof loss_names[0]; i++)
-            known |= strcmp(a->loss, loss_names[i]) == 0;
-        if (!known)
-            return args_usage_error(
-                cmd, "--loss: unknown loss '%s' (softmax_ce, bce, mse, sse, half_sse, sae)",
-                a->loss);
-    }
+    cli_data_options data = data_options(a);
+    int rc = cli_model_check_options(cmd, a->spec, a->loss, &data);
+    if (rc >= 0) return rc;
     if (nb_optimizer_parse(a->optimizer, opt) != NB_OK)
         return args_usage_error(cmd,
                                 "--optimizer: unknown optimizer '%s' (sgd, momentum, nesterov, "
@@ -399,11 +444,13 @@ static int check_args(const arg_command *cmd, train_args *a, train_state *s, nb_
     if (!parse_schedule(a->schedule, schedule))
         return args_usage_error(cmd, "--schedule: unknown schedule '%s' (constant, step, cosine)",
                                 a->schedule);
-    cli_data_options data = data_options(a);
-    int rc = cli_data_check_options(cmd, &data);
+    rc = cli_data_check_options(cmd, &data);
     if (rc >= 0) return rc;
     rc = check_applicable(cmd, *opt, *schedule);
     if (rc >= 0) return rc;
+    if (a->regression && args_seen(cmd, "target-accuracy"))
+        return args_usage_error(cmd, "--target-accuracy needs class labels, but --regression "
+                                     "makes the label a number to fit (use --target-loss)");
     /* The rate the cosine schedule ends at cannot be above the one it starts at. */
     double lr = args_seen(cmd, "lr") ? a->lr : nb_optimizer_defaults(*opt).lr;
     if (args_seen(cmd, "lr-min") && a->lr_min > lr)
@@ -411,7 +458,10 @@ static int check_args(const arg_command *cmd, train_args *a, train_state *s, nb_
                                 args_seen(cmd, "lr") ? "" : " (the default of this optimizer)");
     if (a->patience > 0 && args_seen(cmd, "val") && a->val <= 0)
         return args_usage_error(cmd, "--patience needs a validation part (--val > 0)");
-    if (a->patience > 0 && !args_seen(cmd, "val")) a->val = 0.1;
+    if (a->patience > 0 && !args_seen(cmd, "val")) {
+        a->val = 0.1;
+        a->val_default = 1; /* for a message that names --patience */
+    }
     if (a->checkpoint_every) {
         nb_train_config probe = nb_train_defaults();
         char err[256];
@@ -421,13 +471,9 @@ static int check_args(const arg_command *cmd, train_args *a, train_state *s, nb_
             return args_usage_error(cmd, "%s", err);
     }
     /* Ctrl-C stops after the current batch and saves a checkpoint here. */
-    s->checkpoint =
-        cli_checkpoint_path(a->checkpoint, a->out, s->checkpoint_buf, sizeof s->checkpoint_buf);
-    if (!s->checkpoint) {
-        cli_error(CMD, "--out '%s': the path is too long for a checkpoint name", a->out);
-        return CLI_EXIT_USAGE;
-    }
-    rc = check_files(a, s->checkpoint);
+    s->checkpoint = cli_checkpoint_path(a->checkpoint, a->out, &s->checkpoint_owned);
+    if (!s->checkpoint) return cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "--out");
+    rc = check_files(cmd, a, s);
     return rc == CLI_EXIT_OK ? -1 : rc;
 }
 
@@ -441,8 +487,14 @@ static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
         st = nb_dataset_split(&s->all, 1 - a->val, a->seed + 1, &s->train, &s->val);
         if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_DATA, "validation split");
         if (s->val.count == 0 || s->train.count == 0) {
-            cli_error(CMD, "--val %g of %zu training samples leaves an empty part", a->val,
-                      s->all.count);
+            if (a->val_default)
+                cli_error(CMD,
+                          "--patience needs a validation part, but its default --val %g of %zu "
+                          "training samples leaves an empty part (give a larger --val)",
+                          a->val, s->all.count);
+            else
+                cli_error(CMD, "--val %g of %zu training samples leaves an empty part", a->val,
+                          s->all.count);
             return CLI_EXIT_USAGE;
         }
         nb_dataset_free(&s->all);
@@ -727,8 +779,9 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     nb_train_config config = make_config(cmd, a, opt, schedule);
     if (!a->quiet) print_header(a, s, &config, scale);
     if (a->resume && !a->quiet) fprintf(stderr, "resuming from checkpoint %s\n", a->resume);
+    /* Without a checkpoint to write, Ctrl-C keeps its default action. */
     config.checkpoint_path = s->checkpoint;
-    config.interrupt = &cli_interrupted;
+    if (s->checkpoint) config.interrupt = &cli_interrupted;
     /* A resumed run's log goes on after the epochs it already holds. */
     if (a->log && nb_output_open(a->log, a->resume != NULL, &s->log) != NB_OK) {
         cli_error(CMD, "--log: %s", nb_last_error());
@@ -738,7 +791,7 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     cli_progress_init(&progress, a->quiet, s->train.classes > 0, s->log, a->log);
     config.progress = cli_progress_update;
     config.progress_user = &progress;
-    cli_catch_interrupt();
+    if (s->checkpoint) cli_catch_interrupt();
     nb_status st =
         nb_train(s->model, &s->train, s->val.count ? &s->val : NULL, &config, &s->result);
     cli_progress_finish(&progress);

@@ -69,6 +69,10 @@ static void on_interrupt(int sig)
 void cli_catch_interrupt(void)
 {
     struct sigaction sa;
+    /* SIGINT ignored on entry (a job started with & by a non-interactive
+     * shell) stays ignored, as POSIX programs do: Ctrl-C at the terminal
+     * is not meant for it. */
+    if (sigaction(SIGINT, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) return;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_interrupt;
     sigemptyset(&sa.sa_mask);

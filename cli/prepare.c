@@ -25,6 +25,41 @@ int cli_data_check_options(const arg_command *cmd, const cli_data_options *o)
     return -1;
 }
 
+int cli_model_check_options(const arg_command *cmd, const char *spec, const char *loss,
+                            const cli_data_options *o)
+{
+    int outputs = 0;
+    if (nb_spec_outputs(spec, &outputs) != NB_OK)
+        return args_usage_error(cmd, "--model: %s", nb_last_error());
+    if (!loss) return -1;
+    if (nb_loss_check(loss) != NB_OK) return args_usage_error(cmd, "--loss: %s", nb_last_error());
+    int softmax = strcmp(loss, "softmax_ce") == 0, bce = strcmp(loss, "bce") == 0;
+    nb_scale_kind targets = NB_SCALE_NONE;
+    if (o->scale_targets) nb_scale_parse(o->scale_targets, &targets);
+    if ((softmax || bce) && o->regression)
+        return args_usage_error(cmd,
+                                "--loss %s needs class labels, but --regression makes the label "
+                                "a number to fit (use --loss mse)",
+                                loss);
+    if ((softmax || bce) && targets != NB_SCALE_NONE)
+        return args_usage_error(cmd,
+                                "--scale-targets %s applies to numeric targets, but --loss %s "
+                                "trains on class labels (one-hot class targets are never scaled)",
+                                o->scale_targets, loss);
+    if (softmax && outputs < 2)
+        return args_usage_error(cmd,
+                                "--loss softmax_ce needs one output per class (2 or more), but "
+                                "the last dense layer of --model has 1 unit (for two classes: "
+                                "dense:2, or --loss bce with dense:1)");
+    if (bce && outputs != 1)
+        return args_usage_error(cmd,
+                                "--loss bce needs one output (one logit for two classes), but "
+                                "the last dense layer of --model has %d units (use dense:1, or "
+                                "--loss softmax_ce with one unit per class)",
+                                outputs);
+    return -1;
+}
+
 int cli_data_load(const char *cmd, const cli_data_options *o, nb_dataset *train, nb_dataset *test,
                   nb_scale_kind *scale, nb_scale_kind *target_scale, char *label)
 {

@@ -24,6 +24,14 @@ typedef struct cli_data_options {
  * read: -1 when they are good, else 2 (reported with the usage line). */
 int cli_data_check_options(const arg_command *cmd, const cli_data_options *o);
 
+/* The spec and --loss, and what the loss needs that the spec and the data
+ * options already tell (a softmax over one unit, bce with more than one, a
+ * classifier loss with --regression or --scale-targets), before anything is
+ * read: -1 when all fits, else 2 (reported with the usage line). The data
+ * is checked against the model once loaded (cli_model_build). */
+int cli_model_check_options(const arg_command *cmd, const char *spec, const char *loss,
+                            const cli_data_options *o);
+
 /* Read o->source into its training and test parts and choose the feature
  * and target scaling (targets: NB_SCALE_NONE for classes). On failure the
  * error is reported and its exit code returned (2 for a label or

@@ -39,12 +39,17 @@ static int is_stream(const char *path)
     return stat(path, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode));
 }
 
-const char *cli_checkpoint_path(const char *checkpoint, const char *out, char *buf, size_t size)
+const char *cli_checkpoint_path(const char *checkpoint, const char *out, char **owned)
 {
+    *owned = NULL;
     if (checkpoint) return checkpoint;
     if (!out || is_stream(out)) return "nabla.ckpt";
-    int n = snprintf(buf, size, "%s.ckpt", out);
-    return n >= 0 && (size_t)n < size ? buf : NULL;
+    size_t n = strlen(out);
+    *owned = malloc(n + sizeof ".ckpt");
+    if (!*owned) return NULL;
+    memcpy(*owned, out, n);
+    memcpy(*owned + n, ".ckpt", sizeof ".ckpt");
+    return *owned;
 }
 
 /* Characters a POSIX shell leaves alone in a word. */

@@ -14,9 +14,10 @@
 int cli_checkpoint_every(const char *text, nb_train_config *config, char *err, size_t size);
 
 /* Where a checkpoint goes: --checkpoint FILE, else <--out>.ckpt, else (no
- * --out, or one that is a device or FIFO) nabla.ckpt. The result is
- * checkpoint, or buf (NULL when it is too long). */
-const char *cli_checkpoint_path(const char *checkpoint, const char *out, char *buf, size_t size);
+ * --out, or one that is a device or FIFO) nabla.ckpt. <--out>.ckpt is
+ * allocated and also put in *owned, for the caller to free (else *owned
+ * is NULL); NULL when out of memory. */
+const char *cli_checkpoint_path(const char *checkpoint, const char *out, char **owned);
 
 /* "nabla train --resume PATH" and the other arguments of argv (the
  * subcommand's, argv[0] being "train") except an earlier --resume, each

@@ -512,6 +512,17 @@ nb_status nb_data_open(const char *source, const nb_csv_options *csv, uint64_t s
 nb_status nb_data_open_all(const char *source, const nb_csv_options *csv, uint64_t seed,
                            nb_dataset *out);
 
+/* The files nb_data_open(source, ...) reads, for checks made before it
+ * reads them (an output must not replace one): fn(path, user) for each,
+ * until fn returns nonzero. A CSV file: source itself ("-": /dev/stdin). A
+ * folder of IDX files, given or the one "fashion-mnist" opens (as above):
+ * all eight names a part may have, train-images-idx3-ubyte[.gz],
+ * train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz] and
+ * t10k-labels-idx1-ubyte[.gz], those not there too (a file created there
+ * later would be read). The other built-in sets: none (made in memory). */
+typedef int (*nb_data_file_fn)(const char *path, void *user);
+nb_status nb_data_files(const char *source, nb_data_file_fn fn, void *user);
+
 /* ========================================================= preprocessing */
 
 typedef enum nb_scale_kind {
@@ -567,6 +578,8 @@ typedef struct nb_model nb_model;
 nb_status nb_model_create(const char *spec, int inputs, const char *loss, int batch,
                           nb_model **out);
 void nb_model_free(nb_model *model);
+/* Is loss a loss's name? NB_ERR_NOT_FOUND, listing the names, if not. */
+nb_status nb_loss_check(const char *loss);
 /* The loss for data unless one is named: "softmax_ce" for class labels,
  * "mse" for numeric targets. */
 const char *nb_loss_default(const nb_dataset *data);
@@ -583,6 +596,11 @@ nb_status nb_loss_outputs(const char *loss, const nb_dataset *data, int *outputs
 nb_status nb_model_check_data(const nb_model *model, const nb_dataset *data);
 /* Check a spec without building it; the message names the bad item. */
 nb_status nb_spec_check(const char *spec);
+/* Check a spec as nb_spec_check does and give its outputs: the units of
+ * its last dense layer (0 on an error). What a loss needs of the outputs
+ * (bce one, softmax_ce one per class) can so be checked before any data is
+ * read. */
+nb_status nb_spec_outputs(const char *spec, int *outputs);
 
 nb_graph *nb_model_graph(nb_model *model);
 nb_node nb_model_input(const nb_model *model);
@@ -672,6 +690,10 @@ nb_status nb_output_check(const char *path);
  * a file that standard output or error already writes is written through
  * that descriptor. Close with fclose. */
 nb_status nb_output_open(const char *path, int append, FILE **out);
+/* Can path be read as a model file or checkpoint is: it opens, and it is a
+ * regular file (a FIFO or a device is refused at once, never waited on).
+ * Call it before long work; the message does not name path. */
+nb_status nb_input_check(const char *path);
 /* 1 when writing a would change or destroy b: the same file by device and
  * inode (through symbolic and hard links), or for a name not created yet,
  * the same folder and name. Character devices (/dev/null, a terminal)

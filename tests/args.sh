@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Option values: one strict number parser for every subcommand, exclusive
-# range ends, options that need another setting, and every such usage error
-# exits 2 before any data is read (the data named here does not exist: had
-# it been read first, the exit would be 3 and the message about the file).
+# range ends, options that need another setting, what a loss needs of the
+# spec, and every such usage error exits 2 before any data is read (the data
+# named here does not exist: had it been read first, the exit would be 3 and
+# the message about the file); a --resume checkpoint that cannot be one
+# exits 4, also before.
 # Usage: bash args.sh BUILD_DIR SOURCE_DIR
 . "$(dirname "$0")/lib/cli_test.sh"
 MISSING="$T/missing.csv"
@@ -87,6 +89,44 @@ usage_error "--scale-targets: unknown scaling 'log'" "${train[@]}" --scale-targe
 accepted "${train[@]}" --optimizer nesterov --momentum 0.5 --scale-targets minmax
 accepted "${train[@]}" --optimizer adam --beta1 0 --beta2 0.5 --schedule step --gamma 2 \
     --step-epochs 3
+
+# ----------------------- what a loss needs, known from the options and spec
+usage_error "--loss softmax_ce needs one output per class (2 or more), but the last dense layer of --model has 1 unit" \
+    train --data "$MISSING" --model dense:4,tanh,dense:1 --loss softmax_ce
+usage_error "--loss bce needs one output (one logit for two classes), but the last dense layer of --model has 10 units" \
+    train --data "$MISSING" --model dense:4,tanh,dense:10 --loss bce
+usage_error "--loss softmax_ce needs class labels, but --regression makes the label a number to fit" \
+    "${train[@]}" --regression --loss softmax_ce
+usage_error "--loss bce needs class labels, but --regression makes the label a number to fit" \
+    train --data "$MISSING" --model dense:1 --regression --loss bce
+usage_error "--scale-targets zscore applies to numeric targets, but --loss softmax_ce trains on class labels" \
+    "${train[@]}" --loss softmax_ce --scale-targets zscore
+usage_error "--target-accuracy needs class labels, but --regression makes the label a number to fit" \
+    train --data "$MISSING" --model dense:1 --regression --target-accuracy 0.9
+accepted train --data "$MISSING" --model dense:4,tanh,dense:1 --loss bce
+accepted train --data "$MISSING" --model dense:4,tanh,dense:1 --regression --loss sae
+accepted "${train[@]}" --loss softmax_ce --scale-targets none --target-accuracy 0.9
+
+# --resume FILE that cannot be a checkpoint: exit 4 (as a bad model file)
+# before the data is read, a FIFO never waited on.
+mkfifo "$T/fifo"
+mkdir "$T/folder"
+for ck in "$T/none.ckpt:cannot open: No such file or directory" "$T/fifo:it is a FIFO, not a regular file" \
+    "$T/folder:it is a folder, not a regular file"; do
+    run timeout 60 "$NABLA" "${train[@]}" --resume "${ck%%:*}"
+    if [ "$rc" -eq 4 ] && grep -qF "resuming from checkpoint \"${ck%%:*}\": ${ck#*:}" "$T/err" &&
+        ! grep -qF missing.csv "$T/err"; then
+        pass
+    else
+        fail "--resume ${ck%%:*}: exit $rc, expected 4 before the data: $(head -c 300 "$T/err")"
+    fi
+done
+
+# The --val that --patience brings is named as such when it is too small.
+run "$NABLA" train --data xor --model dense:4,tanh,dense:2 --patience 3
+expect_rc 2 "--patience on xor's 4 samples"
+expect_err "--patience needs a validation part, but its default --val 0.1 of 4 training samples leaves an empty part (give a larger --val)" \
+    "--patience on xor's 4 samples"
 
 # --------------------------------------------------- the number parser
 for bad in " 5" "5 " "0x10" "5.0" "1e2" "5x" "" "+" "5-" "nan"; do

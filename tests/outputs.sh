@@ -104,6 +104,51 @@ run train "${csv[@]}" --report "$work/../$(basename "$work")/d.csv"
 expect "--report by another path to the data" 2 "and --data 'd.csv' are the same file"
 check "the data is byte-identical after every refusal" cmp -s d.csv d.orig
 
+# Every file a data source reads takes part: the four files of an IDX
+# folder, plain or .gz (the names not there yet too: a file created there
+# would be read next time), Fashion-MNIST's under NABLA_DATA_DIR, standard
+# input's file.
+/usr/bin/python3 - <<'EOF'
+import gzip, os, struct
+for folder in ("idxc", "ddir/fashion-mnist"):
+    os.makedirs(folder)
+    for part, n in (("train", 10), ("t10k", 4)):
+        labels = bytes([0, 1] * (n // 2))
+        with open(f"{folder}/{part}-images-idx3-ubyte", "wb") as f:
+            f.write(struct.pack(">IIII", 0x803, n, 2, 2) + bytes(range(4 * n)))
+        with gzip.open(f"{folder}/{part}-labels-idx1-ubyte.gz", "wb") as f:
+            f.write(struct.pack(">II", 0x801, n) + labels)
+EOF
+idx_files() { find idxc ddir -type f | sort | xargs sha256sum; }
+idx_files > idx.sums
+idx_same() { # WHAT: the IDX files are byte-identical, and no file was added
+    check "$1: the IDX files are byte-identical, no work done" \
+        eval '[ "$(idx_files)" = "$(cat idx.sums)" ] && no_work'
+}
+idx=(--data idxc --model dense:8,relu,dense:2 --epochs 1)
+run train "${idx[@]}" --out idxc/train-images-idx3-ubyte --log idxc/t10k-labels-idx1-ubyte.gz
+expect "--out an IDX file of --data FOLDER" 2 "--out 'idxc/train-images-idx3-ubyte' and --data 'idxc' (its file 'idxc/train-images-idx3-ubyte') are the same file: the output would replace the input"
+expect "an IDX clash is a usage error: the usage line" 2 "usage: nabla train"
+idx_same "--out an IDX file"
+run train "${idx[@]}" --out m.st --log ./idxc/../idxc/t10k-labels-idx1-ubyte.gz
+expect "--log a .gz IDX file of --data FOLDER" 2 "--log './idxc/../idxc/t10k-labels-idx1-ubyte.gz' and --data 'idxc' (its file 'idxc/t10k-labels-idx1-ubyte.gz')"
+run train "${idx[@]}" --report idxc/train-labels-idx1-ubyte
+expect "--report an IDX name not there yet (the .gz is)" 2 "(its file 'idxc/train-labels-idx1-ubyte')"
+run train "${idx[@]}" --checkpoint idxc/t10k-images-idx3-ubyte.gz
+expect "--checkpoint an IDX .gz name not there yet" 2 "(its file 'idxc/t10k-images-idx3-ubyte.gz')"
+idx_same "IDX names not there yet"
+run train "${idx[@]}" --out idxc/train-images-idx3-ubyte.st --log idxc/m.log --quiet
+check "other names in an IDX folder are outputs like any ($rc)" [ "$rc" -eq 0 ]
+rm -f idxc/train-images-idx3-ubyte.st idxc/m.log
+NABLA_DATA_DIR=$work/ddir run train --data fashion-mnist --model dense:8,relu,dense:10 \
+    --epochs 1 --out ddir/fashion-mnist/t10k-labels-idx1-ubyte.gz
+expect "--out a Fashion-MNIST file under NABLA_DATA_DIR" 2 "--out 'ddir/fashion-mnist/t10k-labels-idx1-ubyte.gz' and --data 'fashion-mnist' (its file '$work/ddir/fashion-mnist/t10k-labels-idx1-ubyte.gz')"
+idx_same "--out a Fashion-MNIST file"
+timeout 120 "$nabla" train --data - --model dense:2 --epochs 1 --out d.csv < d.csv > out 2> err
+rc=$?
+expect "--out the file standard input reads (--data -)" 2 "--out 'd.csv' and --data '-' (its file '/dev/stdin') are the same file"
+check "--data - < d.csv --out d.csv: the data is byte-identical, no work done" eval 'cmp -s d.csv d.orig && no_work'
+
 run train "${quick[@]}" --out m.st --report ./m.st
 expect "--out and --report name one new file" 2 "--out 'm.st' and --report './m.st' are the same file"
 run train "${quick[@]}" --out m.st --log m.st.ckpt
@@ -224,6 +269,27 @@ expect "an --out name too long for its temporary file: refused before training" 
 check "the long name: no work done" no_work
 run train "${quick[@]}" --report "$long"
 expect "a --report name too long for its temporary file" 5 "--report: cannot write"
+# A path too long as a whole (a deep folder): exit 5 before training, the
+# limit named, the path shortened to its first and last 60 bytes. The
+# implicit Ctrl-C checkpoint <--out>.ckpt alone too long is only a warning
+# (Ctrl-C then ends the run at once), and the run trains and saves.
+deep=deep
+for _ in $(seq 20); do deep="$deep/$(printf 'a%.0s' $(seq 200))"; done # 4024 bytes
+mkdir -p "$deep"
+name80=$(printf 'm%.0s' $(seq 80))
+path="$deep/$name80" # 4105 bytes
+run train "${quick[@]}" --out "$path"
+exact "an --out path over the limit: exit 5 up front, the limit, the path shortened" 5 \
+    "nabla train: --out: cannot write \"${path:0:60}...${path: -60}\": the path is too long (4105 bytes, at most 4095)"
+check "an --out path over the limit: no work done" no_work
+path="$deep/${name80:0:60}" # 4085 bytes: its temporary file's name is one too many
+run train "${quick[@]}" --out "$path"
+exact "an --out path too long for its temporary file" 5 \
+    "nabla train: --out: cannot write \"${path:0:60}...${path: -60}\": the path is too long for its temporary file (4096 bytes, at most 4095)"
+name59=${name80:0:59}
+run train "${quick[@]}" --out "$deep/$name59" --quiet
+check "only the Ctrl-C checkpoint <--out>.ckpt too long: a warning, the model saved ($rc)" \
+    eval '[ "$rc" -eq 0 ] && [ -s "$deep/$name59" ] && grep -q "warning: the Ctrl-C checkpoint: cannot write .*: the path is too long for its temporary file (4100 bytes, at most 4095); Ctrl-C will save none" err'
 
 # IDX files whose test part has a label the training part lacks.
 /usr/bin/python3 - <<'EOF'

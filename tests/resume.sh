@@ -69,7 +69,10 @@ held() {
     local n=$1 out=$2 err=$3
     shift 3
     rm -f hold-file
-    NABLA_TEST_HOLD_AT_BATCH=$n NABLA_TEST_HOLD_FILE=hold-file "$nabla" train "$@" > "$out" 2> "$err" &
+    # env: the default action for SIGINT, which a job started with & by a
+    # script inherits ignored (and nabla then leaves ignored).
+    NABLA_TEST_HOLD_AT_BATCH=$n NABLA_TEST_HOLD_FILE=hold-file env --default-signal=INT \
+        "$nabla" train "$@" > "$out" 2> "$err" &
     pid=$!
 }
 # hold_says TEXT: wait until the held run's hold-file says TEXT; 1 if the

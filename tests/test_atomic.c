@@ -208,6 +208,22 @@ static void test_collide(void **state)
     assert_int_equal(nb_files_collide(NULL, in_dir("a")), 0);
 }
 
+/* A model or checkpoint to read: a regular file, never waited on. */
+static void test_input_check(void **state)
+{
+    (void)state;
+    write_text(in_dir("in"), "x");
+    assert_ok(nb_input_check(in_dir("in")));
+    assert_int_equal(nb_input_check(in_dir("none")), NB_ERR_IO);
+    assert_non_null(strstr(nb_last_error(), "No such file"));
+    assert_int_equal(mkfifo(in_dir("in-fifo"), 0600), 0);
+    assert_int_equal(nb_input_check(in_dir("in-fifo")), NB_ERR_IO);
+    assert_non_null(strstr(nb_last_error(), "it is a FIFO, not a regular file"));
+    assert_int_equal(nb_input_check(dir), NB_ERR_IO);
+    assert_non_null(strstr(nb_last_error(), "it is a folder"));
+    assert_int_equal(nb_input_check(NULL), NB_ERR_ARGUMENT);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/nabla-atomic-XXXXXX");
@@ -220,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_device),
         cmocka_unit_test(test_output_open),
         cmocka_unit_test(test_collide),
+        cmocka_unit_test(test_input_check),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];

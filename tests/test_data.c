@@ -745,6 +745,63 @@ static void test_data_open_test_classes_in_training(void **state)
     nb_dataset_free(&te);
 }
 
+/* nb_data_files: the paths seen, one string. */
+static int list_file(const char *path, void *user)
+{
+    char *seen = user;
+    size_t used = strlen(seen);
+    snprintf(seen + used, 4096 - used, "%s;", path);
+    return 0;
+}
+
+static int stop_at_first(const char *path, void *user)
+{
+    (void)path;
+    ++*(int *)user;
+    return 1;
+}
+
+static void test_data_files(void **state)
+{
+    (void)state;
+    static char seen[4096], want[4096];
+    /* An IDX folder: its eight names, there or not. */
+    seen[0] = '\0';
+    assert_ok(nb_data_files(temp_dir, list_file, seen));
+    static const char *const names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    want[0] = '\0';
+    for (int i = 0; i < 4; i++) {
+        size_t used = strlen(want);
+        snprintf(want + used, sizeof want - used, "%s/%s;%s/%s.gz;", temp_dir, names[i], temp_dir,
+                 names[i]);
+    }
+    assert_string_equal(seen, want);
+    int calls = 0;
+    assert_ok(nb_data_files(temp_dir, stop_at_first, &calls));
+    assert_int_equal(calls, 1);
+    /* fashion-mnist: the folder nb_data_open would read. */
+    const char *old = getenv("NABLA_DATA_DIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("NABLA_DATA_DIR", temp_dir, 1);
+    seen[0] = '\0';
+    assert_ok(nb_data_files("fashion-mnist", list_file, seen));
+    assert_string_equal(seen, want);
+    if (saved)
+        setenv("NABLA_DATA_DIR", saved, 1);
+    else
+        unsetenv("NABLA_DATA_DIR");
+    free(saved);
+    /* A CSV file, standard input, the sets made in memory. */
+    seen[0] = '\0';
+    assert_ok(nb_data_files("some.csv", list_file, seen));
+    assert_ok(nb_data_files("-", list_file, seen));
+    assert_ok(nb_data_files("spiral", list_file, seen));
+    assert_ok(nb_data_files("xor", list_file, seen));
+    assert_string_equal(seen, "some.csv;/dev/stdin;");
+    assert_int_equal(nb_data_files(NULL, list_file, seen), NB_ERR_ARGUMENT);
+}
+
 /* Allocation sizes, to show that claimed sizes are not allocated. */
 static size_t biggest_alloc;
 
@@ -1500,6 +1557,7 @@ int main(void)
         cmocka_unit_test(test_scaler_large_offset),
         cmocka_unit_test(test_scale_names_and_one_hot),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_data_files),
     };
     return cmocka_run_group_tests(tests, make_temp_dir, remove_temp_dir);
 }

@@ -92,6 +92,23 @@ static void test_spec_invalid(void **state)
     free(longspec);
 }
 
+/* The outputs a spec gives, known before any data: the last dense layer's. */
+static void test_spec_outputs(void **state)
+{
+    (void)state;
+    int outputs = -1;
+    assert_ok(nb_spec_outputs("dense:100,relu,dense:10", &outputs));
+    assert_int_equal(outputs, 10);
+    assert_ok(nb_spec_outputs(" dense:3 , tanh , dense:1 ", &outputs));
+    assert_int_equal(outputs, 1);
+    assert_ok(nb_spec_outputs("dense:7", &outputs));
+    assert_int_equal(outputs, 7);
+    assert_int_equal(nb_spec_outputs("dense:3,relu", &outputs), NB_ERR_FORMAT);
+    assert_int_equal(outputs, 0);
+    assert_non_null(strstr(nb_last_error(), "end with a dense"));
+    assert_int_equal(nb_spec_outputs("dense:3", NULL), NB_ERR_ARGUMENT);
+}
+
 /* ------------------------------------------------------------- building */
 
 static void assert_shape(nb_graph *g, nb_node node, nb_shape want)
@@ -387,6 +404,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_valid),
         cmocka_unit_test(test_spec_invalid),
+        cmocka_unit_test(test_spec_outputs),
         cmocka_unit_test(test_create_shapes),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_set_batch_keeps_params),

@@ -36,42 +36,52 @@ static int is_data_file(const char *path)
     return strcmp(path, "-") == 0 || (stat(path, &s) == 0 && !S_ISDIR(s.st_mode));
 }
 
+/* The IDX files of a folder, as MNIST and Fashion-MNIST ship them: an
+ * images and a labels file for the training part (train-*) and for the
+ * test part (t10k-*), each plain or with GZ_SUFFIX. The one list of the
+ * names: loading and nb_data_files both use it. */
+#define GZ_SUFFIX ".gz"
+enum { IDX_TRAIN, IDX_TEST, IDX_PARTS };
+static const char *const idx_names[IDX_PARTS][2] = {
+    {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"},
+    {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"},
+};
+
 /* dir/name or dir/name.gz, whichever exists; NB_ERR_NOT_FOUND if neither,
  * and both is ambiguous (they may differ): NB_ERR_FORMAT naming both. */
 static nb_status idx_path(const char *dir, const char *name, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n + 3 >= size)
+    if (n < 0 || (size_t)n + sizeof GZ_SUFFIX > size)
         return nb_error(NB_ERR_LIMIT, "%s: directory path too long", dir);
     int plain = is_file(buf);
-    memcpy(buf + n, ".gz", 4);
+    memcpy(buf + n, GZ_SUFFIX, sizeof GZ_SUFFIX);
     int gz = is_file(buf);
     if (plain && gz)
         return nb_error(NB_ERR_FORMAT,
-                        "%s: both %s and %s.gz are there: which one to read is ambiguous; "
+                        "%s: both %s and %s" GZ_SUFFIX
+                        " are there: which one to read is ambiguous; "
                         "remove one",
                         dir, name, name);
     if (plain) buf[n] = '\0';
     if (plain || gz) return NB_OK;
-    return nb_error(NB_ERR_NOT_FOUND, "%s: neither %s nor %s.gz found", dir, name, name);
+    return nb_error(NB_ERR_NOT_FOUND, "%s: neither %s nor %s" GZ_SUFFIX " found", dir, name, name);
 }
 
-static nb_status load_idx_part(const char *dir, const char *prefix, nb_dataset *out)
+static nb_status load_idx_part(const char *dir, int part, nb_dataset *out)
 {
-    char images[4096], labels[4096], name[64];
-    snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
-    nb_status st = idx_path(dir, name, images, sizeof images);
+    char images[4096], labels[4096];
+    nb_status st = idx_path(dir, idx_names[part][0], images, sizeof images);
     if (st) return st;
-    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
-    if ((st = idx_path(dir, name, labels, sizeof labels))) return st;
+    if ((st = idx_path(dir, idx_names[part][1], labels, sizeof labels))) return st;
     return nb_load_idx(images, labels, out);
 }
 
 /* train-* for training, t10k-* for testing, as MNIST and Fashion-MNIST ship. */
 static nb_status open_idx_dir(const char *dir, nb_dataset *train, nb_dataset *test)
 {
-    nb_status st = load_idx_part(dir, "train", train);
-    if (!st) st = load_idx_part(dir, "t10k", test);
+    nb_status st = load_idx_part(dir, IDX_TRAIN, train);
+    if (!st) st = load_idx_part(dir, IDX_TEST, test);
     if (!st && train->features != test->features)
         st = nb_error(NB_ERR_FORMAT, "%s: training samples have %d values, test samples %d", dir,
                       train->features, test->features);
@@ -86,17 +96,23 @@ static nb_status name_fashion(nb_dataset *d)
     return nb_data_copy_names((char *const *)fashion_names, 10, &d->class_names);
 }
 
+/* $NABLA_DATA_DIR/fashion-mnist, or the files right in $NABLA_DATA_DIR,
+ * else the installed package's folder. */
+static void fashion_dir(char *dir, size_t size)
+{
+    const char *env = getenv("NABLA_DATA_DIR");
+    if (env && *env) {
+        snprintf(dir, size, "%s/fashion-mnist", env);
+        if (!is_dir(dir)) snprintf(dir, size, "%s", env);
+    } else {
+        snprintf(dir, size, "%s", DEFAULT_FASHION_DIR);
+    }
+}
+
 static nb_status open_fashion(nb_dataset *train, nb_dataset *test)
 {
     char dir[4096];
-    const char *env = getenv("NABLA_DATA_DIR");
-    if (env && *env) {
-        /* $NABLA_DATA_DIR/fashion-mnist, or the files right in $NABLA_DATA_DIR. */
-        snprintf(dir, sizeof dir, "%s/fashion-mnist", env);
-        if (!is_dir(dir)) snprintf(dir, sizeof dir, "%s", env);
-    } else {
-        snprintf(dir, sizeof dir, "%s", DEFAULT_FASHION_DIR);
-    }
+    fashion_dir(dir, sizeof dir);
     if (!is_dir(dir))
         return nb_error(NB_ERR_NOT_FOUND,
                         "fashion-mnist: directory %s not found (install dataset-fashion-mnist or "
@@ -149,6 +165,39 @@ static int is_builtin(const char *source)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(source, names[i]) == 0) return 1;
     return 0;
+}
+
+/* fn(dir/name) and fn(dir/name.gz) for every IDX name, whether the file
+ * exists or not (one created later would be read), until fn says stop. */
+static nb_status idx_files(const char *dir, nb_data_file_fn fn, void *user)
+{
+    size_t size = strlen(dir) + 64; /* "/", the longest name, GZ_SUFFIX */
+    char *path = nb_malloc(size);
+    if (!path) return nb_error(NB_ERR_MEMORY, "%s: out of memory", dir);
+    int stop = 0;
+    for (int part = 0; part < IDX_PARTS && !stop; part++)
+        for (int k = 0; k < 2 && !stop; k++) {
+            int len = snprintf(path, size, "%s/%s", dir, idx_names[part][k]);
+            stop = fn(path, user) != 0;
+            memcpy(path + len, GZ_SUFFIX, sizeof GZ_SUFFIX);
+            if (!stop) stop = fn(path, user) != 0;
+        }
+    nb_free(path);
+    return NB_OK;
+}
+
+nb_status nb_data_files(const char *source, nb_data_file_fn fn, void *user)
+{
+    if (!source || !fn) return nb_error(NB_ERR_ARGUMENT, "nb_data_files: source or fn is NULL");
+    if (strcmp(source, "fashion-mnist") == 0) {
+        char dir[4096];
+        fashion_dir(dir, sizeof dir);
+        return idx_files(dir, fn, user);
+    }
+    if (is_builtin(source)) return NB_OK; /* made in memory */
+    if (is_dir(source)) return idx_files(source, fn, user);
+    fn(strcmp(source, "-") == 0 ? "/dev/stdin" : source, user);
+    return NB_OK;
 }
 
 /* Options that only CSV data has are refused for another source, unless

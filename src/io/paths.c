@@ -24,6 +24,18 @@ const char *nb_file_kind(mode_t mode)
     return "a regular file";
 }
 
+/* A path for a message: whole, or when long (a deep folder, say) its first
+ * and last SHORT_PART bytes around "...", so that the reason after it
+ * stays readable. */
+#define SHORT_PART 60
+static const char *short_path(const char *path, char *buf, size_t size)
+{
+    size_t n = strlen(path);
+    if (n <= 2 * SHORT_PART + 3 || size < 2 * SHORT_PART + 4) return path;
+    snprintf(buf, size, "%.*s...%s", SHORT_PART, path, path + n - SHORT_PART);
+    return buf;
+}
+
 static char *copy(const char *s, size_t n)
 {
     char *out = nb_malloc(n + 1);
@@ -82,6 +94,23 @@ static nb_status follow_links(const char *path, char **out)
     return nb_error(NB_ERR_MEMORY, "out of memory following symbolic links");
 }
 
+/* ENAMETOOLONG, with the limit that was passed: the whole path's, else
+ * the longest name in it (limits.h's, as the folder may not exist). */
+static nb_status too_long(const char *path)
+{
+    size_t n = strlen(path), longest = 0;
+    if (n >= PATH_MAX)
+        return nb_error(NB_ERR_LIMIT, "the path is too long (%zu bytes, at most %d)", n,
+                        PATH_MAX - 1);
+    for (const char *p = path; *p;) {
+        size_t len = strcspn(p, "/");
+        if (len > longest) longest = len;
+        p += len + (p[len] == '/');
+    }
+    return nb_error(NB_ERR_LIMIT, "a name in the path is too long (%zu bytes, at most %d)", longest,
+                    NAME_MAX);
+}
+
 void nb_out_free(nb_out_target *t)
 {
     nb_free(t->name);
@@ -107,6 +136,8 @@ nb_status nb_out_resolve(const char *path, nb_out_target *out)
         out->kind = NB_OUT_REGULAR;
     } else if (errno == ENOENT) {
         out->kind = NB_OUT_NEW;
+    } else if (errno == ENAMETOOLONG) {
+        return too_long(path);
     } else {
         return nb_error(NB_ERR_IO, "%s", strerror(errno));
     }
@@ -116,8 +147,11 @@ nb_status nb_out_resolve(const char *path, nb_out_target *out)
      * a deleted file, say, cannot be replaced. */
     struct stat found;
     if (stat(out->name, &found) != 0 || found.st_dev != out->now.st_dev ||
-        found.st_ino != out->now.st_ino)
-        return nb_error(NB_ERR_IO, "cannot find the name it is stored under (\"%s\")", out->name);
+        found.st_ino != out->now.st_ino) {
+        char shorter[2 * SHORT_PART + 4];
+        return nb_error(NB_ERR_IO, "cannot find the name it is stored under (\"%s\")",
+                        short_path(out->name, shorter, sizeof shorter));
+    }
     return NB_OK;
 }
 
@@ -131,10 +165,13 @@ nb_status nb_out_check_folder(const nb_out_target *t)
     const char *base = strrchr(t->name, '/');
     base = base ? base + 1 : t->name;
     long name_max = 0;
+    char shorter[2 * SHORT_PART + 4];
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        result = nb_error(NB_ERR_IO, "the folder \"%s\" does not exist", dir);
+        result = nb_error(NB_ERR_IO, "the folder \"%s\" does not exist",
+                          short_path(dir, shorter, sizeof shorter));
     } else if (access(dir, W_OK | X_OK) != 0) {
-        result = nb_error(NB_ERR_IO, "the folder \"%s\" is not writable: %s", dir, strerror(errno));
+        result = nb_error(NB_ERR_IO, "the folder \"%s\" is not writable: %s",
+                          short_path(dir, shorter, sizeof shorter), strerror(errno));
     } else {
         name_max = pathconf(dir, _PC_NAME_MAX);
         if (name_max <= 0) name_max = 255;
@@ -170,7 +207,10 @@ nb_status nb_output_check(const char *path)
         st = nb_error(NB_ERR_IO, "%s", strerror(errno));
     if (st == NB_OK) st = nb_out_check_folder(&t);
     nb_out_free(&t);
-    return st == NB_OK ? NB_OK : nb_error_prefix(st, "cannot write \"%s\"", path ? path : "");
+    char shorter[2 * SHORT_PART + 4];
+    return st == NB_OK ? NB_OK
+                       : nb_error_prefix(st, "cannot write \"%s\"",
+                                         path ? short_path(path, shorter, sizeof shorter) : "");
 }
 
 /* ------------------------------------------------------ stream outputs */
@@ -245,7 +285,10 @@ nb_status nb_output_open(const char *path, int append, FILE **out)
     if (st == NB_OK && !(*out = fdopen(fd, "w"))) st = nb_error(NB_ERR_IO, "%s", strerror(errno));
     if (st != NB_OK && fd >= 0) close(fd);
     nb_out_free(&t);
-    return st == NB_OK ? NB_OK : nb_error_prefix(st, "cannot write \"%s\"", path ? path : "");
+    char shorter[2 * SHORT_PART + 4];
+    return st == NB_OK ? NB_OK
+                       : nb_error_prefix(st, "cannot write \"%s\"",
+                                         path ? short_path(path, shorter, sizeof shorter) : "");
 }
 
 /* ------------------------------------------------------ same file */
@@ -330,4 +373,13 @@ nb_status nb_open_regular(const char *path, FILE **out)
         result = nb_error(NB_ERR_IO, "cannot open: %s", strerror(errno));
     if (result != NB_OK) close(fd);
     return result;
+}
+
+nb_status nb_input_check(const char *path)
+{
+    if (!path || !path[0]) return nb_error(NB_ERR_ARGUMENT, "no path");
+    FILE *f = NULL;
+    nb_status st = nb_open_regular(path, &f);
+    if (f) fclose(f);
+    return st;
 }

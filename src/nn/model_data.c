@@ -6,6 +6,13 @@
 
 #include <string.h>
 
+nb_status nb_loss_check(const char *loss)
+{
+    nb_loss_kind kind;
+    if (!loss) return nb_error(NB_ERR_ARGUMENT, "no loss name (NULL)");
+    return nb_loss_parse(loss, &kind);
+}
+
 const char *nb_loss_default(const nb_dataset *data)
 {
     return data && data->classes > 0 ? "softmax_ce" : "mse";

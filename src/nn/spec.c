@@ -135,3 +135,13 @@ nb_status nb_spec_check(const char *spec)
     nb_spec parsed;
     return nb_spec_parse(spec, &parsed);
 }
+
+nb_status nb_spec_outputs(const char *spec, int *outputs)
+{
+    if (!outputs) return nb_error(NB_ERR_ARGUMENT, "nb_spec_outputs: outputs is NULL");
+    *outputs = 0;
+    nb_spec parsed;
+    nb_status st = nb_spec_parse(spec, &parsed);
+    if (st == NB_OK) *outputs = parsed.outputs;
+    return st;
+}
