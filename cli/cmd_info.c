@@ -14,8 +14,8 @@ static const char help[] =
     "usage: nabla info MODEL [--json]\n"
     "\n"
     "Show a model file: layer spec, loss, inputs, outputs, parameter count, every\n"
-    "tensor with its shape, the scaler, class names, and the training settings and\n"
-    "test metrics saved by 'nabla train'.\n"
+    "tensor with its shape, the scaler, class names, the training settings and\n"
+    "test metrics saved by 'nabla train', and every other metadata key.\n"
     "\n"
     "  --json   print one JSON object instead\n"
     "\n"
@@ -33,7 +33,8 @@ static void print_value(const cJSON *it)
     }
     char *text = cJSON_PrintUnformatted(it);
     if (text && strlen(text) > 80 && (cJSON_IsArray(it) || cJSON_IsObject(it)))
-        printf("(%d entries; see --json)", cJSON_GetArraySize(it));
+        printf("(%d %s; see --json)", cJSON_GetArraySize(it),
+               nb_plural(cJSON_GetArraySize(it), "entry", "entries"));
     else
         fputs(text ? nb_escape(buf, sizeof buf, text) : "?", stdout);
     free(text);
@@ -60,6 +61,45 @@ static void print_members(const char *title, const cJSON *obj)
     }
 }
 
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The metadata keys besides "training" and "metrics" (set with
+ * nb_model_set_meta), as one object of key -> parsed value, keys sorted;
+ * NULL when there are none or out of memory (*oom set). */
+static cJSON *other_metadata(const nb_model *model, int *oom)
+{
+    int count = nb_model_meta_count(model), n = 0;
+    *oom = 0;
+    if (count == 0) return NULL;
+    const char **keys = malloc((size_t)count * sizeof *keys);
+    cJSON *all = cJSON_CreateObject();
+    if (!keys || !all) goto fail;
+    for (int i = 0; i < count; i++) {
+        const char *key = nb_model_meta_key(model, i);
+        if (strcmp(key, "training") != 0 && strcmp(key, "metrics") != 0) keys[n++] = key;
+    }
+    qsort(keys, (size_t)n, sizeof *keys, by_text);
+    for (int i = 0; i < n; i++) {
+        cJSON *v = cli_model_meta_json(model, keys[i]);
+        if (!v || !cJSON_AddItemToObject(all, keys[i], v)) {
+            cJSON_Delete(v);
+            goto fail;
+        }
+    }
+    free(keys);
+    if (n > 0) return all;
+    cJSON_Delete(all);
+    return NULL;
+fail:
+    free(keys);
+    cJSON_Delete(all);
+    *oom = 1;
+    return NULL;
+}
+
 static int run(const char *path, int json)
 {
     nb_model *model = NULL;
@@ -73,7 +113,9 @@ static int run(const char *path, int json)
     int classes = nb_model_class_count(model);
     cJSON *training = cli_model_meta_json(model, "training");
     cJSON *metrics = cli_model_meta_json(model, "metrics");
-    cJSON *j = cJSON_CreateObject();
+    int oom;
+    cJSON *other = other_metadata(model, &oom);
+    cJSON *j = oom ? NULL : cJSON_CreateObject();
     if (!j) {
         rc = cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, NULL);
         goto done;
@@ -104,6 +146,7 @@ static int run(const char *path, int json)
     if (json) {
         if (training) cJSON_AddItemReferenceToObject(j, "training", training);
         if (metrics) cJSON_AddItemReferenceToObject(j, "metrics", metrics);
+        if (other) cJSON_AddItemReferenceToObject(j, "metadata", other);
         char *text = cJSON_PrintUnformatted(j);
         if (!text) {
             rc = cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, NULL);
@@ -120,7 +163,9 @@ static int run(const char *path, int json)
         printf("outputs     %d\n", nb_model_outputs(model));
         printf("parameters  %zu\n", params);
         printf("scale       %s", scale);
-        if (scaler && scaler->kind != NB_SCALE_NONE) printf(" (%d features)", scaler->features);
+        if (scaler && scaler->kind != NB_SCALE_NONE)
+            printf(" (%d %s)", scaler->features,
+                   nb_plural(scaler->features, "feature", "features"));
         putchar('\n');
         if (classes > 0) {
             printf("classes     %d:", classes);
@@ -140,12 +185,14 @@ static int run(const char *path, int json)
         }
         print_members("training", training);
         print_members("metrics", metrics);
+        print_members("metadata", other);
     }
     if (fflush(stdout) != 0) rc = CLI_EXIT_OUTPUT;
 done:
     cJSON_Delete(j);
     cJSON_Delete(training);
     cJSON_Delete(metrics);
+    cJSON_Delete(other);
     nb_model_free(model);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* Shared pieces of the nabla command (see cli.h). */
 #include "cli.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -240,7 +241,8 @@ static void put_cell(FILE *out, const char *s, int width)
 
 void cli_metrics_print(FILE *out, const nb_metrics *m, char *const *names)
 {
-    fprintf(out, "test: %zu samples, loss %.6g", m->samples, m->loss);
+    fprintf(out, "test: %zu %s, loss %.6g", m->samples,
+            nb_plural((long long)m->samples, "sample", "samples"), m->loss);
     if (m->accuracy >= 0) fprintf(out, ", accuracy %.2f%%", 100.0 * m->accuracy);
     if (m->classes == 0 && isfinite(m->r2))
         fprintf(out, ", MAE %.6g, RMSE %.6g, R\u00b2 %.4f", m->mae, m->rmse, m->r2);

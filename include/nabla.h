@@ -116,9 +116,11 @@ typedef struct nb_rng {
 
 void nb_rng_seed(nb_rng *rng, uint64_t seed);
 uint64_t nb_rng_next(nb_rng *rng);
-double nb_rng_uniform(nb_rng *rng);             /* [0, 1) */
-double nb_rng_normal(nb_rng *rng);              /* mean 0, deviation 1 */
-uint64_t nb_rng_below(nb_rng *rng, uint64_t n); /* [0, n), unbiased */
+double nb_rng_uniform(nb_rng *rng); /* [0, 1) */
+double nb_rng_normal(nb_rng *rng);  /* mean 0, deviation 1 */
+/* [0, n), unbiased. n = 0 (an empty range) returns 0 and leaves the
+ * state as it was: check n first where 0 is not a valid pick. */
+uint64_t nb_rng_below(nb_rng *rng, uint64_t n);
 void nb_rng_shuffle(nb_rng *rng, int *items, size_t count);
 
 /* ================================================================= graph */
@@ -642,21 +644,32 @@ const nb_scaler *nb_model_scaler(const nb_model *model);
  * classifiers. */
 nb_status nb_model_set_target_scaler(nb_model *model, const nb_scaler *scaler);
 const nb_scaler *nb_model_target_scaler(const nb_model *model); /* NULL if none */
-/* Class names: 1 to NB_LABEL_NAME_MAX - 1 bytes, no control characters
- * (C0, DEL, C1), no two alike. count is the number of classes: outputs for
- * softmax_ce, 2 for bce; for a regression loss, outputs (one-hot targets:
- * the model becomes a classifier); NULL or 0 clears them. */
+/* Class names: 1 to NB_LABEL_NAME_MAX - 1 bytes of UTF-8 that prints as
+ * itself: no control character (C0, DEL, C1), no invisible or format
+ * character (bidi controls, zero-width characters, U+FEFF, ...: the list in
+ * docs/model-format.md), no space at either end; no two alike. Text in
+ * another encoding (a Latin-1 CSV's labels) is refused: convert it to
+ * UTF-8. count is the number of classes: outputs for softmax_ce, 2 for
+ * bce; for a regression loss, outputs (one-hot targets: the model becomes a
+ * classifier); NULL or 0 clears them. */
 nb_status nb_model_set_class_names(nb_model *model, char *const *names, int count);
 const char *nb_model_class_name(const nb_model *model, int index); /* NULL if none */
 int nb_model_class_count(const nb_model *model);                   /* named classes */
 /* Free-form JSON values kept in the file's metadata ("training",
  * "metrics"); json must be valid JSON text with nothing after it, no
- * object key twice and no \u0000 in a string; a key has no control
+ * object key twice and no \u0000 in a string; json NULL removes the key.
+ * A key is 1 to 63 bytes of UTF-8 with no control, invisible or format
  * character. "training" (read back by nabla eval and predict) is an object
- * whose "label" is a string, "regression" true or false and "seed" a whole
- * number in [0, 2^53] or a decimal string in [0, 2^64 - 1]. */
+ * whose "label" is a string of 1 to NB_LABEL_NAME_MAX - 1 bytes that would
+ * pass as a class name (eval and predict quote it), "regression" true or
+ * false and "seed" a whole number in [0, 2^53] or a decimal string in
+ * [0, 2^64 - 1]. */
 nb_status nb_model_set_meta(nb_model *model, const char *key, const char *json);
 const char *nb_model_meta(const nb_model *model, const char *key); /* NULL if unset */
+/* The keys set, index 0 to count - 1, in no set order (setting or
+ * removing a key may move others); NULL for an index out of range. */
+int nb_model_meta_count(const nb_model *model);
+const char *nb_model_meta_key(const nb_model *model, int index);
 
 /* =========================================================== model files */
 

@@ -18,8 +18,10 @@ nb_status nb_error(nb_status status, const char *fmt, ...) NB_PRINTF(2, 3);
 nb_status nb_error_prefix(nb_status status, const char *fmt, ...) NB_PRINTF(2, 3);
 
 /* Text read from a file, made safe to quote in a message or print: a
- * control character (C0, DEL, C1, line separators, bidi overrides) is
- * written as \n, \t, \r, \xNN or \uNNNN, a byte that is not UTF-8 as
+ * control character (C0, DEL, C1) is written as \n, \t, \r, \xNN or
+ * \uNNNN, an invisible or format character (line separators, bidi
+ * controls, zero-width characters, the byte-order mark, variation
+ * selectors, tags) as \uNNNN or \UNNNNNNNN, a byte that is not UTF-8 as
  * \xNN (a backslash and a quote are kept: JSON text stays readable); text
  * that does not fit in size bytes ends in "...". Returns buf (always
  * NUL-terminated; text NULL reads as ""). A crafted name can then neither
@@ -32,6 +34,24 @@ const char *nb_escape_len(char *buf, size_t size, const char *text, size_t len);
 #define NB_ESCAPE_ALL ((size_t)-1)
 /* A buffer size for one quoted name (a longer one ends in "..."). */
 #define NB_ESCAPE_SIZE 100
+
+/* Why text would not print as itself, or NULL when it does: a byte that
+ * is not UTF-8, a control character (C0, DEL, C1) or an invisible or format
+ * character (the ones nb_escape writes as \uNNNN: bidi controls, zero-width
+ * characters, line separators, ...); with name set also a space (U+0020 or
+ * another Unicode space) at either end. The reason ("has the invisible or
+ * format character U+202E at byte 3") goes into buf (NB_TEXT_PROBLEM_SIZE
+ * bytes); the caller names the text. For names and labels that are printed
+ * raw as output or compared by eye. */
+const char *nb_text_problem(char *buf, size_t size, const char *text, int name);
+#define NB_TEXT_PROBLEM_SIZE 96
+
+/* The word for count things: one when count is 1, else many
+ * ("%d %s", n, nb_plural(n, "epoch", "epochs")). */
+static inline const char *nb_plural(long long count, const char *one, const char *many)
+{
+    return count == 1 ? one : many;
+}
 
 /* Replace path atomically with what write puts into f (a temporary file
  * beside path, flushed, synced and renamed over it); on any failure the
@@ -159,12 +179,16 @@ struct nb_graph {
 
 /* An op: one const table of functions. infer checks the inputs' shapes,
  * sets node->shape and node->work_count and returns a status with a message
- * that names the op, the node and the shapes. backward adds the gradient of
- * node into the gradients of its inputs that have one. */
+ * that names the op, the node and the shapes. check (NULL: any values do)
+ * runs before each forward and refuses input values that have no meaning
+ * (a class index that is not a class), naming the node, row and value.
+ * backward adds the gradient of node into the gradients of its inputs that
+ * have one. */
 struct nb_op_def {
     const char *name;
     int arity;
     nb_status (*infer)(nb_graph *g, nb_node_rec *node);
+    nb_status (*check)(nb_graph *g, const nb_node_rec *node);
     void (*forward)(nb_graph *g, nb_node_rec *node);
     void (*backward)(nb_graph *g, nb_node_rec *node);
     /* backward overwrites, rather than adds to, the gradient of an input

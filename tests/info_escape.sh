@@ -1,8 +1,11 @@
 #!/bin/bash
-# nabla info prints what a model file holds: a metadata key or value with a
-# control character (ESC, BEL, a C1 CSI, a newline) or a byte that is not
-# UTF-8 comes out escaped, never as a terminal escape sequence or a forged
-# line. Usage: bash info_escape.sh BUILD_DIR SOURCE_DIR
+# nabla info prints what a model file holds, every metadata key included: a
+# metadata key or value with a control character (ESC, BEL, a C1 CSI, a
+# newline), an invisible or format character (a bidi override, a zero-width
+# space) or a byte that is not UTF-8 comes out escaped, never as a terminal
+# escape sequence or a forged line. A class name or saved training label
+# that would not print as itself is refused when the model is loaded, by
+# info, eval and predict alike. Usage: bash info_escape.sh BUILD_DIR SOURCE_DIR
 set -u
 build=${1:?usage: info_escape.sh BUILD_DIR SOURCE_DIR}
 nabla=$build/nabla
@@ -25,7 +28,8 @@ header = json.loads(raw[8:8 + n])
 meta = header["__metadata__"]
 meta["metrics"] = json.dumps({"\x1b[2J": "x\x1b]0;title\x07", "n": ["\u009b31m", "\u202e"],
                               "line": "a\nfake: 1"})
-meta["notes"] = json.dumps(["\x1b[31mred"])
+meta["notes"] = json.dumps(["\x1b[31mred", "a\u200bb"])
+meta["author"] = json.dumps("someone")
 meta["training"] = json.dumps({"data": "xor\x1b[A", "seed": 1, "b\x1bc": "ok"})
 text = json.dumps(header, separators=(",", ":")).encode()
 text += b" " * (-len(text) % 8)
@@ -37,17 +41,69 @@ if ! "$nabla" info "$work/forged.safetensors" >"$work/info.out" 2>&1; then
     cat "$work/info.out"
     exit 1
 fi
-python3 - "$work/info.out" <<'PY'
+python3 - "$work/info.out" <<'PY' || exit 1
 import sys
 out = open(sys.argv[1], "rb").read()
-bad = [b for b in (b"\x1b", b"\x07", b"\xc2\x9b", b"\xe2\x80\xae") if b in out]
+bad = [b for b in (b"\x1b", b"\x07", b"\xc2\x9b", b"\xe2\x80\xae", b"\xe2\x80\x8b") if b in out]
 want = [rb"\x1b[2J", rb"x\x1b]0;title\x07", rb"\u009b31m", rb"\u202e", rb"xor\x1b[A",
-        rb"b\x1bc", rb"a\nfake: 1"]
+        rb"b\x1bc", rb"a\nfake: 1", b"\nmetadata:\n", b"\n  author           someone\n",
+        b"\n" + rb'  notes            ["\u001b[31mred","a\u200bb"]' + b"\n"]
 missing = [w for w in want if w not in out]
 lines = [l for l in out.split(b"\n") if l.startswith(b"fake")]
 if bad or missing or lines:
     print("FAIL: info printed raw %r, lacks %r, forged lines %r:" % (bad, missing, lines))
     print(out.decode("utf-8", "replace"))
     sys.exit(1)
-print("info escapes keys and values from the file")
 PY
+
+# --json holds the same keys: "metadata" has every key besides training and
+# metrics, sorted.
+if ! "$nabla" info "$work/forged.safetensors" --json >"$work/info.json" 2>&1; then
+    echo "FAIL: info --json on the forged model:"
+    cat "$work/info.json"
+    exit 1
+fi
+python3 - "$work/info.json" <<'PY' || exit 1
+import json, sys
+j = json.load(open(sys.argv[1]))
+meta = j.get("metadata")
+if meta != {"author": "someone", "notes": ["\x1b[31mred", "a\u200bb"]} or \
+        list(meta) != ["author", "notes"] or j["training"]["data"] != "xor\x1b[A":
+    print("FAIL: info --json metadata is %r" % (meta,))
+    sys.exit(1)
+PY
+
+# Class names and the saved training label are printed or quoted raw by
+# eval and predict: a file whose names would not print as themselves is
+# refused on load (exit 4), and the refusal quotes the name escaped.
+python3 - "$work/m.safetensors" "$work" <<'PY' || exit 1
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+def forge(name, field, value):
+    header = json.loads(raw[8:8 + n])
+    header["__metadata__"][field] = json.dumps(value)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    open(sys.argv[2] + "/" + name, "wb").write(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+forge("label-esc.st", "training", {"label": "sp\x1becies", "seed": 1})
+forge("label-rlo.st", "training", {"label": "sp\u202eecies"})
+forge("names-zw.st", "class_names", ["a\u200bb", "a\u200b\u200bb"])
+forge("names-space.st", "class_names", ["setosa", "setosa "])
+PY
+printf '0,0\n1,1\n' >"$work/in.csv"
+for f in label-esc label-rlo names-zw names-space; do
+    for cmd in "info $work/$f.st" "eval $work/$f.st --data xor" \
+        "predict $work/$f.st --input $work/in.csv"; do
+        # shellcheck disable=SC2086 # the command's words
+        "$nabla" $cmd >"$work/out" 2>"$work/err"
+        rc=$?
+        if [ "$rc" -ne 4 ] || grep -q $'\x1b\|\xe2\x80\xae\|\xe2\x80\x8b' "$work/out" "$work/err" ||
+            ! grep -q 'print as itself\|has the\|ends with a space' "$work/err"; then
+            echo "FAIL: nabla $cmd: exit $rc, expected 4 and an escaped refusal:"
+            cat -v "$work/out" "$work/err"
+            exit 1
+        fi
+    done
+done
+echo "info shows every metadata key; names and labels that would not print as themselves are refused"

@@ -98,7 +98,12 @@ static void test_rng(void **state)
     assert_int_equal(nb_rng_below(NULL, 5), 0);
     nb_rng r;
     nb_rng_seed(&r, 1);
+    /* [0, 0) is empty: 0, and the generator does not move */
+    nb_rng before = r, again;
+    nb_rng_seed(&again, 1);
     assert_int_equal(nb_rng_below(&r, 0), 0);
+    assert_memory_equal(&r, &before, sizeof r);
+    assert_true(nb_rng_next(&r) == nb_rng_next(&again));
     nb_rng_shuffle(NULL, NULL, 5);
     nb_rng_shuffle(&r, NULL, 5);
 }
@@ -160,8 +165,11 @@ static void test_graph_building(void **state)
         fresh[i] = nb_graph_create();
         nb_input(fresh[i], "x", nb_shape2(2, 2));
     }
+    nb_clear_error();
     assert_int_equal(nb_apply(fresh[0], NULL, NULL, 1, two), NB_NONE);
-    assert_int_equal(nb_graph_status(fresh[0]), NB_ERR_NOT_FOUND);
+    assert_int_equal(nb_graph_status(fresh[0]), NB_ERR_ARGUMENT);
+    assert_non_null(strstr(nb_last_error(), "no op name"));
+    assert_null(strstr(nb_last_error(), "(null)"));
     assert_int_equal(nb_apply(fresh[1], "add", NULL, 2, NULL), NB_NONE);
     assert_int_equal(nb_graph_status(fresh[1]), NB_ERR_ARGUMENT);
     assert_int_equal(nb_apply(fresh[2], "add", NULL, -1, two), NB_NONE);
@@ -443,6 +451,7 @@ static void test_models(void **state)
     EXPECT(nb_model_set_scaler(m, &bad), NB_ERR_ARGUMENT);
     nb_scaler few = {NB_SCALE_ZSCORE, 1, x, x};
     EXPECT(nb_model_set_scaler(m, &few), NB_ERR_SHAPE);
+    assert_non_null(strstr(nb_last_error(), "a scaler of 1 value on a model of 2 inputs"));
     nb_scaler none = {NB_SCALE_ZSCORE, 2, NULL, NULL};
     EXPECT(nb_model_set_scaler(m, &none), NB_ERR_SHAPE);
     assert_null(nb_model_class_name(m, -1));
@@ -461,13 +470,55 @@ static void test_models(void **state)
     EXPECT(nb_model_set_class_names(m, empty, 3), NB_ERR_ARGUMENT);
     assert_non_null(strstr(nb_last_error(), "class name 2 is empty"));
     EXPECT(nb_model_set_class_names(m, newline, 3), NB_ERR_ARGUMENT);
-    assert_non_null(strstr(nb_last_error(), "class name 1 has a control character"));
+    assert_non_null(
+        strstr(nb_last_error(), "class name 1 (\"b\\n0.99\") has the control character U+000A"));
     EXPECT(nb_model_set_class_names(m, esc, 3), NB_ERR_ARGUMENT);
     EXPECT(nb_model_set_class_names(m, del, 3), NB_ERR_ARGUMENT);
     EXPECT(nb_model_set_class_names(m, c1, 3), NB_ERR_ARGUMENT);
     EXPECT(nb_model_set_class_names(m, twice, 3), NB_ERR_ARGUMENT);
     assert_non_null(strstr(nb_last_error(), "class name 2 (\"b\") is the same as class name 1"));
     assert_int_equal(nb_model_class_count(m), 0);
+    /* names that would not print as themselves: invisible and format
+     * characters (a bidi override, zero-width characters, a byte-order
+     * mark, a variation selector, a tag), a space at either end (ASCII or
+     * not), bytes that are not UTF-8 (Latin-1) */
+    static const struct {
+        const char *name, *why;
+    } unshown[] = {
+        {"a\xe2\x80\xae"
+         "b",
+         "invisible or format character U+202E at byte 1"},
+        {"a\xe2\x80\x8b", "invisible or format character U+200B at byte 1"},
+        {"a\xe2\x80\x8d", "U+200D"},
+        {"\xef\xbb\xbf"
+         "a",
+         "U+FEFF at byte 0"},
+        {"a\xe2\x81\xa0", "U+2060"},
+        {"a\xe2\x81\xa6", "U+2066"},
+        {"a\xe2\x80\x8e", "U+200E"},
+        {"a\xef\xb8\x8f", "U+FE0F"},
+        {"a\xf3\xa0\x80\x81", "U+E0001"},
+        {"a\xc2\xad", "U+00AD"},
+        {"a\xe2\x80\xa8", "U+2028"},
+        {"setosa ", "ends with a space (U+0020 at byte 6)"},
+        {" setosa", "starts with a space (U+0020)"},
+        {"setosa\xc2\xa0", "ends with a space (U+00A0 at byte 6)"},
+        {"\xe3\x80\x80x", "starts with a space (U+3000)"},
+        {"caf\xe9", "byte 0xe9 at byte 3, which is not UTF-8"},
+        {"\xed\xa0\x80", "byte 0xed at byte 0, which is not UTF-8"}, /* a surrogate */
+    };
+    for (size_t i = 0; i < sizeof unshown / sizeof unshown[0]; i++) {
+        char *one[3] = {"a", (char *)unshown[i].name, "c"};
+        EXPECT(nb_model_set_class_names(m, one, 3), NB_ERR_ARGUMENT);
+        if (!strstr(nb_last_error(), "class name 1 (") ||
+            !strstr(nb_last_error(), unshown[i].why) || strchr(nb_last_error(), '\x1b'))
+            fail_msg("name %zu: \"%s\"", i, nb_last_error());
+        /* the message quotes the name escaped: no raw format character */
+        assert_null(strstr(nb_last_error(), "\xe2\x80\xae"));
+    }
+    assert_int_equal(nb_model_class_count(m), 0);
+    char *inner[3] = {"a b", "\xc3\xa9t\xc3\xa9", "x\xc2\xa0y"}; /* spaces inside are fine */
+    assert_ok(nb_model_set_class_names(m, inner, 3));
     char *utf8[3] = {"caf\xc3\xa9", "\xc3\xa9t\xc3\xa9", "\xe2\x82\xac"}; /* not controls */
     assert_ok(nb_model_set_class_names(m, utf8, 3));
     assert_int_equal(nb_model_class_count(m), 3);
@@ -477,6 +528,47 @@ static void test_models(void **state)
     EXPECT(nb_model_set_meta(m, "k", "{"), NB_ERR_ARGUMENT);
     EXPECT(nb_model_set_meta(m, "k", "{\"a\":1,\"a\":2}"), NB_ERR_ARGUMENT);
     assert_null(nb_model_meta(m, NULL));
+    /* a key prints as itself; "training"'s label would pass as a class name */
+    EXPECT(nb_model_set_meta(m,
+                             "a\xe2\x80\xae"
+                             "b",
+                             "1"),
+           NB_ERR_ARGUMENT);
+    assert_non_null(strstr(nb_last_error(), "U+202E at byte 1"));
+    EXPECT(nb_model_set_meta(m, "caf\xe9", "1"), NB_ERR_ARGUMENT);
+    static const char *const bad_labels[] = {
+        "{\"label\":\"sp\\u001becies\"}", "{\"label\":\"sp\\u202eecies\"}",
+        "{\"label\":\"species \"}",       "{\"label\":\"\"}",
+        "{\"label\":\"sp\\u200becies\"}", "{\"label\":\"sp\\u009becies\"}",
+    };
+    for (size_t i = 0; i < sizeof bad_labels / sizeof bad_labels[0]; i++) {
+        EXPECT(nb_model_set_meta(m, "training", bad_labels[i]), NB_ERR_ARGUMENT);
+        if (!strstr(nb_last_error(), "metadata \"training\": \"label\"") ||
+            strchr(nb_last_error(), '\x1b') || strstr(nb_last_error(), "\xe2\x80\xae"))
+            fail_msg("label %zu: \"%s\"", i, nb_last_error());
+    }
+    char long_label[100] = "{\"label\":\"";
+    memset(long_label + strlen(long_label), 'x', NB_LABEL_NAME_MAX);
+    strcpy(long_label + 10 + NB_LABEL_NAME_MAX, "\"}");
+    EXPECT(nb_model_set_meta(m, "training", long_label), NB_ERR_ARGUMENT);
+    assert_non_null(strstr(nb_last_error(), "too long (1 to 63 bytes)"));
+    assert_null(nb_model_meta(m, "training"));
+    assert_ok(nb_model_set_meta(m, "training",
+                                "{\"label\":\"sp\xc3\xa9"
+                                "cies 2\"}"));
+    /* every key can be listed */
+    assert_int_equal(nb_model_meta_count(NULL), 0);
+    assert_null(nb_model_meta_key(NULL, 0));
+    assert_ok(nb_model_set_meta(m, "notes", "[1]"));
+    assert_int_equal(nb_model_meta_count(m), 2);
+    const char *k0 = nb_model_meta_key(m, 0), *k1 = nb_model_meta_key(m, 1);
+    assert_true((strcmp(k0, "training") == 0 && strcmp(k1, "notes") == 0) ||
+                (strcmp(k1, "training") == 0 && strcmp(k0, "notes") == 0));
+    assert_null(nb_model_meta_key(m, 2));
+    assert_null(nb_model_meta_key(m, -1));
+    assert_ok(nb_model_set_meta(m, "training", NULL));
+    assert_int_equal(nb_model_meta_count(m), 1);
+    assert_string_equal(nb_model_meta_key(m, 0), "notes");
     EXPECT(nb_model_save(m, NULL), NB_ERR_ARGUMENT);
     EXPECT(nb_model_save(m, ""), NB_ERR_ARGUMENT);
 

@@ -781,6 +781,19 @@ static void test_corrupt_files(void **state)
              set_meta_field(root, "class_names", "[\"a\",\"\",\"c\"]"));
     RAW_CASE("class names repeated", "class name 2 (\"a\") is the same as class name 0",
              set_meta_field(root, "class_names", "[\"a\",\"b\",\"a\"]"));
+    /* Names that would look alike or reorder the line: a bidi override,
+     * zero-width spaces ("a\u200bb" beside "a\u200b\u200bb"), a trailing
+     * space ("setosa" beside "setosa "), a byte-order mark. */
+    RAW_CASE("class name with a bidi override", "class name 1 (\"b\\u202ex\") has the invisible",
+             set_meta_field(root, "class_names", "[\"a\",\"b\\u202ex\",\"c\"]"));
+    RAW_CASE("class names with zero-width spaces",
+             "class name 0 (\"a\\u200bb\") has the invisible "
+             "or format character U+200B at byte 1",
+             set_meta_field(root, "class_names", "[\"a\\u200bb\",\"a\\u200b\\u200bb\",\"c\"]"));
+    RAW_CASE("class name with a trailing space", "class name 2 (\"setosa \") ends with a space",
+             set_meta_field(root, "class_names", "[\"a\",\"setosa\",\"setosa \"]"));
+    RAW_CASE("class name with a byte-order mark", "U+FEFF at byte 0",
+             set_meta_field(root, "class_names", "[\"\\ufeffa\",\"b\",\"c\"]"));
     /* A key given twice has two meanings (cJSON keeps both). */
     RAW_CASE("metadata key twice", "\"spec\" appears twice", {
         cJSON *meta = cJSON_GetObjectItem(root, "__metadata__");
@@ -974,6 +987,12 @@ static void test_escape(void **state)
     /* C1 (U+0085, U+009B), a bidi override (U+202E), a line separator. */
     assert_string_equal(nb_escape(b, sizeof b, "\xc2\x85\xc2\x9b\xe2\x80\xae\xe2\x80\xa8"),
                         "\\u0085\\u009b\\u202e\\u2028");
+    /* invisible and format characters: zero-width space and joiner, BOM,
+     * word joiner, isolates, a variation selector, a tag (past U+FFFF) */
+    assert_string_equal(nb_escape(b, sizeof b,
+                                  "a\xe2\x80\x8b\xe2\x80\x8d\xef\xbb\xbf\xe2\x81\xa0\xe2\x81\xa6"
+                                  "\xef\xb8\x8f\xf3\xa0\x80\x81z"),
+                        "a\\u200b\\u200d\\ufeff\\u2060\\u2066\\ufe0f\\U000e0001z");
     /* Not UTF-8: a lone continuation, an overlong '/', a surrogate, a cut sequence. */
     assert_string_equal(nb_escape(b, sizeof b, "\x80\xc0\xaf\xed\xa0\x80\xe2\x82"),
                         "\\x80\\xc0\\xaf\\xed\\xa0\\x80\\xe2\\x82");
@@ -998,7 +1017,7 @@ static void test_forged_names_escaped(void **state)
     load_base("forged-base.safetensors", 5);
     const char *path = in_dir("forged.safetensors");
     RAW_CASE("metadata key with ESC",
-             "metadata \"\\x1b[2J\": the key has a control character at byte 0",
+             "metadata \"\\x1b[2J\": the key has the control character U+001B at byte 0",
              set_meta_field(root, "\x1b[2J", "1"));
     COMPACT_CASE("tensor name with ESC", "tensor \"\\x1b[2J\" [3] is not part of spec", {
         double d[] = {3};
@@ -1022,8 +1041,27 @@ static void test_forged_names_escaped(void **state)
              set_meta_field(root, "format_version", "1\x1b[A"));
     RAW_CASE("key twice, with ESC", "key \"\\x1b[2J\" appears twice",
              set_meta_field(root, "training", "{\"\\u001b[2J\":1,\"\\u001b[2J\":2}"));
-    RAW_CASE("class names repeated, not UTF-8", "class name 2 (\"\\xff\") is the same",
+    RAW_CASE("class name not UTF-8",
+             "class name 0 (\"\\xff\") has byte 0xff at byte 0, which is not UTF-8",
              set_meta_field(root, "class_names", "[\"\xff\",\"b\",\"\xff\"]"));
+    /* A saved training label is quoted by eval and predict: it is refused
+     * on load unless it prints as itself. */
+    RAW_CASE("training label with ESC",
+             "metadata \"training\": \"label\" (\"sp\\x1b"
+             "ecies\") has the control character "
+             "U+001B at byte 2",
+             set_meta_field(root, "training", "{\"label\":\"sp\\u001becies\"}"));
+    RAW_CASE("training label with a bidi override", "(\"sp\\u202eecies\") has the invisible",
+             set_meta_field(root, "training", "{\"label\":\"sp\\u202eecies\"}"));
+    RAW_CASE("training label with a trailing space", "\"label\" (\"species \") ends with a space",
+             set_meta_field(root, "training", "{\"label\":\"species \"}"));
+    RAW_CASE("user metadata key with a bidi override",
+             "the key has the invisible or format "
+             "character U+202E at byte 1",
+             set_meta_field(root,
+                            "a\xe2\x80\xae"
+                            "b",
+                            "1"));
     /* Every refusal above, escaped. */
     RAW_CASE("metadata key with ESC", NULL, set_meta_field(root, "\x1b[2J", "1"));
     assert_null(strchr(nb_last_error(), '\x1b'));

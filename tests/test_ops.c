@@ -769,26 +769,44 @@ static void test_arity_error_activation(void **state)
     nb_node in[2] = {nb_input(g, "a", nb_shape1(3)), nb_input(g, "b", nb_shape1(3))};
     assert_int_equal(nb_apply(g, "relu", "r", 2, in), NB_NONE);
     assert_int_equal(nb_graph_status(g), NB_ERR_ARGUMENT);
-    assert_non_null(strstr(nb_last_error(), "relu"));
+    assert_non_null(
+        strstr(nb_last_error(), "op relu takes 1 input, got 2")); /* one, not "1 inputs" */
     nb_graph_free(g);
 }
 
-/* A class index that is no class makes the loss NaN, not a wild read. */
-static void test_bad_class_index_is_nan(void **state)
+/* A class index that is no class is refused by the forward pass, naming
+ * the node, the row and the value; backward then has nothing to run on. */
+static void test_bad_class_index_is_refused(void **state)
 {
     (void)state;
     const char *ops[] = {"softmax_with_loss", "cross_entropy"};
-    const nb_real bad[3][2] = {{0, 3}, {-1, 0}, {0.5, 1}};
+    const nb_real bad[5][2] = {
+        {0, 3}, {-1, 0}, {0.5f, 1}, {0, (nb_real)NAN}, {1, (nb_real)INFINITY}};
+    const char *want[5] = {"target row 1 is 3,", "target row 0 is -1,", "target row 0 is 0.5,",
+                           "target row 1 is nan,", "target row 1 is inf,"};
     for (int o = 0; o < 2; o++)
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 5; k++) {
             nb_graph *g = nb_graph_create();
             nb_real x[6] = {0.1f, 0.2f, 0.7f, 0.3f, 0.3f, 0.4f};
-            nb_node in[2] = {nb_constant(g, "x", nb_shape2(2, 3), x),
-                             nb_constant(g, "t", nb_shape1(2), bad[k])};
-            nb_node l = nb_apply(g, ops[o], NULL, 2, in);
+            nb_node in[2] = {nb_param(g, "x", nb_shape2(2, 3), nb_init_zeros()),
+                             nb_input(g, "t", nb_shape1(2))};
+            nb_node l = nb_apply(g, ops[o], "loss", 2, in);
             assert_ok(nb_graph_compile(g));
+            memcpy(nb_node_value(g, in[0]), x, sizeof x);
+            assert_ok(nb_graph_feed(g, in[1], bad[k], 2));
+            nb_clear_error();
+            assert_int_equal(nb_graph_forward(g), NB_ERR_ARGUMENT);
+            const char *msg = nb_last_error();
+            if (!strstr(msg, ops[o]) || !strstr(msg, "\"loss\"") || !strstr(msg, want[k]) ||
+                !strstr(msg, "not a class index (a whole number in 0..2)"))
+                fail_msg("%s, case %d: \"%s\"", ops[o], k, msg);
+            assert_int_equal(nb_graph_backward(g, l), NB_ERR_STATE);
+            /* a good target works again */
+            const nb_real good[2] = {2, 0};
+            assert_ok(nb_graph_feed(g, in[1], good, 2));
             assert_ok(nb_graph_forward(g));
-            assert_true(isnan(nb_node_value(g, l)[0]));
+            assert_true(isfinite(nb_node_value(g, l)[0]));
+            assert_ok(nb_graph_backward(g, l));
             nb_graph_free(g);
         }
 }
@@ -951,7 +969,7 @@ int main(void)
         cmocka_unit_test(test_shape_error_matmul),
         cmocka_unit_test(test_shape_error_loss),
         cmocka_unit_test(test_arity_error_activation),
-        cmocka_unit_test(test_bad_class_index_is_nan),
+        cmocka_unit_test(test_bad_class_index_is_refused),
         cmocka_unit_test(test_softmax_with_loss_extremes),
         cmocka_unit_test(test_activations_extremes),
         cmocka_unit_test(test_means_extremes),

@@ -629,7 +629,7 @@ static void test_refuses_corrupt_checkpoints(void **state)
         assert_refused(&es, &g_train, bad, metas[i].want);
     }
     write_edited(good, bad, drop_history_row, NULL);
-    assert_refused(&es, &g_train, bad, "metadata \"history\" has 1 epochs, expected 2");
+    assert_refused(&es, &g_train, bad, "metadata \"history\" has 1 epoch, expected 2");
     write_edited(good, bad, rename_tensor, "optimizer.slot1=optimizer.slot9");
     assert_refused(&es, &g_train, bad, "tensor \"optimizer.slot1\" [");
     write_edited(good, bad, rename_tensor, "early_stopping.best=extra");

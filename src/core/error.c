@@ -96,12 +96,36 @@ static size_t utf8_char(const unsigned char *p, size_t n, unsigned *cp)
     return len;
 }
 
-/* Code points that move the cursor or change what text around them looks
- * like: C1 controls, line and paragraph separators, bidi overrides. */
+/* Code points that print as nothing, or change how the text around them
+ * looks, rather than as a glyph: C1 controls, the line and paragraph
+ * separators, and the Unicode format characters (category Cf: bidi
+ * embeddings, overrides and isolates, zero-width spaces and joiners, the
+ * byte-order mark, tags) with the other default-ignorable code points
+ * (variation selectors, Hangul fillers, the soft hyphen). Two names that
+ * differ only by one of these look the same; a bidi override reorders the
+ * rest of the line. */
 static int invisible(unsigned cp)
 {
-    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
-           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+    static const unsigned range[][2] = {
+        {0x80, 0x9f},       {0xad, 0xad},       {0x34f, 0x34f},     {0x600, 0x605},
+        {0x61c, 0x61c},     {0x6dd, 0x6dd},     {0x70f, 0x70f},     {0x890, 0x891},
+        {0x8e2, 0x8e2},     {0x115f, 0x1160},   {0x17b4, 0x17b5},   {0x180b, 0x180f},
+        {0x200b, 0x200f},   {0x2028, 0x202e},   {0x2060, 0x206f},   {0x3164, 0x3164},
+        {0xfe00, 0xfe0f},   {0xfeff, 0xfeff},   {0xffa0, 0xffa0},   {0xfff0, 0xfffb},
+        {0x110bd, 0x110bd}, {0x110cd, 0x110cd}, {0x13430, 0x1343f}, {0x1bca0, 0x1bca3},
+        {0x1d173, 0x1d17a}, {0xe0000, 0xe0fff},
+    };
+    for (size_t i = 0; i < sizeof range / sizeof range[0] && cp >= range[i][0]; i++)
+        if (cp <= range[i][1]) return 1;
+    return 0;
+}
+
+/* Space characters (Unicode category Zs): a name may not start or end with
+ * one, or "setosa" and "setosa " would be two classes that print alike. */
+static int space_char(unsigned cp)
+{
+    return cp == 0x20 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+           cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
 static int at_end(const unsigned char *p, size_t i, size_t len)
@@ -129,7 +153,7 @@ static size_t escape_one(const unsigned char *p, size_t i, size_t len, char *pie
     size_t n = utf8_char(p + i, len - i, &cp);
     if (n == 0) return (size_t)snprintf(piece, 16, "\\x%02x", c); /* not UTF-8 */
     *used = n;
-    if (invisible(cp)) return (size_t)snprintf(piece, 16, "\\u%04x", cp);
+    if (invisible(cp)) return (size_t)snprintf(piece, 16, cp > 0xffff ? "\\U%08x" : "\\u%04x", cp);
     memcpy(piece, p + i, n);
     return n;
 }
@@ -171,4 +195,44 @@ const char *nb_escape_len(char *buf, size_t size, const char *text, size_t len)
 const char *nb_escape(char *buf, size_t size, const char *text)
 {
     return nb_escape_len(buf, size, text, NB_ESCAPE_ALL);
+}
+
+/* The character at p (valid UTF-8 or one byte): *cp and its length; 0 for
+ * a byte that is not UTF-8. */
+static size_t char_at(const unsigned char *p, unsigned *cp)
+{
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    return utf8_char(p, strnlen((const char *)p, 4), cp);
+}
+
+const char *nb_text_problem(char *buf, size_t size, const char *text, int name)
+{
+    const unsigned char *p = (const unsigned char *)(text ? text : "");
+    unsigned cp = 0, last = 0;
+    size_t i = 0, n, last_at = 0;
+    for (; p[i]; i += n) {
+        if ((n = char_at(p + i, &cp)) == 0) {
+            snprintf(buf, size, "has byte 0x%02x at byte %zu, which is not UTF-8", p[i], i);
+            return buf;
+        }
+        if (cp < 0x20 || cp == 0x7f || invisible(cp)) {
+            snprintf(buf, size, "has the %s U+%04X at byte %zu",
+                     cp < 0xa0 ? "control character" : "invisible or format character", cp, i);
+            return buf;
+        }
+        if (name && i == 0 && space_char(cp)) {
+            snprintf(buf, size, "starts with a space (U+%04X)", cp);
+            return buf;
+        }
+        last = cp;
+        last_at = i;
+    }
+    if (name && i > 0 && space_char(last)) {
+        snprintf(buf, size, "ends with a space (U+%04X at byte %zu)", last, last_at);
+        return buf;
+    }
+    return NULL;
 }

@@ -53,7 +53,9 @@ double nb_rng_normal(nb_rng *rng)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-/* Lemire's multiply-and-reject method: no modulo bias. */
+/* Lemire's multiply-and-reject method: no modulo bias. [0, 0) is empty:
+ * n = 0 returns 0 without drawing (the state is unchanged), so a caller
+ * that picks from an empty set must check n itself. */
 uint64_t nb_rng_below(nb_rng *rng, uint64_t n)
 {
     if (n == 0 || !rng) return 0;

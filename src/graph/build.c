@@ -75,9 +75,10 @@ static nb_node add_node(nb_graph *g, enum nb_node_kind kind, const char *name, c
         name = made;
     }
     if (!valid_name(name)) {
+        char q[NB_ESCAPE_SIZE];
         nb_error(NB_ERR_ARGUMENT,
-                 "node name \"%.80s\" is invalid (1 to %d printable characters, no quotes)", name,
-                 NB_NAME_MAX - 1);
+                 "node name \"%s\" is invalid (1 to %d printable characters, no quotes)",
+                 nb_escape(q, sizeof q, name), NB_NAME_MAX - 1);
         return fail(g, NB_ERR_ARGUMENT);
     }
     if (nb_graph_find(g, name) != NB_NONE) {
@@ -170,13 +171,20 @@ nb_node nb_apply_attr(nb_graph *g, const char *op_name, const char *name, int n_
                       const nb_node *inputs, double fattr, nb_shape shape_attr)
 {
     if (!g || g->status != NB_OK) return NB_NONE;
+    if (!op_name) {
+        nb_error(NB_ERR_ARGUMENT, "adding a node: no op name (NULL)");
+        return fail(g, NB_ERR_ARGUMENT);
+    }
     const nb_op_def *op = nb_op_find(op_name);
     if (!op) {
-        nb_error(NB_ERR_NOT_FOUND, "unknown op \"%s\"", op_name ? op_name : "(null)");
+        char q[NB_ESCAPE_SIZE];
+        nb_error(NB_ERR_NOT_FOUND, "unknown op \"%s\" (nb_op_names lists the ops)",
+                 nb_escape(q, sizeof q, op_name));
         return fail(g, NB_ERR_NOT_FOUND);
     }
     if (n_inputs != op->arity || n_inputs > NB_MAX_INPUTS) {
-        nb_error(NB_ERR_ARGUMENT, "op %s takes %d inputs, got %d", op->name, op->arity, n_inputs);
+        nb_error(NB_ERR_ARGUMENT, "op %s takes %d %s, got %d", op->name, op->arity,
+                 nb_plural(op->arity, "input", "inputs"), n_inputs);
         return fail(g, NB_ERR_ARGUMENT);
     }
     if (n_inputs > 0 && !inputs) {

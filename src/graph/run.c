@@ -27,9 +27,9 @@ nb_status nb_graph_feed(nb_graph *g, nb_node node, const nb_real *values, size_t
     size_t want = nb_shape_count(n->shape);
     if (count != want) {
         char buf[64];
-        return nb_error(NB_ERR_SHAPE,
-                        "feeding input \"%s\" of shape %s: expected %zu values, got %zu", n->name,
-                        nb_shape_format(n->shape, buf, sizeof buf), want, count);
+        return nb_error(NB_ERR_SHAPE, "feeding input \"%s\" of shape %s: expected %zu %s, got %zu",
+                        n->name, nb_shape_format(n->shape, buf, sizeof buf), want,
+                        nb_plural((long long)want, "value", "values"), count);
     }
     if (!values)
         return nb_error(NB_ERR_ARGUMENT, "feeding input \"%s\": no values (NULL)", n->name);
@@ -64,7 +64,12 @@ nb_status nb_graph_forward_to(nb_graph *g, nb_node last)
         return nb_error(NB_ERR_ARGUMENT, "forward: node %d is not in the graph", last);
     for (int i = 0; i <= last; i++) {
         nb_node_rec *n = &g->nodes[i];
-        if (n->kind == NB_NODE_OP) n->op->forward(g, n);
+        if (n->kind != NB_NODE_OP) continue;
+        if (n->op->check && (st = n->op->check(g, n)) != NB_OK) {
+            g->forwarded = i; /* the nodes before it hold values */
+            return st;
+        }
+        n->op->forward(g, n);
     }
     g->forwarded = last + 1;
     return NB_OK;

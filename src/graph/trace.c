@@ -105,9 +105,9 @@ nb_status nb_graph_print_trace(nb_graph *g, FILE *out)
     if (st != NB_OK) return st;
     int width = snprintf(NULL, 0, "%d", g->count - 1);
     fprintf(out,
-            "graph of %d nodes (value: last forward pass; grad: dL/d(node) of the last "
+            "graph of %d %s (value: last forward pass; grad: dL/d(node) of the last "
             "backward pass, - when the node has none)\n",
-            g->count);
+            g->count, nb_plural(g->count, "node", "nodes"));
     for (int i = 0; i < g->count; i++) {
         const nb_node_rec *n = &g->nodes[i];
         char shape[64];

@@ -159,8 +159,8 @@ nb_status nb_model_create(const char *spec, int inputs, const char *loss, int ba
     if ((st = build(m)) != NB_OK || (st = nb_model_init(m, 0)) != NB_OK) {
         nb_model_free(m);
         char q[NB_ESCAPE_SIZE];
-        return nb_error_prefix(st, "building model \"%s\" with %d inputs",
-                               nb_escape(q, sizeof q, spec), inputs);
+        return nb_error_prefix(st, "building model \"%s\" with %d %s", nb_escape(q, sizeof q, spec),
+                               inputs, nb_plural(inputs, "input", "inputs"));
     }
     *out = m;
     return NB_OK;
@@ -338,7 +338,8 @@ nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real 
     if (!m) return nb_error(NB_ERR_ARGUMENT, "predicting: no model");
     if (count == 0) return NB_OK;
     if (!x || !out)
-        return nb_error(NB_ERR_ARGUMENT, "predicting %zu samples: no input or output", count);
+        return nb_error(NB_ERR_ARGUMENT, "predicting %zu %s: no input or output", count,
+                        nb_plural((long long)count, "sample", "samples"));
     nb_status st = NB_OK;
     if (!m->graph->compiled && (st = nb_graph_compile(m->graph)) != NB_OK) return st;
     const int batch = m->batch;
@@ -363,7 +364,7 @@ nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real 
 
 /* Copy s (features values each) into *dst; what names it in messages. */
 static nb_status set_scaler(nb_scaler *dst, const nb_scaler *s, int features, const char *what,
-                            const char *unit)
+                            const char *unit_one, const char *unit)
 {
     if (!s || s->kind == NB_SCALE_NONE) {
         clear_scaler(dst);
@@ -372,8 +373,10 @@ static nb_status set_scaler(nb_scaler *dst, const nb_scaler *s, int features, co
     if ((unsigned)s->kind > NB_SCALE_ZSCORE)
         return nb_error(NB_ERR_ARGUMENT, "setting a %s: unknown kind %d", what, (int)s->kind);
     if (s->features != features || !s->offset || !s->scale)
-        return nb_error(NB_ERR_SHAPE, "setting a %s of %d values on a model of %d %s%s", what,
-                        s->features, features, unit, s->offset && s->scale ? "" : " (no arrays)");
+        return nb_error(NB_ERR_SHAPE, "setting a %s of %d %s on a model of %d %s%s", what,
+                        s->features, nb_plural(s->features, "value", "values"), features,
+                        features == 1 ? unit_one : unit,
+                        s->offset && s->scale ? "" : " (no arrays)");
     /* x' = (x - offset) * scale: a scale of 0 erases a value, a negative
      * one flips it; no fit gives either. */
     for (int j = 0; j < s->features; j++)
@@ -400,7 +403,7 @@ static nb_status set_scaler(nb_scaler *dst, const nb_scaler *s, int features, co
 nb_status nb_model_set_scaler(nb_model *m, const nb_scaler *s)
 {
     if (!m) return nb_error(NB_ERR_ARGUMENT, "setting a scaler: no model");
-    return set_scaler(&m->scaler, s, m->inputs, "scaler", "inputs");
+    return set_scaler(&m->scaler, s, m->inputs, "scaler", "input", "inputs");
 }
 
 const nb_scaler *nb_model_scaler(const nb_model *m)
@@ -416,7 +419,7 @@ nb_status nb_model_set_target_scaler(nb_model *m, const nb_scaler *s)
                         "setting a target scaler on a classifier (loss %s%s): only regression "
                         "targets are scaled",
                         loss_names[m->loss_kind], classifier_loss(m) ? "" : ", class names set");
-    return set_scaler(&m->target_scaler, s, m->outputs, "target scaler", "outputs");
+    return set_scaler(&m->target_scaler, s, m->outputs, "target scaler", "output", "outputs");
 }
 
 const nb_scaler *nb_model_target_scaler(const nb_model *m)
@@ -432,18 +435,6 @@ static char *copy_text(const char *s)
     return c;
 }
 
-/* The first control character of s (C0, DEL, or C1 as UTF-8 U+0080 to
- * U+009F): its byte offset, or -1. A class name is printed as a row of
- * output, where a newline or an escape sequence would forge another. */
-static long control_at(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; p[i]; i++)
-        if (p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f))
-            return (long)i;
-    return -1;
-}
-
 /* A pointer to one of the names: its offset in the array is its index. */
 typedef char *const *name_ref;
 
@@ -454,8 +445,11 @@ static int by_name(const void *a, const void *b)
     return c ? c : (x < y ? -1 : x > y); /* equal names: the earlier index first */
 }
 
-/* Each name present, 1 to NB_LABEL_NAME_MAX - 1 bytes, no control
- * characters, no two alike; the message names the index. */
+/* Each name present, 1 to NB_LABEL_NAME_MAX - 1 bytes, printing as
+ * itself (nb_text_problem), no two alike; the message names the index. A
+ * class name is printed raw as a row of output, where a newline or an
+ * escape sequence would forge another, and names that differ only by an
+ * invisible character or a trailing space would look like one class. */
 static nb_status check_class_names(char *const *names, int count)
 {
     for (int i = 0; i < count; i++) {
@@ -466,12 +460,12 @@ static nb_status check_class_names(char *const *names, int count)
                             : len == 0 ? "empty"
                                        : "too long",
                             NB_LABEL_NAME_MAX - 1);
-        long at = control_at(names[i]);
-        if (at >= 0)
+        char why[NB_TEXT_PROBLEM_SIZE], q[NB_ESCAPE_SIZE];
+        if (nb_text_problem(why, sizeof why, names[i], 1))
             return nb_error(NB_ERR_ARGUMENT,
-                            "class name %d has a control character at byte %ld (it would be "
-                            "printed raw)",
-                            i, at);
+                            "class name %d (\"%s\") %s; class names must be UTF-8 text "
+                            "that prints as itself",
+                            i, nb_escape(q, sizeof q, names[i]), why);
     }
     /* Sorting finds a repeated name in O(n log n). */
     name_ref *order = nb_malloc((size_t)count * sizeof *order);
@@ -500,8 +494,8 @@ nb_status nb_model_set_class_names(nb_model *m, char *const *names, int count)
      * one output), like softmax_ce (or bce). */
     int want = m->loss_kind == NB_LOSS_BCE || m->outputs == 1 ? 2 : m->outputs;
     if (count != want)
-        return nb_error(NB_ERR_ARGUMENT, "setting %d class names on a %s model: it has %d classes",
-                        count, loss_names[m->loss_kind], want);
+        return nb_error(NB_ERR_ARGUMENT, "setting %d class %s on a %s model: it has %d classes",
+                        count, nb_plural(count, "name", "names"), loss_names[m->loss_kind], want);
     if (m->target_scaler.kind != NB_SCALE_NONE)
         return nb_error(NB_ERR_ARGUMENT,
                         "setting class names on a model with a target scaler: one-hot classes "
@@ -605,6 +599,19 @@ static nb_status check_known_meta(const char *key, const cJSON *j, const char *w
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(j, "seed");
     if (label && !cJSON_IsString(label))
         return nb_error(NB_ERR_ARGUMENT, "%s: \"label\" is not a string", what);
+    if (label) {
+        /* A column name or index, quoted raw by eval's and predict's
+         * messages: it must print as itself. */
+        const char *text = label->valuestring;
+        size_t len = strnlen(text, NB_LABEL_NAME_MAX);
+        char why[NB_TEXT_PROBLEM_SIZE], q[NB_ESCAPE_SIZE];
+        if (len == 0 || len >= NB_LABEL_NAME_MAX)
+            return nb_error(NB_ERR_ARGUMENT, "%s: \"label\" is %s (1 to %d bytes)", what,
+                            len ? "too long" : "empty", NB_LABEL_NAME_MAX - 1);
+        if (nb_text_problem(why, sizeof why, text, 1))
+            return nb_error(NB_ERR_ARGUMENT, "%s: \"label\" (\"%s\") %s", what,
+                            nb_escape(q, sizeof q, text), why);
+    }
     if (regression && !cJSON_IsBool(regression))
         return nb_error(NB_ERR_ARGUMENT, "%s: \"regression\" is not true or false", what);
     if (seed && !whole_number(seed) && !(cJSON_IsString(seed) && decimal_u64(seed->valuestring)))
@@ -625,10 +632,9 @@ nb_status nb_model_set_meta(nb_model *m, const char *key, const char *json)
     snprintf(what, sizeof what, "metadata \"%s\"", nb_escape(q, sizeof q, key));
     if (nb_model_meta_reserved(key) || strcmp(key, "__metadata__") == 0)
         return nb_error(NB_ERR_ARGUMENT, "%s: the key is reserved for the file format", what);
-    long at = control_at(key);
-    if (at >= 0) /* a key is printed by "nabla info" */
-        return nb_error(NB_ERR_ARGUMENT, "%s: the key has a control character at byte %ld", what,
-                        at);
+    char why[NB_TEXT_PROBLEM_SIZE];
+    if (nb_text_problem(why, sizeof why, key, 0)) /* a key is printed by "nabla info" */
+        return nb_error(NB_ERR_ARGUMENT, "%s: the key %s", what, why);
     nb_meta_entry *e = find_meta(m, key);
     if (!json) { /* unset */
         if (e) remove_meta(m, e);
@@ -654,4 +660,14 @@ const char *nb_model_meta(const nb_model *m, const char *key)
 {
     const nb_meta_entry *e = m && key ? find_meta(m, key) : NULL;
     return e ? e->json : NULL;
+}
+
+int nb_model_meta_count(const nb_model *m)
+{
+    return m ? m->meta_count : 0;
+}
+
+const char *nb_model_meta_key(const nb_model *m, int index)
+{
+    return m && index >= 0 && index < m->meta_count ? m->meta[index].key : NULL;
 }

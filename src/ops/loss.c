@@ -45,13 +45,34 @@ static nb_status infer_cross_entropy(nb_graph *g, nb_node_rec *n)
     return infer_class_loss(g, n, 0);
 }
 
-/* t[r][c] for either kind of target; NaN for an index that is not a class. */
+/* t[r][c] for either kind of target; NaN for an index that is not a class
+ * (check_class_target refuses one before forward). */
 static nb_real target_at(const nb_node_rec *n, const nb_real *t, int r, int c, int cols)
 {
     if (n->iattr == TARGET_ONE_HOT) return t[(size_t)r * cols + c];
     nb_real k = t[r];
     if (!(k >= 0 && k < cols) || k != (nb_real)(int)k) return (nb_real)NAN;
     return (int)k == c ? 1 : 0;
+}
+
+/* Class indices are whole numbers in [0, C): any other index would make
+ * the loss NaN (or leave a row out) and still look like a result. */
+static nb_status check_class_target(nb_graph *g, const nb_node_rec *node)
+{
+    if (node->iattr != TARGET_INDEX) return NB_OK;
+    const nb_real *t = nb_in(g, node, 1)->value;
+    nb_shape y = nb_in(g, node, 0)->shape;
+    int rows, cols;
+    rows_of(&y, &rows, &cols);
+    for (int r = 0; r < rows; r++) {
+        nb_real k = t[r];
+        if (!(k >= 0 && k < cols) || k != (nb_real)(int)k)
+            return nb_error(NB_ERR_ARGUMENT,
+                            "%s \"%s\": target row %d is %.9g, not a class index (a whole "
+                            "number in 0..%d)",
+                            node->op->name, node->name, r, (double)k, cols - 1);
+    }
+    return NB_OK;
 }
 
 /* The mean of terms whose sum may overflow although the mean does not
@@ -239,11 +260,13 @@ const nb_op_def nb_ops_loss[] = {
     {.name = "softmax_with_loss",
      .arity = 2,
      .infer = infer_softmax_with_loss,
+     .check = check_class_target,
      .forward = softmax_with_loss_forward,
      .backward = softmax_with_loss_backward},
     {.name = "cross_entropy",
      .arity = 2,
      .infer = infer_cross_entropy,
+     .check = check_class_target,
      .forward = cross_entropy_forward,
      .backward = cross_entropy_backward},
     {.name = "bce_with_logits",

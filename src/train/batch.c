@@ -50,8 +50,9 @@ nb_status nb_batcher_check(const nb_batcher *b, const nb_dataset *data, const ch
     if (!data->x || data->count == 0)
         return nb_error(NB_ERR_ARGUMENT, "%s: it holds no samples", what);
     if (data->features != b->features)
-        return nb_error(NB_ERR_SHAPE, "%s: %d features per sample, the model takes %d inputs", what,
-                        data->features, b->features);
+        return nb_error(NB_ERR_SHAPE, "%s: %d %s per sample, the model takes %d %s", what,
+                        data->features, nb_plural(data->features, "feature", "features"),
+                        b->features, nb_plural(b->features, "input", "inputs"));
     if (data->classes > 0) {
         if (!data->labels) return nb_error(NB_ERR_ARGUMENT, "%s: no labels", what);
         for (size_t i = 0; i < data->count; i++)

@@ -395,12 +395,12 @@ static nb_status check_model(const nb_ckpt_file *f, const nb_model *m)
                         nb_escape(q, 40, s), nb_model_loss_name(m));
     if ((st = get_int(f, "inputs", INT_MAX, &n)) != NB_OK) return st;
     if (n != nb_model_inputs(m))
-        return nb_error(NB_ERR_ARGUMENT, "it was written for %d inputs, this model has %d", n,
-                        nb_model_inputs(m));
+        return nb_error(NB_ERR_ARGUMENT, "it was written for %d %s, this model has %d", n,
+                        nb_plural(n, "input", "inputs"), nb_model_inputs(m));
     if ((st = get_int(f, "outputs", INT_MAX, &n)) != NB_OK) return st;
     if (n != nb_model_outputs(m))
-        return nb_error(NB_ERR_ARGUMENT, "it was written for %d outputs, this model has %d", n,
-                        nb_model_outputs(m));
+        return nb_error(NB_ERR_ARGUMENT, "it was written for %d %s, this model has %d", n,
+                        nb_plural(n, "output", "outputs"), nb_model_outputs(m));
     return NB_OK;
 }
 
@@ -498,14 +498,19 @@ static nb_status check_data(const nb_ckpt_file *f, const char *key, const char *
         st = nb_error(NB_ERR_FORMAT, "metadata \"%s\": \"fnv1a\" is missing", key);
     char mine[20];
     snprintf(mine, sizeof mine, "%016" PRIx64, hash);
+    /* The file's numbers are doubles of any size: "== 1" picks the word. */
     if (st == NB_OK && (count != (double)d->count || features != d->features ||
                         classes != d->classes || targets != d->targets || strcmp(hex, mine) != 0))
         st = nb_error(NB_ERR_ARGUMENT,
-                      "it was written for a different %s: %.0f samples of %.0f features, "
-                      "%.0f classes, FNV-1a %s; this one has %zu samples of %d features, %d "
-                      "classes, FNV-1a %s (resume with the same data, split, seed and scaling)",
-                      what, count, features, classes, nb_escape(q, sizeof q, hex), d->count,
-                      d->features, d->classes, mine);
+                      "it was written for a different %s: %.0f %s of %.0f %s, %.0f %s, "
+                      "FNV-1a %s; this one has %zu %s of %d %s, %d %s, FNV-1a %s (resume with "
+                      "the same data, split, seed and scaling)",
+                      what, count, nb_plural(count == 1, "sample", "samples"), features,
+                      nb_plural(features == 1, "feature", "features"), classes,
+                      nb_plural(classes == 1, "class", "classes"), nb_escape(q, sizeof q, hex),
+                      d->count, nb_plural((long long)d->count, "sample", "samples"), d->features,
+                      nb_plural(d->features, "feature", "features"), d->classes,
+                      nb_plural(d->classes, "class", "classes"), mine);
     cJSON_Delete(j);
     return st;
 }
@@ -572,7 +577,8 @@ static nb_status read_history(const nb_ckpt_file *f, nb_train_run *r, int epochs
     if (st != NB_OK) return st;
     int n = cJSON_GetArraySize(a), e = 0;
     if (n != epochs)
-        st = nb_error(NB_ERR_FORMAT, "metadata \"history\" has %d epochs, expected %d", n, epochs);
+        st = nb_error(NB_ERR_FORMAT, "metadata \"history\" has %d %s, expected %d", n,
+                      nb_plural(n, "epoch", "epochs"), epochs);
     for (const cJSON *row = a->child; row && st == NB_OK; row = row->next, e++) {
         double v[HISTORY_COLUMNS] = {0};
         int i = 0;
