@@ -4,6 +4,7 @@
 #include "args.h"
 #include "cli.h"
 #include "data_opts.h"
+#include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -117,8 +118,9 @@ static int check_data(const char *path, const char *source, const nb_model *mode
     int classifier = nb_model_is_classifier(model);
     int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
     if (test->features != inputs) {
-        cli_error(CMD, "data '%s' has %d features, but model '%s' takes %d inputs", source,
-                  test->features, path, inputs);
+        cli_error(CMD, "data '%s' has %d %s, but model '%s' takes %d %s", source, test->features,
+                  nb_plural(test->features, "feature", "features"), path, inputs,
+                  nb_plural(inputs, "input", "inputs"));
         return CLI_EXIT_DATA;
     }
     if (test->count == 0) {
@@ -136,8 +138,9 @@ static int check_data(const char *path, const char *source, const nb_model *mode
         return CLI_EXIT_DATA;
     }
     if (!classifier && test->classes == 0 && test->targets != outputs) {
-        cli_error(CMD, "data '%s' has %d targets, but model '%s' has %d outputs", source,
-                  test->targets, path, outputs);
+        cli_error(CMD, "data '%s' has %d %s, but model '%s' has %d %s", source, test->targets,
+                  nb_plural(test->targets, "target", "targets"), path, outputs,
+                  nb_plural(outputs, "output", "outputs"));
         return CLI_EXIT_DATA;
     }
     return CLI_EXIT_OK;

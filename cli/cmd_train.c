@@ -3,6 +3,7 @@
 #include "args.h"
 #include "cli.h"
 #include "data_opts.h"
+#include "internal.h"
 #include "prepare.h"
 #include "progress.h"
 #include "report.h"
@@ -542,9 +543,26 @@ static int build_model(const arg_command *cmd, const train_args *a, train_state 
     nb_status st = nb_model_init(s->model, a->seed);
     if (st == NB_OK) st = nb_model_set_scaler(s->model, &s->scaler);
     if (st == NB_OK) st = nb_model_set_target_scaler(s->model, &s->target_scaler);
-    if (st == NB_OK && d->classes > 0 && (d->class_names || !classifier_loss))
-        st = set_class_names(s->model, d);
     if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_RUN, "building the model");
+    /* The data's class names and label column are saved with the model: one
+     * the model file refuses (a control character, say) is a data problem,
+     * found now rather than when the trained model is saved. */
+    char what[512];
+    snprintf(what, sizeof what, "data '%.400s'", a->data);
+    if (d->classes > 0 && (d->class_names || !classifier_loss) &&
+        (st = set_class_names(s->model, d)) != NB_OK)
+        return cli_fail(CMD, st, CLI_STAGE_DATA, what);
+    const char *label = a->label ? a->label : s->label;
+    if (label[0]) {
+        cJSON *j = cJSON_CreateObject();
+        char *text =
+            j && cJSON_AddStringToObject(j, "label", label) ? cJSON_PrintUnformatted(j) : NULL;
+        cJSON_Delete(j);
+        if (!text) return cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "building the model");
+        st = nb_model_set_meta(s->model, "training", text); /* replaced when saved */
+        free(text);
+        if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_DATA, what);
+    }
     return CLI_EXIT_OK;
 }
 
@@ -587,11 +605,13 @@ static void print_header(const train_args *a, const train_state *s, const nb_tra
     nb_graph_params(nb_model_graph(s->model), &params);
     fprintf(stderr, "data: %s: %zu training", a->data, d->count);
     if (s->val.count) fprintf(stderr, ", %zu validation", s->val.count);
-    fprintf(stderr, ", %zu test samples; %d features, ", s->test.count, d->features);
+    fprintf(stderr, ", %zu test %s; %d %s, ", s->test.count,
+            nb_plural((long long)s->test.count, "sample", "samples"), d->features,
+            nb_plural(d->features, "feature", "features"));
     if (d->classes > 0)
         fprintf(stderr, "%d classes", d->classes);
     else
-        fprintf(stderr, "%d targets", d->targets);
+        fprintf(stderr, "%d %s", d->targets, nb_plural(d->targets, "target", "targets"));
     fprintf(stderr, "; scale %s", nb_scale_name(scale));
     if (d->classes == 0) fprintf(stderr, ", targets %s", nb_scale_name(s->target_scale));
     fputc('\n', stderr);
@@ -797,9 +817,10 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     cli_progress_finish(&progress);
     if ((rc = check_training(a, s, st)) != CLI_EXIT_OK) return rc;
     if (!a->quiet && !s->numeric_stop)
-        fprintf(stderr, "stopped after %d epochs (%s), keeping epoch %d, %.2f s\n",
-                s->result.epochs_run, s->result.stop_reason ? s->result.stop_reason : "epochs",
-                s->result.best_epoch, s->result.seconds);
+        fprintf(stderr, "stopped after %d %s (%s), keeping epoch %d, %.2f s\n",
+                s->result.epochs_run, nb_plural(s->result.epochs_run, "epoch", "epochs"),
+                s->result.stop_reason ? s->result.stop_reason : "epochs", s->result.best_epoch,
+                s->result.seconds);
     int log_rc = close_log(a, s, &progress);
     /* Weights that went non-finite are not evaluated; a failed evaluation
      * still saves the model it evaluated. */

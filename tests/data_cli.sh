@@ -285,4 +285,17 @@ run "$NABLA" train --data "$T/mixed.csv" --model "dense:3" --epochs 1 --quiet
 expect_rc 3 "train: labels 1 and 1.0 among text"
 expect_err "are the same number" "labels 1 and 1.0: refused naming both"
 
+# Names the model file would refuse are data problems, found before training.
+printf 'a,b,kind\n1,2,caf\xe9\n2,3,tea\n3,4,tea\n4,1,caf\xe9\n5,5,tea\n1,1,caf\xe9\n' >"$T/latin1.csv"
+run "$NABLA" train --data "$T/latin1.csv" --model "dense:2" --epochs 1 --out "$T/latin1.st"
+expect_rc 3 "train: a class name that is not UTF-8"
+expect_err "class name 0 (\"caf\\xe9\") has byte 0xe9 at byte 3, which is not UTF-8" "the name is quoted escaped"
+if grep -q "^epoch" "$T/err" || [ -e "$T/latin1.st" ]; then fail "trained on a class name the model refuses"; else pass; fi
+printf 'a,"b\xe2\x80\x8bx",kind\n1,2,1\n2,3,2\n3,4,3\n4,1,4\n5,5,5\n' >"$T/zw.csv"
+run "$NABLA" train --data "$T/zw.csv" --label "$(printf 'b\xe2\x80\x8bx')" --regression --model dense:1 \
+    --epochs 1 --out "$T/zw.st"
+expect_rc 3 "train: a label column name with a zero-width space"
+expect_err '"label" ("b\u200bx") has the invisible or format character U+200B' "the label is refused before training"
+if grep -q "^epoch" "$T/err" || [ -e "$T/zw.st" ]; then fail "trained with a label the model refuses"; else pass; fi
+
 finish

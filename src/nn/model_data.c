@@ -18,12 +18,6 @@ const char *nb_loss_default(const nb_dataset *data)
     return data && data->classes > 0 ? "softmax_ce" : "mse";
 }
 
-/* "1 class", "3 classes": the count with its noun in the right number. */
-static const char *plural(int n, const char *one, const char *many)
-{
-    return n == 1 ? one : many;
-}
-
 nb_status nb_loss_outputs(const char *loss, const nb_dataset *data, int *outputs)
 {
     if (!data || !outputs)
@@ -40,7 +34,7 @@ nb_status nb_loss_outputs(const char *loss, const nb_dataset *data, int *outputs
                         loss);
     if (kind == NB_LOSS_BCE && data->classes != 2)
         return nb_error(NB_ERR_ARGUMENT, "loss bce needs 2 classes, but the data has %d %s",
-                        data->classes, plural(data->classes, "class", "classes"));
+                        data->classes, nb_plural(data->classes, "class", "classes"));
     if (data->classes > 0)
         *outputs = kind == NB_LOSS_BCE ? 1 : data->classes;
     else
@@ -58,18 +52,18 @@ nb_status nb_model_check_data(const nb_model *model, const nb_dataset *data)
     if (st != NB_OK) return st;
     if (model->inputs != data->features)
         return nb_error(NB_ERR_ARGUMENT, "the model takes %d %s, but the data has %d %s",
-                        model->inputs, plural(model->inputs, "input", "inputs"), data->features,
-                        plural(data->features, "feature", "features"));
+                        model->inputs, nb_plural(model->inputs, "input", "inputs"), data->features,
+                        nb_plural(data->features, "feature", "features"));
     int have = model->outputs;
     if (have == want) return NB_OK;
     if (data->classes > 0)
         return nb_error(NB_ERR_ARGUMENT,
                         "the last dense layer has %d %s, but the data has %d classes: it "
                         "needs %d (loss %s)",
-                        have, plural(have, "unit", "units"), data->classes, want, loss);
+                        have, nb_plural(have, "unit", "units"), data->classes, want, loss);
     return nb_error(NB_ERR_ARGUMENT,
                     "the last dense layer has %d %s, but the data has %d regression %s: it "
                     "needs %d",
-                    have, plural(have, "unit", "units"), want, plural(want, "target", "targets"),
-                    want);
+                    have, nb_plural(have, "unit", "units"), want,
+                    nb_plural(want, "target", "targets"), want);
 }
