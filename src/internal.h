@@ -46,6 +46,14 @@ const char *nb_escape_len(char *buf, size_t size, const char *text, size_t len);
 const char *nb_text_problem(char *buf, size_t size, const char *text, int name);
 #define NB_TEXT_PROBLEM_SIZE 96
 
+/* JSON text (as cJSON prints it: these characters only ever stand inside
+ * strings, which cJSON leaves raw) with DEL and every character
+ * nb_text_problem calls invisible or format written as \uXXXX, a
+ * surrogate pair past U+FFFF: the same value, but printed it can neither
+ * reorder a terminal line nor hide in it. nb_malloc'd (free with nb_free);
+ * NULL when out of memory. */
+char *nb_json_escape_invisible(const char *json);
+
 /* The word for count things: one when count is 1, else many
  * ("%d %s", n, nb_plural(n, "epoch", "epochs")). */
 static inline const char *nb_plural(long long count, const char *one, const char *many)
