@@ -76,6 +76,10 @@ char **cli_model_class_names(const nb_model *model, int classes);
 int cli_load_model(const char *cmd, const char *path, nb_model **out);
 /* The model's metadata key parsed as JSON, or NULL. Free with cJSON_Delete. */
 cJSON *cli_model_meta_json(const nb_model *model, const char *key);
+/* j as the one line of JSON the command prints: unformatted, with the
+ * invisible and format characters (a bidi override, a zero-width space)
+ * escaped as \uXXXX. Free with nb_free; NULL when out of memory. */
+char *cli_json_text(const cJSON *j);
 
 /* The scaling train uses unless told: unit for IDX bytes (fashion-mnist, a
  * folder, image data), none for the built-in sets, zscore for CSV. */

@@ -156,12 +156,12 @@ static int print_metrics(const char *path, const eval_opts *o, const nb_metrics 
             cJSON_AddStringToObject(j, "model", path);
             cJSON_AddStringToObject(j, "data", o->source);
             cJSON_AddStringToObject(j, "part", o->part);
-            text = cJSON_PrintUnformatted(j);
+            text = cli_json_text(j);
         }
         cJSON_Delete(j);
         if (!text) return cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "JSON output");
         puts(text);
-        free(text);
+        nb_free(text);
     } else {
         printf("model %s on %s (%s: %zu sample%s)\n", path, o->source,
                strcmp(o->part, "all") == 0 ? "all samples" : "the test part", metrics->samples,

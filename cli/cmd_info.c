@@ -147,13 +147,13 @@ static int run(const char *path, int json)
         if (training) cJSON_AddItemReferenceToObject(j, "training", training);
         if (metrics) cJSON_AddItemReferenceToObject(j, "metrics", metrics);
         if (other) cJSON_AddItemReferenceToObject(j, "metadata", other);
-        char *text = cJSON_PrintUnformatted(j);
+        char *text = cli_json_text(j);
         if (!text) {
             rc = cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, NULL);
             goto done;
         }
         puts(text);
-        free(text);
+        nb_free(text);
     } else {
         char buf[2 * NB_SPEC_MAX];
         printf("file        %s\n", nb_escape(buf, sizeof buf, path));

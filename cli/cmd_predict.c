@@ -115,11 +115,11 @@ static int print_row(const nb_model *model, size_t row, const nb_real *p, int to
         putchar('\n');
         return 0;
     }
-    char *text = cJSON_PrintUnformatted(item);
+    char *text = cli_json_text(item);
     cJSON_Delete(item);
     if (!text) return -1;
     printf("%s%s", first ? "" : ",", text);
-    free(text);
+    nb_free(text);
     return 0;
 }
 

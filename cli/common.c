@@ -316,6 +316,14 @@ cJSON *cli_model_meta_json(const nb_model *model, const char *key)
     return text ? cJSON_Parse(text) : NULL;
 }
 
+char *cli_json_text(const cJSON *j)
+{
+    char *raw = j ? cJSON_PrintUnformatted(j) : NULL;
+    char *text = raw ? nb_json_escape_invisible(raw) : NULL;
+    cJSON_free(raw);
+    return text;
+}
+
 static const char *const builtin[] = {"xor", "spiral", "sine", "body"};
 
 int cli_data_file(const char *source)

@@ -374,20 +374,35 @@ nb_status nb_graph_write_dot(nb_graph *graph, FILE *out);
 #define NB_MAX_LINE       (1 << 20) /* bytes in one CSV line */
 #define NB_LABEL_NAME_MAX 64        /* bytes in a class or column name */
 
+/* What nb_dataset.origin holds: where each sample was read from, so that
+ * a message about one sample can name it in its file. */
+typedef enum nb_origin_kind {
+    NB_ORIGIN_NONE = 0, /* origin is NULL: a sample is named by its index */
+    NB_ORIGIN_LINE,     /* origin[i]: the 1-based line of sample i in its CSV file */
+    NB_ORIGIN_RECORD    /* origin[i]: the 0-based record of sample i in its IDX file */
+} nb_origin_kind;
+
 /* A data set in memory: count samples of features values each. Either
  * classification (classes > 0, labels) or regression (classes == 0,
- * targets values per sample in y). */
+ * targets values per sample in y). origin is filled by the CSV and IDX
+ * loaders and carried by nb_dataset_subset and nb_dataset_split (a split
+ * shuffles, so sample i of a part is not line i of the file); built-in
+ * sets and the joined parts of an IDX folder (nb_data_open_all: the
+ * training file's records, then the test file's) have none. A data set
+ * made by hand may leave it NULL. */
 typedef struct nb_dataset {
     size_t count;
     int features;
-    int rows, cols;       /* image geometry when the samples are images, else 0 */
-    int classes;          /* 0 for regression */
-    int targets;          /* regression: values per sample in y */
-    nb_real *x;           /* count x features, row-major */
-    int32_t *labels;      /* classification: count class indices */
-    nb_real *y;           /* regression: count x targets */
-    char **class_names;   /* classes names, or NULL */
-    char **feature_names; /* features names (CSV with a header), or NULL */
+    int rows, cols;             /* image geometry when the samples are images, else 0 */
+    int classes;                /* 0 for regression */
+    int targets;                /* regression: values per sample in y */
+    nb_real *x;                 /* count x features, row-major */
+    int32_t *labels;            /* classification: count class indices */
+    nb_real *y;                 /* regression: count x targets */
+    char **class_names;         /* classes names, or NULL */
+    char **feature_names;       /* features names (CSV with a header), or NULL */
+    size_t *origin;             /* count entries (see origin_kind), or NULL */
+    nb_origin_kind origin_kind; /* NB_ORIGIN_NONE when origin is NULL */
 } nb_dataset;
 
 void nb_dataset_free(nb_dataset *data); /* frees the contents, zeroes *data */
@@ -816,8 +831,10 @@ nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *v
  *          (y_i - t_i)^2, SS_tot = sum_i (t_i - mean t)^2 (a constant
  *          target: 1 when SS_res is 0, else 0). r2 <= 0: the model is no
  *          better than predicting the mean.
- * A sample whose input or output is NaN or infinite, or a loss that is not
- * finite, is NB_ERR_NUMERIC naming the first such sample (0-based). */
+ * A sample whose input, regression target or output is NaN or infinite, or
+ * a loss that is not finite, is NB_ERR_NUMERIC naming the first such sample
+ * (its origin when data has one: "line 17 of the data", "record 123 of the
+ * data"; else "sample 6 (0-based)"). */
 typedef struct nb_metrics {
     size_t samples;
     double loss;

@@ -46,6 +46,14 @@ const char *nb_escape_len(char *buf, size_t size, const char *text, size_t len);
 const char *nb_text_problem(char *buf, size_t size, const char *text, int name);
 #define NB_TEXT_PROBLEM_SIZE 96
 
+/* JSON text (as cJSON prints it: these characters only ever stand inside
+ * strings, which cJSON leaves raw) with DEL and every character
+ * nb_text_problem calls invisible or format written as \uXXXX, a
+ * surrogate pair past U+FFFF: the same value, but printed it can neither
+ * reorder a terminal line nor hide in it. nb_malloc'd (free with nb_free);
+ * NULL when out of memory. */
+char *nb_json_escape_invisible(const char *json);
+
 /* The word for count things: one when count is 1, else many
  * ("%d %s", n, nb_plural(n, "epoch", "epochs")). */
 static inline const char *nb_plural(long long count, const char *one, const char *many)
@@ -125,6 +133,14 @@ void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const
  * samples of the whole call, is 1) and its column, after what. */
 nb_status nb_check_rows_finite(const nb_real *v, int rows, int cols, size_t first, size_t count,
                                const char *what);
+/* The same for rows first.. of data, the sample named as
+ * nb_dataset_sample_name does (data may be NULL). */
+nb_status nb_check_data_rows_finite(const nb_real *v, int rows, int cols, const nb_dataset *data,
+                                    size_t first, const char *what);
+/* Sample i of d as a message names it: "line 17 of the data" (a CSV
+ * file's line), "record 123 of the data" (an IDX file's 0-based record),
+ * else "sample 6 (0-based)". Returns buf. */
+const char *nb_dataset_sample_name(const nb_dataset *d, size_t i, char *buf, size_t size);
 /* Why init is meaningless (NaN, infinite, a negative deviation, low >
  * high, an unknown kind), or NULL when it is fine. */
 const char *nb_init_problem(nb_init init);

@@ -30,6 +30,7 @@ meta["metrics"] = json.dumps({"\x1b[2J": "x\x1b]0;title\x07", "n": ["\u009b31m",
                               "line": "a\nfake: 1"})
 meta["notes"] = json.dumps(["\x1b[31mred", "a\u200bb"])
 meta["author"] = json.dumps("someone")
+meta["tag"] = json.dumps("rlo\u202e tag\U000e0041")
 meta["training"] = json.dumps({"data": "xor\x1b[A", "seed": 1, "b\x1bc": "ok"})
 text = json.dumps(header, separators=(",", ":")).encode()
 text += b" " * (-len(text) % 8)
@@ -57,7 +58,8 @@ if bad or missing or lines:
 PY
 
 # --json holds the same keys: "metadata" has every key besides training and
-# metrics, sorted.
+# metrics, sorted. Invisible and format characters are written as \uXXXX
+# escapes (a surrogate pair past U+FFFF), never raw: the same JSON value.
 if ! "$nabla" info "$work/forged.safetensors" --json >"$work/info.json" 2>&1; then
     echo "FAIL: info --json on the forged model:"
     cat "$work/info.json"
@@ -65,13 +67,46 @@ if ! "$nabla" info "$work/forged.safetensors" --json >"$work/info.json" 2>&1; th
 fi
 python3 - "$work/info.json" <<'PY' || exit 1
 import json, sys
-j = json.load(open(sys.argv[1]))
+raw = open(sys.argv[1], "rb").read()
+j = json.loads(raw)
 meta = j.get("metadata")
-if meta != {"author": "someone", "notes": ["\x1b[31mred", "a\u200bb"]} or \
-        list(meta) != ["author", "notes"] or j["training"]["data"] != "xor\x1b[A":
+if meta != {"author": "someone", "notes": ["\x1b[31mred", "a\u200bb"],
+            "tag": "rlo\u202e tag\U000e0041"} or \
+        list(meta) != ["author", "notes", "tag"] or j["training"]["data"] != "xor\x1b[A" or \
+        j["metrics"]["n"] != ["\u009b31m", "\u202e"]:
     print("FAIL: info --json metadata is %r" % (meta,))
     sys.exit(1)
+bad = [b for b in (b"\x1b", b"\xc2\x9b", b"\xe2\x80\xae", b"\xe2\x80\x8b", b"\xf3\xa0\x81\x81")
+       if b in raw]
+want = [rb'"tag":"rlo\u202e tag\udb40\udc41"', rb'"a\u200bb"', rb'["\u009b31m","\u202e"]']
+missing = [w for w in want if w not in raw]
+if bad or missing:
+    print("FAIL: info --json printed raw %r, lacks %r: %r" % (bad, missing, raw))
+    sys.exit(1)
 PY
+
+# eval --json and predict --json print the same way: here a model path
+# with a right-to-left override.
+rlo=$(printf 'm\xe2\x80\xae.st')
+cp "$work/m.safetensors" "$work/$rlo"
+printf '0,0\n1,1\n' >"$work/rows.csv"
+for cmd in eval predict; do
+    if [ "$cmd" = eval ]; then args=(--data xor); else args=(--input "$work/rows.csv"); fi
+    if ! "$nabla" "$cmd" "$work/$rlo" "${args[@]}" --json >"$work/$cmd.json" 2>&1; then
+        echo "FAIL: $cmd --json:"
+        cat -v "$work/$cmd.json"
+        exit 1
+    fi
+    python3 - "$work/$cmd.json" "$cmd" "$work/$rlo" <<'PY' || exit 1
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+j = json.loads(raw)
+if b"\xe2\x80\xae" in raw or (sys.argv[2] == "eval" and
+                                (j["model"] != sys.argv[3] or rb'm\u202e.st"' not in raw)):
+    print("FAIL: %s --json printed %r" % (sys.argv[2], raw))
+    sys.exit(1)
+PY
+done
 
 # Class names and the saved training label are printed or quoted raw by
 # eval and predict: a file whose names would not print as themselves is

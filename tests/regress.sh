@@ -230,7 +230,27 @@ if [ "$(grep -c '^row ' "$T/out")" -eq 299 ]; then pass; else fail "predict prin
 } >"$T/huge_eval.csv"
 run "$NABLA" eval "$T/cls.st" --data "$T/huge_eval.csv"
 expect_rc 1 "eval: an input that overflows after scaling"
-expect_err "(0-based): input (after scaling) 1 (0-based) is inf" "eval names the sample"
+# The shuffled test part's sample is named by its line in the file: one
+# of the lines holding the huge value.
+bad_line=$(sed -n 's/.*: line \([0-9]*\) of the data: input (after scaling) 1 (0-based) is inf.*/\1/p' "$T/err")
+if [ -n "$bad_line" ] && sed -n "${bad_line}p" "$T/huge_eval.csv" | grep -qF "$huge"; then
+    pass
+else
+    fail "eval names line '$bad_line', not a line of the huge value: $(head -c 400 "$T/err")"
+fi
 if grep -q "accuracy" "$T/out"; then fail "eval printed metrics: $(cat "$T/out")"; else pass; fi
+# One bad row among good ones, everywhere in the file: the exact line.
+{
+    echo "a,b,kind"
+    for i in $(seq 20); do
+        echo "1,1,cat"
+        if [ "$i" -eq 13 ]; then echo "1,$huge,dog"; else echo "1,1,dog"; fi
+    done
+} >"$T/huge_one.csv"
+want=$(grep -nF "$huge" "$T/huge_one.csv" | cut -d: -f1)
+run "$NABLA" eval "$T/cls.st" --data "$T/huge_one.csv" --part all
+expect_rc 1 "eval --part all: one input that overflows after scaling"
+expect_err "evaluating on '$T/huge_one.csv': line $want of the data: input (after scaling) 1 (0-based) is inf" \
+    "eval names the line of the bad row"
 
 finish

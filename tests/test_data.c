@@ -1145,6 +1145,86 @@ static void test_split_disjoint_cover_seeded(void **state)
     nb_dataset_free(&d);
 }
 
+/* Sample i of d came from line line_of[(int)x0] of its CSV file. */
+static void assert_lines(const nb_dataset *d, const size_t *line_of)
+{
+    assert_non_null(d->origin);
+    assert_int_equal(d->origin_kind, NB_ORIGIN_LINE);
+    for (size_t i = 0; i < d->count; i++)
+        assert_int_equal(d->origin[i], line_of[(int)d->x[(size_t)d->features * i]]);
+}
+
+/* Each sample keeps the line of its CSV file (or the record of its IDX
+ * file) through a subset, a shuffled split and nb_data_open's 70/30. */
+static void test_origin_survives_subset_split(void **state)
+{
+    (void)state;
+    /* A header, then rows k = 0..39 with blank lines among them. */
+    char text[2048] = "k,v,label\n";
+    size_t used = strlen(text), line = 1, line_of[40];
+    for (int k = 0; k < 40; k++) {
+        if (k % 7 == 3) {
+            used += (size_t)snprintf(text + used, sizeof text - used, "\n");
+            line++;
+        }
+        used += (size_t)snprintf(text + used, sizeof text - used, "%d,%d,%s\n", k, -k,
+                                 k % 2 ? "odd" : "even");
+        line_of[k] = ++line;
+    }
+    const char *path = write_text("origin.csv", text);
+    nb_dataset d, s, a, b;
+    assert_ok(nb_load_csv(path, NULL, &d));
+    assert_int_equal(d.count, 40);
+    assert_lines(&d, line_of);
+    assert_int_equal(d.origin[0], 2);
+    assert_int_equal(d.origin[39], line_of[39]);
+
+    size_t idx[3] = {39, 3, 39};
+    assert_ok(nb_dataset_subset(&d, idx, 3, &s));
+    assert_lines(&s, line_of);
+    assert_int_equal(s.origin[1], line_of[3]);
+    nb_dataset_free(&s);
+    assert_null(s.origin);
+
+    assert_ok(nb_dataset_split(&d, 0.7, 42, &a, &b));
+    assert_lines(&a, line_of);
+    assert_lines(&b, line_of);
+    int in_order = 1; /* shuffled: the test part's sample i is not the i-th row */
+    for (size_t i = 0; i < b.count; i++) in_order &= b.origin[i] == line_of[i];
+    assert_false(in_order);
+    nb_dataset_free(&a);
+    nb_dataset_free(&b);
+    nb_dataset_free(&d);
+
+    assert_ok(nb_data_open(path, NULL, 1, &a, &b));
+    assert_lines(&a, line_of);
+    assert_lines(&b, line_of);
+    nb_dataset_free(&a);
+    nb_dataset_free(&b);
+
+    /* IDX: the 0-based record in the file. */
+    idx_buf img = good_images(), lab = good_labels();
+    assert_ok(nb_load_idx(write_temp("oimg", img.b, img.len, 0),
+                          write_temp("olab", lab.b, lab.len, 0), &d));
+    assert_int_equal(d.origin_kind, NB_ORIGIN_RECORD);
+    size_t back[2] = {2, 0};
+    assert_ok(nb_dataset_subset(&d, back, 2, &s));
+    assert_int_equal(s.origin_kind, NB_ORIGIN_RECORD);
+    assert_int_equal(s.origin[0], 2);
+    assert_int_equal(s.origin[1], 0);
+    nb_dataset_free(&s);
+    nb_dataset_free(&d);
+
+    /* Built-in and hand-made sets have none, and their parts neither. */
+    make_indexed(&d, 10);
+    assert_ok(nb_dataset_split(&d, 0.5, 1, &a, &b));
+    assert_null(a.origin);
+    assert_int_equal(b.origin_kind, NB_ORIGIN_NONE);
+    nb_dataset_free(&a);
+    nb_dataset_free(&b);
+    nb_dataset_free(&d);
+}
+
 /* ---------------------------------------------------------- data sources */
 
 static void test_data_open_builtins(void **state)
@@ -1471,7 +1551,7 @@ static void test_out_of_memory(void **state)
     const char *ip = write_temp("img.gz", img.b, img.len, 1);
     const char *lp = write_temp("lab", lab.b, lab.len, 0);
     const nb_allocator failing = {failing_malloc, failing_realloc, plain_free, NULL};
-    for (int which = 0; which < 4; which++) {
+    for (int which = 0; which < 5; which++) {
         int failures = 0;
         for (fail_at = 0;; fail_at++) {
             nb_dataset a, b;
@@ -1485,6 +1565,8 @@ static void test_out_of_memory(void **state)
                 st = nb_load_idx(ip, lp, &a);
             else if (which == 2)
                 st = nb_data_open("body", NULL, 1, &a, &b);
+            else if (which == 4) /* a split that carries the lines */
+                st = nb_data_open(csv, NULL, 1, &a, &b);
             else {
                 nb_dataset d;
                 nb_set_allocator(NULL);
@@ -1548,6 +1630,7 @@ int main(void)
         cmocka_unit_test(test_builtin_body),
         cmocka_unit_test(test_subset),
         cmocka_unit_test(test_split_disjoint_cover_seeded),
+        cmocka_unit_test(test_origin_survives_subset_split),
         cmocka_unit_test(test_data_open_builtins),
         cmocka_unit_test(test_data_open_names_by_index),
         cmocka_unit_test(test_data_open_csv_and_idx_dir),

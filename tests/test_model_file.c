@@ -1006,6 +1006,17 @@ static void test_escape(void **state)
     assert_string_equal(nb_escape_len(b, sizeof b, "ab\x01zz", 3), "ab\\x01");
     assert_string_equal(nb_escape(b, sizeof b, NULL), "");
     assert_string_equal(nb_escape(b, 1, "abc"), "");
+    /* JSON text: the same characters as \uXXXX escapes, surrogate pairs
+     * past U+FFFF; everything else (and a byte that is not UTF-8) as it is. */
+    char *j = nb_json_escape_invisible("[\"a\xe2\x80\xae\xc2\x9b\x7f\",\"caf\xc3\xa9\","
+                                       "\"\xf3\xa0\x81\x81\xe2\x80\x8b\",\"\xff\"]");
+    assert_non_null(j);
+    assert_string_equal(j, "[\"a\\u202e\\u009b\\u007f\",\"caf\xc3\xa9\","
+                           "\"\\udb40\\udc41\\u200b\",\"\xff\"]");
+    nb_free(j);
+    j = nb_json_escape_invisible(NULL);
+    assert_string_equal(j, "");
+    nb_free(j);
 }
 
 /* A name read from a file is quoted in messages with its control

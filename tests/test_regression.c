@@ -215,6 +215,23 @@ static void test_nonfinite(void **state)
     p[0] = 1;
     assert_int_equal(nb_evaluate(m, &d, &met), NB_ERR_NUMERIC);
     assert_non_null(strstr(nb_last_error(), "samples 0 to 1 (0-based): the loss is inf"));
+    /* Samples read from a file are named by their line (or record). */
+    size_t lines[3] = {17, 4, 9};
+    d.origin = lines;
+    d.origin_kind = NB_ORIGIN_LINE;
+    assert_int_equal(nb_evaluate(m, &d, &met), NB_ERR_NUMERIC);
+    assert_non_null(strstr(nb_last_error(), "the samples at lines 17 and 4 of the data: the loss"));
+    x[0] = INFINITY;
+    assert_int_equal(nb_evaluate(m, &d, &met), NB_ERR_NUMERIC);
+    assert_non_null(strstr(nb_last_error(), "line 17 of the data: input (after scaling) 0"));
+    d.origin_kind = NB_ORIGIN_RECORD;
+    assert_int_equal(nb_evaluate(m, &d, &met), NB_ERR_NUMERIC);
+    assert_non_null(strstr(nb_last_error(), "record 17 of the data: input"));
+    /* A target that is not finite is named before the loss it spoils. */
+    x[0] = 0;
+    y[1] = INFINITY;
+    assert_int_equal(nb_evaluate(m, &d, &met), NB_ERR_NUMERIC);
+    assert_non_null(strstr(nb_last_error(), "record 4 of the data: target (after scaling) 0"));
     nb_model_free(m);
 }
 

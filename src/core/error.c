@@ -197,6 +197,41 @@ const char *nb_escape(char *buf, size_t size, const char *text)
     return nb_escape_len(buf, size, text, NB_ESCAPE_ALL);
 }
 
+/* The character at p (n bytes left) as JSON text: \uXXXX (a surrogate
+ * pair past U+FFFF) for DEL and the invisible characters, else as it is
+ * (a byte that is not UTF-8 too); its length. *used gets its bytes. */
+static size_t json_one(const unsigned char *p, size_t n, char *piece, size_t *used)
+{
+    unsigned cp = p[0];
+    size_t len = p[0] < 0x80 ? 1 : utf8_char(p, n, &cp);
+    *used = len ? len : 1;
+    if (len && (cp == 0x7f || invisible(cp))) {
+        if (cp <= 0xffff) return (size_t)snprintf(piece, 16, "\\u%04x", cp);
+        cp -= 0x10000;
+        return (size_t)snprintf(piece, 16, "\\u%04x\\u%04x", 0xd800 + (cp >> 10),
+                                0xdc00 + (cp & 0x3ff));
+    }
+    memcpy(piece, p, *used);
+    return *used;
+}
+
+char *nb_json_escape_invisible(const char *json)
+{
+    const unsigned char *p = (const unsigned char *)(json ? json : "");
+    size_t len = strlen((const char *)p), size = 1, used, at = 0;
+    char piece[16];
+    for (size_t i = 0; i < len; i += used) size += json_one(p + i, len - i, piece, &used);
+    char *out = nb_malloc(size);
+    if (!out) return NULL;
+    for (size_t i = 0; i < len; i += used) {
+        size_t k = json_one(p + i, len - i, piece, &used);
+        memcpy(out + at, piece, k);
+        at += k;
+    }
+    out[at] = '\0';
+    return out;
+}
+
 /* The character at p (valid UTF-8 or one byte): *cp and its length; 0 for
  * a byte that is not UTF-8. */
 static size_t char_at(const unsigned char *p, unsigned *cp)

@@ -13,8 +13,9 @@ typedef struct csv_load {
     size_t rows, row_cap;
     nb_real *x, *y;
     int32_t *labels;
-    char **names; /* classes seen, in order of first appearance */
-    size_t *line; /* where each was first seen */
+    size_t *origin; /* the line of each row */
+    char **names;   /* classes seen, in order of first appearance */
+    size_t *line;   /* where each was first seen */
     int n_classes, last;
     nb_strset seen;
     char *const *want; /* expected class names, or NULL */
@@ -49,6 +50,9 @@ static nb_status grow_rows(csv_load *c)
         if (!l) goto oom;
         c->labels = l;
     }
+    size_t *origin = nb_realloc(c->origin, cap * sizeof *origin);
+    if (!origin) goto oom;
+    c->origin = origin;
     c->row_cap = cap;
     return NB_OK;
 oom:
@@ -161,7 +165,7 @@ static nb_status add_row(csv_load *c)
     } else if ((st = class_index(c, &c->labels[c->rows]))) {
         return st;
     }
-    c->rows++;
+    c->origin[c->rows++] = f->line_no;
     return NB_OK;
 }
 
@@ -302,6 +306,9 @@ static nb_status load_rows(csv_load *c, const nb_csv_options *o, nb_dataset *out
     out->features = f->columns - 1;
     out->x = c->x;
     c->x = NULL;
+    out->origin = c->origin;
+    out->origin_kind = NB_ORIGIN_LINE;
+    c->origin = NULL;
     if (f->regression) {
         out->targets = 1;
         out->y = c->y;
@@ -376,6 +383,7 @@ nb_status nb_load_csv(const char *path, const nb_csv_options *options, nb_datase
     nb_free(c.x);
     nb_free(c.y);
     nb_free(c.labels);
+    nb_free(c.origin);
     nb_data_free_names(c.names, c.n_classes);
     nb_free(c.line);
     nb_strset_free(&c.seen);

@@ -11,6 +11,8 @@
  * to NB_MAX_SAMPLES / NB_MAX_FEATURES. what names the data in messages. */
 nb_status nb_data_alloc(nb_dataset *out, size_t count, int features, int classes, int targets,
                         const char *what);
+/* d->origin for d->count samples, of kind; NB_ERR_MEMORY naming what. */
+nb_status nb_data_alloc_origin(nb_dataset *d, nb_origin_kind kind, const char *what);
 /* a's samples then b's into out (the same features and kind; classes:
  * the larger count, names from whichever has them). */
 nb_status nb_data_concat(const nb_dataset *a, const nb_dataset *b, nb_dataset *out);

@@ -86,9 +86,31 @@ nb_status nb_data_alloc(nb_dataset *out, size_t count, int features, int classes
     return NB_OK;
 }
 
+nb_status nb_data_alloc_origin(nb_dataset *d, nb_origin_kind kind, const char *what)
+{
+    d->origin = nb_malloc((d->count ? d->count : 1) * sizeof *d->origin);
+    if (!d->origin)
+        return nb_error(NB_ERR_MEMORY, "%s: out of memory for where %zu samples came from", what,
+                        d->count);
+    d->origin_kind = kind;
+    return NB_OK;
+}
+
+const char *nb_dataset_sample_name(const nb_dataset *d, size_t i, char *buf, size_t size)
+{
+    if (d && d->origin && i < d->count && d->origin_kind == NB_ORIGIN_LINE)
+        snprintf(buf, size, "line %zu of the data", d->origin[i]);
+    else if (d && d->origin && i < d->count && d->origin_kind == NB_ORIGIN_RECORD)
+        snprintf(buf, size, "record %zu of the data", d->origin[i]);
+    else
+        snprintf(buf, size, "sample %zu (0-based)", i);
+    return buf;
+}
+
 void nb_dataset_free(nb_dataset *data)
 {
     if (!data) return;
+    nb_free(data->origin);
     nb_free(data->x);
     nb_free(data->labels);
     nb_free(data->y);
@@ -121,7 +143,9 @@ nb_status nb_dataset_subset(const nb_dataset *src, const size_t *index, size_t c
         else
             memcpy(out->y + i * t, src->y + index[i] * t, t * sizeof(nb_real));
     }
-    if ((st = nb_data_copy_names(src->class_names, src->classes, &out->class_names)) ||
+    if (src->origin && !(st = nb_data_alloc_origin(out, src->origin_kind, "subset")))
+        for (size_t i = 0; i < count; i++) out->origin[i] = src->origin[index[i]];
+    if (st || (st = nb_data_copy_names(src->class_names, src->classes, &out->class_names)) ||
         (st = nb_data_copy_names(src->feature_names, src->features, &out->feature_names))) {
         nb_dataset_free(out);
         return st;
@@ -151,6 +175,16 @@ nb_status nb_data_concat(const nb_dataset *a, const nb_dataset *b, nb_dataset *o
             memcpy(out->labels + at, d->labels, d->count * sizeof(int32_t));
         else if (d->count)
             memcpy(out->y + at * t, d->y, d->count * t * sizeof(nb_real));
+    }
+    /* Origins only when both parts name theirs the same way. */
+    if (a->origin && b->origin && a->origin_kind == b->origin_kind &&
+        !(st = nb_data_alloc_origin(out, a->origin_kind, "joined parts"))) {
+        if (a->count) memcpy(out->origin, a->origin, a->count * sizeof *out->origin);
+        if (b->count) memcpy(out->origin + a->count, b->origin, b->count * sizeof *out->origin);
+    }
+    if (st) {
+        nb_dataset_free(out);
+        return st;
     }
     const nb_dataset *named = a->class_names && a->classes == classes ? a : b;
     if ((named->class_names && named->classes == classes &&

@@ -249,6 +249,8 @@ static nb_status load_idx(nb_idx *img, nb_idx *lab, const char *images_path,
     }
     out->rows = rows;
     out->cols = cols;
+    if ((st = nb_data_alloc_origin(out, NB_ORIGIN_RECORD, img->src->name))) return st;
+    for (size_t i = 0; i < count; i++) out->origin[i] = i;
     if ((st = nb_idx_expect_end(img))) return st;
     if ((st = read_labels(lab, out)) || (st = nb_idx_expect_end(lab))) return st;
     return NB_OK;

@@ -155,6 +155,11 @@ static nb_status idx_parts(const source_read *r, nb_dataset *train, nb_dataset *
     nb_status st = nb_data_concat(train, test, &all);
     nb_dataset_free(train);
     nb_dataset_free(test);
+    /* Records of two files: the index in this unshuffled whole names a
+     * sample better. */
+    nb_free(all.origin);
+    all.origin = NULL;
+    all.origin_kind = NB_ORIGIN_NONE;
     if (!st) *test = all;
     return st;
 }

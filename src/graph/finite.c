@@ -59,8 +59,10 @@ int nb_values_finite(const nb_real *values, size_t count)
     return all_finite(values, count);
 }
 
-nb_status nb_check_rows_finite(const nb_real *v, int rows, int cols, size_t first, size_t count,
-                               const char *what)
+/* The first non-finite value, its sample named by data or by first +
+ * row (not at all when count is 1). */
+static nb_status rows_finite(const nb_real *v, int rows, int cols, const nb_dataset *data,
+                             size_t first, size_t count, const char *what)
 {
     /* The fast test first; the loop below only runs to name the culprit. */
     if (all_finite(v, (size_t)rows * (size_t)cols)) return NB_OK;
@@ -68,9 +70,24 @@ nb_status nb_check_rows_finite(const nb_real *v, int rows, int cols, size_t firs
         for (int j = 0; j < cols; j++) {
             double x = v[(size_t)r * (size_t)cols + (size_t)j];
             if (isfinite(x)) continue;
-            if (count == 1) return nb_error(NB_ERR_NUMERIC, "%s %d (0-based) is %g", what, j, x);
-            return nb_error(NB_ERR_NUMERIC, "sample %zu (0-based): %s %d (0-based) is %g",
-                            first + (size_t)r, what, j, x);
+            if (!data && count == 1)
+                return nb_error(NB_ERR_NUMERIC, "%s %d (0-based) is %g", what, j, x);
+            char name[64];
+            return nb_error(NB_ERR_NUMERIC, "%s: %s %d (0-based) is %g",
+                            nb_dataset_sample_name(data, first + (size_t)r, name, sizeof name),
+                            what, j, x);
         }
     return NB_OK;
+}
+
+nb_status nb_check_rows_finite(const nb_real *v, int rows, int cols, size_t first, size_t count,
+                               const char *what)
+{
+    return rows_finite(v, rows, cols, NULL, first, count, what);
+}
+
+nb_status nb_check_data_rows_finite(const nb_real *v, int rows, int cols, const nb_dataset *data,
+                                    size_t first, const char *what)
+{
+    return rows_finite(v, rows, cols, data, first, 0, what);
 }

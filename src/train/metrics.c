@@ -56,18 +56,48 @@ void nb_regression_acc_result(const nb_regression_acc *a, double *mae, double *r
     *r2 = sum / (double)a->targets;
 }
 
-/* The inputs and outputs of the batch just run, then its loss. */
-static nb_status check_batch(const nb_batcher *b, size_t start, int rows)
+/* "the samples at lines 5, 9, 12, 20 and 28 more of the data" for a batch
+ * of data whose samples have origins, else "samples 0 to 31 (0-based)". */
+static const char *batch_name(const nb_dataset *data, size_t start, int rows, char *buf,
+                              size_t size)
 {
-    nb_status st = nb_check_rows_finite(nb_node_value(b->graph, b->input), rows, b->features, start,
-                                        0, "input (after scaling)");
+    if (rows == 1) return nb_dataset_sample_name(data, start, buf, size);
+    if (!data->origin || data->origin_kind == NB_ORIGIN_NONE) {
+        snprintf(buf, size, "samples %zu to %zu (0-based)", start, start + (size_t)rows - 1);
+        return buf;
+    }
+    const int shown = rows < 4 ? rows : 4;
+    size_t used = (size_t)snprintf(buf, size, "the samples at %s",
+                                   data->origin_kind == NB_ORIGIN_LINE ? "lines" : "records");
+    for (int r = 0; r < shown && used < size; r++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%zu",
+                                 r == 0          ? " "
+                                 : r + 1 == rows ? " and "
+                                                 : ", ",
+                                 data->origin[start + (size_t)r]);
+    if (rows > shown && used < size)
+        used += (size_t)snprintf(buf + used, size - used, " and %d more", rows - shown);
+    if (used < size) snprintf(buf + used, size - used, " of the data");
+    return buf;
+}
+
+/* The inputs, targets and outputs of the batch of data just run, then its
+ * loss. */
+static nb_status check_batch(const nb_batcher *b, const nb_dataset *data, size_t start, int rows)
+{
+    nb_status st = nb_check_data_rows_finite(nb_node_value(b->graph, b->input), rows, b->features,
+                                             data, start, "input (after scaling)");
+    if (st == NB_OK && data->classes == 0)
+        st = nb_check_data_rows_finite(nb_node_value(b->graph, b->target), rows,
+                                       (int)b->target_width, data, start, "target (after scaling)");
     if (st == NB_OK)
-        st = nb_check_rows_finite(nb_node_value(b->graph, b->output), rows, b->outputs, start, 0,
-                                  "output");
+        st = nb_check_data_rows_finite(nb_node_value(b->graph, b->output), rows, b->outputs, data,
+                                       start, "output");
     double loss = nb_node_value(b->graph, b->loss)[0];
+    char name[160];
     if (st == NB_OK && !isfinite(loss))
-        st = nb_error(NB_ERR_NUMERIC, "samples %zu to %zu (0-based): the loss is %g", start,
-                      start + (size_t)rows - 1, loss);
+        st = nb_error(NB_ERR_NUMERIC, "%s: the loss is %g",
+                      batch_name(data, start, rows, name, sizeof name), loss);
     return st;
 }
 
@@ -84,7 +114,7 @@ nb_status nb_evaluate_pass(nb_batcher *b, const nb_dataset *data, double *loss_s
         int rows = left < (size_t)b->batch ? (int)left : b->batch;
         st = nb_batcher_load(b, data, NULL, start, rows);
         if (st == NB_OK) st = nb_graph_forward(b->graph);
-        if (st == NB_OK) st = check_batch(b, start, rows);
+        if (st == NB_OK) st = check_batch(b, data, start, rows);
         if (st != NB_OK) break;
         *loss_sum += nb_batcher_loss_sum(b, rows);
         if (data->classes == 0) {
