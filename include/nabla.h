@@ -407,6 +407,18 @@ typedef struct nb_dataset {
 
 void nb_dataset_free(nb_dataset *data); /* frees the contents, zeroes *data */
 
+/* A 64-bit fingerprint of a data set's samples, to tell whether two data
+ * sets hold the same samples in the same order (nabla eval compares the
+ * test part it reads with the one a model was tested on). FNV-1a (64 bits)
+ * over: count, features and targets (8 bytes each, little-endian); every
+ * feature value, then for classification the class name of every sample's
+ * label and a NUL byte (its index in decimal when the set has no names), or
+ * for regression every target value. Values are taken as IEEE single
+ * precision, little-endian, so f32 and f64 builds agree on values read from
+ * the same text. class_names, feature_names and origin are not covered
+ * otherwise; a NULL or empty set has the fingerprint of zero samples. */
+uint64_t nb_dataset_fingerprint(const nb_dataset *data);
+
 /* Bytes a gzip-compressed input may inflate to: reading stops with
  * NB_ERR_LIMIT past it, and an IDX header claiming more is refused before
  * anything is allocated. */

@@ -1597,6 +1597,40 @@ static void test_out_of_memory(void **state)
     }
 }
 
+/* The fingerprint eval compares: equal for the same samples, whether the
+ * classes are named "0".."K-1" or unnamed; different for any change. */
+static void test_fingerprint(void **state)
+{
+    (void)state;
+    nb_dataset a, b;
+    assert_ok(nb_dataset_xor(&a));
+    assert_ok(nb_dataset_xor(&b));
+    uint64_t h = nb_dataset_fingerprint(&a);
+    assert_int_equal(h, nb_dataset_fingerprint(&b));
+    /* Unnamed classes hash as their indices in decimal. */
+    char *names[2] = {"0", "1"};
+    char **saved = b.class_names;
+    b.class_names = NULL;
+    uint64_t unnamed = nb_dataset_fingerprint(&b);
+    b.class_names = names;
+    assert_int_equal(nb_dataset_fingerprint(&b), unnamed);
+    b.class_names = saved;
+    b.x[3] = (nb_real)(b.x[3] + 0.5f);
+    assert_true(nb_dataset_fingerprint(&b) != h);
+    b.x[3] = a.x[3];
+    b.labels[0] = 1 - b.labels[0];
+    assert_true(nb_dataset_fingerprint(&b) != h);
+    b.labels[0] = a.labels[0];
+    b.count = 3; /* the first 3 samples */
+    assert_true(nb_dataset_fingerprint(&b) != h);
+    b.count = 4;
+    assert_int_equal(nb_dataset_fingerprint(&b), h);
+    /* Empty sets agree, whatever their arrays. */
+    assert_int_equal(nb_dataset_fingerprint(NULL), nb_dataset_fingerprint(&(nb_dataset){0}));
+    nb_dataset_free(&a);
+    nb_dataset_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1641,6 +1675,7 @@ int main(void)
         cmocka_unit_test(test_scale_names_and_one_hot),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_data_files),
+        cmocka_unit_test(test_fingerprint),
     };
     return cmocka_run_group_tests(tests, make_temp_dir, remove_temp_dir);
 }
