@@ -57,6 +57,9 @@ cJSON *cli_metrics_json(const nb_metrics *metrics, char *const *names);
 /* The same as text for people: per-class tables aligned by display width
  * (see cli_text_width). */
 void cli_metrics_print(FILE *out, const nb_metrics *metrics, char *const *names);
+/* The same, its first line led by part ("all") instead of "test". */
+void cli_metrics_print_part(FILE *out, const char *part, const nb_metrics *metrics,
+                            char *const *names);
 /* On stderr, "nabla <cmd>: warning: ..." when a regression's R^2 <= 0. */
 void cli_metrics_warn(const char *cmd, const nb_metrics *metrics);
 /* Columns a UTF-8 string takes on a terminal: 2 for East Asian wide

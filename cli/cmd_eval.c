@@ -17,32 +17,44 @@ static const char usage[] = "nabla eval MODEL --data SOURCE [--json] [options]";
 static const char help[] =
     "usage: nabla eval MODEL --data SOURCE [--json] [options]\n"
     "\n"
-    "Evaluate a saved model on the test part of SOURCE, or on all of it. The\n"
-    "model's saved scaler is applied to the data (it is never fitted again).\n"
-    "Labels are matched to the model's classes by name (integer labels 0..K-1 by\n"
-    "index when the class names are not numbers); a label the model does not know\n"
-    "is an error.\n"
+    "Evaluate a saved model on a part of SOURCE. The model's saved scaler is\n"
+    "applied to the data (it is never fitted again). By default the part is the\n"
+    "model's own test part when SOURCE gives the very samples it was tested on\n"
+    "(train saves their fingerprint; the path and folder do not matter), else\n"
+    "every row of a CSV file, or the test part of a built-in set or IDX folder.\n"
+    "The output says which part and why. Labels are matched to the model's\n"
+    "classes by name (integer labels 0..K-1 by index when the class names are not\n"
+    "numbers); a label the model does not know is an error. Batches are as in\n"
+    "training, so on its own test part the metrics equal those saved with it.\n"
     "\n"
     "  --data SOURCE   fashion-mnist, xor, spiral, sine, body, a folder of IDX\n"
-    "                  files, or a .csv file\n"
+    "                  files, or a CSV file of any name (the content decides;\n"
+    "                  - reads standard input)\n"
+    "  --part P        test (the seeded or fixed test part) or all (every sample:\n"
+    "                  a CSV file in file order, both parts of an IDX folder)\n"
+    "                  (default: see above)\n"
     "  --label COL     CSV label column (default: the one used in training, else\n"
     "                  the last column)\n"
-    "  --regression    the CSV label is a number (default: as in training)\n" CLI_DATA_OPTS_HELP
+    "  --regression    the CSV label is a number (default: as in training; a\n"
+    "                  usage error for a classifier model)\n" CLI_DATA_OPTS_HELP
     "  --seed N        the 70/30 split of a CSV file or a random built-in set\n"
     "                  (default: the training seed saved in the model, so the test\n"
-    "                  part is the same one)\n"
+    "                  part is the same one); not for fixed parts (xor,\n"
+    "                  fashion-mnist, an IDX folder) or --part all on a CSV file\n"
     "  --verbose       say on stderr how a CSV file was read\n"
-    "  --json          print exactly one JSON object: model, data, samples, loss,\n"
-    "                  accuracy, and for classifiers class_names, per_class\n"
-    "                  (precision, recall, support) and confusion (rows: true class)\n"
+    "  --json          print exactly one JSON object: the metrics object saved with\n"
+    "                  the model (samples, loss, accuracy; mae, rmse, r2 for\n"
+    "                  regression; classes, class_names, per_class and confusion\n"
+    "                  for classifiers) plus model, data and part\n"
     "\n"
     "exit codes: 0 ok, 1 evaluation failed, 2 usage, 3 data, 4 model file,\n"
     "130 interrupted.\n";
 
 /* The training settings saved with the model give the defaults. */
 typedef struct saved_settings {
-    const char *label, *data;
+    const char *label, *fingerprint;
     int regression;
+    int batch; /* the training batch, capped by the training samples; 0: unknown */
     uint64_t seed;
 } saved_settings;
 
@@ -54,8 +66,17 @@ static void training_defaults(const nb_model *model, saved_settings *o, cJSON **
     if (!t) return;
     cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "label");
     if (cJSON_IsString(v)) o->label = v->valuestring;
-    v = cJSON_GetObjectItemCaseSensitive(t, "data");
-    if (cJSON_IsString(v)) o->data = v->valuestring;
+    v = cJSON_GetObjectItemCaseSensitive(t, "test_fingerprint");
+    if (cJSON_IsString(v)) o->fingerprint = v->valuestring;
+    /* Train evaluated in batches of min(batch, training samples): the same
+     * grouping gives the same loss to the last bit. */
+    v = cJSON_GetObjectItemCaseSensitive(t, "batch");
+    cJSON *n = cJSON_GetObjectItemCaseSensitive(t, "train_samples");
+    if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= (1 << 24)) {
+        o->batch = (int)v->valuedouble;
+        if (cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble < o->batch)
+            o->batch = (int)n->valuedouble;
+    }
     v = cJSON_GetObjectItemCaseSensitive(t, "regression");
     if (cJSON_IsTrue(v)) o->regression = 1;
     v = cJSON_GetObjectItemCaseSensitive(t, "seed");
@@ -65,18 +86,11 @@ static void training_defaults(const nb_model *model, saved_settings *o, cJSON **
 
 typedef struct eval_opts {
     const char *source, *label, *part;
+    const char *why; /* why this part, when not asked for with --part; or NULL */
     char delimiter;
     int header, verbose, regression, json, seed_seen;
     uint64_t seed;
 } eval_opts;
-
-/* The same file by identity, however the paths are spelt. */
-static int same_file(const char *a, const char *b)
-{
-    struct stat x, y;
-    return a && b && stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev &&
-           x.st_ino == y.st_ino;
-}
 
 /* Sources whose parts are fixed by their files or definition: no seed. */
 static int fixed_parts(const char *source)
@@ -86,10 +100,9 @@ static int fixed_parts(const char *source)
            (stat(source, &st) == 0 && S_ISDIR(st.st_mode));
 }
 
-/* Options that cannot apply, and --part's default: the test part of the
- * model's own training file, every row of another CSV file. */
+/* Options that cannot apply. */
 static int check_opts(const arg_command *cmd, const char *path, const nb_model *model,
-                      const saved_settings *saved, eval_opts *o)
+                      const eval_opts *o)
 {
     int classifier = nb_model_is_classifier(model);
     if (o->regression && classifier) {
@@ -97,17 +110,55 @@ static int check_opts(const arg_command *cmd, const char *path, const nb_model *
         return args_usage_error(cmd, "--regression: model %s is a classifier (%d classes)", path,
                                 outputs == 1 ? 2 : outputs);
     }
-    if (!o->part)
-        o->part = cli_data_file(o->source) && !same_file(o->source, saved->data) ? "all" : "test";
     if (o->seed_seen && fixed_parts(o->source))
         return args_usage_error(cmd, "--seed: the parts of %s are fixed (%s), not split by a seed",
                                 o->source,
                                 strcmp(o->source, "xor") == 0 ? "all four points in each"
                                                               : "by its train and t10k files");
-    if (o->seed_seen && strcmp(o->part, "all") == 0 && cli_data_file(o->source))
+    if (o->seed_seen && o->part && strcmp(o->part, "all") == 0 && cli_data_file(o->source))
         return args_usage_error(cmd, "--seed: --part all reads every row of %s, unsplit",
                                 o->source);
     return CLI_EXIT_OK;
+}
+
+/* Whether test holds the samples the model was tested on: train saved the
+ * fingerprint of its test part as read (before scaling). */
+static int own_test_part(const saved_settings *saved, const nb_dataset *test)
+{
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)nb_dataset_fingerprint(test));
+    return saved->fingerprint && strcmp(saved->fingerprint, hex) == 0;
+}
+
+/* The part --part asks for; without it, the model's own test part when the
+ * seeded test part of the source is the one it was tested on (whatever the
+ * path or folder), else every row of a data file, or the fixed or seeded
+ * test part of a built-in set or IDX folder. o->part and o->why say which
+ * and why. */
+static nb_status open_part(eval_opts *o, const nb_csv_options *csv, uint64_t seed,
+                           const saved_settings *saved, nb_dataset *test)
+{
+    if (o->part && strcmp(o->part, "all") == 0) return nb_data_open_all(o->source, csv, seed, test);
+    nb_dataset train;
+    nb_status st = nb_data_open(o->source, csv, seed, &train, test);
+    nb_dataset_free(&train);
+    if (o->part) return st;
+    o->part = "test";
+    if (st == NB_OK && own_test_part(saved, test)) {
+        o->why = "the model's own test part";
+        return st;
+    }
+    const char *other = saved->fingerprint ? "not the data the model was tested on"
+                                           : "the model records no test part to compare";
+    /* A seed asks for a split: the seeded test part of a data file too. */
+    if (!cli_data_file(o->source) || o->seed_seen) {
+        if (st == NB_OK) o->why = other;
+        return st;
+    }
+    nb_dataset_free(test);
+    o->part = "all";
+    o->why = other;
+    return nb_data_open_all(o->source, csv, seed, test);
 }
 
 /* The data, its labels checked against the model's classes. */
@@ -163,10 +214,15 @@ static int print_metrics(const char *path, const eval_opts *o, const nb_metrics 
         puts(text);
         nb_free(text);
     } else {
-        printf("model %s on %s (%s: %zu sample%s)\n", path, o->source,
-               strcmp(o->part, "all") == 0 ? "all samples" : "the test part", metrics->samples,
-               metrics->samples == 1 ? "" : "s");
-        cli_metrics_print(stdout, metrics, names);
+        int all = strcmp(o->part, "all") == 0;
+        int own = o->why && strcmp(o->why, "the model's own test part") == 0;
+        printf("model %s on %s (%s: %zu sample%s%s%s)\n", path, o->source,
+               all   ? "every row"
+               : own ? o->why
+                     : "the test part",
+               metrics->samples, metrics->samples == 1 ? "" : "s", o->why && !own ? "; " : "",
+               o->why && !own ? o->why : "");
+        cli_metrics_print_part(stdout, all ? "all" : "test", metrics, names);
     }
     cli_metrics_warn(CMD, metrics);
     return fflush(stdout) != 0 ? CLI_EXIT_OUTPUT : CLI_EXIT_OK;
@@ -180,11 +236,11 @@ static int run(const arg_command *cmd, const char *path, eval_opts *o)
     cJSON *training = NULL;
     saved_settings saved = {0};
     training_defaults(model, &saved, &training);
-    nb_dataset train = {0}, test = {0};
+    nb_dataset test = {0};
     nb_metrics metrics;
     int have_metrics = 0;
     char **names = NULL;
-    if ((rc = check_opts(cmd, path, model, &saved, o)) != CLI_EXIT_OK) goto done;
+    if ((rc = check_opts(cmd, path, model, o)) != CLI_EXIT_OK) goto done;
     int inputs = nb_model_inputs(model), outputs = nb_model_outputs(model);
     int classifier = nb_model_is_classifier(model);
     int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
@@ -203,9 +259,7 @@ static int run(const arg_command *cmd, const char *path, eval_opts *o)
                           .label_saved = !o->label && saved.label,
                           .regression_saved = !o->regression};
     uint64_t seed = o->seed_seen ? o->seed : saved.seed;
-    nb_status st = strcmp(o->part, "all") == 0 ? nb_data_open_all(o->source, &csv, seed, &test)
-                                               : nb_data_open(o->source, &csv, seed, &train, &test);
-    nb_dataset_free(&train);
+    nb_status st = open_part(o, &csv, seed, &saved, &test);
     if (st != NB_OK) {
         char what[512];
         snprintf(what, sizeof what, "data '%.400s'", o->source);
@@ -219,6 +273,11 @@ static int run(const arg_command *cmd, const char *path, eval_opts *o)
     if (scaler && scaler->kind != NB_SCALE_NONE) nb_scaler_apply(scaler, test.x, test.count);
     /* Targets as the model learnt them; the metrics come back in their units. */
     if (test.classes == 0) nb_scaler_apply(nb_model_target_scaler(model), test.y, test.count);
+    /* The batch train evaluated with: the saved metrics to the last bit. */
+    if (saved.batch > 0 && (st = nb_model_set_batch(model, saved.batch)) != NB_OK) {
+        rc = cli_fail(CMD, st, CLI_STAGE_RUN, "compiling for the training batch");
+        goto done;
+    }
     cli_catch_interrupt();
     st = nb_evaluate(model, &test, &metrics);
     if (st != NB_OK) {

@@ -133,6 +133,8 @@ typedef struct train_state {
     int numeric_stop;       /* the weights are from before a non-finite step */
     /* The CSV label column as read, saved for eval and predict. */
     char label[NB_LABEL_NAME_MAX];
+    /* The test part's fingerprint as read, before scaling: eval compares. */
+    uint64_t test_fingerprint;
 } train_state;
 
 static int parse_schedule(const char *name, nb_schedule_kind *kind)
@@ -352,6 +354,12 @@ static char *settings_json(const train_args *a, const nb_train_config *cfg, cons
     cJSON_AddNumberToObject(j, "train_samples", (double)s->train.count);
     cJSON_AddNumberToObject(j, "val_samples", (double)s->val.count);
     cJSON_AddNumberToObject(j, "test_samples", (double)s->test.count);
+    if (s->test.count) {
+        /* eval compares it with the test part it reads: the same samples? */
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)s->test_fingerprint);
+        cJSON_AddStringToObject(j, "test_fingerprint", hex);
+    }
     cJSON_AddNumberToObject(j, "epochs_run", s->result.epochs_run);
     cJSON_AddNumberToObject(j, "best_epoch", s->result.best_epoch);
     const char *stop = s->result.stop_reason ? s->result.stop_reason : "epochs";
@@ -483,6 +491,7 @@ static int load_data(const train_args *a, train_state *s, nb_scale_kind *scale)
     cli_data_options data = data_options(a);
     int rc = cli_data_load(CMD, &data, &s->all, &s->test, scale, &s->target_scale, s->label);
     if (rc != CLI_EXIT_OK) return rc;
+    s->test_fingerprint = nb_dataset_fingerprint(&s->test);
     nb_status st;
     if (a->val > 0) {
         st = nb_dataset_split(&s->all, 1 - a->val, a->seed + 1, &s->train, &s->val);

@@ -241,7 +241,12 @@ static void put_cell(FILE *out, const char *s, int width)
 
 void cli_metrics_print(FILE *out, const nb_metrics *m, char *const *names)
 {
-    fprintf(out, "test: %zu %s, loss %.6g", m->samples,
+    cli_metrics_print_part(out, "test", m, names);
+}
+
+void cli_metrics_print_part(FILE *out, const char *part, const nb_metrics *m, char *const *names)
+{
+    fprintf(out, "%s: %zu %s, loss %.6g", part, m->samples,
             nb_plural((long long)m->samples, "sample", "samples"), m->loss);
     if (m->accuracy >= 0) fprintf(out, ", accuracy %.2f%%", 100.0 * m->accuracy);
     if (m->classes == 0 && isfinite(m->r2))

@@ -204,16 +204,56 @@ expect_rc 2 "eval --regression on a classifier"
 expect_err "--regression: model $T/ir.st is a classifier (3 classes)" "eval --regression: the reason"
 expect_no_err "nb_" "eval --regression: no internal names"
 
-# --------------------------------------------------------------- --part (15)
+# ----------------------------------------------------------- --part (1, 5, 15)
 run "$NABLA" eval "$T/ir.st" --data "$T/iris.csv" --json
 expect_py "eval on the training file: its test part" 'import json,sys; o=json.load(open(sys.argv[1])); assert o["part"] == "test" and o["samples"] == 27, o' "$T/out"
-cp "$T/iris.csv" "$T/holdout.csv"
-run "$NABLA" eval "$T/ir.st" --data "$T/holdout.csv" --json
-expect_py "eval on another file: every row" 'import json,sys; o=json.load(open(sys.argv[1])); assert o["part"] == "all" and o["samples"] == 90, o' "$T/out"
+# The same file however its path is written, from another folder (1): a
+# model trained with the relative path iris.csv.
+(cd "$T" && "$NABLA" train --data iris.csv --model "dense:4,tanh,dense:3" --epochs 2 --quiet --out rel.st >/dev/null 2>&1)
+mkdir -p "$T/sub"
+(cd "$T/sub" && "$NABLA" eval ../rel.st --data ../iris.csv >"$T/out" 2>"$T/err")
+if grep -q "(the model's own test part: 27 samples)" "$T/out" && grep -q "^test: 27 samples" "$T/out"; then pass; else fail "eval ../iris.csv from a subfolder: $(head -1 "$T/out")"; fi
+# A byte-for-byte copy is the same data: its test part too.
+cp "$T/iris.csv" "$T/sub/copy.csv"
+run "$NABLA" eval "$T/ir.st" --data "$T/sub/copy.csv" --json
+expect_py "eval on a copy of the training file: its test part" 'import json,sys; o=json.load(open(sys.argv[1])); assert o["part"] == "test" and o["samples"] == 27, o' "$T/out"
+# Another file of the same name (the rows reversed) in another folder.
+mkdir -p "$T/other"
+"$PY" -c 'import sys
+rows = open(sys.argv[1]).read().splitlines()
+open(sys.argv[2], "w").write("\n".join(rows[:1] + rows[:0:-1]) + "\n")' "$T/iris.csv" "$T/other/iris.csv"
+(cd "$T/other" && "$NABLA" eval ../rel.st --data iris.csv --json >"$T/out" 2>"$T/err")
+expect_py "eval on another iris.csv: every row" 'import json,sys; o=json.load(open(sys.argv[1])); assert o["part"] == "all" and o["samples"] == 90, o' "$T/out"
+cp "$T/other/iris.csv" "$T/holdout.csv"
 run "$NABLA" eval "$T/ir.st" --data "$T/holdout.csv"
-if grep -q "(all samples: 90 samples)" "$T/out"; then pass; else fail "eval says which part: $(head -1 "$T/out")"; fi
+if grep -q "(every row: 90 samples; not the data the model was tested on)" "$T/out"; then pass; else fail "eval says which part and why: $(head -1 "$T/out")"; fi
+if grep -q "^all: 90 samples, loss" "$T/out" && ! grep -q "^test:" "$T/out"; then pass; else fail "eval of every row says all:, not test: $(sed -n 2p "$T/out")"; fi
+run "$NABLA" eval "$T/ir.st" --data "$T/iris.csv" --part all
+if grep -q "(every row: 90 samples)" "$T/out" && grep -q "^all: 90 samples" "$T/out"; then pass; else fail "eval --part all: $(head -2 "$T/out")"; fi
 run "$NABLA" eval "$T/ir.st" --data "$T/holdout.csv" --part test
 if grep -q "(the test part: 27 samples)" "$T/out"; then pass; else fail "eval --part test: $(head -1 "$T/out")"; fi
+# A model saved without a fingerprint (older files): every row of a file.
+"$PY" -c 'import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+t = json.loads(h["__metadata__"]["training"])
+del t["test_fingerprint"]
+h["__metadata__"]["training"] = json.dumps(t)
+j = json.dumps(h).encode()
+j += b" " * (-len(j) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(j)) + j + b[8 + n:])' "$T/ir.st" "$T/old.st"
+run "$NABLA" eval "$T/old.st" --data "$T/iris.csv"
+if grep -q "(every row: 90 samples; the model records no test part to compare)" "$T/out"; then pass; else fail "eval, model without a fingerprint: $(head -1 "$T/out") $(cat "$T/err")"; fi
+# Batches as in training: the loss is the saved one to the last bit (6).
+run "$NABLA" train --data "$T/iris.csv" --model "dense:4,tanh,dense:3" --epochs 2 --batch 10 --quiet --out "$T/b10.st"
+expect_rc 0 "train --batch 10"
+"$NABLA" info "$T/b10.st" --json >"$T/info.json"
+run "$NABLA" eval "$T/b10.st" --data "$T/iris.csv" --json
+expect_py "eval --json is the saved metrics object plus model, data, part" 'import json,sys
+o = json.load(open(sys.argv[1])); m = json.load(open(sys.argv[2]))["metrics"]
+assert o["loss"] == m["loss"], (o["loss"], m["loss"])
+assert set(o) - set(m) == {"model", "data", "part"} and all(o[k] == m[k] for k in m), (o, m)' "$T/out" "$T/info.json"
 run "$NABLA" eval "$T/ir.st" --data "$T/iris.csv" --part half
 expect_rc 2 "eval --part half"
 
@@ -226,8 +266,10 @@ expect_rc 2 "train --delimiter with a built-in set"
 run "$NABLA" eval "$T/sp.st" --data xor --seed 5
 expect_rc 2 "eval --seed with xor"
 expect_err "--seed: the parts of xor are fixed" "eval --seed xor: the reason"
-run "$NABLA" eval "$T/ir.st" --data "$T/holdout.csv" --seed 5
+run "$NABLA" eval "$T/ir.st" --data "$T/holdout.csv" --seed 5 --part all
 expect_rc 2 "eval --seed with --part all"
+run "$NABLA" eval "$T/ir.st" --data "$T/holdout.csv" --seed 5 --json
+expect_py "eval --seed on another file: its seeded test part" 'import json,sys; o=json.load(open(sys.argv[1])); assert o["part"] == "test" and o["samples"] == 27, o' "$T/out"
 run "$NABLA" predict "$T/sp.st" --input "$T/bom.csv" --delimiter '"'
 expect_rc 2 "predict --delimiter '\"'"
 expect_err "cannot be the delimiter: it quotes cells" "--delimiter '\"': the reason"
