@@ -205,4 +205,12 @@ run "$NABLA" "${xor[@]}" --lr 0.10000000000000002 --resume "$T/r.ckpt"
 expect_err "it was written with optimizer lr 0.1, this run has 0.10000000000000002;" \
     "resuming with --lr 1 ulp away"
 
+# Regression has one target column: a comma in --label is part of the name,
+# and the message says so when that name is not found.
+printf 'x,y1,y2\n1,2,3\n2,3,4\n3,4,5\n' >"$T/two.csv"
+run "$NABLA" train --data "$T/two.csv" --regression --label y1,y2 --model dense:1 --quiet
+expect_rc 3 "--regression --label y1,y2"
+expect_err 'label column "y1,y2" not found in the header (line 1: "x", "y1", "y2"); one label column is expected and the comma is taken as part of its name (several target columns are not supported yet)' \
+    "--regression --label y1,y2"
+
 finish
