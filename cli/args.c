@@ -2,6 +2,7 @@
 #include "args.h"
 
 #include "cli.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -97,9 +98,11 @@ static int in_range(const arg_option *opt, double v)
 
 static int range_error(arg_command *cmd, const arg_option *opt, const char *text)
 {
-    return args_usage_error(cmd, "--%s: %s is out of range %c%.15g, %.15g%c", opt->name, text,
-                            opt->kind & ARG_OPEN_MIN ? '(' : '[', opt->min, opt->max,
-                            opt->kind & ARG_OPEN_MAX ? ')' : ']');
+    char lo[NB_NUMBER_SIZE], hi[NB_NUMBER_SIZE];
+    return args_usage_error(
+        cmd, "--%s: %s is out of range %c%s, %s%c", opt->name, text,
+        opt->kind & ARG_OPEN_MIN ? '(' : '[', nb_number_text(lo, sizeof lo, opt->min),
+        nb_number_text(hi, sizeof hi, opt->max), opt->kind & ARG_OPEN_MAX ? ')' : ']');
 }
 
 /* Store text into opt by its kind; 2 on a bad value. */
@@ -145,9 +148,13 @@ static int set_value(arg_command *cmd, arg_option *opt, const char *text)
 int args_parse(arg_command *cmd, int argc, char **argv, char **positional, int *n_positional)
 {
     *n_positional = 0;
-    /* --help wins wherever it is, even after a mistake. */
+    /* --help is given alone: wherever it is, even after a mistake, the
+     * other arguments are refused, not silently dropped. */
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            if (argc > 2)
+                return args_usage_error(cmd, "%s takes no other arguments (got '%s')", argv[i],
+                                        argv[i == 1 ? 2 : 1]);
             fputs(cmd->help, stdout);
             return CLI_EXIT_OK;
         }

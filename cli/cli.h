@@ -77,6 +77,15 @@ char **cli_model_class_names(const nb_model *model, int classes);
 /* Load a model file; on failure report it (naming path) and return the
  * exit code, else 0. */
 int cli_load_model(const char *cmd, const char *path, nb_model **out);
+/* Was the model saved by a training run that stopped on a numeric error
+ * (training.stop_reason)? epoch and batch (may be NULL): its last step
+ * taken, from stopped_at_epoch and stopped_at_batch, -1 when unknown.
+ * cli_load_model warns on stderr about such a model. */
+int cli_model_diverged(const nb_model *model, int *epoch, int *batch);
+/* cli_fail, adding to a numeric error that the model comes from a
+ * training run that stopped on one. */
+int cli_fail_model(const char *cmd, nb_status status, enum cli_stage stage, const char *what,
+                   const nb_model *model);
 /* The model's metadata key parsed as JSON, or NULL. Free with cJSON_Delete. */
 cJSON *cli_model_meta_json(const nb_model *model, const char *key);
 /* j as the one line of JSON the command prints: unformatted, with the

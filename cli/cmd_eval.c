@@ -283,7 +283,7 @@ static int run(const arg_command *cmd, const char *path, eval_opts *o)
     if (st != NB_OK) {
         char what[512];
         snprintf(what, sizeof what, "evaluating on '%.400s'", o->source);
-        rc = cli_fail(CMD, st, CLI_STAGE_RUN, what);
+        rc = cli_fail_model(CMD, st, CLI_STAGE_RUN, what, model);
         goto done;
     }
     have_metrics = 1;

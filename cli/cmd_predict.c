@@ -135,12 +135,12 @@ static int report_bad_row(nb_model *model, const nb_real *x, size_t rows, size_t
         if (one != NB_OK) {
             char what[64];
             snprintf(what, sizeof what, "row %zu", *done + 1);
-            return cli_fail(CMD, one, CLI_STAGE_RUN, what);
+            return cli_fail_model(CMD, one, CLI_STAGE_RUN, what, model);
         }
         if (print_row(model, *done + 1, out, top, json, *done == 0) != 0)
             return cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, "JSON output");
     }
-    return cli_fail(CMD, st, CLI_STAGE_RUN, NULL);
+    return cli_fail_model(CMD, st, CLI_STAGE_RUN, NULL, model);
 }
 
 /* Read, predict and print CHUNK_ROWS rows at a time: memory stays the same

@@ -361,7 +361,9 @@ static char *settings_json(const train_args *a, const nb_train_config *cfg, cons
         cJSON_AddStringToObject(j, "test_fingerprint", hex);
     }
     cJSON_AddNumberToObject(j, "epochs_run", s->result.epochs_run);
-    cJSON_AddNumberToObject(j, "best_epoch", s->result.best_epoch);
+    /* A numeric stop keeps the weights of its last step (stopped_at_*
+     * below), not those of a finished epoch: no best_epoch then. */
+    if (!s->numeric_stop) cJSON_AddNumberToObject(j, "best_epoch", s->result.best_epoch);
     const char *stop = s->result.stop_reason ? s->result.stop_reason : "epochs";
     cJSON_AddStringToObject(j, "stop_reason", s->numeric_stop ? "numeric error" : stop);
     if (s->numeric_stop) {

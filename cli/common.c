@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "internal.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
@@ -303,11 +304,59 @@ void cli_metrics_warn(const char *cmd, const nb_metrics *m)
                   m->r2);
 }
 
+int cli_model_diverged(const nb_model *model, int *epoch, int *batch)
+{
+    cJSON *t = cli_model_meta_json(model, "training");
+    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(t, "stop_reason");
+    int diverged = cJSON_IsString(stop) && strcmp(stop->valuestring, "numeric error") == 0;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(t, "stopped_at_epoch");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(t, "stopped_at_batch");
+    /* Anything but small whole numbers is left out of the message. */
+    int known = cJSON_IsNumber(e) && cJSON_IsNumber(b) && e->valuedouble >= 0 &&
+                e->valuedouble <= INT_MAX && b->valuedouble >= 0 && b->valuedouble <= INT_MAX;
+    if (epoch) *epoch = known ? (int)e->valuedouble : -1;
+    if (batch) *batch = known ? (int)b->valuedouble : -1;
+    cJSON_Delete(t);
+    return diverged;
+}
+
+/* A model saved by a run that diverged loads and runs, but its weights are
+ * those of the last finite step: say so once, whatever the command. */
+static void warn_diverged(const char *cmd, const char *path, const nb_model *model)
+{
+    int epoch, batch;
+    if (!cli_model_diverged(model, &epoch, &batch)) return;
+    char when[96] = "";
+    if (epoch > 0)
+        snprintf(when, sizeof when, " (the weights kept are from epoch %d, batch %d)", epoch,
+                 batch);
+    else if (epoch == 0)
+        snprintf(when, sizeof when, " (the weights kept are the initial ones)");
+    cli_error(cmd,
+              "warning: model \"%s\" was saved when training stopped on a numeric error%s: its "
+              "outputs may be meaningless",
+              path, when);
+}
+
+int cli_fail_model(const char *cmd, nb_status status, enum cli_stage stage, const char *what,
+                   const nb_model *model)
+{
+    if (status != NB_ERR_NUMERIC || !cli_model_diverged(model, NULL, NULL))
+        return cli_fail(cmd, status, stage, what);
+    const char *msg = nb_last_error();
+    cli_error(cmd, "%s%s%s (the model was saved when its training stopped on a numeric error)",
+              what ? what : "", what ? ": " : "", msg[0] ? msg : nb_status_name(status));
+    return cli_exit_code(status, stage);
+}
+
 int cli_load_model(const char *cmd, const char *path, nb_model **out)
 {
     *out = NULL;
     nb_status st = nb_model_load(path, out);
-    if (st == NB_OK) return CLI_EXIT_OK;
+    if (st == NB_OK) {
+        warn_diverged(cmd, path, *out);
+        return CLI_EXIT_OK;
+    }
     /* Make sure the message names the file. */
     if (strstr(nb_last_error(), path)) return cli_fail(cmd, st, CLI_STAGE_MODEL, NULL);
     char what[512];

@@ -16,7 +16,7 @@ static const char usage_text[] =
     "  info       what a model file holds: spec, tensors, scaler, settings, metrics\n"
     "  gradcheck  compare backward's gradients with numerical ones for a spec\n"
     "\n"
-    "  nabla <command> --help   options of one command\n"
+    "  nabla <command> --help   options of one command (or: nabla help <command>)\n"
     "  nabla --version          the version and the number type\n"
     "\n"
     "example:\n"
@@ -41,6 +41,21 @@ static const struct {
     {"info", cmd_info},   {"gradcheck", cmd_gradcheck},
 };
 
+static const char see_help[] = "(see 'nabla --help')\n";
+
+static int (*find_command(const char *name))(int, char **)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0) return commands[i].run;
+    return NULL;
+}
+
+static int unknown_command(const char *name)
+{
+    fprintf(stderr, "nabla: unknown command '%s'\n%s", name, see_help);
+    return CLI_EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -48,7 +63,19 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const char *name = argv[1];
-    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+    int help = strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0;
+    if (help && argc == 3) {
+        /* "nabla help train" is "nabla train --help". */
+        char *args[] = {argv[2], "--help", NULL};
+        int (*run)(int, char **) = find_command(argv[2]);
+        if (run) return run(2, args);
+        return unknown_command(argv[2]);
+    }
+    if ((help || strcmp(name, "--version") == 0) && argc > 2) {
+        fprintf(stderr, "nabla: %s takes no arguments (got '%s')\n%s", name, argv[2], see_help);
+        return CLI_EXIT_USAGE;
+    }
+    if (help) {
         fputs(usage_text, stdout);
         return CLI_EXIT_OK;
     }
@@ -56,8 +83,6 @@ int main(int argc, char **argv)
         printf("nabla %s (%s)\n", NB_VERSION, NB_REAL_NAME);
         return CLI_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "nabla: unknown command '%s'\n(see 'nabla --help')\n", name);
-    return CLI_EXIT_USAGE;
+    int (*run)(int, char **) = find_command(name);
+    return run ? run(argc - 1, argv + 1) : unknown_command(name);
 }

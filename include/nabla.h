@@ -596,7 +596,15 @@ void nb_one_hot(const int32_t *labels, size_t count, int classes, nb_real *out);
  *             activation, biases zero)
  *   relu | sigmoid | tanh | leaky_relu[:slope] | identity
  * e.g. "dense:100,relu,dense:10". Losses: "softmax_ce" (classification,
- * the default), "bce" (binary, one logit), "mse", "sse", "half_sse", "sae". */
+ * the default), "bce" (binary, one logit), "mse", "sse", "half_sse", "sae".
+ *
+ * A model is always built from a spec. A graph built by hand with the
+ * graph API above cannot be wrapped as an nb_model today, so it cannot be
+ * saved (nb_model_save), loaded back or trained with nb_train: to do that,
+ * build the same network from a spec with nb_model_create and copy the
+ * weights in, e.g. into nb_node_value(g, nb_graph_find(g, "dense0.weight"))
+ * with g = nb_model_graph(model), or all at once into nb_graph_params(g,
+ * &count) (every parameter, in creation order). */
 typedef struct nb_model nb_model;
 
 #define NB_SPEC_MAX   1024 /* bytes in a layer spec */

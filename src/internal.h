@@ -61,6 +61,13 @@ static inline const char *nb_plural(long long count, const char *one, const char
     return count == 1 ? one : many;
 }
 
+/* v as the shortest decimal text (15, 16 or 17 significant digits) that
+ * reads back as exactly v: 0.1 prints as "0.1", not 0.10000000000000001,
+ * and two different values never print alike. For messages that show a
+ * setting. Returns buf (NB_NUMBER_SIZE bytes). */
+const char *nb_number_text(char *buf, size_t size, double v);
+#define NB_NUMBER_SIZE 32
+
 /* Replace path atomically with what write puts into f (a temporary file
  * beside path, flushed, synced and renamed over it); on any failure the
  * temporary is removed and path is left as it was. A symbolic link's

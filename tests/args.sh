@@ -173,4 +173,44 @@ usage_error "--top: 0 is out of range [1, 64]" predict "$T/m.st" --input "$MISSI
 usage_error "--top: '3 ' is not a whole number" predict "$T/m.st" --input "$MISSING" --top "3 "
 usage_error "--seed: ' 1' is not a number" eval "$T/m.st" --data "$MISSING" --seed " 1"
 
+# ------------------------------------------------ --help and --version
+# Given alone: an extra argument is refused, not dropped.
+usage_error "--help takes no other arguments (got 'extra')" train --help extra
+usage_error "--help takes no other arguments (got '--data')" train --data "$MISSING" --help
+usage_error "-h takes no other arguments (got '$T/m.st')" eval -h "$T/m.st"
+for args in "--version x" "--help x" "help nope"; do
+    # shellcheck disable=SC2086
+    run "$NABLA" $args
+    expect_rc 2 "nabla $args"
+done
+run "$NABLA" --version x
+expect_err "nabla: --version takes no arguments (got 'x')" "nabla --version x"
+run "$NABLA" help train
+expect_rc 0 "nabla help train"
+if head -1 "$T/out" | grep -q "^usage: nabla train"; then pass; else fail "nabla help train shows train's help"; fi
+
+# A resume refused for a setting names both numbers as typed (the shortest
+# text that reads back as the same double), not 0.10000000000000001.
+xor=(train --data xor --model dense:4,tanh,dense:2 --optimizer momentum --epochs 2 --quiet)
+run "$NABLA" "${xor[@]}" --lr 0.1 --checkpoint "$T/r.ckpt"
+expect_rc 0 "a run that writes a checkpoint"
+run "$NABLA" "${xor[@]}" --lr 0.3 --resume "$T/r.ckpt"
+expect_rc 4 "resuming with another --lr"
+expect_err "it was written with optimizer lr 0.1, this run has 0.3; resume with the same settings" \
+    "resuming with another --lr"
+run "$NABLA" "${xor[@]}" --lr 0.1 --momentum 0.95 --resume "$T/r.ckpt"
+expect_err "it was written with optimizer momentum 0.9, this run has 0.95;" "resuming with another --momentum"
+# Two doubles 1 ulp apart still print apart.
+run "$NABLA" "${xor[@]}" --lr 0.10000000000000002 --resume "$T/r.ckpt"
+expect_err "it was written with optimizer lr 0.1, this run has 0.10000000000000002;" \
+    "resuming with --lr 1 ulp away"
+
+# Regression has one target column: a comma in --label is part of the name,
+# and the message says so when that name is not found.
+printf 'x,y1,y2\n1,2,3\n2,3,4\n3,4,5\n' >"$T/two.csv"
+run "$NABLA" train --data "$T/two.csv" --regression --label y1,y2 --model dense:1 --quiet
+expect_rc 3 "--regression --label y1,y2"
+expect_err 'label column "y1,y2" not found in the header (line 1: "x", "y1", "y2"); one label column is expected and the comma is taken as part of its name (several target columns are not supported yet)' \
+    "--regression --label y1,y2"
+
 finish

@@ -1218,6 +1218,49 @@ static int remove_dir(void)
     return rmdir(dir);
 }
 
+/* A file that is no safetensors file at all: the message says what its
+ * first bytes look like rather than quoting a huge header length. */
+static void test_other_kinds_of_file(void **state)
+{
+    (void)state;
+    const char *path = in_dir("other.safetensors");
+#define BYTES(s) s, sizeof s - 1
+    static const struct {
+        const char *bytes;
+        size_t size;
+        const char *want;
+    } cases[] = {
+        {BYTES("sl,sw,pl,pw,species\n5.1,3.5,1.4,0.2,setosa\n"),
+         "it starts with \"sl,sw,pl\": this looks like text (a CSV file?), not a safetensors file"},
+        /* A UTF-8 sequence cut off at byte 8 is left out. */
+        {BYTES("xy,\xed\x95\x9c\xea\xb8\x80\n1,2\n"),
+         "it starts with \"xy,\xed\x95\x9c\": this looks like text"},
+        {BYTES("{\"a\": [1, 2]}\n"), "this looks like text (a JSON file?), not a safetensors file"},
+        {BYTES("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"),
+         "gzip magic bytes 1f 8b: this looks like a compressed file (a .gz data file?)"},
+        {BYTES("\x00\x00\x08\x03\x00\x00\xea\x60\x00\x00\x00\x1c"),
+         "IDX magic bytes 00 00 08 03: this looks like an IDX data file (unsigned bytes, 3 "
+         "dimensions), not a safetensors file"},
+        {BYTES("PK\x03\x04\x14\x00\x00\x00\x08\x00"), "this looks like a zip archive"},
+        /* Bytes that are none of these: the length as before. */
+        {BYTES("a\xff\xfe,b,c,d\n"), "the header length (file bytes 0-7) is"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_all(path, cases[i].bytes, cases[i].size);
+        expect_refused(path, cases[i].want, cases[i].want);
+    }
+#undef BYTES
+    /* gzip with no time stamp: a plausible length, then no JSON. */
+    size_t size = 700000;
+    unsigned char *gz = malloc(size);
+    assert_non_null(gz);
+    memset(gz, 0x55, size);
+    memcpy(gz, "\x1f\x8b\x08\x00\x00\x00\x00\x00", 8);
+    write_all(path, gz, size);
+    free(gz);
+    expect_refused(path, "gzip, no time stamp", "this looks like a compressed file");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-sample") == 0) return write_sample(argv[2]);
@@ -1228,7 +1271,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_atomic_save),      cmocka_unit_test(test_corrupt_files),
         cmocka_unit_test(test_other_dtype),      cmocka_unit_test(test_many_metadata_keys),
         cmocka_unit_test(test_escape),           cmocka_unit_test(test_forged_names_escaped),
-        cmocka_unit_test(test_ambiguous_fields),
+        cmocka_unit_test(test_ambiguous_fields), cmocka_unit_test(test_other_kinds_of_file),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (remove_dir() != 0) fprintf(stderr, "note: could not remove %s\n", dir);

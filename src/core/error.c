@@ -1,7 +1,9 @@
 /* Errors are values: a status plus a per-thread message. */
 #include "internal.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NB_ERROR_MAX 1024
@@ -270,4 +272,13 @@ const char *nb_text_problem(char *buf, size_t size, const char *text, int name)
         return buf;
     }
     return NULL;
+}
+
+const char *nb_number_text(char *buf, size_t size, double v)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, size, "%.*g", digits, v);
+        if (!isfinite(v) || strtod(buf, NULL) == v) break;
+    }
+    return buf;
 }

@@ -358,6 +358,14 @@ static const char *label_hint(const csv_file *f)
     return f->label_saved ? "; give --label COL (a column name or a 0-based index)" : "";
 }
 
+/* A label "y1,y2" not found: one column is meant, named with a comma. */
+static const char *comma_hint(const char *label)
+{
+    return strchr(label, ',') ? "; one label column is expected and the comma is taken as part "
+                                "of its name (several target columns are not supported yet)"
+                              : "";
+}
+
 /* Line 1 holds a number that is not missing: data, not column names. */
 static int has_number_cell(const csv_file *f)
 {
@@ -404,10 +412,12 @@ static nb_status find_label(csv_file *f, const char *label, int *named_col)
         if (f->header < 0 && has_number_cell(f))
             return nb_error(NB_ERR_NOT_FOUND,
                             "%s: %s \"%s\" not found: the file has no header (line %zu holds "
-                            "numbers: %s); give --label with a 0-based column index",
-                            f->src->name, label_what(f), label, f->line_no, names);
-        return nb_error(NB_ERR_NOT_FOUND, "%s: %s \"%s\" not found in the header (line %zu: %s)%s",
-                        f->src->name, label_what(f), label, f->line_no, names, label_hint(f));
+                            "numbers: %s); give --label with a 0-based column index%s",
+                            f->src->name, label_what(f), label, f->line_no, names,
+                            comma_hint(label));
+        return nb_error(NB_ERR_NOT_FOUND,
+                        "%s: %s \"%s\" not found in the header (line %zu: %s)%s%s", f->src->name,
+                        label_what(f), label, f->line_no, names, comma_hint(label), label_hint(f));
     }
     f->label_col = *named_col;
     return NB_OK;

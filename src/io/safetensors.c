@@ -361,6 +361,65 @@ nb_status nb_st_write(FILE *f, cJSON *root, const nb_st_out *t, int count)
 
 /* ----------------------------------------------------------------- read */
 
+/* Are these bytes the start of text: printable ASCII, tab, CR, LF and
+ * UTF-8 sequences, the last of which may be cut off? The length without
+ * that cut-off sequence, or 0 when they are not. */
+static size_t text_start(const unsigned char *b, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = b[i];
+        size_t more = c >= 0xc2 && c <= 0xdf   ? 1
+                      : c >= 0xe0 && c <= 0xef ? 2
+                      : c >= 0xf0 && c <= 0xf4 ? 3
+                                               : 0;
+        if (!more && !((c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r')) return 0;
+        if (i + more >= n) return i; /* cut off: the bytes checked so far */
+        for (size_t k = 1; k <= more; k++)
+            if ((b[i + k] & 0xc0) != 0x80) return 0;
+        i += more + 1;
+    }
+    return i;
+}
+
+/* A file that is no safetensors file: when its first bytes tell what it
+ * is (a CSV file, a compressed or IDX data file, a zip archive such as
+ * PyTorch's .pt), an error that says so; else NB_OK. Asked only once the
+ * length prefix or the header has failed, so a real file is never taken
+ * for something else. */
+static nb_status other_kind_of_file(const unsigned char *prefix)
+{
+    static const char *const idx_types[] = {
+        [0x08] = "unsigned bytes",  [0x09] = "signed bytes", [0x0b] = "16-bit integers",
+        [0x0c] = "32-bit integers", [0x0d] = "floats",       [0x0e] = "doubles"};
+    char q[64];
+    const char *not_st = "not a safetensors file";
+    size_t text = text_start(prefix, 8);
+    if (text)
+        return nb_error(NB_ERR_FORMAT, "it starts with \"%s\": this looks like text (%s), %s",
+                        nb_escape_len(q, sizeof q, (const char *)prefix, text),
+                        prefix[0] == '{' || prefix[0] == '[' ? "a JSON file?" : "a CSV file?",
+                        not_st);
+    if (prefix[0] == 0x1f && prefix[1] == 0x8b)
+        return nb_error(NB_ERR_FORMAT,
+                        "it starts with the gzip magic bytes 1f 8b: this looks like a compressed "
+                        "file (a .gz data file?), %s",
+                        not_st);
+    if (prefix[0] == 0 && prefix[1] == 0 && prefix[2] <= 0x0e && idx_types[prefix[2]] &&
+        prefix[3] >= 1)
+        return nb_error(NB_ERR_FORMAT,
+                        "it starts with the IDX magic bytes 00 00 %02x %02x: this looks like an "
+                        "IDX data file (%s, %d %s), %s",
+                        prefix[2], prefix[3], idx_types[prefix[2]], prefix[3],
+                        nb_plural(prefix[3], "dimension", "dimensions"), not_st);
+    if (memcmp(prefix, "PK\x03\x04", 4) == 0)
+        return nb_error(NB_ERR_FORMAT,
+                        "it starts with \"PK\\x03\\x04\": this looks like a zip archive (a "
+                        "PyTorch .pt file?), %s",
+                        not_st);
+    return NB_OK;
+}
+
 nb_status nb_st_read_header(FILE *f, nb_st_header *out, uint64_t *data_start)
 {
     struct stat info;
@@ -376,6 +435,10 @@ nb_status nb_st_read_header(FILE *f, nb_st_header *out, uint64_t *data_start)
     if (fread(prefix, 1, 8, f) != 8) return nb_error(NB_ERR_IO, "cannot read the header length");
     uint64_t len = nb_st_get_u64(prefix);
     if (len == 0) return nb_error(NB_ERR_FORMAT, "the header length (file bytes 0-7) is 0");
+    if (len > NB_MAX_HEADER || len > size - 8) {
+        nb_status st = other_kind_of_file(prefix);
+        if (st != NB_OK) return st;
+    }
     if (len > NB_MAX_HEADER)
         return nb_error(NB_ERR_LIMIT, "the header length (file bytes 0-7) is %llu, more than %d",
                         (unsigned long long)len, NB_MAX_HEADER);
@@ -391,6 +454,9 @@ nb_status nb_st_read_header(FILE *f, nb_st_header *out, uint64_t *data_start)
     nb_status st = NB_OK;
     if (fread(text, 1, (size_t)len, f) != (size_t)len)
         st = nb_error(NB_ERR_IO, "cannot read the header");
+    /* The header is a JSON object: a file whose would-be header is not
+     * may be another kind of file. */
+    if (st == NB_OK && text[0] != '{') st = other_kind_of_file(prefix);
     if (st == NB_OK) st = nb_st_parse(text, (size_t)len, size - 8 - len, out);
     nb_free(text);
     *data_start = 8 + len;

@@ -410,11 +410,13 @@ static nb_status same_number(const cJSON *obj, const char *where, const char *ke
     double v = 0;
     nb_status st = member(obj, where, key, &v);
     if (st != NB_OK) return st;
+    char was[NB_NUMBER_SIZE], now[NB_NUMBER_SIZE];
     if (v != want)
         return nb_error(NB_ERR_ARGUMENT,
-                        "it was written with %s %s %.17g, this run has %.17g; resume with the same "
+                        "it was written with %s %s %s, this run has %s; resume with the same "
                         "settings",
-                        where, key, v, want);
+                        where, key, nb_number_text(was, sizeof was, v),
+                        nb_number_text(now, sizeof now, want));
     return NB_OK;
 }
 
