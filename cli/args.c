@@ -148,13 +148,10 @@ static int set_value(arg_command *cmd, arg_option *opt, const char *text)
 int args_parse(arg_command *cmd, int argc, char **argv, char **positional, int *n_positional)
 {
     *n_positional = 0;
-    /* --help is given alone: wherever it is, even after a mistake, the
-     * other arguments are refused, not silently dropped. */
+    /* --help wins wherever it is, even after a mistake: a command typed
+     * half-way with --help at the end asks what the options are. */
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            if (argc > 2)
-                return args_usage_error(cmd, "%s takes no other arguments (got '%s')", argv[i],
-                                        argv[i == 1 ? 2 : 1]);
             fputs(cmd->help, stdout);
             return CLI_EXIT_OK;
         }
