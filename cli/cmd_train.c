@@ -92,7 +92,9 @@ static const char help[] =
     "Ctrl-C finishes the current batch, writes a checkpoint (to --checkpoint FILE,\n"
     "else <--out>.ckpt, else nabla.ckpt), prints how to resume and exits with 130;\n"
     "a second Ctrl-C exits at once. A run started with SIGINT ignored (with & in a\n"
-    "script) leaves it ignored.\n"
+    "script) leaves it ignored. A resumed run rewrites --log from the checkpoint's\n"
+    "history (every epoch once); once it finishes and saves, the Ctrl-C checkpoint\n"
+    "it resumed from is removed (a --checkpoint FILE is kept).\n"
     "\n"
     "Numbers are decimal, the whole text (no spaces, hex or trailing letters). An\n"
     "option that has no effect with the chosen optimizer or schedule is an error.\n"
@@ -813,13 +815,17 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     /* Without a checkpoint to write, Ctrl-C keeps its default action. */
     config.checkpoint_path = s->checkpoint;
     if (s->checkpoint) config.interrupt = &cli_interrupted;
-    /* A resumed run's log goes on after the epochs it already holds. */
-    if (a->log && nb_output_open(a->log, a->resume != NULL, &s->log) != NB_OK) {
+    /* A fresh run's log is replaced now, so that a log that cannot be
+     * written stops the run before training. A resumed run's is replaced
+     * once the checkpoint is accepted, and rewritten from the epochs the
+     * checkpoint holds (cli_progress_update): never appended to, so it
+     * holds every epoch once, however old the checkpoint. */
+    if (a->log && !a->resume && nb_output_open(a->log, 0, &s->log) != NB_OK) {
         cli_error(CMD, "--log: %s", nb_last_error());
         return CLI_EXIT_OUTPUT;
     }
     cli_progress progress;
-    cli_progress_init(&progress, a->quiet, s->train.classes > 0, s->log, a->log);
+    cli_progress_init(&progress, a->quiet, s->train.classes > 0, &s->log, a->log);
     config.progress = cli_progress_update;
     config.progress_user = &progress;
     if (s->checkpoint) cli_catch_interrupt();
@@ -838,7 +844,10 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     int eval_rc = s->numeric_stop ? CLI_EXIT_FAILURE : evaluate(a, s);
     int save_rc = save_outputs(a, s, scale, &config);
     if (eval_rc != CLI_EXIT_OK) return eval_rc;
-    return save_rc != CLI_EXIT_OK ? save_rc : log_rc;
+    if (save_rc != CLI_EXIT_OK) return save_rc;
+    if (log_rc == CLI_EXIT_OK && !s->numeric_stop)
+        cli_remove_ctrl_c_checkpoint(a->resume, a->checkpoint, s->checkpoint, a->quiet);
+    return log_rc;
 }
 
 int cmd_train(int argc, char **argv)

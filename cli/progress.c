@@ -32,7 +32,7 @@ static void read_hold(cli_progress *p)
     p->hold_path = path;
 }
 
-void cli_progress_init(cli_progress *p, int quiet, int classifier, FILE *log, const char *path)
+void cli_progress_init(cli_progress *p, int quiet, int classifier, FILE **log, const char *path)
 {
     memset(p, 0, sizeof *p);
     p->quiet = quiet;
@@ -40,6 +40,7 @@ void cli_progress_init(cli_progress *p, int quiet, int classifier, FILE *log, co
     p->classifier = classifier;
     p->log = log;
     p->log_path = path;
+    p->log_deferred = path && !*log;
     p->last_draw = -1;
     read_hold(p);
 }
@@ -150,7 +151,7 @@ static void put_number(FILE *f, const char *key, double v, int allow_negative)
 
 static int write_log(cli_progress *p, const nb_epoch_stats *s)
 {
-    FILE *f = p->log;
+    FILE *f = *p->log;
     fprintf(f, "{\"epoch\":%d", s->epoch);
     put_number(f, "train_loss", s->train_loss, 1);
     put_number(f, "train_accuracy", s->train_accuracy, 0);
@@ -170,18 +171,32 @@ static int write_log(cli_progress *p, const nb_epoch_stats *s)
     return fflush(f) == 0 && !ferror(f);
 }
 
+/* A resumed run's log is replaced, not appended to: the trainer reports
+ * the checkpoint's finished epochs first, so it is rewritten from them and
+ * holds every epoch once, however old the checkpoint. */
+static void open_deferred_log(cli_progress *p, const nb_progress *pr)
+{
+    p->log_deferred = 0;
+    errno = 0;
+    if (nb_output_open(p->log_path, 0, p->log) == NB_OK) return;
+    p->log_failed = 1;
+    p->log_errno = errno ? errno : EIO;
+    p->log_epoch = pr->epoch;
+}
+
 int cli_progress_update(const nb_progress *pr, void *user)
 {
     cli_progress *p = user;
+    if (p->log_deferred) open_deferred_log(p, pr);
     /* Checkpoints due before this batch are written; this batch's is not. */
     if (p->hold_at && !pr->stats &&
         (uint64_t)(pr->epoch - 1) * pr->batches + pr->batch == p->hold_at)
         hold(p, pr);
     if (pr->stats) {
-        if (!p->quiet) print_epoch(p, pr);
+        if (!p->quiet && !pr->restored) print_epoch(p, pr);
         /* A log that cannot be written (a full disk) is given up, not the
          * training: the model is still saved, and the failure reported. */
-        if (p->log && !p->log_failed && !write_log(p, pr->stats)) {
+        if (*p->log && !p->log_failed && !write_log(p, pr->stats)) {
             p->log_failed = 1;
             p->log_errno = errno;
             p->log_epoch = pr->stats->epoch;

@@ -3,10 +3,12 @@
 
 #include "args.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int cli_checkpoint_every(const char *text, nb_train_config *c, char *err, size_t size)
 {
@@ -50,6 +52,18 @@ const char *cli_checkpoint_path(const char *checkpoint, const char *out, char **
     memcpy(*owned, out, n);
     memcpy(*owned + n, ".ckpt", sizeof ".ckpt");
     return *owned;
+}
+
+void cli_remove_ctrl_c_checkpoint(const char *resume, const char *explicit, const char *path,
+                                  int quiet)
+{
+    if (!resume || explicit || !path || !nb_files_collide(resume, path)) return;
+    if (unlink(path) != 0) {
+        fprintf(stderr, "nabla train: warning: cannot remove the Ctrl-C checkpoint %s: %s\n", path,
+                strerror(errno));
+        return;
+    }
+    if (!quiet) fprintf(stderr, "the run is finished: removed the Ctrl-C checkpoint %s\n", path);
 }
 
 /* Characters a POSIX shell leaves alone in a word. */

@@ -19,6 +19,14 @@ int cli_checkpoint_every(const char *text, nb_train_config *config, char *err, s
  * is NULL); NULL when out of memory. */
 const char *cli_checkpoint_path(const char *checkpoint, const char *out, char **owned);
 
+/* A resumed run has finished and saved its outputs: the Ctrl-C checkpoint
+ * it resumed from (path, the implicit <--out>.ckpt or nabla.ckpt, the same
+ * file as resume) has served and is removed, saying so on stderr unless
+ * quiet. An explicit --checkpoint FILE (explicit non-NULL) is kept, as is
+ * a checkpoint that is not the one resumed from. */
+void cli_remove_ctrl_c_checkpoint(const char *resume, const char *explicit, const char *path,
+                                  int quiet);
+
 /* "nabla train --resume PATH" and the other arguments of argv (the
  * subcommand's, argv[0] being "train") except an earlier --resume, each
  * quoted for a POSIX shell where needed. */

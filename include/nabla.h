@@ -763,12 +763,16 @@ typedef struct nb_epoch_stats {
     double val_loss, val_accuracy;     /* -1 when there is no validation set */
     double seconds;
     /* Regression with a validation set: its MAE, RMSE and R^2 in the
-     * targets' original units (see nb_metrics); NaN otherwise. */
+     * targets' original units (see nb_metrics); NaN otherwise, and for
+     * epochs restored from a checkpoint of format_version 1. */
     double val_mae, val_rmse, val_r2;
 } nb_epoch_stats;
 
 /* Called on every batch (for a progress bar) and at the end of every epoch
- * (stats non-NULL). Return non-zero to stop training. */
+ * (stats non-NULL). Return non-zero to stop training. A resumed run first
+ * reports each epoch the checkpoint finished, in order, with restored set
+ * (stats from the checkpoint, eta_seconds NaN, the return value ignored),
+ * so that a log rewritten from them holds every epoch once. */
 typedef struct nb_progress {
     int epoch, epochs;
     size_t batch, batches; /* batch is 1-based within the epoch */
@@ -776,6 +780,7 @@ typedef struct nb_progress {
     double samples_per_second;
     double eta_seconds; /* for the whole run */
     const nb_epoch_stats *stats;
+    int restored; /* an epoch of an earlier session, from the checkpoint */
 } nb_progress;
 typedef int (*nb_progress_fn)(const nb_progress *progress, void *user);
 

@@ -7,7 +7,11 @@
 #      printed resume command gives the same tensors and a complete log;
 #  (c) two SIGINTs: the second exits at once with 130, without a checkpoint;
 #  (d) a full disk: saving the model or a checkpoint fails with a clear
-#      error and a non-zero exit, and the previous file is left as it was.
+#      error and a non-zero exit, and the previous file is left as it was;
+#  (e) after --resume the log holds every epoch once, however old the
+#      checkpoint (it is rewritten from the checkpoint's history);
+#  (f) a finished resumed run removes its Ctrl-C checkpoint, not an
+#      explicit --checkpoint FILE.
 # Signals reach the run at a known batch, not at a moment hoped to be
 # mid-run: NABLA_TEST_HOLD_AT_BATCH holds it there (see docs/cli.md), so no
 # outcome depends on timing or machine load.
@@ -203,6 +207,135 @@ if hold_says "held at $at" && kill -INT "$pid" && hold_says "interrupted at $at"
 else
     ended
     fail "two SIGINTs: the run did not reach run batch 60 or ended at the first: status $status, $(tail -c 300 c.err)"
+fi
+
+# ------------------------------------------- (e) the log after --resume
+# The log is rewritten from the checkpoint's history, so it holds every
+# epoch once however old the checkpoint: killed in epoch 4 after epoch 3 was
+# logged, with a checkpoint of epoch 2 (every 2 epochs) or of epoch 3, batch
+# 6 (every 10 batches); a regression run with a validation part (its MAE,
+# RMSE and R^2 restored); a finished run's last checkpoint (every batch).
+# Spiral: 6 epochs of 7 batches, run batch 23 = epoch 4, batch 2; sine
+# (with its validation part): 5 batches, run batch 17.
+cat > logcmp.py <<'EOF'
+import json, sys
+def lines(path):
+    out = []
+    for line in open(path):
+        d = json.loads(line)  # every line valid JSON (no NaN)
+        d.pop("seconds")
+        out.append(d)
+    return out
+got, want = lines(sys.argv[1]), lines(sys.argv[2])
+if got != want:
+    print("epochs %s, expected %s; first difference: %s" % (
+        [d.get("epoch") for d in got], [d["epoch"] for d in want],
+        next(([g, w] for g, w in zip(got, want) if g != w), "in length")))
+    sys.exit(1)
+EOF
+logcmp() { /usr/bin/python3 logcmp.py "$1" "$2" 2>&1; }
+spiral=(--data spiral --model dense:16,relu,dense:3 --lr 0.1 --batch 30 --epochs 6 --seed 2)
+sine=(--data sine --model dense:16,tanh,dense:1 --lr 0.05 --batch 30 --epochs 6 --seed 2 --val 0.2)
+"$nabla" train "${spiral[@]}" --quiet --log ref-spiral.jsonl > /dev/null 2> e0.err ||
+    fail "log reference run (spiral): $(cat e0.err)"
+"$nabla" train "${sine[@]}" --quiet --log ref-sine.jsonl > /dev/null 2> e0.err ||
+    fail "log reference run (sine): $(cat e0.err)"
+# killed_resume NAME EVERY POSITION SET: held at epoch 4, batch 2 with a
+# checkpoint every EVERY, killed there (the log holds epochs 1..3), resumed
+# with the same --log; the log must equal the reference's but for seconds.
+killed_resume() {
+    local name=$1 every=$2 want_pos=$3 set=$4 args before pos diff
+    local at=23
+    if [ "$set" = sine ]; then args=("${sine[@]}" --quiet) at=17; else args=("${spiral[@]}" --quiet); fi
+    held "$at" "$name.out" "$name.err" "${args[@]}" --checkpoint "$name.ck" \
+        --checkpoint-every "$every" --log "$name.jsonl"
+    if ! hold_says "held at epoch 4, batch 2"; then
+        ended
+        fail "$name: the run did not reach run batch $at: status $status, $(tail -2 "$name.err")"
+        return
+    fi
+    kill -KILL "$pid"
+    ended
+    before=$(cut -c1-11 "$name.jsonl" | tr '\n' ' ')
+    pos=$(position "$name.ck")
+    if [ "$before" != '{"epoch":1, {"epoch":2, {"epoch":3, ' ] || [ "$pos" != "$want_pos" ]; then
+        fail "$name: killed with the log holding '$before' and the checkpoint at '$pos', expected epochs 1..3 and '$want_pos'"
+        return
+    fi
+    if ! "$nabla" train "${args[@]}" --checkpoint "$name.ck" --checkpoint-every "$every" \
+        --log "$name.jsonl" --resume "$name.ck" > "$name.2.out" 2> "$name.2.err"; then
+        fail "$name: resume: $(cat "$name.2.err")"
+        return
+    fi
+    if diff=$(logcmp "$name.jsonl" "ref-$set.jsonl"); then
+        pass "$name: checkpoint at $want_pos, log 1..3, killed; after --resume the log holds epochs 1..6 once each, equal to the uninterrupted run's but for seconds"
+    else
+        fail "$name: the log after --resume: $diff"
+    fi
+}
+killed_resume every-2-epochs 2 "epoch 3, batch 0" spiral
+killed_resume every-10-batches 10b "epoch 3, batch 6" spiral
+killed_resume regression 2 "epoch 3, batch 0" sine
+
+# A finished run's last checkpoint (saved after its last batch), resumed.
+if "$nabla" train "${spiral[@]}" --quiet --checkpoint fin.ck --checkpoint-every 1b \
+    --log fin.jsonl > /dev/null 2> fin.err && [ "$(position fin.ck)" = "epoch 6, batch 7" ] &&
+    "$nabla" train "${spiral[@]}" --quiet --checkpoint fin.ck --log fin.jsonl --resume fin.ck \
+        > /dev/null 2> fin2.err; then
+    if diff=$(logcmp fin.jsonl ref-spiral.jsonl); then
+        pass "a finished run's last checkpoint resumed: the log holds epochs 1..6 once each"
+    else
+        fail "a finished run's last checkpoint resumed: the log: $diff"
+    fi
+else
+    fail "a finished run's last checkpoint: position '$(position fin.ck)', $(cat fin.err fin2.err 2>/dev/null)"
+fi
+
+# A refused checkpoint (another optimizer) leaves the log as it was.
+cp fin.jsonl refused.jsonl
+"$nabla" train "${spiral[@]}" --quiet --optimizer adam --log refused.jsonl --resume fin.ck \
+    > /dev/null 2> refused.err
+status=$?
+if [ "$status" = 4 ] && cmp -s fin.jsonl refused.jsonl; then
+    pass "a refused checkpoint (exit 4) leaves the log untouched"
+else
+    fail "a refused checkpoint: exit $status, log $(cmp fin.jsonl refused.jsonl 2>&1): $(cat refused.err)"
+fi
+
+# ---------------------------------- (f) the Ctrl-C checkpoint is removed
+# Once a run resumed from its Ctrl-C checkpoint (<--out>.ckpt) finishes and
+# its model is saved, that checkpoint is removed and the last line says so;
+# an explicit --checkpoint FILE is kept.
+ctrl_c() { # NAME ARGS...: Ctrl-C at run batch 23, then the printed command
+    local name=$1 m
+    shift
+    held 23 "$name.out" "$name.err" "${spiral[@]}" "$@"
+    if hold_says "held at epoch 4, batch 2"; then
+        kill -INT "$pid"
+        hold_says "interrupted at epoch 4, batch 2" && rm hold-file
+    fi
+    ended
+    m=$(grep -o "resume with: nabla .*" "$name.err")
+    m=${m#resume with: nabla }
+    [ "$status" = 130 ] && [ -n "$m" ] && eval "\"\$nabla\" $m" > "$name.2.out" 2> "$name.2.err"
+}
+if ctrl_c implicit --out f.st && [ -f f.st ] && [ ! -e f.st.ckpt ] &&
+    [ "$(tail -1 implicit.2.err)" = "the run is finished: removed the Ctrl-C checkpoint f.st.ckpt" ]; then
+    pass "Ctrl-C, resumed, finished: f.st saved, f.st.ckpt removed: '$(tail -1 implicit.2.err)'"
+else
+    fail "Ctrl-C, resumed, finished: status $status, model $(ls f.st 2>&1), checkpoint $(ls f.st.ckpt 2>&1), $(tail -3 implicit.2.err 2>/dev/null)"
+fi
+if ctrl_c explicit --out g.st --checkpoint g.ck && [ -f g.st ] && [ -f g.ck ] &&
+    ! grep -q "removed" explicit.2.err; then
+    pass "Ctrl-C with --checkpoint g.ck, resumed, finished: g.ck is kept"
+else
+    fail "Ctrl-C with --checkpoint g.ck: status $status, checkpoint $(ls g.ck 2>&1), $(tail -3 explicit.2.err 2>/dev/null)"
+fi
+# (a) resumed from --checkpoint ck without naming it again: ck is kept.
+if [ -f ck ]; then
+    pass "(a): a checkpoint resumed from that is not the Ctrl-C one is kept"
+else
+    fail "(a): ck was removed"
 fi
 
 # ------------------------------------------------------ (d) full disk

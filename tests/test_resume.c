@@ -618,7 +618,7 @@ static void test_refuses_corrupt_checkpoints(void **state)
         {"loss_sum=nan", "metadata \"loss_sum\" is \"nan\""},
         {"loss_sum=", "metadata \"loss_sum\" is missing"},
         {"format=nabla", "this is a model file"},
-        {"format_version=2", "format_version 2"},
+        {"format_version=3", "format_version 3 is not one this build reads (1..2)"},
         {"real=f16", "build with f16 numbers"},
         {"training={\"batch\":32}", "\"epochs\" is missing"},
         {"optimizer=[1]", "metadata \"optimizer\" is not a JSON object"},
@@ -787,6 +787,111 @@ static void test_refuses_ambiguous_checkpoints(void **state)
                    "the string after key \"loss\" holds a raw control character 0x01");
 }
 
+/* ------------------------------------------ (d) the restored history */
+
+/* The epoch-end reports of a run, as the progress callback sees them. */
+typedef struct reports {
+    int n;
+    int epoch[16], restored[16];
+    nb_epoch_stats stats[16];
+} reports;
+
+static int record_epochs(const nb_progress *p, void *user)
+{
+    reports *r = user;
+    if (!p->stats || r->n >= 16) return 0;
+    r->epoch[r->n] = p->epoch;
+    r->restored[r->n] = p->restored;
+    r->stats[r->n++] = *p->stats;
+    /* Asks to stop: ignored for a restored epoch, honoured for a new one. */
+    return p->restored;
+}
+
+/* A resumed run first reports the epochs its checkpoint finished, flagged
+ * restored and equal to the uninterrupted run's (but for seconds), then
+ * the new ones: a log rebuilt from the reports holds every epoch once. */
+static void test_restored_epochs_reported(void **state)
+{
+    (void)state;
+    char ckpt[128];
+    path_in_dir("restored.ckpt", ckpt, sizeof ckpt);
+    nb_train_result ra, rb;
+    nb_model *a = reference(&adam, &ra);
+    nb_model *m = new_model(&adam, 11);
+    interrupt_at(m, &adam, ckpt, NULL, 3, 2, 3, 2);
+    nb_model_free(m);
+    reports got = {0};
+    nb_model *b = new_model(&adam, 99);
+    nb_train_config c = make_config(&adam);
+    c.resume_path = ckpt;
+    c.progress = record_epochs;
+    c.progress_user = &got;
+    assert_ok(nb_train(b, &g_train, &g_val, &c, &rb));
+    assert_same_run(a, &ra, b, &rb);
+    assert_string_equal(rb.stop_reason, "epochs");
+    assert_int_equal(got.n, adam.epochs);
+    for (int i = 0; i < got.n; i++) {
+        const nb_epoch_stats *x = &got.stats[i], *y = &ra.history[i];
+        assert_int_equal(got.epoch[i], i + 1);
+        assert_int_equal(got.restored[i], i < 2); /* epochs 1 and 2 finished before */
+        assert_int_equal(x->epoch, i + 1);
+        assert_memory_equal(&x->lr, &y->lr, sizeof x->lr);
+        assert_memory_equal(&x->train_loss, &y->train_loss, sizeof x->train_loss);
+        assert_memory_equal(&x->train_accuracy, &y->train_accuracy, sizeof x->train_accuracy);
+        assert_memory_equal(&x->val_loss, &y->val_loss, sizeof x->val_loss);
+        assert_memory_equal(&x->val_accuracy, &y->val_accuracy, sizeof x->val_accuracy);
+        assert_true(isnan(x->val_mae) && isnan(x->val_rmse) && isnan(x->val_r2));
+    }
+    nb_model_free(a);
+    nb_model_free(b);
+    nb_train_result_free(&ra);
+    nb_train_result_free(&rb);
+}
+
+/* Every history row cut to its first 7 cells: a format_version 1 file. */
+static void history_v1(cJSON *root, const char *arg)
+{
+    (void)arg;
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+    cJSON *h = cJSON_Parse(cJSON_GetObjectItemCaseSensitive(meta, "history")->valuestring);
+    for (cJSON *row = h->child; row; row = row->next) {
+        assert_int_equal(cJSON_GetArraySize(row), 10);
+        while (cJSON_GetArraySize(row) > 7) cJSON_DeleteItemFromArray(row, 7);
+    }
+    char *text = cJSON_PrintUnformatted(h);
+    cJSON_ReplaceItemInObjectCaseSensitive(meta, "history", cJSON_CreateString(text));
+    cJSON_free(text);
+    cJSON_Delete(h);
+}
+
+/* A version 2 checkpoint's history rows hold the regression metrics
+ * (null in a classifier's); version 1 rows, without them, still resume. */
+static void test_history_versions(void **state)
+{
+    (void)state;
+    char good[128], bad[128], v1[128];
+    good_checkpoint(good, sizeof good);
+    path_in_dir("bad.ckpt", bad, sizeof bad);
+    path_in_dir("v1.ckpt", v1, sizeof v1);
+    write_edited(good, bad, history_v1, NULL);
+    assert_refused(&es, &g_train, bad,
+                   "metadata \"history\": row 1 is not [1, lr, train loss, train accuracy, val "
+                   "loss, val accuracy, seconds, val MAE, val RMSE, val R2]");
+    write_edited(good, bad, set_meta, "format_version=1");
+    assert_refused(&es, &g_train, bad,
+                   "row 1 is not [1, lr, train loss, train accuracy, val loss, val accuracy, "
+                   "seconds]");
+    write_edited(good, bad, set_history_cell, "1,7,0.5");
+    assert_refused(&es, &g_train, bad, "row 2, val MAE is 0.5, not null (this run has none)");
+    write_edited(good, bad, history_v1, NULL);
+    write_edited(bad, v1, set_meta, "format_version=1");
+    nb_train_result r;
+    nb_model *m = resume_from(&es, v1, &r);
+    assert_true(r.epochs_run > 2);
+    nb_model_free(m);
+    nb_train_result_free(&r);
+}
+
 /* --------------------------------------------------- (d) write failures */
 
 static int count_temp_files(void)
@@ -899,6 +1004,8 @@ int main(void)
         cmocka_unit_test(test_refuses_other_model_data_settings),
         cmocka_unit_test(test_refuses_corrupt_checkpoints),
         cmocka_unit_test(test_refuses_ambiguous_checkpoints),
+        cmocka_unit_test(test_restored_epochs_reported),
+        cmocka_unit_test(test_history_versions),
         cmocka_unit_test(test_write_failure_keeps_previous),
         cmocka_unit_test(test_config_checks),
         cmocka_unit_test(test_summary),

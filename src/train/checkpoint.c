@@ -15,10 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HISTORY_COLUMNS 7 /* epoch, lr, train loss, train acc, val loss, val acc, seconds */
-#define SLOT_NAME_0     "optimizer.slot0"
-#define SLOT_NAME_1     "optimizer.slot1"
-#define BEST_NAME       "early_stopping.best"
+/* epoch, lr, train loss, train acc, val loss, val acc, seconds, then (from
+ * format_version 2) val MAE, val RMSE, val R^2 */
+#define HISTORY_COLUMNS    10
+#define HISTORY_COLUMNS_V1 7
+#define SLOT_NAME_0        "optimizer.slot0"
+#define SLOT_NAME_1        "optimizer.slot1"
+#define BEST_NAME          "early_stopping.best"
 
 /* hash = (hash ^ byte) * 1099511628211 for each byte (FNV-1a, 64 bits). */
 uint64_t nb_fnv1a(uint64_t hash, const void *bytes, size_t size)
@@ -152,14 +155,15 @@ static cJSON *rng_json(const nb_rng *rng)
 }
 
 /* One row per finished epoch: epoch, lr, train loss, train accuracy, val
- * loss, val accuracy, seconds. */
+ * loss, val accuracy, seconds, val MAE, val RMSE, val R^2. */
 static cJSON *history_json(const nb_train_run *r)
 {
     cJSON *a = cJSON_CreateArray();
     for (int e = 0; a && e < r->epoch - 1; e++) {
         const nb_epoch_stats *s = &r->history[e];
         double v[HISTORY_COLUMNS] = {s->epoch,    s->lr,           s->train_loss, s->train_accuracy,
-                                     s->val_loss, s->val_accuracy, s->seconds};
+                                     s->val_loss, s->val_accuracy, s->seconds,    s->val_mae,
+                                     s->val_rmse, s->val_r2};
         cJSON *row = cJSON_CreateArray();
         int ok = row && cJSON_AddItemToArray(a, row);
         if (!ok) cJSON_Delete(row);
@@ -553,11 +557,19 @@ static nb_status read_rng(const nb_ckpt_file *f, nb_rng *rng)
     return NB_OK;
 }
 
-/* Why value v of history column i (1..6) is out of range, or NULL: a
+/* Why value v of history column i (1..9) is out of range, or NULL: a
  * loss or accuracy may be NaN (null); -1 marks one the run has none of (no
- * validation set, no classes); else losses >= 0, accuracies in [0, 1]. */
+ * validation set, no classes); else losses >= 0, accuracies in [0, 1]. The
+ * regression metrics are null (unknown, or none in this run), MAE and RMSE
+ * >= 0, R^2 at most 1. */
 static const char *history_problem(int i, double v, int train_classes, int val, int val_classes)
 {
+    if (i >= 7) {
+        if (isnan(v)) return NULL;
+        if (!val || val_classes) return "null (this run has none)";
+        if (i == 9) return isfinite(v) && v <= 1 ? NULL : "a finite number <= 1";
+        return isfinite(v) && v >= 0 ? NULL : "a finite number >= 0";
+    }
     int accuracy = i == 3 || i == 5;
     int have = i == 3 ? train_classes : i == 4 ? val : i == 5 ? val_classes : 1;
     if (i == 1 || i == 6) return isfinite(v) && v >= 0 ? NULL : "a finite number >= 0";
@@ -567,33 +579,39 @@ static const char *history_problem(int i, double v, int train_classes, int val, 
     return accuracy ? "in [0, 1]" : ">= 0";
 }
 
-/* history rows 1..epochs, each HISTORY_COLUMNS numbers (null: NaN). */
+/* history rows 1..epochs, each as many numbers as the format version
+ * writes (null: NaN). */
 static nb_status read_history(const nb_ckpt_file *f, nb_train_run *r, int epochs)
 {
     static const char *const columns[HISTORY_COLUMNS] = {
-        "epoch", "lr", "train loss", "train accuracy", "val loss", "val accuracy", "seconds"};
+        "epoch",        "lr",      "train loss", "train accuracy", "val loss",
+        "val accuracy", "seconds", "val MAE",    "val RMSE",       "val R2"};
     int val = r->val != NULL, train_classes = r->train->classes > 0,
-        val_classes = val && r->val->classes > 0;
+        val_classes = val && r->val->classes > 0, version;
     cJSON *a;
-    nb_status st = get_json(f, "history", cJSON_Array, &a);
+    nb_status st = get_int(f, "format_version", NB_CHECKPOINT_VERSION, &version);
     if (st != NB_OK) return st;
+    const int columns_n = version == 1 ? HISTORY_COLUMNS_V1 : HISTORY_COLUMNS;
+    const char *const row_shape = version == 1 ? "" : ", val MAE, val RMSE, val R2";
+    if ((st = get_json(f, "history", cJSON_Array, &a)) != NB_OK) return st;
     int n = cJSON_GetArraySize(a), e = 0;
     if (n != epochs)
         st = nb_error(NB_ERR_FORMAT, "metadata \"history\" has %d %s, expected %d", n,
                       nb_plural(n, "epoch", "epochs"), epochs);
     for (const cJSON *row = a->child; row && st == NB_OK; row = row->next, e++) {
-        double v[HISTORY_COLUMNS] = {0};
+        /* Columns a version 1 row lacks are unknown. */
+        double v[HISTORY_COLUMNS] = {0, 0, 0, 0, 0, 0, 0, NAN, NAN, NAN};
         int i = 0;
-        if (cJSON_IsArray(row) && cJSON_GetArraySize(row) == HISTORY_COLUMNS)
+        if (cJSON_IsArray(row) && cJSON_GetArraySize(row) == columns_n)
             for (const cJSON *x = row->child; x; x = x->next, i++)
                 v[i] = cJSON_IsNumber(x)          ? x->valuedouble
                        : cJSON_IsNull(x) && i > 0 ? NAN
                                                   : INFINITY;
-        if (i != HISTORY_COLUMNS || v[0] != e + 1) {
+        if (i != columns_n || v[0] != e + 1) {
             st = nb_error(NB_ERR_FORMAT,
                           "metadata \"history\": row %d is not [%d, lr, train loss, train "
-                          "accuracy, val loss, val accuracy, seconds]",
-                          e + 1, e + 1);
+                          "accuracy, val loss, val accuracy, seconds%s]",
+                          e + 1, e + 1, row_shape);
             break;
         }
         for (i = 1; i < HISTORY_COLUMNS && st == NB_OK; i++) {
@@ -603,8 +621,8 @@ static nb_status read_history(const nb_ckpt_file *f, nb_train_run *r, int epochs
                               e + 1, columns[i], v[i], why);
         }
         if (st != NB_OK) break;
-        /* Regression metrics of earlier sessions are not kept: unknown. */
-        r->history[e] = (nb_epoch_stats){e + 1, v[1], v[2], v[3], v[4], v[5], v[6], NAN, NAN, NAN};
+        r->history[e] =
+            (nb_epoch_stats){e + 1, v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
     }
     cJSON_Delete(a);
     return st;

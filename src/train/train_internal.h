@@ -118,7 +118,9 @@ nb_status nb_checkpoint_save(nb_train_run *r);
  * and optimizer allocated); on failure the model's weights are untouched. */
 nb_status nb_checkpoint_resume(nb_train_run *r, const char *path);
 
-#define NB_CHECKPOINT_FORMAT  "nabla-checkpoint"
-#define NB_CHECKPOINT_VERSION 1
+#define NB_CHECKPOINT_FORMAT "nabla-checkpoint"
+/* 2: history rows add the validation MAE, RMSE and R^2 (version 1 rows
+ * lack them; both are read). */
+#define NB_CHECKPOINT_VERSION 2
 
 #endif

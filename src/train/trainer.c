@@ -322,6 +322,28 @@ static nb_status run_epochs(run *r, nb_train_result *result)
     return NB_OK;
 }
 
+/* A resumed run first reports the epochs its checkpoint finished, so that
+ * a caller can rebuild its log from them; they are not new progress, and
+ * the callback cannot stop them. */
+static void report_restored(const run *r)
+{
+    const nb_train_config *c = r->config;
+    if (!c->progress) return;
+    for (int e = 1; e < r->epoch; e++) {
+        const nb_epoch_stats *s = &r->history[e - 1];
+        nb_progress p = {.epoch = e,
+                         .epochs = c->epochs,
+                         .batch = r->batches,
+                         .batches = r->batches,
+                         .loss = s->train_loss,
+                         .eta_seconds = NAN,
+                         .stats = s,
+                         .restored = 1};
+        p.samples_per_second = s->seconds > 0 ? (double)r->train->count / s->seconds : 0;
+        (void)c->progress(&p, c->progress_user);
+    }
+}
+
 /* What nb_train refuses before it allocates anything. */
 static nb_status check_call(const nb_dataset *train, const nb_dataset *val,
                             const nb_train_config *config)
@@ -364,6 +386,7 @@ nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *v
         st = nb_checkpoint_resume(&r, config->resume_path);
         result->epochs_run = r.epoch - 1;
         last_step(&r, &result->last_epoch, &result->last_batch);
+        if (st == NB_OK) report_restored(&r);
     }
     if (st == NB_OK) st = run_epochs(&r, result);
     result->seconds = nb_train_clock() - r.start;
