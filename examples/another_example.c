@@ -13,7 +13,12 @@
 int main(int argc, char **argv)
 {
     const char *dot;
-    if (notes_parse_args(argc, argv, &dot, NULL, 0, NULL, "[--dot FILE]")) return 2;
+    int rc =
+        notes_parse_args(argc, argv,
+                         "Notes 004, \"Another Example\": dL/dw_52 through five units, sigmoid "
+                         "and a squared loss.",
+                         NULL, NULL, 0, &dot);
+    if (rc >= 0) return rc;
     nb_graph *g = nb_graph_create();
     if (!g) return notes_exit(NB_ERR_MEMORY);
     notes_another m;

@@ -8,7 +8,10 @@
 int main(int argc, char **argv)
 {
     const char *dot;
-    if (notes_parse_args(argc, argv, &dot, NULL, 0, NULL, "[--dot FILE]")) return 2;
+    int rc = notes_parse_args(
+        argc, argv, "Notes 001: the price of 2 apples and 3 oranges with tax, and its gradient.",
+        NULL, NULL, 0, &dot);
+    if (rc >= 0) return rc;
     nb_graph *g = nb_graph_create();
     if (!g) return notes_exit(NB_ERR_MEMORY);
     notes_apple_orange m;

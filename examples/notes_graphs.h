@@ -9,6 +9,8 @@
 
 #include "nabla.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,26 +310,101 @@ static inline nb_status notes_build_another(nb_graph *g, notes_another *m)
 
 /* ------------------------------------------- what every program shares */
 
-/* Options: [--dot FILE] and up to max_numbers positional numbers. Returns
- * 0, or prints the usage and returns 2. */
-static inline int notes_parse_args(int argc, char **argv, const char **dot, double *numbers,
-                                   int max_numbers, int *n_numbers, const char *usage)
+/* The program's name for its messages (set by notes_parse_args), and
+ * whether a failure was already reported (then notes_exit adds nothing). */
+static struct {
+    const char *name;
+    int reported;
+} notes_state = {"example", 0};
+
+/* A number as the nabla CLI reads one: a finite decimal (sign, digits,
+ * point, exponent) and nothing else, so no hex, "inf", "nan", spaces or
+ * trailing text. Returns NULL, or why text is not one. */
+static inline const char *notes_number(const char *text, double *out)
 {
+    size_t i = text[0] == '+' || text[0] == '-', digits = 0;
+    for (; text[i] >= '0' && text[i] <= '9'; i++) digits++;
+    if (text[i] == '.')
+        for (i++; text[i] >= '0' && text[i] <= '9'; i++) digits++;
+    if (digits && (text[i] == 'e' || text[i] == 'E')) {
+        i += 1 + (text[i + 1] == '+' || text[i + 1] == '-');
+        if (!(text[i] >= '0' && text[i] <= '9')) return "is not a decimal number";
+        while (text[i] >= '0' && text[i] <= '9') i++;
+    }
+    if (!digits || text[i]) return "is not a decimal number";
+    errno = 0;
+    double v = strtod(text, NULL);
+    /* ERANGE also means underflow (to a subnormal or 0): still finite. */
+    if (!isfinite(v) || (errno == ERANGE && fabs(v) > 1)) return "is too large";
+    *out = v;
+    return NULL;
+}
+
+/* The usage line: "usage: NAME [x y] [--dot FILE]". */
+static inline void notes_usage(FILE *out, const char *const *names, int count)
+{
+    fprintf(out, "usage: %s ", notes_state.name);
+    for (int i = 0; i < count; i++) fprintf(out, "%s%s", i ? " " : "[", names[i]);
+    fprintf(out, "%s[--dot FILE]\n", count ? "] " : "");
+}
+
+/* A usage error: the message, then the usage line; exit status 2. */
+static inline int notes_usage_error(const char *const *names, int count, const char *fmt,
+                                    const char *arg)
+{
+    fprintf(stderr, "%s: ", notes_state.name);
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    notes_usage(stderr, names, count);
+    return 2;
+}
+
+/* The options every program takes: -h/--help, --dot FILE (once), and
+ * either all count numbers named names[i] or none (numbers holds the
+ * defaults). Returns -1 to go on, or the exit status: 0 after --help, 2
+ * after a usage error (reported). */
+static inline int notes_parse_args(int argc, char **argv, const char *about,
+                                   const char *const *names, double *numbers, int count,
+                                   const char **dot)
+{
+    const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
+    notes_state.name = slash ? slash + 1 : argc > 0 ? argv[0] : "example";
     *dot = NULL;
-    if (n_numbers) *n_numbers = 0;
+    int given = 0;
     for (int i = 1; i < argc; i++) {
-        char *end;
-        if (strcmp(argv[i], "--dot") == 0 && i + 1 < argc) {
+        const char *arg = argv[i];
+        int option = strncmp(arg, "--", 2) == 0; /* else a number, -1 say */
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            printf("%s\n\n", about);
+            notes_usage(stdout, names, count);
+            for (int k = 0; k < count; k++) printf("  %-11s default %.9g\n", names[k], numbers[k]);
+            printf("  --dot FILE  also write the graph as a Graphviz picture to FILE\n"
+                   "              (render: dot -Tsvg FILE -o graph.svg)\n"
+                   "  -h, --help  print this help\n");
+            return 0;
+        } else if (strcmp(arg, "--dot") == 0) {
+            if (*dot)
+                return notes_usage_error(names, count, "--dot given twice (first '%s')", *dot);
+            if (i + 1 >= argc) return notes_usage_error(names, count, "--dot needs a FILE", NULL);
             *dot = argv[++i];
-        } else if (n_numbers && *n_numbers < max_numbers &&
-                   (numbers[*n_numbers] = strtod(argv[i], &end), end != argv[i] && !*end)) {
-            (*n_numbers)++;
+        } else if (option) {
+            return notes_usage_error(names, count, "unknown option '%s'", arg);
+        } else if (given >= count) {
+            return notes_usage_error(names, count, "unexpected argument '%s'", arg);
         } else {
-            fprintf(stderr, "usage: %s %s\n", argv[0], usage);
-            return 2;
+            const char *why = notes_number(arg, &numbers[given]);
+            if (why) {
+                fprintf(stderr, "%s: %s: '%s' %s\n", notes_state.name, names[given], arg, why);
+                notes_usage(stderr, names, count);
+                return 2;
+            }
+            given++;
         }
     }
-    return 0;
+    if (given > 0 && given < count)
+        return notes_usage_error(names, count, "give all the numbers or none (missing %s)",
+                                 names[given]);
+    return -1;
 }
 
 /* "label = [[a, b], [c, d]]" of a node's value or gradient (v), row by row. */
@@ -350,27 +427,42 @@ static inline void notes_print(nb_graph *g, const char *label, nb_node node, con
     printf("\n");
 }
 
+/* A failed write of the picture: said once, with the path and the
+ * system's reason (errno_value; 0: the library's message). */
+static inline nb_status notes_dot_failed(const char *what, const char *path, int errno_value)
+{
+    fprintf(stderr, "%s: writing the picture \"%s\": cannot %s: %s\n", notes_state.name, path, what,
+            errno_value ? strerror(errno_value) : nb_last_error());
+    notes_state.reported = 1;
+    return NB_ERR_IO;
+}
+
 /* Write the picture when asked to (path NULL: nothing to do). */
 static inline nb_status notes_write_dot(nb_graph *g, const char *path)
 {
     if (!path) return NB_OK;
     FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "cannot open %s for writing\n", path);
-        return NB_ERR_IO;
-    }
+    if (!f) return notes_dot_failed("open", path, errno);
+    errno = 0;
     nb_status st = nb_graph_write_dot(g, f);
-    if (fclose(f) != 0 && st == NB_OK) st = NB_ERR_IO;
-    if (st == NB_OK)
-        printf("wrote the graph to %s (render: dot -Tsvg %s -o graph.svg)\n", path, path);
-    return st;
+    int reason = errno; /* of the failed write, when st is NB_ERR_IO */
+    if (fclose(f) != 0 && st == NB_OK) st = NB_ERR_IO, reason = errno;
+    if (st == NB_ERR_IO) return notes_dot_failed("write", path, reason);
+    if (st != NB_OK) return st; /* not about the file: the library's message says what */
+    printf("wrote the graph to %s (render: dot -Tsvg %s -o graph.svg)\n", path, path);
+    return NB_OK;
 }
 
-/* Print an error (if any) and turn the status into an exit code. */
+/* Print an error (unless already reported) and turn the status into an
+ * exit code. */
 static inline int notes_exit(nb_status st)
 {
     if (st == NB_OK) return 0;
-    fprintf(stderr, "error: %s: %s\n", nb_status_name(st), nb_last_error());
+    if (!notes_state.reported) {
+        const char *why = nb_last_error();
+        fprintf(stderr, "%s: %s%s%s\n", notes_state.name, nb_status_name(st), why[0] ? ": " : "",
+                why);
+    }
     return 1;
 }
 

@@ -10,10 +10,13 @@
 
 int main(int argc, char **argv)
 {
+    static const char *const names[] = {"x"};
     const char *dot;
     double x = 0.5;
-    int n = 0;
-    if (notes_parse_args(argc, argv, &dot, &x, 1, &n, "[x] [--dot FILE]")) return 2;
+    int rc = notes_parse_args(argc, argv,
+                              "Notes 003: the sigmoid node by node against the fused sigmoid op.",
+                              names, &x, 1, &dot);
+    if (rc >= 0) return rc;
     nb_graph *g = nb_graph_create();
     if (!g) return notes_exit(NB_ERR_MEMORY);
     notes_sigmoid m;

@@ -78,7 +78,10 @@ static nb_status quiz(void)
 int main(int argc, char **argv)
 {
     const char *dot;
-    if (notes_parse_args(argc, argv, &dot, NULL, 0, NULL, "[--dot FILE]")) return 2;
+    int rc = notes_parse_args(argc, argv,
+                              "Notes 004: softmax, SSE and MSE with their gradients, and quiz 01.",
+                              NULL, NULL, 0, &dot);
+    if (rc >= 0) return rc;
     nb_status st = softmax_and_losses(dot);
     if (st == NB_OK) st = quiz();
     return notes_exit(st);

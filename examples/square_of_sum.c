@@ -5,14 +5,12 @@
 
 int main(int argc, char **argv)
 {
+    static const char *const names[] = {"x", "y"};
     const char *dot;
     double xy[2] = {3, 2};
-    int n = 0;
-    if (notes_parse_args(argc, argv, &dot, xy, 2, &n, "[x y] [--dot FILE]")) return 2;
-    if (n == 1) {
-        fprintf(stderr, "usage: %s [x y] [--dot FILE]\n", argv[0]);
-        return 2;
-    }
+    int rc = notes_parse_args(argc, argv, "Notes 001/003: the chain rule on z = (x + y)^2.", names,
+                              xy, 2, &dot);
+    if (rc >= 0) return rc;
     nb_graph *g = nb_graph_create();
     if (!g) return notes_exit(NB_ERR_MEMORY);
     notes_square_of_sum m;

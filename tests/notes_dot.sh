@@ -98,6 +98,55 @@ first=$(echo "$line" | sed -n 's/.*value \[\[\([-0-9.e+]*\),.*/\1/p')
 "$bin/apple_orange" --bogus >/dev/null 2>&1
 [ $? -eq 2 ] || fail "apple_orange --bogus should exit with status 2"
 
+# expect STATUS TEXT NAME ARG...: run the example; it exits with STATUS and
+# its stderr holds TEXT (stdout for status 0), and never "error:" with an
+# empty reason.
+expect() {
+    local want=$1 text=$2 name=$3 rc
+    shift 3
+    "$bin/$name" "$@" >"$work/x.out" 2>"$work/x.err"
+    rc=$?
+    local where="$work/x.err"
+    [ "$want" -eq 0 ] && where="$work/x.out"
+    [ $rc -eq "$want" ] || fail "$name $*: exit $rc, expected $want ($(cat "$work/x.err"))"
+    grep -qF -- "$text" "$where" || fail "$name $*: no \"$text\" in: $(cat "$where")"
+    ! grep -qE ': *$' "$work/x.err" || fail "$name $*: a message with an empty reason: $(cat "$work/x.err")"
+}
+# The same options and number rules in every program; numbers as the CLI
+# reads them: finite decimals only.
+for name in apple_orange square_of_sum sigmoid_graph two_layer_softmax softmax_sse another_example; do
+    expect 0 "usage: $name " "$name" --help
+    expect 0 "--dot FILE" "$name" -h
+    expect 2 "$name: --dot given twice (first '$work/a.dot')" "$name" --dot "$work/a.dot" --dot "$work/b.dot"
+    [ ! -e "$work/a.dot" ] && [ ! -e "$work/b.dot" ] || fail "$name: --dot twice wrote a picture"
+    expect 2 "$name: --dot needs a FILE" "$name" --dot
+    expect 2 "$name: unknown option '--bogus'" "$name" --bogus
+done
+expect 2 "square_of_sum: x: '1e400' is too large" square_of_sum 1e400 2
+expect 2 "square_of_sum: y: 'nan' is not a decimal number" square_of_sum 1 nan
+expect 2 "square_of_sum: x: 'inf' is not a decimal number" square_of_sum inf 2
+expect 2 "square_of_sum: x: '-inf' is not a decimal number" square_of_sum -inf 2
+expect 2 "square_of_sum: x: '0x10' is not a decimal number" square_of_sum 0x10 2
+expect 2 "square_of_sum: y: '2abc' is not a decimal number" square_of_sum 1 2abc
+expect 2 "square_of_sum: x: '1e' is not a decimal number" square_of_sum 1e 2
+expect 2 "square_of_sum: x: ' 1' is not a decimal number" square_of_sum " 1" 2
+expect 2 "square_of_sum: give all the numbers or none (missing y)" square_of_sum 1
+expect 2 "square_of_sum: unexpected argument '3'" square_of_sum 1 2 3
+expect 2 "sigmoid_graph: x: '1e999' is too large" sigmoid_graph 1e999
+expect 2 "apple_orange: unexpected argument '1'" apple_orange 1
+expect 0 "x = -1.5, y = 0.5" square_of_sum -1.5 .5
+expect 0 "z     = 4" square_of_sum 1e-400 2e0
+# A picture that cannot be written: the path and the system's reason, once.
+expect 1 "square_of_sum: writing the picture \"/nonexistent/x.dot\": cannot open: No such file or directory" \
+    square_of_sum --dot /nonexistent/x.dot
+expect 1 "square_of_sum: writing the picture \".\": cannot open: Is a directory" square_of_sum --dot .
+[ "$(wc -l <"$work/x.err")" -eq 1 ] || fail "square_of_sum --dot .: more than one message: $(cat "$work/x.err")"
+if [ -w /dev/full ]; then
+    expect 1 "apple_orange: writing the picture \"/dev/full\": cannot write: No space left on device" \
+        apple_orange --dot /dev/full
+    [ "$(wc -l <"$work/x.err")" -eq 1 ] || fail "apple_orange --dot /dev/full: more than one message: $(cat "$work/x.err")"
+fi
+
 if [ $failures -ne 0 ]; then
     echo "$failures check(s) failed"
     exit 1
