@@ -82,6 +82,14 @@ int cli_load_model(const char *cmd, const char *path, nb_model **out);
  * taken, from stopped_at_epoch and stopped_at_batch, -1 when unknown.
  * cli_load_model warns on stderr about such a model. */
 int cli_model_diverged(const nb_model *model, int *epoch, int *batch);
+/* The same from the training metadata already parsed (may be NULL). */
+int cli_training_diverged(const cJSON *training, int *epoch, int *batch);
+/* What such a model's warning says after "was saved when ": "training
+ * stopped on a numeric error (the weights kept are from epoch E, batch
+ * B): its outputs may be meaningless" (epoch and batch as
+ * cli_model_diverged gives them). */
+#define CLI_DIVERGED_TEXT_SIZE 192
+void cli_diverged_text(char *buf, size_t size, int epoch, int batch);
 /* cli_fail, adding to a numeric error that the model comes from a
  * training run that stopped on one. */
 int cli_fail_model(const char *cmd, nb_status status, enum cli_stage stage, const char *what,

@@ -304,20 +304,38 @@ void cli_metrics_warn(const char *cmd, const nb_metrics *m)
                   m->r2);
 }
 
-int cli_model_diverged(const nb_model *model, int *epoch, int *batch)
+int cli_training_diverged(const cJSON *training, int *epoch, int *batch)
 {
-    cJSON *t = cli_model_meta_json(model, "training");
-    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(t, "stop_reason");
+    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(training, "stop_reason");
     int diverged = cJSON_IsString(stop) && strcmp(stop->valuestring, "numeric error") == 0;
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(t, "stopped_at_epoch");
-    const cJSON *b = cJSON_GetObjectItemCaseSensitive(t, "stopped_at_batch");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(training, "stopped_at_epoch");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(training, "stopped_at_batch");
     /* Anything but small whole numbers is left out of the message. */
     int known = cJSON_IsNumber(e) && cJSON_IsNumber(b) && e->valuedouble >= 0 &&
                 e->valuedouble <= INT_MAX && b->valuedouble >= 0 && b->valuedouble <= INT_MAX;
     if (epoch) *epoch = known ? (int)e->valuedouble : -1;
     if (batch) *batch = known ? (int)b->valuedouble : -1;
+    return diverged;
+}
+
+int cli_model_diverged(const nb_model *model, int *epoch, int *batch)
+{
+    cJSON *t = cli_model_meta_json(model, "training");
+    int diverged = cli_training_diverged(t, epoch, batch);
     cJSON_Delete(t);
     return diverged;
+}
+
+void cli_diverged_text(char *buf, size_t size, int epoch, int batch)
+{
+    char when[96] = "";
+    if (epoch > 0)
+        snprintf(when, sizeof when, " (the weights kept are from epoch %d, batch %d)", epoch,
+                 batch);
+    else if (epoch == 0)
+        snprintf(when, sizeof when, " (the weights kept are the initial ones)");
+    snprintf(buf, size, "training stopped on a numeric error%s: its outputs may be meaningless",
+             when);
 }
 
 /* A model saved by a run that diverged loads and runs, but its weights are
@@ -326,16 +344,9 @@ static void warn_diverged(const char *cmd, const char *path, const nb_model *mod
 {
     int epoch, batch;
     if (!cli_model_diverged(model, &epoch, &batch)) return;
-    char when[96] = "";
-    if (epoch > 0)
-        snprintf(when, sizeof when, " (the weights kept are from epoch %d, batch %d)", epoch,
-                 batch);
-    else if (epoch == 0)
-        snprintf(when, sizeof when, " (the weights kept are the initial ones)");
-    cli_error(cmd,
-              "warning: model \"%s\" was saved when training stopped on a numeric error%s: its "
-              "outputs may be meaningless",
-              path, when);
+    char text[CLI_DIVERGED_TEXT_SIZE];
+    cli_diverged_text(text, sizeof text, epoch, batch);
+    cli_error(cmd, "warning: model \"%s\" was saved when %s", path, text);
 }
 
 int cli_fail_model(const char *cmd, nb_status status, enum cli_stage stage, const char *what,

@@ -508,15 +508,37 @@ static void summary(FILE *f, const cli_report *r)
     if (m)
         fprintf(f, "<div class=\"card\"><div class=\"big\">%zu</div>test samples</div>\n",
                 m->samples);
-    fprintf(f,
-            "<div class=\"card\"><div class=\"big\">%d</div>epochs run (stop: ", res->epochs_run);
-    put_escaped(f, res->stop_reason ? res->stop_reason : "epochs");
+    /* The settings are the model's training metadata: a numeric stop is
+     * marked there as info, eval and predict read it. */
+    cJSON *settings = r->settings_json ? cJSON_Parse(r->settings_json) : NULL;
+    int epoch, batch, diverged = cli_training_diverged(settings, &epoch, &batch);
+    cJSON_Delete(settings);
+    const char *stop = diverged ? "numeric error" : res->stop_reason ? res->stop_reason : "epochs";
+    fprintf(f, "<div class=\"card\"><div class=\"big\">%d</div>epochs run", res->epochs_run);
+    /* Early stopping (or a stop with patience) keeps an earlier epoch. */
+    if (!diverged && res->best_epoch > 0 && res->best_epoch != res->epochs_run)
+        fprintf(f, "; weights from epoch %d (", res->best_epoch);
+    else
+        fputs(" (stop: ", f);
+    put_escaped(f, stop);
     fputs(")</div>\n", f);
     fprintf(f, "<div class=\"card\"><div class=\"big\">%.*f s</div>training time</div>\n",
             res->seconds < 10 ? 2 : 1, res->seconds);
     fprintf(f, "<div class=\"card\"><div class=\"big\">%zu</div>parameters</div>\n", r->parameters);
     fputs("</div>\n", f);
-    if (!m) fputs("<p class=\"note\">This data source has no test part.</p>\n", f);
+    int test_part = r->test && r->test->count > 0;
+    if (!m && (!diverged || !test_part))
+        fputs("<p class=\"note\">This data source has no test part.</p>\n", f);
+    if (diverged) {
+        /* The words info, eval and predict warn with. */
+        char text[CLI_DIVERGED_TEXT_SIZE];
+        cli_diverged_text(text, sizeof text, epoch, batch);
+        fputs(m || !test_part ? "<p class=\"note warn\">Warning: the model was saved when "
+                              : "<p class=\"note warn\">No test metrics: the model was saved when ",
+              f);
+        put_escaped(f, text);
+        fputs(".</p>\n", f);
+    }
     if (regression && isfinite(m->r2) && m->r2 <= 0)
         fputs("<p class=\"note warn\">Warning: test R&sup2; &le; 0: the model is no better than "
               "predicting the mean.</p>\n",

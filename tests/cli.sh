@@ -278,6 +278,37 @@ meta = json.loads(data[8:8 + n])["__metadata__"]
 assert json.loads(meta["training"])["stop_reason"] == "numeric error", meta["training"]
 ' "$T/blown.safetensors"
 expect_file "$T/blown.html" "a blown-up training still writes its report"
+# Its report says why there are no test metrics (it has a test part) and
+# which weights were kept, in the words info warns with.
+expect_py "a blown-up training's report: no test metrics because of the numeric error" '
+import json, re, struct, sys
+h = open(sys.argv[1]).read()
+data = open(sys.argv[2], "rb").read()
+(n,) = struct.unpack("<Q", data[:8])
+t = json.loads(json.loads(data[8:8 + n])["__metadata__"]["training"])
+assert t["test_samples"] > 0, t
+assert "no test part" not in h, "says the data has no test part"
+e, b = t["stopped_at_epoch"], t["stopped_at_batch"]
+kept = "the weights kept are from epoch %d, batch %d" % (e, b) if e > 0 else "the weights kept are the initial ones"
+want = ("No test metrics: the model was saved when training stopped on a numeric error (%s): "
+        "its outputs may be meaningless." % kept)
+assert want in h, re.findall(r"<p class=\"note[^>]*>[^<]*", h)
+' "$T/blown.html" "$T/blown.safetensors"
+# Early stopping keeps an earlier epoch: the headline says which.
+run "$NABLA" train --data spiral --model "dense:16,relu,dense:3" --epochs 300 --patience 3 --lr 0.5 \
+    --out "$T/early.safetensors" --report "$T/early.html" --quiet
+expect_rc 0 "an early-stopped run"
+expect_py "an early-stopped run's report: the headline names the epoch whose weights were kept" '
+import json, struct, sys
+h = open(sys.argv[1]).read()
+data = open(sys.argv[2], "rb").read()
+(n,) = struct.unpack("<Q", data[:8])
+t = json.loads(json.loads(data[8:8 + n])["__metadata__"]["training"])
+assert t["stop_reason"] == "early stopping" and t["best_epoch"] < t["epochs_run"], t
+want = "<div class=\"big\">%d</div>epochs run; weights from epoch %d (early stopping)</div>" % (
+    t["epochs_run"], t["best_epoch"])
+assert want in h, want
+' "$T/early.html" "$T/early.safetensors"
 run "$NABLA" train --data sine --model "dense:4,tanh,dense:1" --loss softmax_ce
 expect_rc 2 "a classification loss on regression data"
 

@@ -318,6 +318,10 @@ check "a diverging run: the model is saved, marked stop_reason \"numeric error\"
     eval '[ "${fail_batch:-1}" -gt 1 ] && [ "$(meta div.st stop_reason)" = "numeric error" ] && [ "$(meta div.st stopped_at_epoch)" = "$fail_epoch" ] && [ "$(meta div.st stopped_at_batch)" = $((fail_batch - 1)) ] && [ -s div.html ]'
 run info div.st
 check "a diverging run: its model loads ($rc)" [ "$rc" -eq 0 ]
+# The report warns as info does, where the test metrics would be.
+warning=$(sed -n 's/^nabla info: warning: model "div.st" was saved when //p' err)
+check "a diverging run: the report says why it has no test metrics, in info's words ($warning)" \
+    eval '[ -n "$warning" ] && grep -qF "No test metrics: the model was saved when $warning." div.html && ! grep -q "no test part" div.html'
 # The same run with a checkpoint after every batch: its last checkpoint holds
 # the weights from before the failing step.
 run train --data sine --model dense:8,tanh,dense:1 --lr 1e3 --checkpoint every.ckpt --checkpoint-every 1b --quiet
