@@ -420,7 +420,7 @@ static void test_progress_and_stop(void **state)
 
 /* The epoch-end reports a run makes. */
 typedef struct epoch_reports {
-    int n;
+    int n, stop_at_end;
     nb_epoch_stats last;
     size_t batch;
 } epoch_reports;
@@ -432,6 +432,7 @@ static int record_epoch_end(const nb_progress *p, void *user)
         e->n++;
         e->last = *p->stats;
         e->batch = p->batch;
+        return e->stop_at_end;
     }
     return 0;
 }
@@ -466,6 +467,12 @@ static void test_time_limit_reports_the_cut_epoch(void **state)
     assert_memory_equal(&e.last.val_loss, &h->val_loss, sizeof h->val_loss);
     assert_memory_equal(&e.last.val_accuracy, &h->val_accuracy, sizeof h->val_accuracy);
     assert_memory_equal(&e.last.seconds, &h->seconds, sizeof h->seconds);
+    nb_train_result_free(&r);
+    /* Asking to stop at that epoch's end: the time limit came first. */
+    e = (epoch_reports){.stop_at_end = 1};
+    assert_ok(nb_train(m, &train, &val, &c, &r));
+    assert_string_equal(r.stop_reason, "time limit");
+    assert_int_equal(e.n, 1);
     nb_train_result_free(&r);
     nb_model_free(m);
     nb_dataset_free(&train);
