@@ -11,7 +11,10 @@
 #  (e) after --resume the log holds every epoch once, however old the
 #      checkpoint (it is rewritten from the checkpoint's history);
 #  (f) a finished resumed run removes its Ctrl-C checkpoint, not an
-#      explicit --checkpoint FILE.
+#      explicit --checkpoint FILE;
+#  (g) --checkpoint FILE saves after the last epoch too, and resuming that
+#      finished run's checkpoint gives the same model and log;
+#  (h) an epoch cut short by --time-limit is in the log and the metadata.
 # Signals reach the run at a known batch, not at a moment hoped to be
 # mid-run: NABLA_TEST_HOLD_AT_BATCH holds it there (see docs/cli.md), so no
 # outcome depends on timing or machine load.
@@ -236,7 +239,7 @@ EOF
 logcmp() { /usr/bin/python3 logcmp.py "$1" "$2" 2>&1; }
 spiral=(--data spiral --model dense:16,relu,dense:3 --lr 0.1 --batch 30 --epochs 6 --seed 2)
 sine=(--data sine --model dense:16,tanh,dense:1 --lr 0.05 --batch 30 --epochs 6 --seed 2 --val 0.2)
-"$nabla" train "${spiral[@]}" --quiet --log ref-spiral.jsonl > /dev/null 2> e0.err ||
+"$nabla" train "${spiral[@]}" --quiet --log ref-spiral.jsonl --out ref-spiral.st > /dev/null 2> e0.err ||
     fail "log reference run (spiral): $(cat e0.err)"
 "$nabla" train "${sine[@]}" --quiet --log ref-sine.jsonl > /dev/null 2> e0.err ||
     fail "log reference run (sine): $(cat e0.err)"
@@ -336,6 +339,49 @@ if [ -f ck ]; then
     pass "(a): a checkpoint resumed from that is not the Ctrl-C one is kept"
 else
     fail "(a): ck was removed"
+fi
+
+# ------------------------------- (g) the checkpoint after the last epoch
+# Per-epoch checkpoints (the default every 1) include the last epoch: the
+# file says epoch 7, batch 0 (all 6 done, in its history), and resuming it
+# runs nothing more: the same model and a log of epochs 1..6.
+if "$nabla" train "${spiral[@]}" --quiet --checkpoint last.ck --log last.jsonl --out last.st \
+    > /dev/null 2> last.err && [ "$(position last.ck)" = "epoch 7, batch 0" ] &&
+    "$nabla" train "${spiral[@]}" --quiet --checkpoint last.ck --log last.jsonl --out last2.st \
+        --resume last.ck > /dev/null 2> last2.err; then
+    same_tensors "--checkpoint (every epoch), the run's final checkpoint resumed" last2.st ref-spiral.st
+    if diff=$(logcmp last.jsonl ref-spiral.jsonl); then
+        pass "the final per-epoch checkpoint resumed: the log holds epochs 1..6 once each"
+    else
+        fail "the final per-epoch checkpoint resumed: the log: $diff"
+    fi
+else
+    fail "the final per-epoch checkpoint: position '$(position last.ck)', $(cat last.err last2.err 2>/dev/null)"
+fi
+# One epoch leaves a checkpoint; every 4 of 6 epochs leaves the one of epoch 4.
+"$nabla" train --data spiral --model dense:16,relu,dense:3 --epochs 1 --quiet --checkpoint one.ck \
+    > /dev/null 2> one.err
+"$nabla" train "${spiral[@]}" --quiet --checkpoint four.ck --checkpoint-every 4 \
+    > /dev/null 2> four.err
+if [ "$(position one.ck)" = "epoch 2, batch 0" ] && [ "$(position four.ck)" = "epoch 5, batch 0" ]; then
+    pass "--epochs 1 --checkpoint one.ck saves one.ck; every 4 of 6 epochs keeps epoch 4's"
+else
+    fail "final checkpoints: '$(position one.ck)', '$(position four.ck)', expected 'epoch 2, batch 0' and 'epoch 5, batch 0': $(cat one.err four.err)"
+fi
+
+# --------------------------------------- (h) an epoch cut by --time-limit
+# A limit of 1e-9 s has always passed after the first batch: the run stops
+# there, and that epoch is logged and counted like any other.
+"$nabla" train "${spiral[@]}" --quiet --time-limit 1e-9 --log tl.jsonl --out tl.st \
+    > /dev/null 2> tl.err
+run_info=$("$nabla" info tl.st --json 2> tl-info.err | /usr/bin/python3 -c '
+import json, sys
+t = json.load(sys.stdin)["training"]
+print(t["epochs_run"], t["stop_reason"])' 2>&1)
+if [ "$(cut -c1-11 tl.jsonl 2>/dev/null)" = '{"epoch":1,' ] && [ "$run_info" = "1 time limit" ]; then
+    pass "--time-limit 1e-9: the log holds the cut epoch 1, info says epochs_run 1 (time limit)"
+else
+    fail "--time-limit 1e-9: log '$(cat tl.jsonl 2>/dev/null)', info '$run_info', $(cat tl.err tl-info.err)"
 fi
 
 # ------------------------------------------------------ (d) full disk

@@ -603,7 +603,8 @@ static void test_refuses_corrupt_checkpoints(void **state)
     static const struct {
         const char *edit, *want;
     } metas[] = {
-        {"epoch=99", "metadata \"epoch\" is \"99\", not an integer in [0, 6]"},
+        {"epoch=99", "metadata \"epoch\" is \"99\", not an integer in [0, 7]"},
+        {"epoch=7", "metadata \"epoch\" 7 (after the last) with \"batch\" 3 (not 0)"},
         {"epoch=2", "optimizer_steps"},
         {"optimizer_steps=4", "metadata \"optimizer_steps\" is 4"},
         {"rng=[\"0000000000000000\",\"0000000000000000\",\"0000000000000000\","
@@ -848,6 +849,98 @@ static void test_restored_epochs_reported(void **state)
     nb_train_result_free(&rb);
 }
 
+/* ------------------------------ (e) the checkpoint after the last epoch */
+
+/* What a run reports: its batches and its epoch-end reports. */
+typedef struct tally {
+    int batches, restored, fresh;
+} tally;
+
+static int count_reports(const nb_progress *p, void *user)
+{
+    tally *t = user;
+    if (!p->stats)
+        t->batches++;
+    else if (p->restored)
+        t->restored++;
+    else
+        t->fresh++;
+    return 0;
+}
+
+/* Saves every `every` epochs through the whole run: the file holds
+ * `want_epoch`, batch 0 and one history row per epoch before it; the run
+ * resumed from it takes `want_batches` steps and ends as one without
+ * checkpoints. */
+static void epoch_checkpoints(const setup *s, const char *name, int every, int want_epoch,
+                              int want_batches)
+{
+    char ckpt[128], text[16];
+    path_in_dir(name, ckpt, sizeof ckpt);
+    nb_train_result ra, rc, rb;
+    nb_model *a = reference(s, &ra);
+    nb_model *m = new_model(s, 11);
+    nb_train_config c = make_config(s);
+    c.checkpoint_path = ckpt;
+    c.checkpoint_epochs = every;
+    assert_ok(nb_train(m, &g_train, s->with_val ? &g_val : NULL, &c, &rc));
+    assert_same_run(a, &ra, m, &rc); /* saving changes nothing */
+    nb_model_free(m);
+    nb_train_result_free(&rc);
+
+    nb_ckpt_file f;
+    assert_ok(nb_ckpt_file_open(ckpt, &f));
+    snprintf(text, sizeof text, "%d", want_epoch);
+    assert_string_equal(nb_ckpt_file_meta(&f, "epoch"), text);
+    assert_string_equal(nb_ckpt_file_meta(&f, "batch"), "0");
+    cJSON *history = cJSON_Parse(nb_ckpt_file_meta(&f, "history"));
+    assert_non_null(history);
+    assert_int_equal(cJSON_GetArraySize(history), want_epoch - 1);
+    cJSON_Delete(history);
+    nb_ckpt_file_close(&f);
+
+    tally t = {0, 0, 0};
+    nb_model *b = new_model(s, 99);
+    c = make_config(s);
+    c.resume_path = ckpt;
+    c.progress = count_reports;
+    c.progress_user = &t;
+    assert_ok(nb_train(b, &g_train, s->with_val ? &g_val : NULL, &c, &rb));
+    assert_same_run(a, &ra, b, &rb);
+    assert_int_equal(t.batches, want_batches);
+    assert_int_equal(t.restored, want_epoch - 1);
+    assert_int_equal(t.fresh, ra.epochs_run - (want_epoch - 1));
+    nb_model_free(a);
+    nb_model_free(b);
+    nb_train_result_free(&ra);
+    nb_train_result_free(&rb);
+    g_points++;
+}
+
+static void test_checkpoint_after_last_epoch(void **state)
+{
+    (void)state;
+    /* Due after the last of 6 epochs: epoch 7, batch 0, nothing left to
+     * run (5 batches per epoch). */
+    epoch_checkpoints(&momentum, "last-1e.ckpt", 1, 7, 0);
+    /* With early stopping's best weights and a validation set. */
+    nb_train_result r;
+    nb_model_free(reference(&es, &r));
+    assert_string_equal(r.stop_reason, "epochs");
+    nb_train_result_free(&r);
+    epoch_checkpoints(&es, "last-3e.ckpt", 3, 7, 0);
+    /* Every 4 epochs: the last save is after epoch 4; 2 epochs are left. */
+    epoch_checkpoints(&momentum, "last-4e.ckpt", 4, 5, 10);
+    /* A run that stops early saves nothing at its stop: resuming runs the
+     * last epoch again and stops there (10 batches per epoch). */
+    setup s = {"dense:32,relu,dense:3", NB_OPT_MOMENTUM, 0.5, NB_SCHEDULE_CONSTANT, 16, 60, 3, 1};
+    nb_model_free(reference(&s, &r));
+    assert_string_equal(r.stop_reason, "early stopping");
+    int stopped = r.epochs_run;
+    nb_train_result_free(&r);
+    epoch_checkpoints(&s, "stopped-1e.ckpt", 1, stopped, 10);
+}
+
 /* Every history row cut to its first 7 cells: a format_version 1 file. */
 static void history_v1(cJSON *root, const char *arg)
 {
@@ -1005,6 +1098,7 @@ int main(void)
         cmocka_unit_test(test_refuses_corrupt_checkpoints),
         cmocka_unit_test(test_refuses_ambiguous_checkpoints),
         cmocka_unit_test(test_restored_epochs_reported),
+        cmocka_unit_test(test_checkpoint_after_last_epoch),
         cmocka_unit_test(test_history_versions),
         cmocka_unit_test(test_write_failure_keeps_previous),
         cmocka_unit_test(test_config_checks),

@@ -418,6 +418,67 @@ static void test_progress_and_stop(void **state)
     nb_dataset_free(&d);
 }
 
+/* The epoch-end reports a run makes. */
+typedef struct epoch_reports {
+    int n, stop_at_end;
+    nb_epoch_stats last;
+    size_t batch;
+} epoch_reports;
+
+static int record_epoch_end(const nb_progress *p, void *user)
+{
+    epoch_reports *e = user;
+    if (p->stats) {
+        e->n++;
+        e->last = *p->stats;
+        e->batch = p->batch;
+        return e->stop_at_end;
+    }
+    return 0;
+}
+
+/* An epoch cut short by the time limit is reported at its end like any
+ * other: a per-epoch log holds every epoch the result counts. */
+static void test_time_limit_reports_the_cut_epoch(void **state)
+{
+    (void)state;
+    nb_dataset train, val;
+    assert_ok(nb_dataset_spiral(10, 3, 4, &train));
+    assert_ok(nb_dataset_spiral(10, 3, 5, &val));
+    nb_model *m = make_model("dense:5,tanh,dense:3", 2, "softmax_ce", 7, 1);
+    nb_train_config c = nb_train_defaults();
+    c.batch = 7; /* 5 batches per epoch */
+    c.epochs = 50;
+    c.time_limit = 1e-9; /* passed after the first batch */
+    epoch_reports e = {0};
+    c.progress = record_epoch_end;
+    c.progress_user = &e;
+    nb_train_result r;
+    assert_ok(nb_train(m, &train, &val, &c, &r));
+    assert_string_equal(r.stop_reason, "time limit");
+    assert_int_equal(r.epochs_run, 1);
+    assert_int_equal(e.n, 1);
+    assert_int_equal(e.batch, 1); /* the batches that ran */
+    assert_int_equal(e.last.epoch, 1);
+    const nb_epoch_stats *h = &r.history[0];
+    assert_memory_equal(&e.last.lr, &h->lr, sizeof h->lr);
+    assert_memory_equal(&e.last.train_loss, &h->train_loss, sizeof h->train_loss);
+    assert_memory_equal(&e.last.train_accuracy, &h->train_accuracy, sizeof h->train_accuracy);
+    assert_memory_equal(&e.last.val_loss, &h->val_loss, sizeof h->val_loss);
+    assert_memory_equal(&e.last.val_accuracy, &h->val_accuracy, sizeof h->val_accuracy);
+    assert_memory_equal(&e.last.seconds, &h->seconds, sizeof h->seconds);
+    nb_train_result_free(&r);
+    /* Asking to stop at that epoch's end: the time limit came first. */
+    e = (epoch_reports){.stop_at_end = 1};
+    assert_ok(nb_train(m, &train, &val, &c, &r));
+    assert_string_equal(r.stop_reason, "time limit");
+    assert_int_equal(e.n, 1);
+    nb_train_result_free(&r);
+    nb_model_free(m);
+    nb_dataset_free(&train);
+    nb_dataset_free(&val);
+}
+
 static void test_time_limit_and_target_accuracy(void **state)
 {
     (void)state;
@@ -789,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_early_stopping_restores_best),
         cmocka_unit_test(test_progress_and_stop),
         cmocka_unit_test(test_time_limit_and_target_accuracy),
+        cmocka_unit_test(test_time_limit_reports_the_cut_epoch),
         cmocka_unit_test(test_target_loss_stops),
         cmocka_unit_test(test_nan_in_data),
         cmocka_unit_test(test_divergence_keeps_finite_weights),

@@ -639,9 +639,14 @@ static nb_status read_position(const nb_ckpt_file *f, nb_train_run *r)
     if (batches != r->batches)
         return nb_error(NB_ERR_FORMAT, "metadata \"batches\" is %zu, but this run has %zu", batches,
                         r->batches);
-    if ((st = get_int(f, "epoch", c->epochs, &r->epoch)) != NB_OK) return st;
+    /* Epoch `epochs` + 1, batch 0: saved after the last epoch, nothing left. */
+    if ((st = get_int(f, "epoch", c->epochs + 1, &r->epoch)) != NB_OK) return st;
     if (r->epoch < 1) return nb_error(NB_ERR_FORMAT, "metadata \"epoch\" is 0");
     if ((st = get_size(f, "batch", batches, &r->batch)) != NB_OK) return st;
+    if (r->epoch > c->epochs && r->batch != 0)
+        return nb_error(NB_ERR_FORMAT,
+                        "metadata \"epoch\" %d (after the last) with \"batch\" %zu (not 0)",
+                        r->epoch, r->batch);
     /* Every finished epoch ran all its batches (a shortened one ends the run). */
     uint64_t want = (uint64_t)(r->epoch - 1) * batches + r->batch;
     if ((st = get_u64(f, "optimizer_steps", UINT64_MAX, &steps)) != NB_OK) return st;

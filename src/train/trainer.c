@@ -205,8 +205,10 @@ static nb_status after_batch(run *r, int stopping)
     return due ? save_checkpoint(r) : NB_OK;
 }
 
-/* The epoch has ended and training goes on: the next one starts from the
- * generator as the shuffle left it. */
+/* The epoch has ended without a stop: the next one starts from the
+ * generator as the shuffle left it. After the last epoch the position is
+ * epoch `epochs` + 1, batch 0, so that a checkpoint saved there holds every
+ * epoch and resuming from it runs nothing more. */
 static nb_status next_epoch(run *r)
 {
     const nb_train_config *c = r->config;
@@ -216,7 +218,8 @@ static nb_status next_epoch(run *r)
     r->loss_sum = 0;
     r->correct = r->seen = 0;
     r->epoch_start = nb_train_clock();
-    if (c->interrupt && *c->interrupt) return interrupted(r);
+    int finished = r->epoch > c->epochs;
+    if (!finished && c->interrupt && *c->interrupt) return interrupted(r);
     if (c->checkpoint_path && c->checkpoint_epochs > 0 &&
         (r->epoch - 1) % c->checkpoint_epochs == 0)
         return save_checkpoint(r);
@@ -230,10 +233,12 @@ static nb_status run_epochs(run *r, nb_train_result *result)
     const double total_batches = (double)batches * c->epochs;
     result->stop_reason = "epochs";
 
-    for (;;) {
+    /* A checkpoint saved after the last epoch resumes here with nothing to do. */
+    while (r->epoch <= c->epochs) {
         const int epoch = r->epoch;
         double lr = nb_schedule_lr(c, epoch);
         const char *stop = NULL;
+        int asked = 0; /* the callback asked to stop */
         /* Each epoch shuffles the identity order: epoch e's order depends
          * only on the seed and e, and a resumed epoch gets the same one. */
         for (size_t i = 0; i < count; i++) r->index[i] = (int)i;
@@ -261,7 +266,10 @@ static nb_status run_epochs(run *r, nb_train_result *result)
                                  .loss = r->loss_sum / r->seen};
                 p.samples_per_second = t > r->epoch_start ? r->seen / (t - r->epoch_start) : 0;
                 p.eta_seconds = (t - r->start) / done * (total_batches - done);
-                if (c->progress(&p, c->progress_user)) stop = "stopped";
+                if (c->progress(&p, c->progress_user)) {
+                    stop = "stopped";
+                    asked = 1;
+                }
             }
             if (!stop && c->time_limit > 0 && t - r->start >= c->time_limit) stop = "time limit";
             if ((st = after_batch(r, stop != NULL)) != NB_OK) return st;
@@ -280,17 +288,19 @@ static nb_status run_epochs(run *r, nb_train_result *result)
         s->seconds = nb_train_clock() - r->epoch_start;
         result->epochs_run = epoch;
 
-        if (c->progress && !stop) {
+        /* Every recorded epoch is reported, one cut short by the time limit
+         * too; only a callback that asked to stop has heard enough. */
+        if (c->progress && !asked) {
             nb_progress p = {.epoch = epoch,
                              .epochs = c->epochs,
-                             .batch = batches,
+                             .batch = r->batch,
                              .batches = batches,
                              .loss = s->train_loss,
                              .stats = s};
             p.samples_per_second = s->seconds > 0 ? r->seen / s->seconds : 0;
-            double done = (double)epoch * batches, t = nb_train_clock() - r->start;
+            double done = (double)(epoch - 1) * batches + r->batch, t = nb_train_clock() - r->start;
             p.eta_seconds = t / done * (total_batches - done);
-            if (c->progress(&p, c->progress_user)) stop = "stopped";
+            if (c->progress(&p, c->progress_user) && !stop) stop = "stopped";
         }
         if (c->patience > 0) {
             if (s->val_loss < r->best_loss) {
@@ -311,7 +321,6 @@ static nb_status run_epochs(run *r, nb_train_result *result)
             result->stop_reason = stop;
             break;
         }
-        if (epoch == c->epochs) break;
         if ((st = next_epoch(r)) != NB_OK) return st;
     }
     result->best_epoch = r->best_epoch;
@@ -350,6 +359,10 @@ static nb_status check_call(const nb_dataset *train, const nb_dataset *val,
 {
     nb_status st = nb_train_config_check(config);
     if (st != NB_OK) return st;
+    /* The position after the last epoch is epoch `epochs` + 1. */
+    if (config->epochs == INT_MAX)
+        return nb_error(NB_ERR_ARGUMENT, "training: epochs must be < %d, got %d", INT_MAX,
+                        config->epochs);
     if (train->count == 0 || train->count > (size_t)INT_MAX)
         return nb_error(NB_ERR_ARGUMENT, "training: the training set has %zu samples (1..%d)",
                         train->count, INT_MAX);
