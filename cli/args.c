@@ -15,7 +15,7 @@ int args_usage_error(const arg_command *cmd, const char *fmt, ...)
     va_list ap;
     fprintf(stderr, "nabla %s: ", cmd->name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vputs_escaped(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nusage: %s\n(see 'nabla %s --help')\n", cmd->usage, cmd->name);
     return CLI_EXIT_USAGE;
@@ -172,6 +172,9 @@ int args_parse(arg_command *cmd, int argc, char **argv, char **positional, int *
         const char *name = arg + 2;
         const char *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        /* --help is every command's flag, though no table lists it. */
+        if (eq && len == 4 && strncmp(name, "help", 4) == 0)
+            return args_usage_error(cmd, "--help takes no value");
         arg_option *opt = find_option(cmd, name, len);
         if (!opt) return args_usage_error(cmd, "unknown option '--%.*s'", (int)len, name);
         if (opt->seen) return args_usage_error(cmd, "--%s is given twice", opt->name);

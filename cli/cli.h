@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #if defined(__GNUC__)
@@ -41,6 +42,9 @@ int cli_exit_code(nb_status status, enum cli_stage stage);
 
 /* "nabla <cmd>: <message>" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* fmt and its arguments to out, escaped (see nb_escape): for a line that
+ * quotes user input or file content. */
+void cli_vputs_escaped(FILE *out, const char *fmt, va_list ap);
 /* Report the library's last error after what (may be NULL) and return the
  * exit code for status at stage. */
 int cli_fail(const char *cmd, nb_status status, enum cli_stage stage, const char *what);

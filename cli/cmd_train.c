@@ -616,7 +616,8 @@ static void print_header(const train_args *a, const train_state *s, const nb_tra
     const nb_dataset *d = &s->train;
     size_t params = 0;
     nb_graph_params(nb_model_graph(s->model), &params);
-    fprintf(stderr, "data: %s: %zu training", a->data, d->count);
+    char q[512];
+    fprintf(stderr, "data: %s: %zu training", nb_escape(q, sizeof q, a->data), d->count);
     if (s->val.count) fprintf(stderr, ", %zu validation", s->val.count);
     fprintf(stderr, ", %zu test %s; %d %s, ", s->test.count,
             nb_plural((long long)s->test.count, "sample", "samples"), d->features,

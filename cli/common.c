@@ -33,12 +33,22 @@ int cli_exit_code(nb_status status, enum cli_stage stage)
     return CLI_EXIT_FAILURE;
 }
 
+void cli_vputs_escaped(FILE *out, const char *fmt, va_list ap)
+{
+    /* The text quotes paths and names typed by the user and messages about
+     * file content: escaped as a whole (nb_escape leaves escaped text as it
+     * is), so no control, invisible or invalid byte reaches the terminal. */
+    char line[2048], shown[4 * sizeof line];
+    vsnprintf(line, sizeof line, fmt, ap);
+    fputs(nb_escape(shown, sizeof shown, line), out);
+}
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "nabla %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vputs_escaped(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
 }

@@ -1,6 +1,8 @@
 /* --delimiter, --header and the verbose data line (see data_opts.h). */
 #include "data_opts.h"
 
+#include "internal.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -47,16 +49,20 @@ int cli_parse_header(const char *text, int *out)
 void cli_print_data_info(FILE *out, const char *source, const nb_data_info *info)
 {
     if (!info->format[0]) return; /* a built-in set */
-    fprintf(out, "data: %s: %s%s", source, strcmp(info->format, "csv") == 0 ? "CSV" : "IDX",
-            info->gzip ? " (gzip)" : "");
+    char q[512], why[4 * sizeof info->header_why];
+    fprintf(out, "data: %s: %s%s", nb_escape(q, sizeof q, source),
+            strcmp(info->format, "csv") == 0 ? "CSV" : "IDX", info->gzip ? " (gzip)" : "");
     if (strcmp(info->format, "csv") == 0) {
-        char d[8];
+        char d[16], one[8];
         if (info->delimiter == '\t')
             strcpy(d, "tab");
-        else
-            snprintf(d, sizeof d, "'%c'", info->delimiter);
-        fprintf(out, ", delimiter %s (%s), header %s (%s)", d, info->delimiter_why,
-                info->header ? "yes" : "no", info->header_why);
+        else /* a byte typed with --delimiter: escaped like the rest */
+            snprintf(d, sizeof d, "'%s'", nb_escape_len(one, sizeof one, &info->delimiter, 1));
+        /* The reasons quote file content: the library escapes it, and a
+         * caller's info is escaped here too. */
+        fprintf(out, ", delimiter %s (%s),", d, nb_escape(why, sizeof why, info->delimiter_why));
+        fprintf(out, " header %s (%s)", info->header ? "yes" : "no",
+                nb_escape(why, sizeof why, info->header_why));
         if (info->label_column >= 0)
             fprintf(out, ", label column %d (0-based)", info->label_column);
     }

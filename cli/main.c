@@ -1,6 +1,7 @@
 /* nabla: train, evaluate and run neural networks from the command line.
  * Dispatches to one function per subcommand. */
 #include "cli.h"
+#include "internal.h"
 
 #include <string.h>
 
@@ -52,8 +53,46 @@ static int (*find_command(const char *name))(int, char **)
 
 static int unknown_command(const char *name)
 {
-    fprintf(stderr, "nabla: unknown command '%s'\n%s", name, see_help);
+    char q[NB_ESCAPE_SIZE];
+    fprintf(stderr, "nabla: unknown command '%s'\n%s", nb_escape(q, sizeof q, name), see_help);
     return CLI_EXIT_USAGE;
+}
+
+static int usage_error(const char *fmt, const char *name, const char *got)
+{
+    char q[NB_ESCAPE_SIZE];
+    fputs("nabla: ", stderr);
+    fprintf(stderr, fmt, name, nb_escape(q, sizeof q, got));
+    fprintf(stderr, "\n%s", see_help);
+    return CLI_EXIT_USAGE;
+}
+
+/* "nabla help [COMMAND]" (also --help, -h): the top-level help, or one
+ * command's ("nabla help train" is "nabla train --help"). */
+static int help(int argc, char **argv)
+{
+    const char *name = argv[1];
+    if (argc > 3) {
+        char got[256];
+        size_t used = 0;
+        got[0] = '\0';
+        for (int i = 2; i < argc && used < sizeof got; i++) {
+            int w = snprintf(got + used, sizeof got - used, "%s%s", i > 2 ? " " : "", argv[i]);
+            used = w < 0 ? sizeof got : used + (size_t)w;
+        }
+        return usage_error("%s takes one command name (got '%s')", name, got);
+    }
+    if (argc == 3 && strcmp(argv[2], "help") != 0) {
+        if (argv[2][0] == '-')
+            return usage_error("%s takes no options, only a command name (got '%s')", name,
+                               argv[2]);
+        char *args[] = {argv[2], "--help", NULL};
+        int (*run)(int, char **) = find_command(argv[2]);
+        if (run) return run(2, args);
+        return unknown_command(argv[2]);
+    }
+    fputs(usage_text, stdout); /* "nabla help help" asks about help itself */
+    return CLI_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -63,23 +102,10 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const char *name = argv[1];
-    int help = strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0;
-    if (help && argc == 3) {
-        /* "nabla help train" is "nabla train --help". */
-        char *args[] = {argv[2], "--help", NULL};
-        int (*run)(int, char **) = find_command(argv[2]);
-        if (run) return run(2, args);
-        return unknown_command(argv[2]);
-    }
-    if ((help || strcmp(name, "--version") == 0) && argc > 2) {
-        fprintf(stderr, "nabla: %s takes no arguments (got '%s')\n%s", name, argv[2], see_help);
-        return CLI_EXIT_USAGE;
-    }
-    if (help) {
-        fputs(usage_text, stdout);
-        return CLI_EXIT_OK;
-    }
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0)
+        return help(argc, argv);
     if (strcmp(name, "--version") == 0) {
+        if (argc > 2) return usage_error("%s takes no arguments (got '%s')", name, argv[2]);
         printf("nabla %s (%s)\n", NB_VERSION, NB_REAL_NAME);
         return CLI_EXIT_OK;
     }

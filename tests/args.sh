@@ -175,7 +175,8 @@ usage_error "--seed: ' 1' is not a number" eval "$T/m.st" --data "$MISSING" --se
 
 # ------------------------------------------------ --help and --version
 # A subcommand's --help wins wherever it is (a command typed half-way asks
-# for its options); the top level's --help and --version take nothing else.
+# for its options); the top level's --version takes nothing else, --help
+# (help, -h) one command name at most.
 for args in "train --help extra" "train --data $MISSING --help" "eval -h $T/m.st"; do
     # shellcheck disable=SC2086
     run "$NABLA" $args
@@ -217,5 +218,25 @@ run "$NABLA" train --data "$T/two.csv" --regression --label y1,y2 --model dense:
 expect_rc 3 "--regression --label y1,y2"
 expect_err 'label column "y1,y2" not found in the header (line 1: "x", "y1", "y2"); one label column is expected and the comma is taken as part of its name (several target columns are not supported yet)' \
     "--regression --label y1,y2"
+
+# The top-level help: one command name at most, no options, no value.
+run "$NABLA" help train extra
+expect_rc 2 "nabla help train extra"
+expect_err "nabla: help takes one command name (got 'train extra')" "nabla help train extra"
+run "$NABLA" --help --version
+expect_rc 2 "nabla --help --version"
+expect_err "nabla: --help takes no options, only a command name (got '--version')" "nabla --help --version"
+expect_no_err "unknown command" "nabla --help --version"
+run "$NABLA" help help
+expect_rc 0 "nabla help help"
+if head -1 "$T/out" | grep -q "^usage: nabla <command>"; then pass; else fail "nabla help help shows the top-level help"; fi
+run "$NABLA" info "$T/m.st" --help=1
+expect_rc 2 "nabla info --help=1"
+expect_err "nabla info: --help takes no value" "nabla info --help=1"
+# Typed text in these messages is escaped.
+run "$NABLA" help "$(printf 'x\033[31m')"
+expect_err "nabla: unknown command 'x\x1b[31m'" "an unknown command name is escaped"
+run "$NABLA" info "$T/m.st" "--nope$(printf '\302\233')"
+expect_err "unknown option '--nope\u009b'" "an unknown option is escaped"
 
 finish

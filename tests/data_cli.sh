@@ -340,4 +340,59 @@ expect_rc 3 "train: a label column name with a zero-width space"
 expect_err '"label" ("b\u200bx") has the invisible or format character U+200B' "the label is refused before training"
 if grep -q "^epoch" "$T/err" || [ -e "$T/zw.st" ]; then fail "trained with a label the model refuses"; else pass; fi
 
+# ------------------------------------------------- file text in messages
+# Cells, header names and file names are quoted escaped: no control,
+# invisible or invalid byte of a file or a typed name reaches stderr raw.
+expect_clean_err() { # WHAT: stderr is UTF-8 text with no control or invisible character
+    expect_py "$1: a raw byte reaches stderr" '
+import sys, unicodedata
+b = open(sys.argv[1], "rb").read()
+t = b.decode("utf-8")  # invalid UTF-8 raises
+bad = [c for c in t if (c != "\n" and unicodedata.category(c) in ("Cc", "Cf"))]
+assert not bad, "raw characters %r in %r" % (bad, t)' "$T/err"
+}
+printf 'a,b,y\n1,2\xc2\x9b31m,x\n3,4,z\n' >"$T/c1.csv"
+run "$NABLA" train --data "$T/c1.csv" --model dense:2,dense:2
+expect_rc 3 "train: a cell with a C1 CSI"
+expect_err 'bad cell "2\u009b31m": not a number' "a C1 control in a cell is escaped"
+expect_clean_err "a C1 control in a cell"
+printf 'a,b,y\n1,2\xe2\x80\xae31,x\n3,4,z\n' >"$T/rlo.csv"
+run "$NABLA" train --data "$T/rlo.csv" --model dense:2,dense:2
+expect_rc 3 "train: a cell with U+202E"
+expect_err 'bad cell "2\u202e31": not a number' "a bidi override in a cell is escaped"
+expect_clean_err "a bidi override in a cell"
+printf 'a,b,y\n1,2\x80,x\n3,4,z\n' >"$T/byte.csv"
+run "$NABLA" train --data "$T/byte.csv" --model dense:2,dense:2
+expect_rc 3 "train: a cell with a raw 0x80 byte"
+expect_err 'bad cell "2\x80": not a number' "a byte that is not UTF-8 is escaped"
+expect_clean_err "a raw 0x80 byte in a cell"
+printf '\xe2\x80\xaea,b,y\n1,2,x\n3,4,z\n5,6,x\n7,8,z\n1,3,x\n3,5,z\n5,7,x\n7,9,z\n' >"$T/hdr.csv"
+run "$NABLA" train --data "$T/hdr.csv" --model dense:2,dense:2 --epochs 1 --out "$T/hdr.st"
+expect_rc 0 "train: a header cell with U+202E"
+expect_err 'header yes (detected: cell "\u202ea" of column 1 on line 1 is text)' \
+    "train's data line quotes the header cell escaped"
+expect_clean_err "train's data line with a bidi override in the header"
+printf '\xe2\x80\xaea,b\n1,2\n3,4\n' >"$T/hdr_in.csv"
+run "$NABLA" predict "$T/sp.st" --input "$T/hdr_in.csv" --verbose
+expect_rc 0 "predict --verbose: a header cell with U+202E"
+expect_err 'header yes (detected: cell "\u202ea" of column 1 on line 1 is text)' \
+    "predict's data line quotes the header cell escaped"
+expect_clean_err "predict's data line with a bidi override in the header"
+run "$NABLA" train --data "$T/nofile$(printf '\033')[31m.csv" --model dense:2,dense:2
+expect_rc 3 "train: a --data name with ESC that does not exist"
+expect_err 'nofile\x1b[31m.csv' "the --data name is escaped"
+expect_clean_err "a --data name with ESC"
+cp "$T/hdr.csv" "$T/e$(printf '\033')[31m.csv"
+run "$NABLA" train --data "$T/e$(printf '\033')[31m.csv" --model dense:2,dense:2 --epochs 1 --quiet \
+    --out "$T/e.st"
+expect_rc 0 "train: a --data file whose name has ESC"
+run "$NABLA" train --data "$T/e$(printf '\033')[31m.csv" --model dense:2,dense:2 --epochs 1 \
+    --out "$T/e.st"
+expect_err 'e\x1b[31m.csv: CSV' "the data lines escape the file name"
+expect_clean_err "the data lines of a file whose name has ESC"
+printf 'a,b,y\n1,2,x\n3,4,\xe2\x80\xaez\n' >"$T/cls.csv"
+run "$NABLA" eval "$T/hdr.st" --data "$T/cls.csv"
+expect_err '"\u202ez"' "a class label the model does not know is quoted escaped"
+expect_clean_err "an unknown class label with a bidi override"
+
 finish

@@ -552,6 +552,69 @@ static nb_status load_text(const char *name, const char *text, const char *label
     return nb_load_csv(p, &o, d);
 }
 
+/* No byte of text the message quotes is left raw: ASCII text and
+ * backslash escapes only (every test file here is ASCII but for the
+ * crafted bytes). */
+static void assert_printable(const char *text)
+{
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        if (*c < 0x20 || *c >= 0x7f) fail_msg("raw byte 0x%02x in \"%s\"", *c, text);
+}
+
+static void test_csv_messages_escaped(void **state)
+{
+    (void)state;
+    nb_dataset d;
+    const char *p = write_text("c1.csv", "a,b,y\n1,2\xc2\x9b"
+                                         "31m,x\n3,4,z\n");
+    expect_csv_error(p, NULL, NB_ERR_FORMAT,
+                     (const char *const[]){"bad cell \"2\\u009b31m\"", NULL});
+    assert_printable(nb_last_error());
+    p = write_text("rlo.csv", "a,b,y\n1,2\xe2\x80\xae"
+                              "31,x\n3,4,z\n");
+    expect_csv_error(p, NULL, NB_ERR_FORMAT,
+                     (const char *const[]){"bad cell \"2\\u202e31\"", NULL});
+    assert_printable(nb_last_error());
+    p = write_text("byte.csv", "a,b,y\n1,2\x80,x\n3,4,z\n");
+    expect_csv_error(p, NULL, NB_ERR_FORMAT, (const char *const[]){"bad cell \"2\\x80\"", NULL});
+    assert_printable(nb_last_error());
+    /* A header name in a column's name and in a repeated name. */
+    p = write_text("named2.csv", "\xe2\x80\xae"
+                                 "a,b,y\nx1,2,x\n3,4,z\n");
+    expect_csv_error(p, NULL, NB_ERR_FORMAT,
+                     (const char *const[]){"column 1 (\"\\u202ea\")", "\"x1\"", NULL});
+    assert_printable(nb_last_error());
+    p = write_text("twice.csv", "\xc2\x9b"
+                                "a,\xc2\x9b"
+                                "a,y\n1,2,x\n3,4,z\n");
+    expect_csv_error(p, NULL, NB_ERR_FORMAT,
+                     (const char *const[]){"column name \"\\u009ba\" appears twice", NULL});
+    assert_printable(nb_last_error());
+    /* The header's reason quotes its cell escaped. */
+    assert_int_equal(load_text("why.csv",
+                               "\xe2\x80\xae"
+                               "a,b,y\n1,2,x\n3,4,z\n",
+                               NULL, -1, &d),
+                     NB_OK);
+    assert_contains(last_info.header_why, "cell \"\\u202ea\" of column 1");
+    assert_printable(last_info.header_why);
+    nb_dataset_free(&d);
+    /* A label option that is not found, and a source name typed raw. */
+    nb_csv_options o = csv_opts("\xe2\x80\xae"
+                                "y",
+                                -1, 0);
+    expect_csv_error(p, &o, NB_ERR_NOT_FOUND,
+                     (const char *const[]){"\"\\u202ey\" not found", NULL});
+    assert_printable(nb_last_error());
+    nb_dataset train, test;
+    assert_int_equal(nb_data_open("nofile\x1b[31m.csv", NULL, 1, &train, &test), NB_ERR_NOT_FOUND);
+    assert_contains(nb_last_error(), "\"nofile\\x1b[31m.csv\"");
+    assert_printable(nb_last_error());
+    assert_int_equal(nb_load_csv("nofile\x1b[31m.csv", NULL, &d), NB_ERR_IO);
+    assert_contains(nb_last_error(), "nofile\\x1b[31m.csv: cannot open");
+    assert_printable(nb_last_error());
+}
+
 static void test_csv_bom_crlf_delimiters(void **state)
 {
     (void)state;
@@ -1647,6 +1710,7 @@ int main(void)
         cmocka_unit_test(test_csv_regression),
         cmocka_unit_test(test_csv_quotes_crlf_blank_line),
         cmocka_unit_test(test_csv_bad_cells),
+        cmocka_unit_test(test_csv_messages_escaped),
         cmocka_unit_test(test_csv_ragged_empty_header_only),
         cmocka_unit_test(test_csv_line_too_long),
         cmocka_unit_test(test_csv_bom_crlf_delimiters),

@@ -24,6 +24,12 @@ static const char *cell_text(const csv_file *f, int j)
     return f->cells + f->cell[j];
 }
 
+/* File text for a message: escaped (see nb_escape), cut to fit buf. */
+static const char *show_text(char *buf, size_t size, const char *text)
+{
+    return nb_escape(buf, size, text);
+}
+
 static int is_blank(char c, char delim)
 {
     return (c == ' ' || c == '\t') && c != delim;
@@ -60,8 +66,9 @@ static int all_digits(const char *s)
 
 const char *nb_csv_column(const csv_file *f, int j, char *buf, size_t size)
 {
+    char q[NB_ESCAPE_SIZE];
     if (f->names && f->names[j][0])
-        snprintf(buf, size, "column %d (\"%s\")", j + 1, f->names[j]);
+        snprintf(buf, size, "column %d (\"%s\")", j + 1, show_text(q, sizeof q, f->names[j]));
     else
         snprintf(buf, size, "column %d", j + 1);
     return buf;
@@ -69,17 +76,16 @@ const char *nb_csv_column(const csv_file *f, int j, char *buf, size_t size)
 
 static nb_status bad_cell(const csv_file *f, int j, const char *why)
 {
-    char col[NB_LABEL_NAME_MAX + 32];
+    char col[NB_ESCAPE_SIZE + 32], q[CELL_SHOWN + 4];
     const char *text = cell_text(f, j);
-    int shown = (int)strnlen(text, CELL_SHOWN);
     const char *hint = "";
     /* Only a missing cell (empty, NA) could be a header's: a number never is. */
     if (f->line_no == f->first_line && !f->header && f->header_auto && is_missing(text))
         hint = " (line 1 was read as data because none of its cells is text; if it is a "
                "header, give --header yes)";
-    return nb_error(NB_ERR_FORMAT, "%s: line %zu, %s: bad cell \"%.*s%s\": %s%s", f->src->name,
-                    f->line_no, nb_csv_column(f, j, col, sizeof col), shown, text,
-                    text[shown] ? "..." : "", why, hint);
+    return nb_error(NB_ERR_FORMAT, "%s: line %zu, %s: bad cell \"%s\": %s%s", f->src->name,
+                    f->line_no, nb_csv_column(f, j, col, sizeof col), show_text(q, sizeof q, text),
+                    why, hint);
 }
 
 /* ------------------------------------------------------------- lines */
@@ -310,7 +316,9 @@ static void list_cells(const csv_file *f, char *buf, size_t size)
     size_t used = 0;
     buf[0] = '\0';
     for (int j = 0; j < f->n_cells && used + 8 < size; j++) {
-        int w = snprintf(buf + used, size - used, "%s\"%s\"", j ? ", " : "", cell_text(f, j));
+        char q[NB_ESCAPE_SIZE];
+        int w = snprintf(buf + used, size - used, "%s\"%s\"", j ? ", " : "",
+                         show_text(q, sizeof q, cell_text(f, j)));
         used = w < 0 ? size : used + (size_t)w;
     }
     if (used >= size) memcpy(buf + size - 4, "...", 4);
@@ -336,10 +344,12 @@ static nb_status keep_header(csv_file *f)
     for (int j = 0; j < f->columns && !st; j++) {
         if (!f->names[j][0]) continue; /* unnamed columns are allowed */
         int k = nb_strset_find(&set, f->names, f->names[j]);
+        char q[NB_ESCAPE_SIZE];
         if (k >= 0)
             st = nb_error(NB_ERR_FORMAT,
                           "%s: line %zu: column name \"%s\" appears twice, in columns %d and %d",
-                          f->src->name, f->line_no, f->names[j], k + 1, j + 1);
+                          f->src->name, f->line_no, show_text(q, sizeof q, f->names[j]), k + 1,
+                          j + 1);
         else
             nb_strset_add(&set, f->names, j);
     }
@@ -378,6 +388,8 @@ static int has_number_cell(const csv_file *f)
  * be the header), a 0-based index, or the last column. */
 static nb_status find_label(csv_file *f, const char *label, int *named_col)
 {
+    char q[NB_ESCAPE_SIZE];
+    const char *label_shown = show_text(q, sizeof q, label);
     *named_col = -1;
     if (label && !all_digits(label) && f->header != 0) /* an index is never matched */
         for (int j = 0; j < f->columns; j++)
@@ -396,7 +408,7 @@ static nb_status find_label(csv_file *f, const char *label, int *named_col)
             return nb_error(NB_ERR_NOT_FOUND,
                             "%s: %s %s is out of range: line %zu has %d columns (0-based index "
                             "0 to %d)%s",
-                            f->src->name, label_what(f), label, f->line_no, f->columns,
+                            f->src->name, label_what(f), label_shown, f->line_no, f->columns,
                             f->columns - 1, label_hint(f));
         f->label_col = (int)j;
         return NB_OK;
@@ -405,7 +417,7 @@ static nb_status find_label(csv_file *f, const char *label, int *named_col)
         return nb_error(NB_ERR_NOT_FOUND,
                         "%s: %s \"%s\" is a name, but the file has no header (--header no): "
                         "give --label with a 0-based column index",
-                        f->src->name, label_what(f), label);
+                        f->src->name, label_what(f), label_shown);
     if (*named_col < 0) {
         char names[512];
         list_cells(f, names, sizeof names);
@@ -413,11 +425,12 @@ static nb_status find_label(csv_file *f, const char *label, int *named_col)
             return nb_error(NB_ERR_NOT_FOUND,
                             "%s: %s \"%s\" not found: the file has no header (line %zu holds "
                             "numbers: %s); give --label with a 0-based column index%s",
-                            f->src->name, label_what(f), label, f->line_no, names,
+                            f->src->name, label_what(f), label_shown, f->line_no, names,
                             comma_hint(label));
         return nb_error(NB_ERR_NOT_FOUND,
                         "%s: %s \"%s\" not found in the header (line %zu: %s)%s%s", f->src->name,
-                        label_what(f), label, f->line_no, names, comma_hint(label), label_hint(f));
+                        label_what(f), label_shown, f->line_no, names, comma_hint(label),
+                        label_hint(f));
     }
     f->label_col = *named_col;
     return NB_OK;
@@ -434,12 +447,13 @@ static nb_status find_skipped(csv_file *f, const char *label, int features, int 
                 *named_col = j;
                 break;
             }
+    char q[NB_ESCAPE_SIZE];
     if (f->columns == features) {
         if (*named_col >= 0)
             return nb_error(NB_ERR_FORMAT,
                             "%s: line %zu: column %d is named \"%s\", %s, which leaves %d "
                             "feature columns, but %d are expected",
-                            f->src->name, f->line_no, *named_col + 1, label,
+                            f->src->name, f->line_no, *named_col + 1, show_text(q, sizeof q, label),
                             f->label_saved ? "the model's training label column"
                                            : "the label column",
                             features - 1, features);
@@ -451,7 +465,7 @@ static nb_status find_skipped(csv_file *f, const char *label, int features, int 
                         "%s: line %zu has %d columns, but %d feature values are expected (%d "
                         "columns, or %d with a label column; delimiter '%s')",
                         f->src->name, f->line_no, f->columns, features, features, features + 1,
-                        f->delim == '\t' ? "\\t" : (char[]){f->delim, 0});
+                        show_text(q, sizeof q, (char[]){f->delim, 0}));
     return find_label(f, label, named_col); /* no label: the last column, as train's default */
 }
 
@@ -490,7 +504,9 @@ nb_status nb_csv_begin(csv_file *f, const nb_csv_options *o, int features)
     if (!got) return nb_error(NB_ERR_FORMAT, "%s: empty file (no rows)", f->src->name);
     f->first_line = f->line_no;
     f->columns = f->n_cells;
-    const char *shown = f->delim == '\t' ? "tab" : (char[]){'\'', f->delim, '\'', 0};
+    char q[16];
+    const char *shown =
+        f->delim == '\t' ? "tab" : show_text(q, sizeof q, (char[]){'\'', f->delim, '\'', 0});
     if (features < 0 && f->columns < 2)
         return nb_error(NB_ERR_FORMAT,
                         "%s: line %zu has 1 column; expected at least one feature column and a "
@@ -521,10 +537,11 @@ nb_status nb_csv_begin(csv_file *f, const nb_csv_options *o, int features)
         int skip = f->regression && features < 0 ? -1 : f->label_col;
         int j = first_text_cell(f, skip);
         f->header = j >= 0;
+        char q[CELL_SHOWN + 4];
         if (j >= 0)
             snprintf(info->header_why, sizeof info->header_why,
-                     "detected: cell \"%.40s\" of column %d on line %zu is text", cell_text(f, j),
-                     j + 1, f->line_no);
+                     "detected: cell \"%s\" of column %d on line %zu is text",
+                     show_text(q, sizeof q, cell_text(f, j)), j + 1, f->line_no);
         else
             snprintf(info->header_why, sizeof info->header_why,
                      "detected: no cell of line %zu is text, so it is data", f->line_no);
@@ -533,12 +550,14 @@ nb_status nb_csv_begin(csv_file *f, const nb_csv_options *o, int features)
      * ambiguous. */
     if (f->header && o->label && all_digits(o->label) && f->label_col >= 0)
         for (int j = 0; j < f->columns; j++)
-            if (j != f->label_col && strcmp(cell_text(f, j), o->label) == 0)
+            if (j != f->label_col && strcmp(cell_text(f, j), o->label) == 0) {
+                char q[NB_ESCAPE_SIZE]; /* all digits: o->label prints as itself */
                 return nb_error(NB_ERR_FORMAT,
                                 "%s: label column \"%s\" is ambiguous: column %d is named \"%s\", "
                                 "and %s is the 0-based index of column %d (\"%s\")",
                                 f->src->name, o->label, j + 1, o->label, o->label, f->label_col + 1,
-                                cell_text(f, f->label_col));
+                                show_text(q, sizeof q, cell_text(f, f->label_col)));
+            }
     info->header = f->header;
     info->label_column = f->label_col;
     if (f->header && (st = keep_header(f))) return st;

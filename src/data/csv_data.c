@@ -75,7 +75,9 @@ static void list_names(char *const *names, int n, char *buf, size_t size)
     size_t used = 0;
     buf[0] = '\0';
     for (int k = 0; k < n && used + 8 < size; k++) {
-        int w = snprintf(buf + used, size - used, "%s\"%s\"", k ? ", " : "", names[k]);
+        char q[NB_ESCAPE_SIZE];
+        int w = snprintf(buf + used, size - used, "%s\"%s\"", k ? ", " : "",
+                         nb_escape(q, sizeof q, names[k]));
         used = w < 0 ? size : used + (size_t)w;
     }
     if (used >= size) memcpy(buf + size - 4, "...", 4);
@@ -192,24 +194,27 @@ static nb_status check_first_row(const csv_load *c, const int32_t *labels, const
         if (k != k0 && !integer[k]) return NB_OK;
     for (size_t i = 1; i < c->rows; i++)
         if (labels[i] == k0) return NB_OK;
+    char q[NB_ESCAPE_SIZE];
     return nb_error(NB_ERR_FORMAT,
                     "%s: line %zu was read as data (none of its feature cells is text), but its "
                     "label \"%s\" is the only text label among integers: is it a header? give "
                     "--header yes or --header no",
-                    f->src->name, c->line[k0], c->names[k0]);
+                    f->src->name, c->line[k0], nb_escape(q, sizeof q, c->names[k0]));
 }
 
 /* Number the learned classes (see the top of the file). */
 static nb_status finish_labels(csv_load *c, nb_dataset *out)
 {
     const csv_file *f = &c->f;
-    char col[NB_LABEL_NAME_MAX + 32];
+    char col[NB_ESCAPE_SIZE + 32];
+    char q[NB_ESCAPE_SIZE], q2[NB_ESCAPE_SIZE];
     int n = c->n_classes;
     if (n == 1)
         return nb_error(NB_ERR_FORMAT,
                         "%s: the data has one class (\"%s\" in %s): a classifier needs at least "
                         "2; for a number to fit, use regression",
-                        f->src->name, c->names[0], nb_csv_column(f, f->label_col, col, sizeof col));
+                        f->src->name, nb_escape(q, sizeof q, c->names[0]),
+                        nb_csv_column(f, f->label_col, col, sizeof col));
     int integer[NB_MAX_CLASSES], integers = 1;
     ranked rank[NB_MAX_CLASSES];
     for (int k = 0; k < n; k++) {
@@ -230,8 +235,9 @@ static nb_status finish_labels(csv_load *c, nb_dataset *out)
                                 "%s: %s: class labels \"%s\" (line %zu) and \"%s\" (line %zu) are "
                                 "the same number",
                                 f->src->name, nb_csv_column(f, f->label_col, col, sizeof col),
-                                c->names[rank[r - 1].k], c->line[rank[r - 1].k],
-                                c->names[rank[r].k], c->line[rank[r].k]);
+                                nb_escape(q, sizeof q, c->names[rank[r - 1].k]),
+                                c->line[rank[r - 1].k],
+                                nb_escape(q2, sizeof q2, c->names[rank[r].k]), c->line[rank[r].k]);
             map[rank[r].k] = r;
             indices &= rank[r].value == r;
         }
@@ -258,7 +264,8 @@ static nb_status finish_labels(csv_load *c, nb_dataset *out)
                                 "%s: %s: class labels \"%s\" (line %zu) and \"%s\" (line %zu) are "
                                 "the same number",
                                 f->src->name, nb_csv_column(f, f->label_col, col, sizeof col),
-                                c->names[a], c->line[a], c->names[b], c->line[b]);
+                                nb_escape(q, sizeof q, c->names[a]), c->line[a],
+                                nb_escape(q2, sizeof q2, c->names[b]), c->line[b]);
     out->classes = n;
     out->class_names = c->names;
     c->names = NULL;

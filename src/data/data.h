@@ -32,8 +32,12 @@ typedef enum nb_src_format { NB_SRC_EMPTY, NB_SRC_CSV, NB_SRC_IDX } nb_src_forma
 /* The decoded bytes of a file, plain or gzip-compressed, from a path or
  * standard input ("-"), read once from front to back: nothing is ever
  * read twice and nothing is skipped, so pipes work like files. */
+/* Bytes of a path as messages show it (escaped; a longer one ends in "..."). */
+#define NB_PATH_SHOWN 512
+
 typedef struct nb_src {
-    const char *name; /* for messages: the path, or "standard input" */
+    const char *name;          /* for messages: the path escaped, or "standard input" */
+    char shown[NB_PATH_SHOWN]; /* the escaped path name points to */
     int fd, own_fd;
     int gzip;    /* the raw bytes are a gzip stream */
     int regular; /* a regular file of raw_size bytes */

@@ -341,8 +341,8 @@ nb_status nb_data_match_classes(nb_dataset *d, char *const *names, int classes, 
     for (size_t i = 0; i < d->count && !st; i++) {
         int k = d->labels[i];
         if (map[k] >= 0) continue;
-        char buf[32];
-        const char *text = d->class_names ? d->class_names[k] : NULL;
+        char buf[NB_ESCAPE_SIZE];
+        const char *text = d->class_names ? nb_escape(buf, sizeof buf, d->class_names[k]) : NULL;
         if (!text) snprintf(buf, sizeof buf, "%d", k), text = buf;
         if (names)
             st = nb_error(NB_ERR_FORMAT,

@@ -70,7 +70,9 @@ nb_status nb_feature_reader_open(const char *path, const nb_csv_options *options
     nb_status st = nb_csv_check_options(&o, "nb_feature_reader_open");
     if (st) return st;
     nb_feature_reader *r = nb_calloc(1, sizeof *r);
-    if (!r) return nb_error(NB_ERR_MEMORY, "out of memory opening %s", path);
+    char q[NB_PATH_SHOWN];
+    if (!r)
+        return nb_error(NB_ERR_MEMORY, "out of memory opening %s", nb_escape(q, sizeof q, path));
     r->features = features;
     r->info.label_column = -1;
     r->idx.own.fd = -1;

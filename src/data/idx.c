@@ -61,8 +61,9 @@ nb_status nb_idx_begin(nb_idx *f, nb_src *src, int labels)
         const char *b = (const char *)f->src->buf + f->src->pos;
         size_t n = f->src->len - f->src->pos, shown = 0;
         while (shown < n && shown < 24 && b[shown] != '\n' && b[shown] != '\r') shown++;
-        return nb_error(NB_ERR_FORMAT, "%s: text (\"%.*s\"), expected %s", f->src->name, (int)shown,
-                        b, expected);
+        char q[NB_ESCAPE_SIZE];
+        return nb_error(NB_ERR_FORMAT, "%s: text (\"%s\"), expected %s", f->src->name,
+                        nb_escape_len(q, sizeof q, b, shown), expected);
     }
     unsigned char magic[4];
     if ((st = nb_idx_read(f, magic, 4, "the magic number"))) return st;

@@ -184,9 +184,10 @@ nb_status nb_src_open(nb_src *s, const char *path)
         s->name = "standard input";
         s->fd = STDIN_FILENO;
     } else {
-        s->name = path;
+        /* A path is user text: a crafted one must not reach a terminal raw. */
+        s->name = nb_escape(s->shown, sizeof s->shown, path);
         s->fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (s->fd < 0) return nb_error(NB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        if (s->fd < 0) return nb_error(NB_ERR_IO, "%s: cannot open: %s", s->name, strerror(errno));
         s->own_fd = 1;
     }
     struct stat sb;

@@ -51,9 +51,10 @@ static const char *const idx_names[IDX_PARTS][2] = {
  * and both is ambiguous (they may differ): NB_ERR_FORMAT naming both. */
 static nb_status idx_path(const char *dir, const char *name, char *buf, size_t size)
 {
+    char q[NB_PATH_SHOWN];
     int n = snprintf(buf, size, "%s/%s", dir, name);
     if (n < 0 || (size_t)n + sizeof GZ_SUFFIX > size)
-        return nb_error(NB_ERR_LIMIT, "%s: directory path too long", dir);
+        return nb_error(NB_ERR_LIMIT, "%s: directory path too long", nb_escape(q, sizeof q, dir));
     int plain = is_file(buf);
     memcpy(buf + n, GZ_SUFFIX, sizeof GZ_SUFFIX);
     int gz = is_file(buf);
@@ -62,10 +63,11 @@ static nb_status idx_path(const char *dir, const char *name, char *buf, size_t s
                         "%s: both %s and %s" GZ_SUFFIX
                         " are there: which one to read is ambiguous; "
                         "remove one",
-                        dir, name, name);
+                        nb_escape(q, sizeof q, dir), name, name);
     if (plain) buf[n] = '\0';
     if (plain || gz) return NB_OK;
-    return nb_error(NB_ERR_NOT_FOUND, "%s: neither %s nor %s" GZ_SUFFIX " found", dir, name, name);
+    return nb_error(NB_ERR_NOT_FOUND, "%s: neither %s nor %s" GZ_SUFFIX " found",
+                    nb_escape(q, sizeof q, dir), name, name);
 }
 
 static nb_status load_idx_part(const char *dir, int part, nb_dataset *out)
@@ -82,9 +84,10 @@ static nb_status open_idx_dir(const char *dir, nb_dataset *train, nb_dataset *te
 {
     nb_status st = load_idx_part(dir, IDX_TRAIN, train);
     if (!st) st = load_idx_part(dir, IDX_TEST, test);
+    char q[NB_PATH_SHOWN];
     if (!st && train->features != test->features)
-        st = nb_error(NB_ERR_FORMAT, "%s: training samples have %d values, test samples %d", dir,
-                      train->features, test->features);
+        st = nb_error(NB_ERR_FORMAT, "%s: training samples have %d values, test samples %d",
+                      nb_escape(q, sizeof q, dir), train->features, test->features);
     return st;
 }
 
@@ -111,13 +114,13 @@ static void fashion_dir(char *dir, size_t size)
 
 static nb_status open_fashion(nb_dataset *train, nb_dataset *test)
 {
-    char dir[4096];
+    char dir[4096], q[NB_PATH_SHOWN];
     fashion_dir(dir, sizeof dir);
     if (!is_dir(dir))
         return nb_error(NB_ERR_NOT_FOUND,
                         "fashion-mnist: directory %s not found (install dataset-fashion-mnist or "
                         "set NABLA_DATA_DIR)",
-                        dir);
+                        nb_escape(q, sizeof q, dir));
     nb_status st = open_idx_dir(dir, train, test);
     if (!st && !(st = name_fashion(train))) st = name_fashion(test);
     return st;
@@ -126,6 +129,7 @@ static nb_status open_fashion(nb_dataset *train, nb_dataset *test)
 /* How a source's samples are read: its parts, or every sample in one. */
 typedef struct source_read {
     const char *source;
+    const char *shown; /* source escaped, for messages */
     const nb_csv_options *csv;
     uint64_t seed;
     int whole; /* every sample into test, train left empty */
@@ -178,7 +182,8 @@ static nb_status idx_files(const char *dir, nb_data_file_fn fn, void *user)
 {
     size_t size = strlen(dir) + 64; /* "/", the longest name, GZ_SUFFIX */
     char *path = nb_malloc(size);
-    if (!path) return nb_error(NB_ERR_MEMORY, "%s: out of memory", dir);
+    char q[NB_PATH_SHOWN];
+    if (!path) return nb_error(NB_ERR_MEMORY, "%s: out of memory", nb_escape(q, sizeof q, dir));
     int stop = 0;
     for (int part = 0; part < IDX_PARTS && !stop; part++)
         for (int k = 0; k < 2 && !stop; k++) {
@@ -207,7 +212,7 @@ nb_status nb_data_files(const char *source, nb_data_file_fn fn, void *user)
 
 /* Options that only CSV data has are refused for another source, unless
  * a model saved them (label, regression): those are dropped. */
-static nb_status check_csv_only(const char *source, nb_csv_options *o)
+static nb_status check_csv_only(const char *source, const char *shown, nb_csv_options *o)
 {
     if (!is_builtin(source) && !is_dir(source)) return NB_OK;
     const char *what = is_builtin(source) ? "a built-in data set" : "a folder of IDX files";
@@ -217,7 +222,7 @@ static nb_status check_csv_only(const char *source, nb_csv_options *o)
                         : o->delimiter                          ? "a delimiter (--delimiter)"
                                                                 : NULL;
     if (given)
-        return nb_error(NB_ERR_ARGUMENT, "%s applies to CSV data, but %s is %s", given, source,
+        return nb_error(NB_ERR_ARGUMENT, "%s applies to CSV data, but %s is %s", given, shown,
                         what);
     o->label = NULL;
     o->regression = 0;
@@ -267,18 +272,19 @@ static nb_status open_source(const source_read *r, nb_dataset *train, nb_dataset
     return nb_error(NB_ERR_NOT_FOUND,
                     "unknown data source \"%s\": not fashion-mnist, xor, spiral, sine or body, "
                     "and no such file or directory",
-                    source);
+                    r->shown);
 }
 
 static const char *class_text(const nb_dataset *d, int k, char *buf, size_t size)
 {
-    if (d->class_names && d->class_names[k]) return d->class_names[k];
+    if (d->class_names && d->class_names[k]) return nb_escape(buf, size, d->class_names[k]);
     snprintf(buf, size, "%d", k);
     return buf;
 }
 
 /* Without expected classes: the data must have two classes or more, and
  * every class of the test part must have a training sample. */
+/* source: the name as messages show it (escaped). */
 static nb_status check_parts(const char *source, uint64_t seed, int seeded, nb_dataset *train,
                              nb_dataset *test)
 {
@@ -296,7 +302,7 @@ static nb_status check_parts(const char *source, uint64_t seed, int seeded, nb_d
         trained += in_train[k] > 0;
         if (first < 0 && (in_train[k] || in_test[k])) first = k;
     }
-    char buf[32], split[96];
+    char buf[NB_ESCAPE_SIZE], split[96];
     if (seeded)
         snprintf(split, sizeof split,
                  "the 70/30 split with seed %llu; try another seed or more data",
@@ -334,20 +340,22 @@ static nb_status open_parts(const char *source, const nb_csv_options *csv, uint6
     nb_data_info local = {.label_column = -1}, *info = o.info ? o.info : &local;
     memset(info, 0, sizeof *info);
     info->label_column = -1;
-    nb_status st = check_csv_only(source, &o);
-    source_read r = {source, &o, seed, whole, info};
+    char shown[NB_PATH_SHOWN]; /* the source is user text: escaped in messages */
+    nb_escape(shown, sizeof shown, source);
+    nb_status st = check_csv_only(source, shown, &o);
+    source_read r = {source, shown, &o, seed, whole, info};
     if (!st) st = open_source(&r, train, test);
     const nb_dataset *any = whole ? test : train;
     if (!st && o.features > 0 && any->features != o.features)
-        st = nb_error(NB_ERR_FORMAT, "%s: %d features, but %d are expected", source, any->features,
+        st = nb_error(NB_ERR_FORMAT, "%s: %d features, but %d are expected", shown, any->features,
                       o.features);
     if (!st && o.classes > 0 && any->classes > 0) {
         /* CSV labels were matched while reading (with line numbers). */
-        st = nb_data_match_classes(train, o.class_names, o.classes, source);
-        if (!st) st = nb_data_match_classes(test, o.class_names, o.classes, source);
+        st = nb_data_match_classes(train, o.class_names, o.classes, shown);
+        if (!st) st = nb_data_match_classes(test, o.class_names, o.classes, shown);
     } else if (!st && o.classes == 0) {
-        st = whole ? check_parts(source, seed, info->seeded, test, train)
-                   : check_parts(source, seed, info->seeded, train, test);
+        st = whole ? check_parts(shown, seed, info->seeded, test, train)
+                   : check_parts(shown, seed, info->seeded, train, test);
     }
     if (st) {
         nb_dataset_free(train);
