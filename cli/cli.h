@@ -45,6 +45,8 @@ void cli_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* fmt and its arguments to out, escaped (see nb_escape): for a line that
  * quotes user input or file content. */
 void cli_vputs_escaped(FILE *out, const char *fmt, va_list ap);
+/* A status line on stderr ("model saved to PATH"), escaped like errors. */
+void cli_note(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* Report the library's last error after what (may be NULL) and return the
  * exit code for status at stage. */
 int cli_fail(const char *cmd, nb_status status, enum cli_stage stage, const char *what);

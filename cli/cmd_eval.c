@@ -216,7 +216,9 @@ static int print_metrics(const char *path, const eval_opts *o, const nb_metrics 
     } else {
         int all = strcmp(o->part, "all") == 0;
         int own = o->why && strcmp(o->why, "the model's own test part") == 0;
-        printf("model %s on %s (%s: %zu sample%s%s%s)\n", path, o->source,
+        char qp[1024], qs[1024];
+        printf("model %s on %s (%s: %zu sample%s%s%s)\n", nb_escape(qp, sizeof qp, path),
+               nb_escape(qs, sizeof qs, o->source),
                all   ? "every row"
                : own ? o->why
                      : "the test part",

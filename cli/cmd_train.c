@@ -642,10 +642,10 @@ static void print_header(const train_args *a, const train_state *s, const nb_tra
 static int check_training(const train_args *a, train_state *s, nb_status st)
 {
     if (st == NB_ERR_INTERRUPTED) {
-        fprintf(stderr,
-                "nabla %s: interrupted at epoch %d, batch %zu; checkpoint written to %s; resume "
-                "with: ",
-                CMD, s->result.last_epoch, s->result.last_batch, s->checkpoint);
+        char line[1024], shown[4 * sizeof line];
+        snprintf(line, sizeof line, "interrupted at epoch %d, batch %zu; checkpoint written to %s",
+                 s->result.last_epoch, s->result.last_batch, s->checkpoint);
+        fprintf(stderr, "nabla %s: %s; resume with: ", CMD, nb_escape(shown, sizeof shown, line));
         cli_print_resume_command(stderr, s->checkpoint, a->argc, a->argv);
         return CLI_EXIT_INTERRUPTED;
     }
@@ -746,7 +746,7 @@ static int write_report(const train_args *a, train_state *s)
     nb_status st = cli_report_write(&r, a->report);
     nb_free(names);
     if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_OUTPUT, NULL);
-    if (!a->quiet) fprintf(stderr, "report written to %s\n", a->report);
+    if (!a->quiet) cli_note("report written to %s", a->report);
     return CLI_EXIT_OK;
 }
 
@@ -767,7 +767,7 @@ static int save_outputs(const train_args *a, train_state *s, nb_scale_kind scale
                     "(training.stop_reason \"numeric error\")\n",
                     CMD, a->out);
         else if (!a->quiet)
-            fprintf(stderr, "model saved to %s\n", a->out);
+            cli_note("model saved to %s", a->out);
     }
     if (a->report) {
         int report_rc = write_report(a, s);
@@ -812,7 +812,7 @@ static int run(const arg_command *cmd, train_args *a, train_state *s)
     if ((rc = build_model(cmd, a, s)) != CLI_EXIT_OK) return rc;
     nb_train_config config = make_config(cmd, a, opt, schedule);
     if (!a->quiet) print_header(a, s, &config, scale);
-    if (a->resume && !a->quiet) fprintf(stderr, "resuming from checkpoint %s\n", a->resume);
+    if (a->resume && !a->quiet) cli_note("resuming from checkpoint %s", a->resume);
     /* Without a checkpoint to write, Ctrl-C keeps its default action. */
     config.checkpoint_path = s->checkpoint;
     if (s->checkpoint) config.interrupt = &cli_interrupted;

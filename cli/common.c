@@ -43,6 +43,15 @@ void cli_vputs_escaped(FILE *out, const char *fmt, va_list ap)
     fputs(nb_escape(shown, sizeof shown, line), out);
 }
 
+void cli_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cli_vputs_escaped(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

@@ -117,8 +117,17 @@ static void draw_bar(cli_progress *p, const nb_progress *pr)
     p->drawn = 1;
 }
 
+/* A loss or R^2 with 4 decimals while it reads well, else 4 significant
+ * digits with an exponent (a diverging run's 1e23 is no 24-digit number). */
+static const char *fixed4(char *buf, size_t size, double v)
+{
+    snprintf(buf, size, fabs(v) < 1e6 ? "%.4f" : "%.4g", v);
+    return buf;
+}
+
 static void print_epoch(cli_progress *p, const nb_progress *pr)
 {
+    char a[32], b[32];
     const nb_epoch_stats *s = pr->stats;
     if (p->drawn) {
         fputs("\r\033[K", stderr);
@@ -126,16 +135,21 @@ static void print_epoch(cli_progress *p, const nb_progress *pr)
     }
     /* Epoch numbers as wide as the last one, so the columns line up. */
     int digits = snprintf(NULL, 0, "%d", pr->epochs);
-    fprintf(stderr, "epoch %*d/%d  train loss %.4f", digits, s->epoch, pr->epochs, s->train_loss);
+    fprintf(stderr, "epoch %*d/%d  train loss %s", digits, s->epoch, pr->epochs,
+            fixed4(a, sizeof a, s->train_loss));
     if (p->classifier && s->train_accuracy >= 0)
         fprintf(stderr, " acc %.2f%%", 100 * s->train_accuracy);
     if (s->val_loss >= 0) {
-        fprintf(stderr, "  val loss %.4f", s->val_loss);
+        fprintf(stderr, "  val loss %s", fixed4(a, sizeof a, s->val_loss));
         if (p->classifier && s->val_accuracy >= 0)
             fprintf(stderr, " acc %.2f%%", 100 * s->val_accuracy);
         if (!p->classifier && isfinite(s->val_r2))
-            fprintf(stderr, " MAE %.4g R\u00b2 %.4f", s->val_mae, s->val_r2);
+            fprintf(stderr, " MAE %.4g R\u00b2 %s", s->val_mae, fixed4(b, sizeof b, s->val_r2));
     }
+    /* An epoch the time limit cut short says so: its figures cover fewer
+     * batches than the others'. */
+    if (pr->batch < pr->batches)
+        fprintf(stderr, "  (cut short after batch %zu of %zu)", pr->batch, pr->batches);
     fprintf(stderr, "  %.2f s  lr %.4g\n", s->seconds, s->lr);
     fflush(stderr);
 }

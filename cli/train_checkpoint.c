@@ -2,6 +2,7 @@
 #include "train_checkpoint.h"
 
 #include "args.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -63,7 +64,7 @@ void cli_remove_ctrl_c_checkpoint(const char *resume, const char *explicit, cons
                 strerror(errno));
         return;
     }
-    if (!quiet) fprintf(stderr, "the run is finished: removed the Ctrl-C checkpoint %s\n", path);
+    if (!quiet) cli_note("the run is finished: removed the Ctrl-C checkpoint %s", path);
 }
 
 /* Characters a POSIX shell leaves alone in a word. */
@@ -81,6 +82,23 @@ static void print_word(FILE *f, const char *s)
     fputc(' ', f);
     if (plain(s)) {
         fputs(s, f);
+        return;
+    }
+    /* A control or non-ASCII byte would reach the terminal raw: bash's
+     * $'...' writes every such byte as \xHH and still pastes as the same
+     * word. */
+    int raw = 0;
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++) raw |= *u < 0x20 || *u >= 0x7f;
+    if (raw) {
+        fputs("$'", f);
+        for (const unsigned char *u = (const unsigned char *)s; *u; u++)
+            if (*u < 0x20 || *u >= 0x7f)
+                fprintf(f, "\\x%02x", *u);
+            else if (*u == '\'' || *u == '\\')
+                fprintf(f, "\\%c", *u);
+            else
+                fputc(*u, f);
+        fputc('\'', f);
         return;
     }
     /* 'it'\''s': a quote ends the quoted part, is escaped, and reopens it. */

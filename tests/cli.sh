@@ -383,4 +383,39 @@ else
     fail "SIGINT ignored on entry: the run caught it: $masks"
 fi
 
+# A typed path with control, C1 and bidi characters: status lines are
+# escaped like errors, and the printed resume command still names the file.
+E="$T/e$(printf '\x1b[31m\xc2\x9bx\xe2\x80\xae').st"
+rm -f "$T/hold"
+NABLA_TEST_HOLD_AT_BATCH=3 NABLA_TEST_HOLD_FILE="$T/hold" env --default-signal=INT "$NABLA" \
+    train --data spiral --model "dense:8,tanh,dense:3" --batch 1 --epochs 2 \
+    --out "$E" --report "$E.html" >"$T/out" 2>"$T/err" &
+pid=$!
+if hold_says "held at epoch 1, batch 3" "$pid" && kill -INT "$pid" &&
+    hold_says "interrupted at epoch 1, batch 3" "$pid"; then
+    rm -f "$T/hold"
+else
+    fail "escaped paths: the run was not held at batch 3: $(head -c 400 "$T/err")"
+    kill -KILL "$pid" 2>/dev/null
+fi
+wait "$pid" 2>/dev/null
+rc=$?
+expect_rc 130 "Ctrl-C with an odd path"
+expect_err 'checkpoint written to '"$T"'/e\x1b[31m\u009bx\u202e.st.ckpt; resume with: ' \
+    "the interrupted line escapes the path"
+resume_cmd=$(grep -o 'resume with: nabla .*' "$T/err")
+resume_cmd=${resume_cmd#resume with: }
+(cd "$T" && eval "\"$NABLA\" ${resume_cmd#nabla }" >"$T/out" 2>"$T/err2")
+rc=$?
+expect_rc 0 "the printed resume command (with \$'...' quoting) runs"
+expect_file "$E" "the resumed run saved the model at the odd path"
+expect_py "status lines escape the path and hold no raw control or format byte" '
+import sys
+b = open(sys.argv[1], "rb").read()
+t = b.decode("utf-8")
+assert "model saved to " in t and "report written to " in t and "resuming from checkpoint" in t, t
+assert "\\x1b[31m\\u009bx\\u202e.st" in t, t
+assert not any(ord(c) < 32 and c != "\n" or 0x7f <= ord(c) < 0xa0 or c == "\u202e" for c in t), t
+' "$T/err2"
+
 finish
