@@ -395,4 +395,17 @@ run "$NABLA" eval "$T/hdr.st" --data "$T/cls.csv"
 expect_err '"\u202ez"' "a class label the model does not know is quoted escaped"
 expect_clean_err "an unknown class label with a bidi override"
 
+# Prices read as class labels: the message suggests --regression.
+"$PY" -c '
+import random
+r = random.Random(1)
+print("area,rooms,price")
+for i in range(300):
+    a = r.randint(50, 200); b = r.randint(1, 5)
+    print(a, b, 2500 * a + 20000 * b + r.randint(0, 50000), sep=",")
+' >"$T/prices.csv"
+run "$NABLA" train --data "$T/prices.csv" --model dense:4,dense:3 --epochs 1
+expect_rc 3 "train: numeric labels missing from the training part"
+expect_err "the labels are numbers: to fit them as values, give --regression" "the hint names --regression"
+
 finish

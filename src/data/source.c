@@ -282,6 +282,21 @@ static const char *class_text(const nb_dataset *d, int k, char *buf, size_t size
     return buf;
 }
 
+/* Many classes named by numbers (prices, say) are likely values to fit:
+ * a hint for the message that a class is missing from the training part,
+ * else "". */
+static const char *regression_hint(const nb_dataset *d, int classes)
+{
+    if (!d->class_names || classes < 10) return "";
+    for (int k = 0; k < classes; k++) {
+        char *end;
+        if (!d->class_names[k]) return "";
+        strtod(d->class_names[k], &end);
+        if (end == d->class_names[k] || *end) return "";
+    }
+    return "; the labels are numbers: to fit them as values, give --regression";
+}
+
 /* Without expected classes: the data must have two classes or more, and
  * every class of the test part must have a training sample. */
 /* source: the name as messages show it (escaped). */
@@ -321,9 +336,9 @@ static nb_status check_parts(const char *source, uint64_t seed, int seeded, nb_d
         if (in_test[k] && !in_train[k])
             st = nb_error(NB_ERR_FORMAT,
                           "%s: class \"%s\" is in the test part (%zu sample%s) but no training "
-                          "sample has it (%s)",
+                          "sample has it (%s)%s",
                           source, class_text(test, k, buf, sizeof buf), in_test[k],
-                          in_test[k] == 1 ? "" : "s", split);
+                          in_test[k] == 1 ? "" : "s", split, regression_hint(test, n));
     nb_free(in_train);
     nb_free(in_test);
     if (!st) test->classes = train->classes;
