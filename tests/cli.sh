@@ -405,7 +405,7 @@ expect_err 'checkpoint written to '"$T"'/e\x1b[31m\u009bx\u202e.st.ckpt; resume 
     "the interrupted line escapes the path"
 resume_cmd=$(grep -o 'resume with: nabla .*' "$T/err")
 resume_cmd=${resume_cmd#resume with: }
-(cd "$T" && eval "\"$NABLA\" ${resume_cmd#nabla }" >"$T/out" 2>"$T/err2")
+eval "${NABLA_WRAP:-} \"$NABLA\" ${resume_cmd#nabla }" >"$T/out" 2>"$T/err2"
 rc=$?
 expect_rc 0 "the printed resume command (with \$'...' quoting) runs"
 expect_file "$E" "the resumed run saved the model at the odd path"

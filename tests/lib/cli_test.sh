@@ -6,6 +6,8 @@
 set -u
 
 BUILD=${1:?usage: $(basename "$0") BUILD_DIR SOURCE_DIR}
+# Absolute, so a test may change folders.
+BUILD=$(cd "$BUILD" && pwd) || exit 1
 NABLA="$BUILD/nabla"
 PY=/usr/bin/python3
 T=$(mktemp -d)
