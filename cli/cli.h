@@ -107,12 +107,6 @@ cJSON *cli_model_meta_json(const nb_model *model, const char *key);
  * escaped as \uXXXX. Free with nb_free; NULL when out of memory. */
 char *cli_json_text(const cJSON *j);
 
-/* The scaling train uses unless told: unit for IDX bytes (fashion-mnist, a
- * folder, image data), none for the built-in sets, zscore for CSV. */
-nb_scale_kind cli_default_scale(const char *source, const nb_dataset *data);
-/* Does the data source name a file (not a built-in set or a folder)? */
-int cli_data_file(const char *source);
-
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 

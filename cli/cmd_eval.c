@@ -8,7 +8,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define CMD "eval"
 
@@ -92,14 +91,6 @@ typedef struct eval_opts {
     uint64_t seed;
 } eval_opts;
 
-/* Sources whose parts are fixed by their files or definition: no seed. */
-static int fixed_parts(const char *source)
-{
-    struct stat st;
-    return strcmp(source, "fashion-mnist") == 0 || strcmp(source, "xor") == 0 ||
-           (stat(source, &st) == 0 && S_ISDIR(st.st_mode));
-}
-
 /* Options that cannot apply. */
 static int check_opts(const arg_command *cmd, const char *path, const nb_model *model,
                       const eval_opts *o)
@@ -110,12 +101,13 @@ static int check_opts(const arg_command *cmd, const char *path, const nb_model *
         return args_usage_error(cmd, "--regression: model %s is a classifier (%d classes)", path,
                                 outputs == 1 ? 2 : outputs);
     }
-    if (o->seed_seen && fixed_parts(o->source))
+    if (o->seed_seen && !nb_data_seeded(o->source))
         return args_usage_error(cmd, "--seed: the parts of %s are fixed (%s), not split by a seed",
                                 o->source,
                                 strcmp(o->source, "xor") == 0 ? "all four points in each"
                                                               : "by its train and t10k files");
-    if (o->seed_seen && o->part && strcmp(o->part, "all") == 0 && cli_data_file(o->source))
+    if (o->seed_seen && o->part && strcmp(o->part, "all") == 0 &&
+        (nb_data_source_kind(o->source) == NB_SOURCE_FILE))
         return args_usage_error(cmd, "--seed: --part all reads every row of %s, unsplit",
                                 o->source);
     return CLI_EXIT_OK;
@@ -151,7 +143,7 @@ static nb_status open_part(eval_opts *o, const nb_csv_options *csv, uint64_t see
     const char *other = saved->fingerprint ? "not the data the model was tested on"
                                            : "the model records no test part to compare";
     /* A seed asks for a split: the seeded test part of a data file too. */
-    if (!cli_data_file(o->source) || o->seed_seen) {
+    if (!(nb_data_source_kind(o->source) == NB_SOURCE_FILE) || o->seed_seen) {
         if (st == NB_OK) o->why = other;
         return st;
     }

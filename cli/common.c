@@ -6,7 +6,6 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -406,26 +405,4 @@ char *cli_json_text(const cJSON *j)
     char *text = raw ? nb_json_escape_invisible(raw) : NULL;
     cJSON_free(raw);
     return text;
-}
-
-static const char *const builtin[] = {"xor", "spiral", "sine", "body"};
-
-int cli_data_file(const char *source)
-{
-    struct stat st;
-    if (strcmp(source, "fashion-mnist") == 0) return 0;
-    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-        if (strcmp(source, builtin[i]) == 0) return 0;
-    return stat(source, &st) == 0 && !S_ISDIR(st.st_mode);
-}
-
-nb_scale_kind cli_default_scale(const char *source, const nb_dataset *d)
-{
-    struct stat st;
-    if (d->rows > 0 || strcmp(source, "fashion-mnist") == 0 ||
-        (stat(source, &st) == 0 && S_ISDIR(st.st_mode)))
-        return NB_SCALE_UNIT; /* IDX bytes 0..255 */
-    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-        if (strcmp(source, builtin[i]) == 0) return NB_SCALE_NONE;
-    return NB_SCALE_ZSCORE;
 }

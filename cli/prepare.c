@@ -93,7 +93,7 @@ int cli_data_load(const char *cmd, const cli_data_options *o, nb_dataset *train,
                   o->source, test->classes - 1, train->classes, train->classes - 1);
         return CLI_EXIT_DATA;
     }
-    *scale = cli_default_scale(o->source, train);
+    *scale = nb_data_default_scale(o->source, train);
     if (o->scale) nb_scale_parse(o->scale, scale);
     /* Numeric targets are z-scored unless told: a net's outputs start near
      * 0 with a spread near 1, far from, say, house prices of 1e5..1e6. */

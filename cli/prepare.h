@@ -13,7 +13,7 @@ typedef struct cli_data_options {
     const char *label;         /* --label, or NULL */
     const char *delimiter;     /* --delimiter, or NULL */
     const char *header;        /* --header, or NULL */
-    const char *scale;         /* --scale, or NULL: cli_default_scale */
+    const char *scale;         /* --scale, or NULL: nb_data_default_scale */
     const char *scale_targets; /* --scale-targets, or NULL: zscore for numeric targets */
     int regression;            /* --regression */
     int quiet;                 /* no "data: ..." line */

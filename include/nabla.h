@@ -552,6 +552,18 @@ nb_status nb_data_open_all(const char *source, const nb_csv_options *csv, uint64
 typedef int (*nb_data_file_fn)(const char *path, void *user);
 nb_status nb_data_files(const char *source, nb_data_file_fn fn, void *user);
 
+/* What kind of source a name is, as nb_data_open decides it. */
+typedef enum nb_source_kind {
+    NB_SOURCE_NONE,    /* no built-in set, file or folder of that name */
+    NB_SOURCE_BUILTIN, /* xor, spiral, sine, body: made in memory */
+    NB_SOURCE_IDX,     /* fashion-mnist or a folder of IDX files */
+    NB_SOURCE_FILE,    /* a data file (CSV or IDX content) or "-" */
+} nb_source_kind;
+nb_source_kind nb_data_source_kind(const char *source);
+/* Are source's parts a split drawn with the seed (spiral, sine, body, a
+ * file), not fixed by its files (IDX) or by definition (xor)? */
+int nb_data_seeded(const char *source);
+
 /* ========================================================= preprocessing */
 
 typedef enum nb_scale_kind {
@@ -571,6 +583,9 @@ typedef struct nb_scaler {
 
 const char *nb_scale_name(nb_scale_kind kind); /* "none", "unit", "minmax", "zscore" */
 nb_status nb_scale_parse(const char *name, nb_scale_kind *kind);
+/* The scaling to fit unless told: unit (x / 255) for IDX bytes (an IDX
+ * source, or image data), none for the built-in sets, zscore otherwise. */
+nb_scale_kind nb_data_default_scale(const char *source, const nb_dataset *data);
 /* Fit on the training set only; a constant feature gets scale 1. */
 nb_status nb_scaler_fit(nb_scale_kind kind, const nb_dataset *train, nb_scaler *out);
 nb_status nb_scaler_copy(const nb_scaler *src, nb_scaler *out);

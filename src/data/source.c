@@ -176,6 +176,28 @@ static int is_builtin(const char *source)
     return 0;
 }
 
+nb_source_kind nb_data_source_kind(const char *source)
+{
+    if (!source) return NB_SOURCE_NONE;
+    if (strcmp(source, "fashion-mnist") == 0) return NB_SOURCE_IDX;
+    if (is_builtin(source)) return NB_SOURCE_BUILTIN;
+    if (is_dir(source)) return NB_SOURCE_IDX;
+    return is_data_file(source) ? NB_SOURCE_FILE : NB_SOURCE_NONE;
+}
+
+int nb_data_seeded(const char *source)
+{
+    nb_source_kind kind = nb_data_source_kind(source);
+    return kind == NB_SOURCE_FILE || (kind == NB_SOURCE_BUILTIN && strcmp(source, "xor") != 0);
+}
+
+nb_scale_kind nb_data_default_scale(const char *source, const nb_dataset *data)
+{
+    nb_source_kind kind = nb_data_source_kind(source);
+    if ((data && data->rows > 0) || kind == NB_SOURCE_IDX) return NB_SCALE_UNIT;
+    return kind == NB_SOURCE_BUILTIN ? NB_SCALE_NONE : NB_SCALE_ZSCORE;
+}
+
 /* fn(dir/name) and fn(dir/name.gz) for every IDX name, whether the file
  * exists or not (one created later would be read), until fn says stop. */
 static nb_status idx_files(const char *dir, nb_data_file_fn fn, void *user)
