@@ -54,6 +54,11 @@ const char *nb_text_problem(char *buf, size_t size, const char *text, int name);
  * NULL when out of memory. */
 char *nb_json_escape_invisible(const char *json);
 
+/* 64-bit FNV-1a over size bytes, continuing from hash (start with
+ * NB_FNV1A_INIT): hash = (hash ^ byte) * 1099511628211 for each byte. */
+#define NB_FNV1A_INIT 0xcbf29ce484222325ull
+uint64_t nb_fnv1a(uint64_t hash, const void *bytes, size_t size);
+
 /* The word for count things: one when count is 1, else many
  * ("%d %s", n, nb_plural(n, "epoch", "epochs")). */
 static inline const char *nb_plural(long long count, const char *one, const char *many)

@@ -1132,6 +1132,13 @@ static void test_ambiguous_fields(void **state)
         RAW_CASE(seeds[i], "metadata \"training\": \"seed\" is not a whole number",
                  set_meta_field(root, "training", json));
     }
+    const char *batches[] = {"0", "-5", "2.5", "1e15", "\"32\""};
+    for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++) {
+        char json[64];
+        snprintf(json, sizeof json, "{\"batch\":%s}", batches[i]);
+        RAW_CASE(batches[i], "metadata \"training\": \"batch\" is not a whole number in [1, ",
+                 set_meta_field(root, "training", json));
+    }
     RAW_CASE("regression as text", "\"regression\" is not true or false",
              set_meta_field(root, "training", "{\"regression\":\"yes\"}"));
     RAW_CASE("label as a number", "\"label\" is not a string",

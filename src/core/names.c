@@ -12,13 +12,16 @@
 
 /* FNV-1a: short keys, no adversary beyond a file's author, who can at
  * worst make lookups slower, never wrong. */
+uint64_t nb_fnv1a(uint64_t hash, const void *bytes, size_t size)
+{
+    const unsigned char *p = bytes;
+    for (size_t i = 0; i < size; i++) hash = (hash ^ p[i]) * 0x100000001b3ull;
+    return hash;
+}
+
 static size_t hash_of(const char *key)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ULL;
-    }
+    uint64_t h = nb_fnv1a(NB_FNV1A_INIT, key, strlen(key));
     return (size_t)(h ^ (h >> 32));
 }
 

@@ -119,19 +119,11 @@ void nb_dataset_free(nb_dataset *data)
     memset(data, 0, sizeof *data);
 }
 
-/* FNV-1a, 64 bits: hash = (hash ^ byte) * 1099511628211 for each byte. */
-static uint64_t fnv1a(uint64_t hash, const void *bytes, size_t size)
-{
-    const unsigned char *p = bytes;
-    for (size_t i = 0; i < size; i++) hash = (hash ^ p[i]) * 0x100000001b3ull;
-    return hash;
-}
-
 static uint64_t fnv1a_u64(uint64_t hash, uint64_t v)
 {
     unsigned char b[8];
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-    return fnv1a(hash, b, sizeof b);
+    return nb_fnv1a(hash, b, sizeof b);
 }
 
 /* A value as IEEE single precision, little-endian. */
@@ -142,12 +134,12 @@ static uint64_t fnv1a_real(uint64_t hash, nb_real v)
     memcpy(&bits, &f, sizeof bits);
     unsigned char b[4] = {(unsigned char)bits, (unsigned char)(bits >> 8),
                           (unsigned char)(bits >> 16), (unsigned char)(bits >> 24)};
-    return fnv1a(hash, b, sizeof b);
+    return nb_fnv1a(hash, b, sizeof b);
 }
 
 uint64_t nb_dataset_fingerprint(const nb_dataset *d)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = NB_FNV1A_INIT;
     size_t count = d ? d->count : 0;
     int features = count ? d->features : 0, classes = count ? d->classes : 0;
     int targets = count && classes == 0 ? d->targets : 0;
@@ -164,7 +156,7 @@ uint64_t nb_dataset_fingerprint(const nb_dataset *d)
             const char *name = d->class_names && k >= 0 && k < classes && d->class_names[k]
                                    ? d->class_names[k]
                                    : (snprintf(buf, sizeof buf, "%d", k), buf);
-            h = fnv1a(h, name, strlen(name) + 1);
+            h = nb_fnv1a(h, name, strlen(name) + 1);
         }
     } else if (targets > 0 && d->y) {
         for (size_t i = 0; i < count * (size_t)targets; i++) h = fnv1a_real(h, d->y[i]);

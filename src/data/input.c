@@ -270,8 +270,7 @@ nb_status nb_src_detect(nb_src *s, const char *expected, nb_src_format *format)
 
 static size_t hash_text(const char *s)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    uint64_t h = nb_fnv1a(NB_FNV1A_INIT, s, strlen(s));
     return (size_t)(h ^ (h >> 29));
 }
 

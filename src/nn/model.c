@@ -4,6 +4,7 @@
 #include "model_internal.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -619,6 +620,11 @@ static nb_status check_known_meta(const char *key, const cJSON *j, const char *w
                         "%s: \"seed\" is not a whole number in [0, 2^53] or a decimal string "
                         "in [0, 2^64 - 1]",
                         what);
+    /* eval evaluates in batches of it. */
+    const cJSON *batch = cJSON_GetObjectItemCaseSensitive(j, "batch");
+    if (batch && !(whole_number(batch) && batch->valuedouble >= 1 && batch->valuedouble <= INT_MAX))
+        return nb_error(NB_ERR_ARGUMENT, "%s: \"batch\" is not a whole number in [1, %d]", what,
+                        INT_MAX);
     return NB_OK;
 }
 

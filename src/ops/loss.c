@@ -201,13 +201,21 @@ static nb_status infer_pair(nb_graph *g, nb_node_rec *n)
     {                                                                                              \
         const nb_real *y = nb_in(g, node, 0)->value, *t = nb_in(g, node, 1)->value;                \
         size_t n = nb_shape_count(nb_in(g, node, 0)->shape);                                       \
-        double s = 0, scaled = 0;                                                                  \
+        double s = 0;                                                                              \
         for (size_t i = 0; i < n; i++) {                                                           \
             double r = (double)y[i] - t[i];                                                        \
             s += (TERM);                                                                           \
-            scaled += (TERM) * (SCALE); /* for a mean whose sum overflows */                       \
         }                                                                                          \
-        node->value[0] = (nb_real)(isfinite(s) ? s * (SCALE) : scaled);                            \
+        if (!isfinite(s)) { /* a mean whose sum overflows: scale each term first */                \
+            s = 0;                                                                                 \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                double r = (double)y[i] - t[i];                                                    \
+                s += (TERM) * (SCALE);                                                             \
+            }                                                                                      \
+            node->value[0] = (nb_real)s;                                                           \
+            return;                                                                                \
+        }                                                                                          \
+        node->value[0] = (nb_real)(s * (SCALE));                                                   \
     }                                                                                              \
     static void NAME##_backward(nb_graph *g, nb_node_rec *node)                                    \
     {                                                                                              \

@@ -23,17 +23,6 @@
 #define SLOT_NAME_1        "optimizer.slot1"
 #define BEST_NAME          "early_stopping.best"
 
-/* hash = (hash ^ byte) * 1099511628211 for each byte (FNV-1a, 64 bits). */
-uint64_t nb_fnv1a(uint64_t hash, const void *bytes, size_t size)
-{
-    const unsigned char *p = bytes;
-    for (size_t i = 0; i < size; i++) {
-        hash ^= p[i];
-        hash *= 0x100000001b3ull;
-    }
-    return hash;
-}
-
 uint64_t nb_dataset_hash(const nb_dataset *d)
 {
     /* Sizes are those of arrays already in memory, so they do not overflow. */

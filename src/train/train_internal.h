@@ -104,10 +104,6 @@ typedef struct nb_train_run {
 /* Seconds on a monotonic clock. */
 double nb_train_clock(void);
 
-/* 64-bit FNV-1a over size bytes, continuing from hash (start with
- * NB_FNV1A_INIT). */
-#define NB_FNV1A_INIT 0xcbf29ce484222325ull
-uint64_t nb_fnv1a(uint64_t hash, const void *bytes, size_t size);
 /* The fingerprint of a data set: its x, then its labels or y. */
 uint64_t nb_dataset_hash(const nb_dataset *data);
 
