@@ -87,6 +87,9 @@ int nb_default_threads(void); /* cores online */
 
 /* ===================================================== tensors and shapes */
 
+/* Four: a batch of images is [N, C, H, W] and a convolution's weight
+ * [out, C, kh, kw]; nothing nabla builds needs a fifth. Part of the ABI
+ * and of the model file (a shape in it has at most this many dims). */
 #define NB_MAX_DIMS 4
 #define NB_NAME_MAX 64 /* longest node name, with its terminating NUL */
 
@@ -129,8 +132,9 @@ typedef struct nb_graph nb_graph;
 typedef int nb_node; /* a handle into a graph; NB_NONE when building failed */
 #define NB_NONE (-1)
 
-/* How a parameter is filled by nb_graph_init_params. fan_in and fan_out are
- * dim[0] and dim[1] of a 2-D weight (the count for 1-D). */
+/* How a parameter is filled by nb_graph_init_params. fan_in and fan_out
+ * are what the layer says (a convolution's C kh kw inputs per output), or
+ * when 0, dim[0] and dim[1] of a 2-D weight (the count for 1-D). */
 typedef enum nb_init_kind {
     NB_INIT_ZEROS,
     NB_INIT_CONSTANT,       /* a */
@@ -145,6 +149,7 @@ typedef enum nb_init_kind {
 typedef struct nb_init {
     nb_init_kind kind;
     double a, b;
+    int fan_in, fan_out; /* 0: from the shape, as above */
 } nb_init;
 
 nb_graph *nb_graph_create(void); /* NULL when out of memory */
@@ -224,11 +229,39 @@ nb_status nb_graph_init_params(nb_graph *graph, nb_rng *rng);
 
 /* Every op is a table entry found by name (see docs/ops.md for the list).
  * nb_apply adds a node of any op; the wrappers below name the common ones.
- * fattr carries an op's real attribute (e.g. leaky relu's slope). */
+ * An op takes a fixed number of inputs or, where docs/ops.md says so, any
+ * number from one up. */
 nb_node nb_apply(nb_graph *graph, const char *op, const char *name, int n_inputs,
                  const nb_node *inputs);
-nb_node nb_apply_attr(nb_graph *graph, const char *op, const char *name, int n_inputs,
-                      const nb_node *inputs, double fattr, nb_shape shape_attr);
+
+/* A node's attributes: named settings of its op, each one to
+ * NB_ATTR_MAX_VALUES integers or reals (leaky_relu's "slope", reshape's
+ * "shape"; a convolution's "kernel", "stride", "padding"). Each op lists
+ * the attributes it takes, their type and default (docs/ops.md); a name
+ * it does not take, a wrong type or count, or a value out of its range is
+ * NB_ERR_ARGUMENT. Model files store them with the graph. */
+#define NB_ATTR_NAME_MAX   16 /* bytes in an attribute name, with its NUL */
+#define NB_ATTR_MAX_VALUES 8
+typedef enum nb_attr_type { NB_ATTR_INT, NB_ATTR_REAL } nb_attr_type;
+typedef struct nb_attr {
+    char name[NB_ATTR_NAME_MAX];
+    nb_attr_type type;
+    int count;                       /* 1 to NB_ATTR_MAX_VALUES */
+    int64_t ints[NB_ATTR_MAX_VALUES]; /* NB_ATTR_INT */
+    double reals[NB_ATTR_MAX_VALUES]; /* NB_ATTR_REAL */
+} nb_attr;
+nb_attr nb_attr_int(const char *name, int64_t value);
+nb_attr nb_attr_real(const char *name, double value);
+nb_attr nb_attr_ints(const char *name, int count, const int64_t *values);
+/* nb_apply with attributes; an attribute not given takes its default. */
+nb_node nb_apply_attrs(nb_graph *graph, const char *op, const char *name, int n_inputs,
+                       const nb_node *inputs, int n_attrs, const nb_attr *attrs);
+/* A node's attributes, defaults included, in the op's order (none for leaves). */
+int nb_node_attr_count(const nb_graph *graph, nb_node node);
+const nb_attr *nb_node_attr(const nb_graph *graph, nb_node node, int index);
+const nb_attr *nb_node_find_attr(const nb_graph *graph, nb_node node, const char *name);
+/* The initialiser a parameter was made with (zeros for other nodes). */
+nb_init nb_node_init(const nb_graph *graph, nb_node node);
 int nb_op_exists(const char *op);
 /* The names of all ops, NULL-terminated. */
 const char *const *nb_op_names(void);
@@ -251,7 +284,9 @@ nb_node nb_mean(nb_graph *g, nb_node x);
 nb_node nb_matmul(nb_graph *g, nb_node x, nb_node w);
 nb_node nb_bias_add(nb_graph *g, nb_node x, nb_node b);          /* x [N, H] + b [H] per row */
 nb_node nb_affine(nb_graph *g, nb_node x, nb_node w, nb_node b); /* x W + b */
-nb_node nb_reshape(nb_graph *g, nb_node x, nb_shape shape);      /* same element count */
+/* Same element count. A dimension 0 keeps x's (the batch, say), one -1
+ * takes what is left: [0, -1] flattens any batch size. */
+nb_node nb_reshape(nb_graph *g, nb_node x, nb_shape shape);
 nb_node nb_flatten(nb_graph *g, nb_node x);                      /* [N, ...] -> [N, rest] */
 /* Activations. */
 nb_node nb_sigmoid(nb_graph *g, nb_node x);
@@ -394,6 +429,7 @@ typedef struct nb_dataset {
     size_t count;
     int features;
     int rows, cols;             /* image geometry when the samples are images, else 0 */
+    int channels;               /* images: features = channels x rows x cols; else 0 */
     int classes;                /* 0 for regression */
     int targets;                /* regression: values per sample in y */
     nb_real *x;                 /* count x features, row-major */
@@ -604,22 +640,27 @@ void nb_one_hot(const int32_t *labels, size_t count, int classes, nb_real *out);
 
 /* ================================================================ models */
 
-/* A model: a layer spec built into a graph with an input, an output, a
- * target and a loss, plus what it needs to be used later (the scaler,
- * class names, metadata). The spec is a comma-separated list:
- *   dense:N   a dense layer of N units (weights He or Xavier by the next
- *             activation, biases zero)
- *   relu | sigmoid | tanh | leaky_relu[:slope] | identity
- * e.g. "dense:100,relu,dense:10". Losses: "softmax_ce" (classification,
- * the default), "bce" (binary, one logit), "mse", "sse", "half_sse", "sae".
+/* A model: a compiled graph with its roles (one or more inputs, the
+ * output, the target and the loss), plus what it needs to be used later
+ * (the scaler, class names, metadata). Everything below (training,
+ * evaluation, prediction, files, checkpoints) works on any model, made
+ * either way:
  *
- * A model is always built from a spec. A graph built by hand with the
- * graph API above cannot be wrapped as an nb_model today, so it cannot be
- * saved (nb_model_save), loaded back or trained with nb_train: to do that,
- * build the same network from a spec with nb_model_create and copy the
- * weights in, e.g. into nb_node_value(g, nb_graph_find(g, "dense0.weight"))
- * with g = nb_model_graph(model), or all at once into nb_graph_params(g,
- * &count) (every parameter, in creation order). */
+ * - from a layer spec (nb_model_create), a comma-separated list of the
+ *   layer table's entries (docs/layers.md):
+ *     dense:N   a dense layer of N units (weights He or Xavier by the next
+ *               activation, biases zero)
+ *     relu | sigmoid | tanh | leaky_relu[:slope] | identity
+ *   e.g. "dense:100,relu,dense:10", with a loss: "softmax_ce"
+ *   (classification, the default), "bce" (binary, one logit), "mse",
+ *   "sse", "half_sse", "sae";
+ * - from a graph built with the graph API (nb_model_from_graph): the loss
+ *   is any loss op of the graph (nb_softmax_with_loss, nb_mse, ...) applied
+ *   to the output and the target.
+ *
+ * A sample's features are the model's inputs, one after the other: input
+ * 0's values per sample (its shape without the batch dimension), then
+ * input 1's, ...; a data set for the model has that many features. */
 typedef struct nb_model nb_model;
 
 #define NB_SPEC_MAX   1024 /* bytes in a layer spec */
@@ -629,6 +670,26 @@ typedef struct nb_model nb_model;
  * as nb_model_init(model, 0) leaves them. */
 nb_status nb_model_create(const char *spec, int inputs, const char *loss, int batch,
                           nb_model **out);
+/* The same for samples of any shape (without the batch dimension), e.g.
+ * [C, H, W] for images: the input is [batch, C, H, W]. */
+nb_status nb_model_create_shaped(const char *spec, nb_shape sample, const char *loss, int batch,
+                                 nb_model **out);
+
+/* The roles of a hand-built graph's nodes. Each input is an input node of
+ * shape [batch, ...], all with the same batch; target an input node
+ * [batch, ...] too; loss a node of a loss op (docs/ops.md, "losses")
+ * whose inputs are output and target. */
+typedef struct nb_model_roles {
+    int n_inputs;
+    const nb_node *inputs;
+    nb_node output, target, loss;
+} nb_model_roles;
+/* Wrap graph (not yet compiled, or compiled) as a model; the model owns the
+ * graph from then on, and frees it on failure too. Weights keep their
+ * values when the graph was compiled and initialised, else they start as
+ * nb_model_init(model, 0) leaves them. NB_ERR_ARGUMENT naming the role
+ * that does not fit. */
+nb_status nb_model_from_graph(nb_graph *graph, const nb_model_roles *roles, nb_model **out);
 void nb_model_free(nb_model *model);
 /* Is loss a loss's name? NB_ERR_NOT_FOUND, listing the names, if not. */
 nb_status nb_loss_check(const char *loss);
@@ -655,14 +716,20 @@ nb_status nb_spec_check(const char *spec);
 nb_status nb_spec_outputs(const char *spec, int *outputs);
 
 nb_graph *nb_model_graph(nb_model *model);
-nb_node nb_model_input(const nb_model *model);
+nb_node nb_model_input(const nb_model *model); /* input 0 */
+int nb_model_input_count(const nb_model *model);
+nb_node nb_model_input_at(const nb_model *model, int index); /* NB_NONE out of range */
 nb_node nb_model_output(const nb_model *model); /* logits or regression values */
 nb_node nb_model_target(const nb_model *model); /* [N] class indices or [N, outputs] */
 nb_node nb_model_loss(const nb_model *model);
-const char *nb_model_spec(const nb_model *model);
+const char *nb_model_spec(const nb_model *model); /* NULL for a hand-built graph */
+/* softmax_ce, bce, mse, sse, half_sse, sae, or the loss op's name when it
+ * has no other (cross_entropy). */
 const char *nb_model_loss_name(const nb_model *model);
-int nb_model_inputs(const nb_model *model);
-int nb_model_outputs(const nb_model *model);
+/* Does the loss sum over the batch (sse, half_sse, sae) rather than average? */
+int nb_model_loss_summed(const nb_model *model);
+int nb_model_inputs(const nb_model *model);  /* features per sample, all inputs together */
+int nb_model_outputs(const nb_model *model); /* output values per sample */
 /* softmax_ce or bce, or a regression loss (mse, ...) trained on one-hot
  * classes: then class names are set (one per output), and the predicted
  * class is the largest output. */

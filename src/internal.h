@@ -161,20 +161,49 @@ const char *nb_init_problem(nb_init init);
 
 enum nb_node_kind { NB_NODE_INPUT, NB_NODE_PARAM, NB_NODE_CONST, NB_NODE_OP };
 
-#define NB_MAX_INPUTS 4
-
 typedef struct nb_node_rec nb_node_rec;
 typedef struct nb_op_def nb_op_def;
+
+/* An attribute an op takes: its name and type, 1 to max_count values, and
+ * when it is not given (required 0) one value, def. */
+typedef struct nb_attr_def {
+    const char *name;
+    nb_attr_type type;
+    int max_count;
+    int required;
+    double def;
+} nb_attr_def;
+
+/* What makes an op a loss: how it reduces over the batch, what its target
+ * holds and what turns its prediction input into the model's answer. */
+typedef enum nb_reduction { NB_REDUCE_MEAN, NB_REDUCE_SUM } nb_reduction;
+typedef enum nb_target_kind {
+    NB_TARGET_VALUES,  /* the prediction's shape */
+    NB_TARGET_CLASSES, /* class indices [N] or one-hot rows [N, C] */
+    NB_TARGET_BINARY,  /* 0/1 per logit */
+} nb_target_kind;
+typedef enum nb_link {
+    NB_LINK_IDENTITY, /* the prediction is the answer (regression, or probabilities) */
+    NB_LINK_SOFTMAX,  /* logits: softmax per row gives class probabilities */
+    NB_LINK_SIGMOID,  /* one logit: sigmoid gives the probability of class 1 */
+} nb_link;
+typedef struct nb_loss_def {
+    nb_reduction reduction;
+    nb_target_kind target;
+    nb_link link;
+} nb_loss_def;
 
 struct nb_node_rec {
     char name[NB_NAME_MAX];
     enum nb_node_kind kind;
     const nb_op_def *op; /* NULL for leaves */
     int n_in;
-    int in[NB_MAX_INPUTS];
+    int *in; /* n_in node indices (owned) */
     nb_shape shape;
-    double fattr;        /* op attribute (e.g. leaky relu slope) */
-    nb_shape shape_attr; /* op attribute (e.g. reshape target) */
+    nb_attr *attrs; /* n_attrs attributes in the op's order, defaults filled (owned) */
+    int n_attrs;
+    double fattr;        /* op-private, set by infer from attrs (leaky relu's slope) */
+    nb_shape shape_attr; /* op-private, set by infer (reshape's target) */
     int iattr;           /* op-private integer set by infer (e.g. target kind) */
     nb_init init;        /* parameters */
     size_t param_offset; /* parameters: offset into the parameter array */
@@ -214,7 +243,9 @@ struct nb_graph {
  * have one. */
 struct nb_op_def {
     const char *name;
-    int arity;
+    int arity; /* inputs; NB_ARITY_ANY: one or more */
+    const nb_attr_def *attrs; /* the attributes it takes, ending with a NULL name */
+    const nb_loss_def *loss;  /* a loss op: NULL for the others */
     nb_status (*infer)(nb_graph *g, nb_node_rec *node);
     nb_status (*check)(nb_graph *g, const nb_node_rec *node);
     void (*forward)(nb_graph *g, nb_node_rec *node);
@@ -223,6 +254,11 @@ struct nb_op_def {
      * whose grad_overwrite is set (it is that input's only consumer) */
     int first_write;
 };
+
+#define NB_ARITY_ANY (-1)
+
+/* node's attribute called name (the op's table guarantees it exists). */
+const nb_attr *nb_attr_of(const nb_node_rec *node, const char *name);
 
 static inline nb_node_rec *nb_in(nb_graph *g, const nb_node_rec *node, int i)
 {

@@ -117,10 +117,10 @@ static void test_xavier_and_he(void **state)
     nb_real *v = fill(nb_init_xavier(), s, 21);
     check_uniform(v, COUNT, -sqrt(6 / fans), sqrt(6 / fans), "xavier uniform");
     free(v);
-    v = fill((nb_init){NB_INIT_XAVIER_NORMAL, 0, 0}, s, 22);
+    v = fill((nb_init){NB_INIT_XAVIER_NORMAL, 0, 0, 0, 0}, s, 22);
     check_normal(v, COUNT, 0, sqrt(2 / fans), "xavier normal");
     free(v);
-    v = fill((nb_init){NB_INIT_HE_UNIFORM, 0, 0}, s, 23);
+    v = fill((nb_init){NB_INIT_HE_UNIFORM, 0, 0, 0, 0}, s, 23);
     check_uniform(v, COUNT, -sqrt(6.0 / FAN_IN), sqrt(6.0 / FAN_IN), "he uniform");
     free(v);
     v = fill(nb_init_he(), s, 24);

@@ -724,8 +724,10 @@ static void test_shape_error_arith(void **state)
 
     g = nb_graph_create();
     nb_node x = nb_input(g, "x", nb_shape2(2, 3));
-    nb_node y = nb_apply_attr(g, "reshape", "bad_reshape", 1, &x, 0, nb_shape2(4, 2));
-    const char *parts2[] = {"reshape", "\"bad_reshape\"", "\"x\" [2, 3]", "[4, 2]", NULL};
+    const int64_t dims[2] = {4, 2};
+    nb_attr shape = nb_attr_ints("shape", 2, dims);
+    nb_node y = nb_apply_attrs(g, "reshape", "bad_reshape", 1, &x, 1, &shape);
+    const char *parts2[] = {"reshape", "\"bad_reshape\"", "\"x\" [2, 3]", "(4, 2)", NULL};
     expect_shape_error(g, y, parts2);
 }
 

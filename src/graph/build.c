@@ -16,7 +16,11 @@ nb_graph *nb_graph_create(void)
 void nb_graph_free(nb_graph *g)
 {
     if (!g) return;
-    for (int i = 0; i < g->count; i++) nb_free(g->nodes[i].const_data);
+    for (int i = 0; i < g->count; i++) {
+        nb_free(g->nodes[i].const_data);
+        nb_free(g->nodes[i].in);
+        nb_free(g->nodes[i].attrs);
+    }
     nb_free(g->nodes);
     nb_free(g->arena);
     nb_free(g->params);
@@ -61,6 +65,8 @@ nb_node nb_graph_find(const nb_graph *g, const char *name)
 static void drop_last(nb_graph *g)
 {
     g->count--;
+    nb_free(g->nodes[g->count].in);
+    nb_free(g->nodes[g->count].attrs);
     nb_names_remove(&g->names, g->nodes[g->count].name, g->count);
 }
 
@@ -167,8 +173,117 @@ nb_node nb_constant(nb_graph *g, const char *name, nb_shape shape, const nb_real
     return id;
 }
 
-nb_node nb_apply_attr(nb_graph *g, const char *op_name, const char *name, int n_inputs,
-                      const nb_node *inputs, double fattr, nb_shape shape_attr)
+/* ------------------------------------------------------------ attributes */
+
+static nb_attr make_attr(const char *name, nb_attr_type type, int count)
+{
+    nb_attr a;
+    memset(&a, 0, sizeof a);
+    if (name) snprintf(a.name, sizeof a.name, "%s", name);
+    a.type = type;
+    a.count = count;
+    return a;
+}
+
+nb_attr nb_attr_int(const char *name, int64_t value)
+{
+    nb_attr a = make_attr(name, NB_ATTR_INT, 1);
+    a.ints[0] = value;
+    return a;
+}
+
+nb_attr nb_attr_real(const char *name, double value)
+{
+    nb_attr a = make_attr(name, NB_ATTR_REAL, 1);
+    a.reals[0] = value;
+    return a;
+}
+
+nb_attr nb_attr_ints(const char *name, int count, const int64_t *values)
+{
+    nb_attr a = make_attr(name, NB_ATTR_INT, count);
+    for (int i = 0; values && i < count && i < NB_ATTR_MAX_VALUES; i++) a.ints[i] = values[i];
+    return a;
+}
+
+const nb_attr *nb_attr_of(const nb_node_rec *node, const char *name)
+{
+    for (int i = 0; i < node->n_attrs; i++)
+        if (strcmp(node->attrs[i].name, name) == 0) return &node->attrs[i];
+    return NULL;
+}
+
+static const char *type_name(nb_attr_type type)
+{
+    return type == NB_ATTR_INT ? "integer" : "real";
+}
+
+/* The op's attributes in its order, given or default, into *out (owned by
+ * the caller); the message names the op and the attribute. */
+static nb_status resolve_attrs(const nb_op_def *op, int n_given, const nb_attr *given,
+                               nb_attr **out, int *n_out)
+{
+    int n_defs = 0;
+    while (op->attrs && op->attrs[n_defs].name) n_defs++;
+    *out = NULL;
+    *n_out = 0;
+    if (n_given < 0 || (n_given > 0 && !given))
+        return nb_error(NB_ERR_ARGUMENT, "op %s: %d attributes and no array", op->name, n_given);
+    for (int i = 0; i < n_given; i++) {
+        const nb_attr *a = &given[i];
+        char q[NB_ESCAPE_SIZE];
+        size_t len = strnlen(a->name, NB_ATTR_NAME_MAX);
+        int k = 0;
+        if (len == NB_ATTR_NAME_MAX)
+            return nb_error(NB_ERR_ARGUMENT, "op %s: attribute %d has no name under %d bytes",
+                            op->name, i, NB_ATTR_NAME_MAX);
+        while (k < n_defs && strcmp(op->attrs[k].name, a->name) != 0) k++;
+        nb_escape(q, sizeof q, a->name);
+        if (k == n_defs)
+            return nb_error(NB_ERR_ARGUMENT, "op %s takes no attribute \"%s\"%s", op->name, q,
+                            n_defs ? " (docs/ops.md lists its attributes)" : "");
+        for (int j = 0; j < i; j++)
+            if (strcmp(given[j].name, a->name) == 0)
+                return nb_error(NB_ERR_ARGUMENT, "op %s: attribute \"%s\" is given twice",
+                                op->name, q);
+        const nb_attr_def *d = &op->attrs[k];
+        if (a->type != d->type)
+            return nb_error(NB_ERR_ARGUMENT, "op %s: attribute \"%s\" must be %s, not %s",
+                            op->name, q, type_name(d->type),
+                            a->type == NB_ATTR_INT || a->type == NB_ATTR_REAL ? type_name(a->type)
+                                                                              : "of an unknown type");
+        if (a->count < 1 || a->count > d->max_count)
+            return nb_error(NB_ERR_ARGUMENT, "op %s: attribute \"%s\" has %d values, not 1 to %d",
+                            op->name, q, a->count, d->max_count);
+        for (int v = 0; a->type == NB_ATTR_REAL && v < a->count; v++)
+            if (!isfinite(a->reals[v]))
+                return nb_error(NB_ERR_ARGUMENT, "op %s: attribute \"%s\" value %d is %g",
+                                op->name, q, v, a->reals[v]);
+    }
+    if (n_defs == 0) return NB_OK;
+    nb_attr *all = nb_calloc((size_t)n_defs, sizeof *all);
+    if (!all) return nb_error(NB_ERR_MEMORY, "op %s: out of memory for attributes", op->name);
+    for (int k = 0; k < n_defs; k++) {
+        const nb_attr_def *d = &op->attrs[k];
+        const nb_attr *a = NULL;
+        for (int i = 0; i < n_given && !a; i++)
+            if (strcmp(given[i].name, d->name) == 0) a = &given[i];
+        if (!a && d->required) {
+            nb_free(all);
+            return nb_error(NB_ERR_ARGUMENT, "op %s needs the attribute \"%s\"", op->name,
+                            d->name);
+        }
+        all[k] = a                       ? *a
+                 : d->type == NB_ATTR_INT ? nb_attr_int(d->name, (int64_t)d->def)
+                                          : nb_attr_real(d->name, d->def);
+    }
+    *out = all;
+    *n_out = n_defs;
+    return NB_OK;
+}
+
+nb_node nb_apply_attrs(nb_graph *g, const char *op_name, const char *name, int n_inputs,
+                       const nb_node *inputs, int n_attrs, const nb_attr *attrs)
 {
     if (!g || g->status != NB_OK) return NB_NONE;
     if (!op_name) {
@@ -182,9 +297,13 @@ nb_node nb_apply_attr(nb_graph *g, const char *op_name, const char *name, int n_
                  nb_escape(q, sizeof q, op_name));
         return fail(g, NB_ERR_NOT_FOUND);
     }
-    if (n_inputs != op->arity || n_inputs > NB_MAX_INPUTS) {
-        nb_error(NB_ERR_ARGUMENT, "op %s takes %d %s, got %d", op->name, op->arity,
-                 nb_plural(op->arity, "input", "inputs"), n_inputs);
+    if (op->arity == NB_ARITY_ANY ? n_inputs < 1 : n_inputs != op->arity) {
+        if (op->arity == NB_ARITY_ANY)
+            nb_error(NB_ERR_ARGUMENT, "op %s takes one or more inputs, got %d", op->name,
+                     n_inputs);
+        else
+            nb_error(NB_ERR_ARGUMENT, "op %s takes %d %s, got %d", op->name, op->arity,
+                     nb_plural(op->arity, "input", "inputs"), n_inputs);
         return fail(g, NB_ERR_ARGUMENT);
     }
     if (n_inputs > 0 && !inputs) {
@@ -197,16 +316,31 @@ nb_node nb_apply_attr(nb_graph *g, const char *op_name, const char *name, int n_
             return fail(g, NB_ERR_ARGUMENT);
         }
     }
+    nb_attr *all;
+    int n_all;
+    nb_status st = resolve_attrs(op, n_attrs, attrs, &all, &n_all);
+    if (st != NB_OK) return fail(g, st);
+    int *in = nb_malloc((size_t)n_inputs * sizeof *in);
+    if (!in) {
+        nb_free(all);
+        nb_error(NB_ERR_MEMORY, "op %s: out of memory for %d inputs", op->name, n_inputs);
+        return fail(g, NB_ERR_MEMORY);
+    }
     nb_node id = add_node(g, NB_NODE_OP, name, op->name);
-    if (id == NB_NONE) return id;
+    if (id == NB_NONE) {
+        nb_free(in);
+        nb_free(all);
+        return id;
+    }
     nb_node_rec *n = &g->nodes[id];
     n->op = op;
     n->n_in = n_inputs;
+    n->in = in;
     for (int i = 0; i < n_inputs; i++) n->in[i] = inputs[i];
-    n->fattr = fattr;
-    n->shape_attr = shape_attr;
+    n->attrs = all;
+    n->n_attrs = n_all;
     /* Infer now so that a shape error names the line that caused it. */
-    nb_status st = op->infer(g, n);
+    st = op->infer(g, n);
     if (st != NB_OK) {
         drop_last(g);
         return fail(g, st);
@@ -216,7 +350,7 @@ nb_node nb_apply_attr(nb_graph *g, const char *op_name, const char *name, int n_
 
 nb_node nb_apply(nb_graph *g, const char *op, const char *name, int n_inputs, const nb_node *inputs)
 {
-    return nb_apply_attr(g, op, name, n_inputs, inputs, 0.0, nb_shape0());
+    return nb_apply_attrs(g, op, name, n_inputs, inputs, 0, NULL);
 }
 
 nb_status nb_shape_error(nb_graph *g, const nb_node_rec *node, const char *expected)
@@ -347,4 +481,28 @@ int nb_node_is_input(const nb_graph *g, nb_node node)
 {
     const nb_node_rec *n = get(g, node);
     return n && n->kind == NB_NODE_INPUT;
+}
+
+int nb_node_attr_count(const nb_graph *g, nb_node node)
+{
+    const nb_node_rec *n = get(g, node);
+    return n ? n->n_attrs : 0;
+}
+
+const nb_attr *nb_node_attr(const nb_graph *g, nb_node node, int index)
+{
+    const nb_node_rec *n = get(g, node);
+    return n && index >= 0 && index < n->n_attrs ? &n->attrs[index] : NULL;
+}
+
+const nb_attr *nb_node_find_attr(const nb_graph *g, nb_node node, const char *name)
+{
+    const nb_node_rec *n = get(g, node);
+    return n && name ? nb_attr_of(n, name) : NULL;
+}
+
+nb_init nb_node_init(const nb_graph *g, nb_node node)
+{
+    const nb_node_rec *n = get(g, node);
+    return n && n->kind == NB_NODE_PARAM ? n->init : nb_init_zeros();
 }

@@ -1,37 +1,39 @@
-/* Parameter initialisers. fan_in and fan_out come from a 2-D weight's
- * [in, out] shape; a 1-D parameter counts its length for both. */
+/* Parameter initialisers. fan_in and fan_out are the layer's (nb_init's
+ * fields), else they come from a 2-D weight's [in, out] shape; a 1-D
+ * parameter counts its length for both. */
 #include "internal.h"
 
 #include <math.h>
 
 nb_init nb_init_zeros(void)
 {
-    return (nb_init){NB_INIT_ZEROS, 0, 0};
+    return (nb_init){NB_INIT_ZEROS, 0, 0, 0, 0};
 }
 nb_init nb_init_constant(double value)
 {
-    return (nb_init){NB_INIT_CONSTANT, value, 0};
+    return (nb_init){NB_INIT_CONSTANT, value, 0, 0, 0};
 }
 nb_init nb_init_normal(double mean, double dev)
 {
-    return (nb_init){NB_INIT_NORMAL, mean, dev};
+    return (nb_init){NB_INIT_NORMAL, mean, dev, 0, 0};
 }
 nb_init nb_init_uniform(double lo, double hi)
 {
-    return (nb_init){NB_INIT_UNIFORM, lo, hi};
+    return (nb_init){NB_INIT_UNIFORM, lo, hi, 0, 0};
 }
 nb_init nb_init_xavier(void)
 {
-    return (nb_init){NB_INIT_XAVIER_UNIFORM, 0, 0};
+    return (nb_init){NB_INIT_XAVIER_UNIFORM, 0, 0, 0, 0};
 }
 nb_init nb_init_he(void)
 {
-    return (nb_init){NB_INIT_HE_NORMAL, 0, 0};
+    return (nb_init){NB_INIT_HE_NORMAL, 0, 0, 0, 0};
 }
 
 const char *nb_init_problem(nb_init init)
 {
     if ((unsigned)init.kind > NB_INIT_HE_NORMAL) return "an unknown kind";
+    if (init.fan_in < 0 || init.fan_out < 0) return "a negative fan-in or fan-out";
     if (init.kind == NB_INIT_CONSTANT && !isfinite(init.a)) return "a value that is not finite";
     if (init.kind == NB_INIT_NORMAL && !(isfinite(init.a) && isfinite(init.b) && init.b >= 0))
         return "a mean or deviation that is not finite, or a negative deviation";
@@ -48,8 +50,8 @@ void nb_init_fill(nb_init init, nb_shape shape, nb_real *v, nb_rng *rng)
     size_t n = nb_shape_count(shape);
     if (!v || nb_init_problem(init)) return;
     if (!rng && init.kind != NB_INIT_ZEROS && init.kind != NB_INIT_CONSTANT) return;
-    double fan_in = shape.ndim >= 1 ? shape.dim[0] : 1;
-    double fan_out = shape.ndim >= 2 ? shape.dim[1] : fan_in;
+    double fan_in = init.fan_in > 0 ? init.fan_in : shape.ndim >= 1 ? shape.dim[0] : 1;
+    double fan_out = init.fan_out > 0 ? init.fan_out : shape.ndim >= 2 ? shape.dim[1] : fan_in;
     double r;
     switch (init.kind) {
     case NB_INIT_ZEROS:

@@ -28,11 +28,14 @@ static nb_status infer_leaky_relu(nb_graph *g, nb_node_rec *n)
 #else
     const double limit = FLT_MAX;
 #endif
+    n->fattr = nb_attr_of(n, "slope")->reals[0];
     if (!(fabs(n->fattr) <= limit))
         return nb_error(NB_ERR_ARGUMENT, "op leaky_relu (node \"%s\"): slope %g is not a finite %s",
                         n->name, n->fattr, NB_REAL_NAME);
     return nb_infer_same(g, n);
 }
+
+static const nb_attr_def leaky_attrs[] = {{"slope", NB_ATTR_REAL, 1, 0, 0.01}, {NULL}};
 
 /* tanh' = 1 - y^2 */
 NB_UNARY_OP(tanh, (nb_real)tanh(x), 1 - y * y)
@@ -97,6 +100,7 @@ const nb_op_def nb_ops_activation[] = {
      .forward = relu_forward,
      .backward = relu_backward},
     {.name = "leaky_relu",
+     .attrs = leaky_attrs,
      .arity = 1,
      .infer = infer_leaky_relu,
      .forward = leaky_relu_forward,

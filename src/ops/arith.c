@@ -175,14 +175,38 @@ static void mean_backward(nb_graph *g, nb_node_rec *node)
 
 /* ------------------------------------------------------------ reshaping */
 
+/* The "shape" attribute: a 0 keeps that dimension of x, one -1 takes what
+ * is left, so that [0, -1] flattens a batch of any size. */
 static nb_status infer_reshape(nb_graph *g, nb_node_rec *n)
 {
-    nb_shape want = n->shape_attr;
-    if (want.ndim < 0 || want.ndim > NB_MAX_DIMS ||
-        nb_shape_count(want) != nb_shape_count(nb_in(g, n, 0)->shape)) {
-        char buf[64], msg[96];
-        snprintf(msg, sizeof msg, "the element count of %s",
-                 nb_shape_format(want, buf, sizeof buf));
+    const nb_attr *a = nb_attr_of(n, "shape");
+    nb_shape x = nb_in(g, n, 0)->shape, want = {.ndim = a->count};
+    size_t total = nb_shape_count(x), known = 1;
+    int free_dim = -1, ok = 1;
+    char msg[160];
+    for (int i = 0; i < a->count && ok; i++) {
+        int64_t d = a->ints[i];
+        if (d == 0 && i < x.ndim) d = x.dim[i];
+        if (d == -1 && free_dim < 0) {
+            free_dim = i;
+            continue;
+        }
+        ok = d >= 1 && d <= INT32_MAX;
+        want.dim[i] = (int)d;
+        known *= ok ? (size_t)d : 1;
+    }
+    if (ok && free_dim >= 0) {
+        ok = known > 0 && total % known == 0 && total / known <= INT32_MAX;
+        if (ok) want.dim[free_dim] = (int)(total / known);
+    }
+    if (!ok || nb_shape_count(want) != total) {
+        int used = snprintf(msg, sizeof msg, "a shape (");
+        for (int i = 0; i < a->count && used < (int)sizeof msg; i++)
+            used += snprintf(msg + used, sizeof msg - (size_t)used, "%s%lld", i ? ", " : "",
+                             (long long)a->ints[i]);
+        if (used < (int)sizeof msg)
+            snprintf(msg + used, sizeof msg - (size_t)used,
+                     ") of the same element count (0 keeps a dimension, one -1 takes the rest)");
         return nb_shape_error(g, n, msg);
     }
     n->shape = want;
@@ -206,6 +230,8 @@ static void copy_forward(nb_graph *g, nb_node_rec *node)
     memcpy(node->value, nb_in(g, node, 0)->value,
            nb_shape_count(node->shape) * sizeof *node->value);
 }
+
+static const nb_attr_def reshape_attrs[] = {{"shape", NB_ATTR_INT, NB_MAX_DIMS, 1, 0}, {NULL}};
 
 const nb_op_def nb_ops_arith[] = {
     {.name = "add",
@@ -269,6 +295,7 @@ const nb_op_def nb_ops_arith[] = {
      .forward = mean_forward,
      .backward = mean_backward},
     {.name = "reshape",
+     .attrs = reshape_attrs,
      .arity = 1,
      .infer = infer_reshape,
      .forward = copy_forward,

@@ -264,41 +264,55 @@ static void bce_with_logits_backward(nb_graph *g, nb_node_rec *node)
     }
 }
 
+/* How each loss reduces over the batch and what its prediction means. */
+static const nb_loss_def classes_mean_softmax = {NB_REDUCE_MEAN, NB_TARGET_CLASSES, NB_LINK_SOFTMAX};
+static const nb_loss_def classes_mean = {NB_REDUCE_MEAN, NB_TARGET_CLASSES, NB_LINK_IDENTITY};
+static const nb_loss_def binary_mean = {NB_REDUCE_MEAN, NB_TARGET_BINARY, NB_LINK_SIGMOID};
+static const nb_loss_def values_mean = {NB_REDUCE_MEAN, NB_TARGET_VALUES, NB_LINK_IDENTITY};
+static const nb_loss_def values_sum = {NB_REDUCE_SUM, NB_TARGET_VALUES, NB_LINK_IDENTITY};
+
 const nb_op_def nb_ops_loss[] = {
     {.name = "softmax_with_loss",
      .arity = 2,
+     .loss = &classes_mean_softmax,
      .infer = infer_softmax_with_loss,
      .check = check_class_target,
      .forward = softmax_with_loss_forward,
      .backward = softmax_with_loss_backward},
     {.name = "cross_entropy",
      .arity = 2,
+     .loss = &classes_mean,
      .infer = infer_cross_entropy,
      .check = check_class_target,
      .forward = cross_entropy_forward,
      .backward = cross_entropy_backward},
     {.name = "bce_with_logits",
      .arity = 2,
+     .loss = &binary_mean,
      .infer = infer_pair,
      .forward = bce_with_logits_forward,
      .backward = bce_with_logits_backward},
     {.name = "sse",
      .arity = 2,
+     .loss = &values_sum,
      .infer = infer_pair,
      .forward = sse_forward,
      .backward = sse_backward},
     {.name = "half_sse",
      .arity = 2,
+     .loss = &values_sum,
      .infer = infer_pair,
      .forward = half_sse_forward,
      .backward = half_sse_backward},
     {.name = "mse",
      .arity = 2,
+     .loss = &values_mean,
      .infer = infer_pair,
      .forward = mse_forward,
      .backward = mse_backward},
     {.name = "sae",
      .arity = 2,
+     .loss = &values_sum,
      .infer = infer_pair,
      .forward = sae_forward,
      .backward = sae_backward},

@@ -97,12 +97,21 @@ nb_node nb_affine(nb_graph *g, nb_node x, nb_node w, nb_node b)
 
 nb_node nb_reshape(nb_graph *g, nb_node x, nb_shape shape)
 {
-    return nb_apply_attr(g, "reshape", NULL, 1, &x, 0.0, shape);
+    if (g && g->status == NB_OK && (shape.ndim < 1 || shape.ndim > NB_MAX_DIMS)) {
+        g->status = nb_error(NB_ERR_SHAPE, "reshape: a shape of %d dimensions (1 to %d expected)",
+                             shape.ndim, NB_MAX_DIMS);
+        return NB_NONE;
+    }
+    int64_t dims[NB_MAX_DIMS] = {0};
+    for (int i = 0; g && i < shape.ndim; i++) dims[i] = shape.dim[i];
+    nb_attr a = nb_attr_ints("shape", g ? shape.ndim : 1, dims);
+    return nb_apply_attrs(g, "reshape", NULL, 1, &x, 1, &a);
 }
 
 nb_node nb_leaky_relu(nb_graph *g, nb_node x, double slope)
 {
-    return nb_apply_attr(g, "leaky_relu", NULL, 1, &x, slope, nb_shape0());
+    nb_attr a = nb_attr_real("slope", slope);
+    return nb_apply_attrs(g, "leaky_relu", NULL, 1, &x, 1, &a);
 }
 
 nb_node nb_softmax_with_loss(nb_graph *g, nb_node logits, nb_node target)
