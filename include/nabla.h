@@ -246,7 +246,7 @@ typedef enum nb_attr_type { NB_ATTR_INT, NB_ATTR_REAL } nb_attr_type;
 typedef struct nb_attr {
     char name[NB_ATTR_NAME_MAX];
     nb_attr_type type;
-    int count;                       /* 1 to NB_ATTR_MAX_VALUES */
+    int count;                        /* 1 to NB_ATTR_MAX_VALUES */
     int64_t ints[NB_ATTR_MAX_VALUES]; /* NB_ATTR_INT */
     double reals[NB_ATTR_MAX_VALUES]; /* NB_ATTR_REAL */
 } nb_attr;
@@ -287,7 +287,7 @@ nb_node nb_affine(nb_graph *g, nb_node x, nb_node w, nb_node b); /* x W + b */
 /* Same element count. A dimension 0 keeps x's (the batch, say), one -1
  * takes what is left: [0, -1] flattens any batch size. */
 nb_node nb_reshape(nb_graph *g, nb_node x, nb_shape shape);
-nb_node nb_flatten(nb_graph *g, nb_node x);                      /* [N, ...] -> [N, rest] */
+nb_node nb_flatten(nb_graph *g, nb_node x); /* [N, ...] -> [N, rest] */
 /* Activations. */
 nb_node nb_sigmoid(nb_graph *g, nb_node x);
 nb_node nb_relu(nb_graph *g, nb_node x);
@@ -719,8 +719,8 @@ nb_graph *nb_model_graph(nb_model *model);
 nb_node nb_model_input(const nb_model *model); /* input 0 */
 int nb_model_input_count(const nb_model *model);
 nb_node nb_model_input_at(const nb_model *model, int index); /* NB_NONE out of range */
-nb_node nb_model_output(const nb_model *model); /* logits or regression values */
-nb_node nb_model_target(const nb_model *model); /* [N] class indices or [N, outputs] */
+nb_node nb_model_output(const nb_model *model);              /* logits or regression values */
+nb_node nb_model_target(const nb_model *model);              /* [N] class indices or [N, outputs] */
 nb_node nb_model_loss(const nb_model *model);
 const char *nb_model_spec(const nb_model *model); /* NULL for a hand-built graph */
 /* softmax_ce, bce, mse, sse, half_sse, sae, or the loss op's name when it

@@ -153,6 +153,11 @@ nb_status nb_check_data_rows_finite(const nb_real *v, int rows, int cols, const 
  * file's line), "record 123 of the data" (an IDX file's 0-based record),
  * else "sample 6 (0-based)". Returns buf. */
 const char *nb_dataset_sample_name(const nb_dataset *d, size_t i, char *buf, size_t size);
+/* Copy samples index[start..start+rows) of x (start.. when index is NULL;
+ * nb_model_inputs values each) into the model's inputs, compiled for rows
+ * rows: input 0 takes a sample's first values, input 1 the next, ... */
+nb_status nb_model_gather(nb_model *model, const nb_real *x, const int *index, size_t start,
+                          int rows);
 /* Why init is meaningless (NaN, infinite, a negative deviation, low >
  * high, an unknown kind), or NULL when it is fine. */
 const char *nb_init_problem(nb_init init);
@@ -243,7 +248,7 @@ struct nb_graph {
  * have one. */
 struct nb_op_def {
     const char *name;
-    int arity; /* inputs; NB_ARITY_ANY: one or more */
+    int arity;                /* inputs; NB_ARITY_ANY: one or more */
     const nb_attr_def *attrs; /* the attributes it takes, ending with a NULL name */
     const nb_loss_def *loss;  /* a loss op: NULL for the others */
     nb_status (*infer)(nb_graph *g, nb_node_rec *node);
@@ -277,5 +282,8 @@ extern const nb_op_def nb_ops_arith[];
 extern const nb_op_def nb_ops_matmul[];
 extern const nb_op_def nb_ops_activation[];
 extern const nb_op_def nb_ops_loss[];
+
+/* What the model's loss op is (its reduction, target and link). */
+const nb_loss_def *nb_model_loss_def(const nb_model *model);
 
 #endif

@@ -186,10 +186,12 @@ static void test_meaningless_calls_refused(void **state)
 
     /* initialisers and slopes that are not numbers */
     const nb_init bad_init[] = {
-        nb_init_constant(NAN),          nb_init_constant(INFINITY),   nb_init_normal(NAN, 1),
-        nb_init_normal(0, NAN),         nb_init_normal(0, -1),        nb_init_normal(0, INFINITY),
-        nb_init_uniform(NAN, 1),        nb_init_uniform(0, INFINITY), nb_init_uniform(1, -1),
-        nb_init_uniform(-1e308, 1e308), {(nb_init_kind)99, 0, 0, 0, 0}, {(nb_init_kind)-1, 0, 0, 0, 0},
+        nb_init_constant(NAN),          nb_init_constant(INFINITY),
+        nb_init_normal(NAN, 1),         nb_init_normal(0, NAN),
+        nb_init_normal(0, -1),          nb_init_normal(0, INFINITY),
+        nb_init_uniform(NAN, 1),        nb_init_uniform(0, INFINITY),
+        nb_init_uniform(1, -1),         nb_init_uniform(-1e308, 1e308),
+        {(nb_init_kind)99, 0, 0, 0, 0}, {(nb_init_kind)-1, 0, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof bad_init / sizeof bad_init[0]; i++) {
         g = nb_graph_create();

@@ -244,21 +244,22 @@ static nb_status resolve_attrs(const nb_op_def *op, int n_given, const nb_attr *
                             n_defs ? " (docs/ops.md lists its attributes)" : "");
         for (int j = 0; j < i; j++)
             if (strcmp(given[j].name, a->name) == 0)
-                return nb_error(NB_ERR_ARGUMENT, "op %s: attribute \"%s\" is given twice",
-                                op->name, q);
+                return nb_error(NB_ERR_ARGUMENT, "op %s: attribute \"%s\" is given twice", op->name,
+                                q);
         const nb_attr_def *d = &op->attrs[k];
         if (a->type != d->type)
-            return nb_error(NB_ERR_ARGUMENT, "op %s: attribute \"%s\" must be %s, not %s",
-                            op->name, q, type_name(d->type),
-                            a->type == NB_ATTR_INT || a->type == NB_ATTR_REAL ? type_name(a->type)
-                                                                              : "of an unknown type");
+            return nb_error(NB_ERR_ARGUMENT, "op %s: attribute \"%s\" must be %s, not %s", op->name,
+                            q, type_name(d->type),
+                            a->type == NB_ATTR_INT || a->type == NB_ATTR_REAL
+                                ? type_name(a->type)
+                                : "of an unknown type");
         if (a->count < 1 || a->count > d->max_count)
             return nb_error(NB_ERR_ARGUMENT, "op %s: attribute \"%s\" has %d values, not 1 to %d",
                             op->name, q, a->count, d->max_count);
         for (int v = 0; a->type == NB_ATTR_REAL && v < a->count; v++)
             if (!isfinite(a->reals[v]))
-                return nb_error(NB_ERR_ARGUMENT, "op %s: attribute \"%s\" value %d is %g",
-                                op->name, q, v, a->reals[v]);
+                return nb_error(NB_ERR_ARGUMENT, "op %s: attribute \"%s\" value %d is %g", op->name,
+                                q, v, a->reals[v]);
     }
     if (n_defs == 0) return NB_OK;
     nb_attr *all = nb_calloc((size_t)n_defs, sizeof *all);
@@ -270,10 +271,9 @@ static nb_status resolve_attrs(const nb_op_def *op, int n_given, const nb_attr *
             if (strcmp(given[i].name, d->name) == 0) a = &given[i];
         if (!a && d->required) {
             nb_free(all);
-            return nb_error(NB_ERR_ARGUMENT, "op %s needs the attribute \"%s\"", op->name,
-                            d->name);
+            return nb_error(NB_ERR_ARGUMENT, "op %s needs the attribute \"%s\"", op->name, d->name);
         }
-        all[k] = a                       ? *a
+        all[k] = a                        ? *a
                  : d->type == NB_ATTR_INT ? nb_attr_int(d->name, (int64_t)d->def)
                                           : nb_attr_real(d->name, d->def);
     }
@@ -299,8 +299,7 @@ nb_node nb_apply_attrs(nb_graph *g, const char *op_name, const char *name, int n
     }
     if (op->arity == NB_ARITY_ANY ? n_inputs < 1 : n_inputs != op->arity) {
         if (op->arity == NB_ARITY_ANY)
-            nb_error(NB_ERR_ARGUMENT, "op %s takes one or more inputs, got %d", op->name,
-                     n_inputs);
+            nb_error(NB_ERR_ARGUMENT, "op %s takes one or more inputs, got %d", op->name, n_inputs);
         else
             nb_error(NB_ERR_ARGUMENT, "op %s takes %d %s, got %d", op->name, op->arity,
                      nb_plural(op->arity, "input", "inputs"), n_inputs);

@@ -86,7 +86,7 @@ static cJSON *make_header(const nb_model *m)
     ok = ok && add_meta_int(meta, "format_version", NB_MODEL_FORMAT_VERSION);
     ok = ok && add_meta(meta, "spec", m->spec);
     ok = ok && add_meta(meta, "loss", nb_model_loss_name(m));
-    ok = ok && add_meta_int(meta, "inputs", m->inputs);
+    ok = ok && add_meta_int(meta, "inputs", m->inputs_total);
     ok = ok && add_meta_int(meta, "outputs", m->outputs);
     ok = ok && add_meta(meta, "scale", nb_scale_name(m->scaler.kind));
     /* Only when set: files without it load as unscaled targets. */

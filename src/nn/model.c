@@ -1,6 +1,7 @@
-/* A model: a layer spec built into a graph (input "x", dense layers
- * "dense0", "dense1", ..., target "target", loss "loss"), plus what it needs
- * to be used later: the scaler, class names and free-form metadata. */
+/* A model: a compiled graph with its roles (inputs, output, target, loss),
+ * made from a layer spec (input "x", the layers, target "target", loss
+ * "loss") or from a hand-built graph, plus what it needs to be used later:
+ * the scaler, class names and free-form metadata. */
 #include "model_internal.h"
 
 #include <cjson/cJSON.h>
@@ -10,13 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const loss_names[] = {"softmax_ce", "bce", "mse", "sse", "half_sse", "sae"};
+/* The losses a spec names, and the op each one is. */
+static const struct {
+    const char *name, *op;
+} losses[] = {{"softmax_ce", "softmax_with_loss"},
+              {"bce", "bce_with_logits"},
+              {"mse", "mse"},
+              {"sse", "sse"},
+              {"half_sse", "half_sse"},
+              {"sae", "sae"}};
+#define LOSS_COUNT (sizeof losses / sizeof losses[0])
 
-nb_status nb_loss_parse(const char *name, nb_loss_kind *kind)
+nb_status nb_loss_parse(const char *name, const char **op)
 {
-    for (size_t i = 0; name && i < sizeof loss_names / sizeof loss_names[0]; i++)
-        if (strcmp(name, loss_names[i]) == 0) {
-            *kind = (nb_loss_kind)i;
+    for (size_t i = 0; name && i < LOSS_COUNT; i++)
+        if (strcmp(name, losses[i].name) == 0) {
+            *op = losses[i].op;
             return NB_OK;
         }
     char q[NB_ESCAPE_SIZE];
@@ -25,84 +35,21 @@ nb_status nb_loss_parse(const char *name, nb_loss_kind *kind)
                     nb_escape(q, sizeof q, name));
 }
 
+const char *nb_loss_name_of(const char *op)
+{
+    for (size_t i = 0; op && i < LOSS_COUNT; i++)
+        if (strcmp(op, losses[i].op) == 0) return losses[i].name;
+    return op;
+}
+
 int nb_model_meta_reserved(const char *key)
 {
-    static const char *const reserved[] = {"format", "format_version", "spec",
-                                           "loss",   "inputs",         "outputs",
-                                           "scale",  "class_names",    "target_scale"};
+    static const char *const reserved[] = {"format",       "format_version", "spec",  "loss",
+                                           "inputs",       "outputs",        "scale", "class_names",
+                                           "target_scale", "graph"};
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
         if (strcmp(key, reserved[i]) == 0) return 1;
     return 0;
-}
-
-/* Class indices [N] for softmax_ce, else one row of targets per sample. */
-static nb_shape target_shape(const nb_model *m, int batch)
-{
-    return m->loss_kind == NB_LOSS_SOFTMAX_CE ? nb_shape1(batch) : nb_shape2(batch, m->outputs);
-}
-
-static nb_status build(nb_model *m)
-{
-    nb_graph *g = m->graph;
-    m->x = nb_input(g, "x", nb_shape2(m->batch, m->inputs));
-    nb_node h = m->x;
-    int dense = 0;
-    for (int i = 0; i < m->layers.count; i++) {
-        const nb_layer *l = &m->layers.layer[i];
-        switch (l->kind) {
-        case NB_LAYER_DENSE: {
-            /* He keeps the variance through a ReLU; Xavier suits the rest. */
-            nb_layer_kind next =
-                i + 1 < m->layers.count ? m->layers.layer[i + 1].kind : NB_LAYER_IDENTITY;
-            int he = next == NB_LAYER_RELU || next == NB_LAYER_LEAKY_RELU;
-            char prefix[NB_NAME_MAX];
-            snprintf(prefix, sizeof prefix, "dense%d", dense++);
-            h = nb_dense(g, h, l->units, prefix, he ? nb_init_he() : nb_init_xavier());
-            break;
-        }
-        case NB_LAYER_RELU:
-            h = nb_relu(g, h);
-            break;
-        case NB_LAYER_SIGMOID:
-            h = nb_sigmoid(g, h);
-            break;
-        case NB_LAYER_TANH:
-            h = nb_tanh(g, h);
-            break;
-        case NB_LAYER_LEAKY_RELU:
-            h = nb_leaky_relu(g, h, l->slope);
-            break;
-        case NB_LAYER_IDENTITY:
-            h = nb_identity(g, h);
-            break;
-        }
-    }
-    m->output = h;
-    m->target = nb_input(g, "target", target_shape(m, m->batch));
-    switch (m->loss_kind) {
-    case NB_LOSS_SOFTMAX_CE:
-        m->loss = nb_softmax_with_loss(g, h, m->target);
-        break;
-    case NB_LOSS_BCE:
-        m->loss = nb_bce_with_logits(g, h, m->target);
-        break;
-    case NB_LOSS_MSE:
-        m->loss = nb_mse(g, h, m->target);
-        break;
-    case NB_LOSS_SSE:
-        m->loss = nb_sse(g, h, m->target);
-        break;
-    case NB_LOSS_HALF_SSE:
-        m->loss = nb_half_sse(g, h, m->target);
-        break;
-    case NB_LOSS_SAE:
-        m->loss = nb_sae(g, h, m->target);
-        break;
-    }
-    if (m->loss != NB_NONE) nb_node_set_name(g, m->loss, "loss");
-    nb_status st = nb_graph_status(g);
-    if (st != NB_OK) return st;
-    return nb_graph_compile(g);
 }
 
 static nb_status check_batch(int batch)
@@ -113,58 +60,221 @@ static nb_status check_batch(int batch)
     return NB_OK;
 }
 
-nb_status nb_model_create(const char *spec, int inputs, const char *loss, int batch, nb_model **out)
+/* A node's shape with its first dimension set to batch. */
+static nb_shape with_batch(nb_shape s, int batch)
 {
-    if (!out) return nb_error(NB_ERR_ARGUMENT, "creating a model: no output pointer");
-    *out = NULL;
-    nb_loss_kind kind;
-    nb_status st = nb_loss_parse(loss ? loss : "softmax_ce", &kind);
-    if (st != NB_OK) return st;
-    if (inputs < 1 || inputs > NB_MAX_FEATURES)
-        return nb_error(NB_ERR_ARGUMENT, "creating a model: %d inputs is not in [1, %d]", inputs,
-                        NB_MAX_FEATURES);
-    if ((st = check_batch(batch)) != NB_OK) return st;
-    nb_model *m = nb_calloc(1, sizeof *m);
-    if (!m) return nb_error(NB_ERR_MEMORY, "creating a model: out of memory");
-    if ((st = nb_spec_parse(spec, &m->layers)) != NB_OK) {
-        nb_free(m);
-        return st;
+    s.dim[0] = batch;
+    return s;
+}
+
+static const char *node_name(const nb_model *m, nb_node n)
+{
+    const char *name = nb_node_name(m->graph, n);
+    return name ? name : "?";
+}
+
+/* Check the roles against the compiled graph and fill in what follows
+ * from them; the message names the role. */
+static nb_status take_roles(nb_model *m, const nb_model_roles *r)
+{
+    nb_graph *g = m->graph;
+    int count = nb_graph_node_count(g);
+    if (r->n_inputs < 1 || r->n_inputs > count || !r->inputs)
+        return nb_error(NB_ERR_ARGUMENT, "the roles name %d inputs%s (1 or more needed)",
+                        r->n_inputs, r->inputs ? "" : " and no array");
+    m->inputs = nb_calloc((size_t)r->n_inputs, sizeof *m->inputs);
+    m->input_size = nb_calloc((size_t)r->n_inputs, sizeof *m->input_size);
+    if (!m->inputs || !m->input_size) return nb_error(NB_ERR_MEMORY, "out of memory for roles");
+    m->n_inputs = r->n_inputs;
+    nb_shape first = nb_node_shape(g, r->inputs[0]);
+    int batch = first.ndim >= 1 ? first.dim[0] : 0;
+    size_t total = 0;
+    for (int i = 0; i < r->n_inputs; i++) {
+        nb_node n = r->inputs[i];
+        nb_shape s = nb_node_shape(g, n);
+        if (!nb_node_is_input(g, n))
+            return nb_error(NB_ERR_ARGUMENT, "model input %d (node %d) is not an input node", i, n);
+        if (s.ndim < 1 || s.dim[0] != batch)
+            return nb_error(NB_ERR_SHAPE,
+                            "model input %d (\"%s\") is not [batch, ...] with the batch %d of "
+                            "input 0",
+                            i, node_name(m, n), batch);
+        for (int k = 0; k < i; k++)
+            if (r->inputs[k] == n)
+                return nb_error(NB_ERR_ARGUMENT, "model inputs %d and %d are the same node \"%s\"",
+                                k, i, node_name(m, n));
+        m->inputs[i] = n;
+        m->input_size[i] = (int)(nb_shape_count(s) / (size_t)batch);
+        total += (size_t)m->input_size[i];
     }
-    m->outputs = m->layers.outputs;
-    if ((kind == NB_LOSS_BCE && m->outputs != 1) ||
-        (kind == NB_LOSS_SOFTMAX_CE && m->outputs < 2)) {
-        int outputs = m->outputs;
-        char q[NB_ESCAPE_SIZE];
-        nb_escape(q, sizeof q, spec);
-        nb_free(m);
-        if (kind == NB_LOSS_BCE)
-            return nb_error(NB_ERR_ARGUMENT,
-                            "loss bce needs one output logit, but spec \"%s\" ends with dense:%d",
-                            q, outputs);
-        return nb_error(NB_ERR_ARGUMENT,
-                        "loss softmax_ce needs at least 2 outputs (classes), but spec \"%s\" "
-                        "ends with dense:%d (use bce for one logit)",
-                        q, outputs);
-    }
-    memcpy(m->spec, spec, strlen(spec) + 1);
-    m->loss_kind = kind;
-    m->inputs = inputs;
+    if (total > NB_MAX_FEATURES)
+        return nb_error(NB_ERR_LIMIT, "the model's inputs hold %zu values per sample (at most %d)",
+                        total, NB_MAX_FEATURES);
+    m->inputs_total = (int)total;
+    m->x = m->inputs[0];
+    m->output = r->output;
+    m->target = r->target;
+    m->loss = r->loss;
     m->batch = batch;
+    nb_shape t = nb_node_shape(g, r->target);
+    if (!nb_node_is_input(g, r->target) || t.ndim < 1 || t.dim[0] != batch)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "the model's target (node %d) is not an input node "
+                        "[batch, ...] with batch %d",
+                        r->target, batch);
+    for (int i = 0; i < m->n_inputs; i++)
+        if (m->inputs[i] == r->target)
+            return nb_error(NB_ERR_ARGUMENT, "the model's target \"%s\" is also input %d",
+                            node_name(m, r->target), i);
+    const nb_node_rec *loss = r->loss >= 0 && r->loss < count ? &g->nodes[r->loss] : NULL;
+    if (!loss || !loss->op || !loss->op->loss)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "the model's loss (node %d) is not a loss op (docs/ops.md, \"losses\")",
+                        r->loss);
+    if (loss->in[0] != r->output || loss->in[1] != r->target)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "the model's loss \"%s\" (op %s) does not take the output and the "
+                        "target as its inputs",
+                        loss->name, loss->op->name);
+    nb_shape y = nb_node_shape(g, r->output);
+    if (y.ndim < 1 || y.dim[0] != batch)
+        return nb_error(NB_ERR_SHAPE, "the model's output \"%s\" is not [batch, ...] with batch %d",
+                        node_name(m, r->output), batch);
+    m->outputs = (int)(nb_shape_count(y) / (size_t)batch);
+    m->loss_def = loss->op->loss;
+    m->loss_name = nb_loss_name_of(loss->op->name);
+    /* An input node without a role would never be fed. */
+    for (int n = 0; n < count; n++) {
+        int role = n == r->target;
+        for (int i = 0; i < m->n_inputs && !role; i++) role = m->inputs[i] == n;
+        if (nb_node_is_input(g, n) && !role)
+            return nb_error(NB_ERR_ARGUMENT,
+                            "input node \"%s\" is neither a model input nor the target",
+                            node_name(m, n));
+    }
+    return NB_OK;
+}
+
+static nb_model *new_model(nb_graph *g)
+{
+    nb_model *m = nb_calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->graph = g;
     m->scaler.kind = NB_SCALE_NONE;
     m->target_scaler.kind = NB_SCALE_NONE;
-    m->graph = nb_graph_create();
-    if (!m->graph) {
-        nb_free(m);
-        return nb_error(NB_ERR_MEMORY, "creating a model: out of memory");
+    return m;
+}
+
+nb_status nb_model_from_graph(nb_graph *graph, const nb_model_roles *roles, nb_model **out)
+{
+    if (!out) {
+        nb_graph_free(graph);
+        return nb_error(NB_ERR_ARGUMENT, "making a model from a graph: no output pointer");
     }
-    if ((st = build(m)) != NB_OK || (st = nb_model_init(m, 0)) != NB_OK) {
+    *out = NULL;
+    if (!graph || !roles) {
+        nb_graph_free(graph);
+        return nb_error(NB_ERR_ARGUMENT, "making a model from a graph: no graph or roles");
+    }
+    int was_compiled = graph->compiled;
+    nb_status st = nb_graph_status(graph);
+    if (st == NB_OK && !was_compiled) st = nb_graph_compile(graph);
+    if (st != NB_OK) {
+        nb_graph_free(graph);
+        return nb_error_prefix(st, "making a model from a graph");
+    }
+    nb_model *m = new_model(graph);
+    if (!m) {
+        nb_graph_free(graph);
+        return nb_error(NB_ERR_MEMORY, "making a model from a graph: out of memory");
+    }
+    st = take_roles(m, roles);
+    if (st == NB_OK) st = check_batch(m->batch);
+    if (st == NB_OK && !was_compiled) st = nb_model_init(m, 0);
+    if (st != NB_OK) {
         nb_model_free(m);
-        char q[NB_ESCAPE_SIZE];
-        return nb_error_prefix(st, "building model \"%s\" with %d %s", nb_escape(q, sizeof q, spec),
-                               inputs, nb_plural(inputs, "input", "inputs"));
+        return nb_error_prefix(st, "making a model from a graph");
     }
     *out = m;
     return NB_OK;
+}
+
+/* Class indices [N] for softmax_ce, else one row of targets per sample. */
+static nb_shape spec_target_shape(const nb_loss_def *loss, int batch, int outputs)
+{
+    return loss->link == NB_LINK_SOFTMAX ? nb_shape1(batch) : nb_shape2(batch, outputs);
+}
+
+nb_status nb_model_create_shaped(const char *spec, nb_shape sample, const char *loss, int batch,
+                                 nb_model **out)
+{
+    if (!out) return nb_error(NB_ERR_ARGUMENT, "creating a model: no output pointer");
+    *out = NULL;
+    const char *op;
+    nb_status st = nb_loss_parse(loss ? loss : "softmax_ce", &op);
+    if (st != NB_OK) return st;
+    size_t inputs = nb_shape_count(sample);
+    char sq[64];
+    if (sample.ndim < 1 || sample.ndim >= NB_MAX_DIMS || inputs < 1 || inputs > NB_MAX_FEATURES)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "creating a model: a sample of shape %s is not 1 to %d dimensions "
+                        "of 1 to %d values",
+                        nb_shape_format(sample, sq, sizeof sq), NB_MAX_DIMS - 1, NB_MAX_FEATURES);
+    if ((st = check_batch(batch)) != NB_OK) return st;
+    nb_spec layers;
+    if ((st = nb_spec_parse(spec, &layers)) != NB_OK) return st;
+    const nb_loss_def *def = nb_op_find(op)->loss;
+    if ((def->target == NB_TARGET_BINARY && layers.outputs != 1) ||
+        (def->link == NB_LINK_SOFTMAX && layers.outputs < 2)) {
+        char q[NB_ESCAPE_SIZE];
+        nb_escape(q, sizeof q, spec);
+        if (def->target == NB_TARGET_BINARY)
+            return nb_error(NB_ERR_ARGUMENT,
+                            "loss bce needs one output logit, but spec \"%s\" ends with dense:%d",
+                            q, layers.outputs);
+        return nb_error(NB_ERR_ARGUMENT,
+                        "loss softmax_ce needs at least 2 outputs (classes), but spec \"%s\" "
+                        "ends with dense:%d (use bce for one logit)",
+                        q, layers.outputs);
+    }
+    nb_graph *g = nb_graph_create();
+    if (!g) return nb_error(NB_ERR_MEMORY, "creating a model: out of memory");
+    nb_shape xs = {sample.ndim + 1, {batch}};
+    for (int i = 0; i < sample.ndim; i++) xs.dim[i + 1] = sample.dim[i];
+    nb_node x = nb_input(g, "x", xs), y = NB_NONE;
+    st = nb_spec_build(g, &layers, x, &y);
+    nb_node target = nb_input(g, "target", spec_target_shape(def, batch, layers.outputs));
+    nb_node in[2] = {y, target};
+    nb_node l = nb_apply(g, op, "loss", 2, in);
+    nb_model_roles roles = {1, &x, y, target, l};
+    nb_model *m = NULL;
+    if (st == NB_OK) st = nb_graph_status(g);
+    if (st == NB_OK) {
+        st = nb_model_from_graph(g, &roles, &m);
+    } else {
+        nb_graph_free(g);
+    }
+    if (st != NB_OK) {
+        char q[NB_ESCAPE_SIZE];
+        return nb_error_prefix(st, "building model \"%s\" with %zu %s",
+                               nb_escape(q, sizeof q, spec), inputs,
+                               nb_plural((long long)inputs, "input", "inputs"));
+    }
+    memcpy(m->spec, spec, strlen(spec) + 1);
+    *out = m;
+    return NB_OK;
+}
+
+nb_status nb_model_create(const char *spec, int inputs, const char *loss, int batch, nb_model **out)
+{
+    if (out) *out = NULL;
+    if (inputs < 1 || inputs > NB_MAX_FEATURES) {
+        nb_status st = nb_error(NB_ERR_ARGUMENT, "creating a model: %d inputs is not in [1, %d]",
+                                inputs, NB_MAX_FEATURES);
+        if (loss && nb_loss_check(loss) != NB_OK) return nb_loss_check(loss);
+        return st;
+    }
+    return nb_model_create_shaped(spec, nb_shape1(inputs), loss, batch, out);
 }
 
 static void clear_scaler(nb_scaler *s)
@@ -186,6 +296,8 @@ void nb_model_free(nb_model *m)
 {
     if (!m) return;
     nb_graph_free(m->graph);
+    nb_free(m->inputs);
+    nb_free(m->input_size);
     clear_scaler(&m->scaler);
     clear_scaler(&m->target_scaler);
     clear_class_names(m);
@@ -205,6 +317,14 @@ nb_node nb_model_input(const nb_model *m)
 {
     return m ? m->x : NB_NONE;
 }
+int nb_model_input_count(const nb_model *m)
+{
+    return m ? m->n_inputs : 0;
+}
+nb_node nb_model_input_at(const nb_model *m, int index)
+{
+    return m && index >= 0 && index < m->n_inputs ? m->inputs[index] : NB_NONE;
+}
 nb_node nb_model_output(const nb_model *m)
 {
     return m ? m->output : NB_NONE;
@@ -219,11 +339,11 @@ nb_node nb_model_loss(const nb_model *m)
 }
 const char *nb_model_spec(const nb_model *m)
 {
-    return m ? m->spec : NULL;
+    return m && m->spec[0] ? m->spec : NULL;
 }
 int nb_model_inputs(const nb_model *m)
 {
-    return m ? m->inputs : 0;
+    return m ? m->inputs_total : 0;
 }
 int nb_model_outputs(const nb_model *m)
 {
@@ -236,14 +356,24 @@ int nb_model_batch(const nb_model *m)
 
 const char *nb_model_loss_name(const nb_model *m)
 {
-    return m ? loss_names[m->loss_kind] : NULL;
+    return m ? m->loss_name : NULL;
+}
+
+const nb_loss_def *nb_model_loss_def(const nb_model *m)
+{
+    return m->loss_def;
+}
+
+int nb_model_loss_summed(const nb_model *m)
+{
+    return m && m->loss_def->reduction == NB_REDUCE_SUM;
 }
 
 /* The loss itself is a classifier's, or a regression loss was given one-hot
  * classes (their names say so). */
 static int classifier_loss(const nb_model *m)
 {
-    return m->loss_kind == NB_LOSS_SOFTMAX_CE || m->loss_kind == NB_LOSS_BCE;
+    return nb_loss_is_classifier(m->loss_def);
 }
 
 int nb_model_is_classifier(const nb_model *m)
@@ -255,9 +385,13 @@ int nb_model_is_classifier(const nb_model *m)
 
 static nb_status reshape(nb_model *m, int batch)
 {
-    nb_status st = nb_input_reshape(m->graph, m->x, nb_shape2(batch, m->inputs));
-    if (st == NB_OK) st = nb_input_reshape(m->graph, m->target, target_shape(m, batch));
-    if (st == NB_OK) st = nb_graph_compile(m->graph);
+    nb_graph *g = m->graph;
+    nb_status st = NB_OK;
+    for (int i = 0; i < m->n_inputs && st == NB_OK; i++)
+        st = nb_input_reshape(g, m->inputs[i], with_batch(nb_node_shape(g, m->inputs[i]), batch));
+    if (st == NB_OK)
+        st = nb_input_reshape(g, m->target, with_batch(nb_node_shape(g, m->target), batch));
+    if (st == NB_OK) st = nb_graph_compile(g);
     return st;
 }
 
@@ -268,8 +402,8 @@ nb_status nb_model_set_batch(nb_model *m, int batch)
     if (st != NB_OK) return st;
     if (batch == m->batch && m->graph->compiled) return NB_OK;
     size_t count;
-    if (!nb_mul_size((size_t)batch, (size_t)m->inputs, &count))
-        return nb_error(NB_ERR_LIMIT, "batch %d x %d inputs overflows", batch, m->inputs);
+    if (!nb_mul_size((size_t)batch, (size_t)m->inputs_total, &count))
+        return nb_error(NB_ERR_LIMIT, "batch %d x %d inputs overflows", batch, m->inputs_total);
     st = reshape(m, batch);
     if (st != NB_OK) {
         /* Go back to the old batch, whose memory is still there. */
@@ -292,6 +426,28 @@ nb_status nb_model_init(nb_model *m, uint64_t seed)
     return nb_graph_init_params(m->graph, &rng);
 }
 
+/* ---------------------------------------------------------- feeding rows */
+
+nb_status nb_model_gather(nb_model *m, const nb_real *x, const int *index, size_t start, int rows)
+{
+    nb_graph *g = m->graph;
+    size_t total = (size_t)m->inputs_total, offset = 0;
+    for (int i = 0; i < m->n_inputs; i++) {
+        nb_real *in = nb_node_value(g, m->inputs[i]);
+        size_t size = (size_t)m->input_size[i];
+        if (!in || nb_shape_count(nb_node_shape(g, m->inputs[i])) != (size_t)rows * size)
+            return nb_error(NB_ERR_STATE, "feeding %d rows: the model is compiled for %d", rows,
+                            m->batch);
+        for (int r = 0; r < rows; r++) {
+            size_t s = index ? (size_t)index[start + (size_t)r] : start + (size_t)r;
+            memcpy(in + (size_t)r * size, x + s * total + offset, size * sizeof *in);
+        }
+        offset += size;
+    }
+    g->forwarded = 0; /* values computed before are stale */
+    return NB_OK;
+}
+
 /* --------------------------------------------------------------- predict */
 
 /* p = 1 / (1 + e^-x), written so that neither branch overflows. */
@@ -302,26 +458,42 @@ static nb_real sigmoid(nb_real x)
     return (nb_real)(e / (1 + e));
 }
 
+/* The scaler on each input's rows: input i holds features offset.. of a
+ * sample. */
+static nb_status scale_inputs(nb_model *m, int rows, size_t first, size_t count)
+{
+    size_t offset = 0;
+    for (int i = 0; i < m->n_inputs; i++) {
+        nb_real *in = nb_node_value(m->graph, m->inputs[i]);
+        int size = m->input_size[i];
+        if (m->scaler.kind != NB_SCALE_NONE) {
+            nb_scaler part = {m->scaler.kind, size, m->scaler.offset + offset,
+                              m->scaler.scale + offset};
+            nb_scaler_apply(&part, in, (size_t)rows);
+        }
+        nb_status st = nb_check_rows_finite(in, rows, size, first, count, "input (after scaling)");
+        if (st != NB_OK) return st;
+        offset += (size_t)size;
+    }
+    return NB_OK;
+}
+
 static nb_status predict_chunk(nb_model *m, const nb_real *x, int rows, size_t first, size_t count,
                                nb_real *out)
 {
     nb_graph *g = m->graph;
-    nb_status st = nb_graph_feed(g, m->x, x, (size_t)rows * (size_t)m->inputs);
+    nb_status st = nb_model_gather(m, x, NULL, 0, rows);
+    if (st == NB_OK) st = scale_inputs(m, rows, first, count);
     if (st != NB_OK) return st;
-    nb_real *in = nb_node_value(g, m->x);
-    nb_scaler_apply(&m->scaler, in, (size_t)rows);
-    if ((st = nb_check_rows_finite(in, rows, m->inputs, first, count, "input (after scaling)")) !=
-        NB_OK)
-        return st;
     /* The output is made before the loss: the loss and target are skipped. */
     if ((st = nb_graph_forward_to(g, m->output)) != NB_OK) return st;
     const nb_real *y = nb_node_value(g, m->output);
     if ((st = nb_check_rows_finite(y, rows, m->outputs, first, count, "output")) != NB_OK)
         return st;
     size_t n = (size_t)rows * (size_t)m->outputs;
-    if (m->loss_kind == NB_LOSS_SOFTMAX_CE) {
+    if (m->loss_def->link == NB_LINK_SOFTMAX) {
         nb_softmax_rows(y, out, rows, m->outputs);
-    } else if (m->loss_kind == NB_LOSS_BCE) {
+    } else if (m->loss_def->link == NB_LINK_SIGMOID) {
         for (size_t i = 0; i < n; i++) out[i] = sigmoid(y[i]);
     } else {
         memcpy(out, y, n * sizeof *out);
@@ -348,7 +520,7 @@ nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real 
         int rows = count - done < (size_t)batch ? (int)(count - done) : batch;
         if (rows != m->batch) st = nb_model_set_batch(m, rows); /* the last, partial chunk */
         if (st == NB_OK)
-            st = predict_chunk(m, x + done * (size_t)m->inputs, rows, done, count,
+            st = predict_chunk(m, x + done * (size_t)m->inputs_total, rows, done, count,
                                out + done * (size_t)m->outputs);
         done += (size_t)rows;
     }
@@ -404,7 +576,7 @@ static nb_status set_scaler(nb_scaler *dst, const nb_scaler *s, int features, co
 nb_status nb_model_set_scaler(nb_model *m, const nb_scaler *s)
 {
     if (!m) return nb_error(NB_ERR_ARGUMENT, "setting a scaler: no model");
-    return set_scaler(&m->scaler, s, m->inputs, "scaler", "input", "inputs");
+    return set_scaler(&m->scaler, s, m->inputs_total, "scaler", "input", "inputs");
 }
 
 const nb_scaler *nb_model_scaler(const nb_model *m)
@@ -419,7 +591,7 @@ nb_status nb_model_set_target_scaler(nb_model *m, const nb_scaler *s)
         return nb_error(NB_ERR_ARGUMENT,
                         "setting a target scaler on a classifier (loss %s%s): only regression "
                         "targets are scaled",
-                        loss_names[m->loss_kind], classifier_loss(m) ? "" : ", class names set");
+                        m->loss_name, classifier_loss(m) ? "" : ", class names set");
     return set_scaler(&m->target_scaler, s, m->outputs, "target scaler", "output", "outputs");
 }
 
@@ -493,10 +665,10 @@ nb_status nb_model_set_class_names(nb_model *m, char *const *names, int count)
     }
     /* A regression loss on classes learns one-hot rows (or a 0/1 value for
      * one output), like softmax_ce (or bce). */
-    int want = m->loss_kind == NB_LOSS_BCE || m->outputs == 1 ? 2 : m->outputs;
+    int want = m->loss_def->target == NB_TARGET_BINARY || m->outputs == 1 ? 2 : m->outputs;
     if (count != want)
         return nb_error(NB_ERR_ARGUMENT, "setting %d class %s on a %s model: it has %d classes",
-                        count, nb_plural(count, "name", "names"), loss_names[m->loss_kind], want);
+                        count, nb_plural(count, "name", "names"), m->loss_name, want);
     if (m->target_scaler.kind != NB_SCALE_NONE)
         return nb_error(NB_ERR_ARGUMENT,
                         "setting class names on a model with a target scaler: one-hot classes "

@@ -10,6 +10,12 @@
 #define NB_META_KEY_MAX  64    /* bytes in a metadata key, with its NUL */
 #define NB_MAX_BATCH     (1 << 24)
 
+/* Classifier losses and what their prediction means. */
+static inline int nb_loss_is_classifier(const nb_loss_def *loss)
+{
+    return loss->target != NB_TARGET_VALUES;
+}
+
 typedef enum nb_layer_kind {
     NB_LAYER_DENSE,
     NB_LAYER_RELU,
@@ -34,17 +40,16 @@ typedef struct nb_spec {
 /* Parse a layer spec; the message names the bad item, its position and
  * byte offset. */
 nb_status nb_spec_parse(const char *spec, nb_spec *out);
+/* Build spec's layers into g on x; *out is the last layer's node. */
+nb_status nb_spec_build(nb_graph *g, const nb_spec *spec, nb_node x, nb_node *out);
 
-typedef enum nb_loss_kind {
-    NB_LOSS_SOFTMAX_CE,
-    NB_LOSS_BCE,
-    NB_LOSS_MSE,
-    NB_LOSS_SSE,
-    NB_LOSS_HALF_SSE,
-    NB_LOSS_SAE,
-} nb_loss_kind;
-
-nb_status nb_loss_parse(const char *name, nb_loss_kind *kind);
+/* The losses a spec model may name, each a loss op: "softmax_ce" is
+ * softmax_with_loss, "bce" bce_with_logits, the others their op. *op gets
+ * the op's name; NB_ERR_NOT_FOUND listing the names otherwise. */
+nb_status nb_loss_parse(const char *name, const char **op);
+/* The name a loss op goes by (softmax_ce for softmax_with_loss, ...), or
+ * the op's own name when it has no other. */
+const char *nb_loss_name_of(const char *op);
 
 typedef struct nb_meta_entry {
     char key[NB_META_KEY_MAX];
@@ -52,12 +57,17 @@ typedef struct nb_meta_entry {
 } nb_meta_entry;
 
 struct nb_model {
-    char spec[NB_SPEC_MAX + 1];
-    nb_spec layers;
-    nb_loss_kind loss_kind;
-    int inputs, outputs, batch;
+    char spec[NB_SPEC_MAX + 1]; /* "" for a hand-built graph */
     nb_graph *graph;
-    nb_node x, output, target, loss;
+    int n_inputs;
+    nb_node *inputs; /* n_inputs input nodes, each [batch, ...] */
+    int *input_size; /* values per sample of each */
+    nb_node x;       /* inputs[0] */
+    nb_node output, target, loss;
+    const nb_loss_def *loss_def;
+    const char *loss_name;
+    int inputs_total; /* features per sample: the input sizes together */
+    int outputs, batch;
     nb_scaler scaler;        /* kind NB_SCALE_NONE and no arrays when unset */
     nb_scaler target_scaler; /* regression targets: the same; features = outputs */
     char **class_names;

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,4 +145,42 @@ nb_status nb_spec_outputs(const char *spec, int *outputs)
     nb_status st = nb_spec_parse(spec, &parsed);
     if (st == NB_OK) *outputs = parsed.outputs;
     return st;
+}
+
+nb_status nb_spec_build(nb_graph *g, const nb_spec *spec, nb_node x, nb_node *out)
+{
+    nb_node h = x;
+    int dense = 0;
+    for (int i = 0; i < spec->count; i++) {
+        const nb_layer *l = &spec->layer[i];
+        switch (l->kind) {
+        case NB_LAYER_DENSE: {
+            /* He keeps the variance through a ReLU; Xavier suits the rest. */
+            nb_layer_kind next = i + 1 < spec->count ? spec->layer[i + 1].kind : NB_LAYER_IDENTITY;
+            int he = next == NB_LAYER_RELU || next == NB_LAYER_LEAKY_RELU;
+            char prefix[NB_NAME_MAX];
+            snprintf(prefix, sizeof prefix, "dense%d", dense++);
+            if (nb_node_shape(g, h).ndim > 2) h = nb_flatten(g, h);
+            h = nb_dense(g, h, l->units, prefix, he ? nb_init_he() : nb_init_xavier());
+            break;
+        }
+        case NB_LAYER_RELU:
+            h = nb_relu(g, h);
+            break;
+        case NB_LAYER_SIGMOID:
+            h = nb_sigmoid(g, h);
+            break;
+        case NB_LAYER_TANH:
+            h = nb_tanh(g, h);
+            break;
+        case NB_LAYER_LEAKY_RELU:
+            h = nb_leaky_relu(g, h, l->slope);
+            break;
+        case NB_LAYER_IDENTITY:
+            h = nb_identity(g, h);
+            break;
+        }
+    }
+    *out = h;
+    return nb_graph_status(g);
 }

@@ -265,7 +265,8 @@ static void bce_with_logits_backward(nb_graph *g, nb_node_rec *node)
 }
 
 /* How each loss reduces over the batch and what its prediction means. */
-static const nb_loss_def classes_mean_softmax = {NB_REDUCE_MEAN, NB_TARGET_CLASSES, NB_LINK_SOFTMAX};
+static const nb_loss_def classes_mean_softmax = {NB_REDUCE_MEAN, NB_TARGET_CLASSES,
+                                                 NB_LINK_SOFTMAX};
 static const nb_loss_def classes_mean = {NB_REDUCE_MEAN, NB_TARGET_CLASSES, NB_LINK_IDENTITY};
 static const nb_loss_def binary_mean = {NB_REDUCE_MEAN, NB_TARGET_BINARY, NB_LINK_SIGMOID};
 static const nb_loss_def values_mean = {NB_REDUCE_MEAN, NB_TARGET_VALUES, NB_LINK_IDENTITY};

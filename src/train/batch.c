@@ -19,23 +19,20 @@ nb_status nb_batcher_init(nb_batcher *b, nb_model *model, int batch)
     const char *loss = nb_model_loss_name(model);
     if (!b->graph || b->features < 1 || b->outputs < 1 || !loss)
         return nb_error(NB_ERR_STATE, "training: the model is not built");
-    b->binary = strcmp(loss, "bce") == 0;
-    /* sse, half_sse and sae sum over the batch; the others average. */
-    b->summed =
-        strcmp(loss, "sse") == 0 || strcmp(loss, "half_sse") == 0 || strcmp(loss, "sae") == 0;
+    const nb_loss_def *def = nb_model_loss_def(model);
+    b->binary = def->target == NB_TARGET_BINARY;
+    b->summed = def->reduction == NB_REDUCE_SUM;
     /* One output holds a 0/1 label unless softmax makes it a 1-class model. */
-    b->label_limit = b->outputs == 1 && strcmp(loss, "softmax_ce") != 0 ? 2 : b->outputs;
+    b->label_limit = b->outputs == 1 && def->link != NB_LINK_SOFTMAX ? 2 : b->outputs;
 
     nb_status st = nb_model_set_batch(model, batch);
     if (st != NB_OK) return nb_error_prefix(st, "training: compiling for batch %d", batch);
     b->batch = b->current = batch;
-    size_t in = nb_shape_count(nb_node_shape(b->graph, b->input));
     size_t tg = nb_shape_count(nb_node_shape(b->graph, b->target));
-    if (in != (size_t)batch * (size_t)b->features || tg % (size_t)batch != 0)
+    if (tg % (size_t)batch != 0)
         return nb_error(NB_ERR_STATE,
-                        "training: the model's input (%zu values) or target (%zu values) does "
-                        "not hold %d rows",
-                        in, tg, batch);
+                        "training: the model's target (%zu values) does not hold %d rows", tg,
+                        batch);
     b->target_width = tg / (size_t)batch;
     if (b->target_width != 1 && b->target_width != (size_t)b->outputs)
         return nb_error(NB_ERR_STATE,
@@ -85,12 +82,13 @@ nb_status nb_batcher_load(nb_batcher *b, const nb_dataset *data, const int *inde
 {
     nb_status st = nb_batcher_use(b, rows);
     if (st != NB_OK) return st;
-    /* Rows go straight into the graph's input and target: one copy. */
-    nb_real *x = nb_node_value(b->graph, b->input), *target = nb_node_value(b->graph, b->target);
-    size_t f = (size_t)b->features, w = b->target_width;
+    /* Rows go straight into the graph's inputs and target: one copy. */
+    st = nb_model_gather(b->model, data->x, index, start, rows);
+    if (st != NB_OK) return st;
+    nb_real *target = nb_node_value(b->graph, b->target);
+    size_t w = b->target_width;
     for (int r = 0; r < rows; r++) {
         size_t s = index ? (size_t)index[start + (size_t)r] : start + (size_t)r;
-        memcpy(x + (size_t)r * f, data->x + s * f, f * sizeof *x);
         nb_real *t = target + (size_t)r * w;
         if (data->classes == 0) {
             memcpy(t, data->y + s * w, w * sizeof *t);
