@@ -288,6 +288,9 @@ nb_node nb_affine(nb_graph *g, nb_node x, nb_node w, nb_node b); /* x W + b */
  * takes what is left: [0, -1] flattens any batch size. */
 nb_node nb_reshape(nb_graph *g, nb_node x, nb_shape shape);
 nb_node nb_flatten(nb_graph *g, nb_node x); /* [N, ...] -> [N, rest] */
+/* The n tensors xs joined along axis (-1: the last), alike in every other
+ * dimension: [N, 3] and [N, 2] along 1 give [N, 5]. */
+nb_node nb_concat(nb_graph *g, int n, const nb_node *xs, int axis);
 /* Activations. */
 nb_node nb_sigmoid(nb_graph *g, nb_node x);
 nb_node nb_relu(nb_graph *g, nb_node x);

@@ -282,6 +282,7 @@ extern const nb_op_def nb_ops_arith[];
 extern const nb_op_def nb_ops_matmul[];
 extern const nb_op_def nb_ops_activation[];
 extern const nb_op_def nb_ops_loss[];
+extern const nb_op_def nb_ops_join[];
 
 /* What the model's loss op is (its reduction, target and link). */
 const nb_loss_def *nb_model_loss_def(const nb_model *model);

@@ -294,6 +294,89 @@ static void test_reshape_drops_binding(void **state)
     nb_graph_free(g);
 }
 
+/* A refused attribute names the op and the attribute, and the graph
+ * keeps the error. */
+static void expect_attr_error(nb_status want, const char *op, int n_in, const nb_attr *attrs,
+                              int n_attrs, const char *part)
+{
+    nb_graph *g = nb_graph_create();
+    nb_node x[2] = {nb_input(g, "x", nb_shape2(2, 3)), nb_input(g, "y", nb_shape2(2, 3))};
+    assert_int_equal(nb_apply_attrs(g, op, NULL, n_in, x, n_attrs, attrs), NB_NONE);
+    assert_int_equal(nb_graph_status(g), want);
+    if (!strstr(nb_last_error(), part))
+        fail_msg("message \"%s\" lacks \"%s\"", nb_last_error(), part);
+    nb_graph_free(g);
+}
+
+static void test_attributes(void **state)
+{
+    (void)state;
+    nb_graph *g = nb_graph_create();
+    nb_node x = nb_input(g, "x", nb_shape2(2, 3));
+    /* A default is filled in and kept with the node. */
+    nb_node y = nb_apply(g, "leaky_relu", "y", 1, &x);
+    assert_int_equal(nb_node_attr_count(g, y), 1);
+    const nb_attr *slope = nb_node_find_attr(g, y, "slope");
+    assert_non_null(slope);
+    assert_int_equal(slope->type, NB_ATTR_REAL);
+    assert_true(slope->count == 1 && slope->reals[0] == 0.01);
+    assert_ptr_equal(nb_node_attr(g, y, 0), slope);
+    assert_null(nb_node_attr(g, y, 1));
+    assert_int_equal(nb_node_attr_count(g, x), 0); /* leaves have none */
+    nb_attr given = nb_attr_real("slope", 0.25);
+    nb_node z = nb_apply_attrs(g, "leaky_relu", "z", 1, &x, 1, &given);
+    assert_true(nb_node_find_attr(g, z, "slope")->reals[0] == 0.25);
+    /* More inputs than any fixed limit: six into one concat. */
+    nb_node six[6] = {x, y, z, x, y, z};
+    nb_node c = nb_concat(g, 6, six, 1);
+    assert_int_equal(nb_node_input_count(g, c), 6);
+    assert_true(nb_shape_equal(nb_node_shape(g, c), nb_shape2(2, 18)));
+    assert_int_equal(nb_node_input(g, c, 5), z);
+    assert_ok(nb_graph_compile(g));
+    nb_graph_free(g);
+
+    nb_attr slop = nb_attr_real("slop", 0.1), whole = nb_attr_int("slope", 1);
+    nb_attr twice[2] = {nb_attr_real("slope", 0.1), nb_attr_real("slope", 0.2)};
+    nb_attr nan_slope = nb_attr_real("slope", NAN), far = nb_attr_int("axis", 2);
+    int64_t many[NB_ATTR_MAX_VALUES] = {0};
+    nb_attr too_many = nb_attr_ints("shape", NB_MAX_DIMS + 1, many);
+    expect_attr_error(NB_ERR_ARGUMENT, "leaky_relu", 1, &slop, 1, "takes no attribute \"slop\"");
+    expect_attr_error(NB_ERR_ARGUMENT, "leaky_relu", 1, &whole, 1, "must be real, not integer");
+    expect_attr_error(NB_ERR_ARGUMENT, "leaky_relu", 1, twice, 2, "\"slope\" is given twice");
+    expect_attr_error(NB_ERR_ARGUMENT, "leaky_relu", 1, &nan_slope, 1, "\"slope\" value 0 is nan");
+    expect_attr_error(NB_ERR_ARGUMENT, "reshape", 1, NULL, 0, "needs the attribute \"shape\"");
+    expect_attr_error(NB_ERR_ARGUMENT, "reshape", 1, &too_many, 1, "has 5 values, not 1 to 4");
+    expect_attr_error(NB_ERR_ARGUMENT, "relu", 1, &slop, 1, "op relu takes no attribute");
+    expect_attr_error(NB_ERR_ARGUMENT, "concat", 0, NULL, 0, "takes one or more inputs, got 0");
+    expect_attr_error(NB_ERR_SHAPE, "concat", 2, &far, 1, "an axis within the inputs' 2");
+}
+
+/* reshape's 0 keeps a dimension and -1 takes the rest, so a graph built
+ * for one batch size compiles for another. */
+static void test_reshape_keeps_batch(void **state)
+{
+    (void)state;
+    nb_graph *g = nb_graph_create();
+    nb_node x = nb_input(g, "x", nb_shape3(2, 3, 4));
+    nb_node y = nb_reshape(g, x, nb_shape2(0, -1));
+    assert_true(nb_shape_equal(nb_node_shape(g, y), nb_shape2(2, 12)));
+    nb_node z = nb_reshape(g, x, nb_shape3(-1, 4, 3));
+    assert_true(nb_shape_equal(nb_node_shape(g, z), nb_shape3(2, 4, 3)));
+    assert_ok(nb_input_reshape(g, x, nb_shape3(5, 3, 4)));
+    assert_ok(nb_graph_compile(g));
+    assert_true(nb_shape_equal(nb_node_shape(g, y), nb_shape2(5, 12)));
+    assert_true(nb_shape_equal(nb_node_shape(g, z), nb_shape3(5, 4, 3)));
+    /* two -1s, or a -1 that cannot divide, are shape errors */
+    assert_int_equal(nb_reshape(g, x, nb_shape2(-1, -1)), NB_NONE);
+    assert_int_equal(nb_graph_status(g), NB_ERR_SHAPE);
+    nb_graph_free(g);
+    g = nb_graph_create();
+    x = nb_input(g, "x", nb_shape2(2, 3));
+    assert_int_equal(nb_reshape(g, x, nb_shape2(-1, 4)), NB_NONE);
+    assert_int_equal(nb_graph_status(g), NB_ERR_SHAPE);
+    nb_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +388,8 @@ int main(void)
         cmocka_unit_test(test_meaningless_calls_refused),
         cmocka_unit_test(test_many_nodes),
         cmocka_unit_test(test_reshape_drops_binding),
+        cmocka_unit_test(test_attributes),
+        cmocka_unit_test(test_reshape_keeps_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

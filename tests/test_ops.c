@@ -429,6 +429,33 @@ static void c_flatten(harness *h)
     check(h, nb_flatten(h->g, node_of(h, x)), nb_shape2(2, 12), x);
 }
 
+/* Three inputs [2, 3], [2, 1], [2, 2] along 1, or [1, 3], [2, 3] along 0. */
+static void c_concat(harness *h)
+{
+    const double *a = param(h, "a", nb_shape2(2, 3), uni(-2, 2));
+    const double *b = param(h, "b", nb_shape2(2, 1), uni(-2, 2));
+    const double *c = param(h, "c", nb_shape2(2, 2), uni(-2, 2));
+    double want[12];
+    for (int r = 0, k = 0; r < 2; r++) {
+        for (int j = 0; j < 3; j++) want[k++] = a[r * 3 + j];
+        want[k++] = b[r];
+        for (int j = 0; j < 2; j++) want[k++] = c[r * 2 + j];
+    }
+    nb_node xs[3] = {node_of(h, a), node_of(h, b), node_of(h, c)};
+    check(h, nb_concat(h->g, 3, xs, 1), nb_shape2(2, 6), want);
+}
+
+static void c_concat_rows(harness *h)
+{
+    const double *a = param(h, "a", nb_shape2(1, 3), uni(-2, 2));
+    const double *b = param(h, "b", nb_shape2(2, 3), uni(-2, 2));
+    double want[9];
+    for (int k = 0; k < 3; k++) want[k] = a[k];
+    for (int k = 0; k < 6; k++) want[3 + k] = b[k];
+    nb_node xs[2] = {node_of(h, a), node_of(h, b)};
+    check(h, nb_concat(h->g, 2, xs, 0), nb_shape2(3, 3), want);
+}
+
 /* ------------------------------------------------------------ matrices */
 
 enum { N = 3, D = 4, H = 5 };
@@ -656,6 +683,8 @@ static op_case cases[] = {
     CASE("mean", "mean", c_mean),
     CASE("reshape", "reshape", c_reshape),
     CASE("flatten", "flatten", c_flatten),
+    CASE("concat", "concat three inputs along 1", c_concat),
+    CASE("concat", "concat along 0", c_concat_rows),
     CASE("matmul", "matmul batch 3", c_matmul),
     CASE("bias_add", "bias_add batch 3", c_bias_add),
     CASE("affine", "affine batch 3", c_affine),

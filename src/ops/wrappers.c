@@ -108,6 +108,12 @@ nb_node nb_reshape(nb_graph *g, nb_node x, nb_shape shape)
     return nb_apply_attrs(g, "reshape", NULL, 1, &x, 1, &a);
 }
 
+nb_node nb_concat(nb_graph *g, int n, const nb_node *xs, int axis)
+{
+    nb_attr a = nb_attr_int("axis", axis);
+    return nb_apply_attrs(g, "concat", NULL, n, xs, 1, &a);
+}
+
 nb_node nb_leaky_relu(nb_graph *g, nb_node x, double slope)
 {
     nb_attr a = nb_attr_real("slope", slope);
