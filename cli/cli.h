@@ -50,6 +50,11 @@ void cli_note(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* Report the library's last error after what (may be NULL) and return the
  * exit code for status at stage. */
 int cli_fail(const char *cmd, nb_status status, enum cli_stage stage, const char *what);
+/* The names a library table gives (nb_optimizer_name, nb_scale_name...),
+ * for a message that lists them: name(0), name(1), ... up to the first
+ * "unknown", leaving out skip (may be NULL), as "a, b, c" in buf.
+ * Returns buf. */
+const char *cli_name_list(char *buf, size_t size, const char *(*name)(int kind), const char *skip);
 
 /* Ctrl-C sets a flag (the trainer's progress callback asks it to stop);
  * a SIGINT that was ignored on entry stays ignored. */

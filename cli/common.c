@@ -72,6 +72,25 @@ int cli_fail(const char *cmd, nb_status status, enum cli_stage stage, const char
     return cli_exit_code(status, stage);
 }
 
+const char *cli_name_list(char *buf, size_t size, const char *(*name)(int kind), const char *skip)
+{
+    size_t used = 0;
+    if (size) buf[0] = 0;
+    /* A table has a handful of names: the bound only guards the loop. */
+    for (int k = 0; k < 256; k++) {
+        const char *n = name(k);
+        if (strcmp(n, "unknown") == 0) break;
+        if (skip && strcmp(n, skip) == 0) continue;
+        int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", n);
+        if (w < 0 || (size_t)w >= size - used) {
+            buf[used] = 0; /* the names that fit whole */
+            break;
+        }
+        used += (size_t)w;
+    }
+    return buf;
+}
+
 static void on_interrupt(int sig)
 {
     (void)sig;

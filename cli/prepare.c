@@ -6,16 +6,25 @@
 
 #include <string.h>
 
+/* The library's table of scalings, for the messages that list them. */
+static const char *scale_name(int kind)
+{
+    return nb_scale_name((nb_scale_kind)kind);
+}
+
 int cli_data_check_options(const arg_command *cmd, const cli_data_options *o)
 {
     nb_scale_kind scale;
+    char names[64];
     if (o->scale && nb_scale_parse(o->scale, &scale) != NB_OK)
-        return args_usage_error(cmd, "--scale: unknown scaling '%s' (none, unit, minmax, zscore)",
-                                o->scale);
+        return args_usage_error(cmd, "--scale: unknown scaling '%s' (%s)", o->scale,
+                                cli_name_list(names, sizeof names, scale_name, NULL));
+    /* Targets are never scaled as bytes. */
+    const char *unit = nb_scale_name(NB_SCALE_UNIT);
     if (o->scale_targets &&
         (nb_scale_parse(o->scale_targets, &scale) != NB_OK || scale == NB_SCALE_UNIT))
-        return args_usage_error(cmd, "--scale-targets: unknown scaling '%s' (none, minmax, zscore)",
-                                o->scale_targets);
+        return args_usage_error(cmd, "--scale-targets: unknown scaling '%s' (%s)", o->scale_targets,
+                                cli_name_list(names, sizeof names, scale_name, unit));
     char delim;
     int header;
     if (o->delimiter && cli_parse_delimiter(o->delimiter, &delim) != 0)

@@ -841,6 +841,12 @@ typedef enum nb_schedule_kind {
     NB_SCHEDULE_COSINE, /* lr_min + (lr - lr_min) (1 + cos(pi (epoch - 1) / epochs)) / 2 */
 } nb_schedule_kind;
 
+/* "constant", "step", "cosine" ("unknown" for any other kind). */
+const char *nb_schedule_name(nb_schedule_kind kind);
+/* The kind of a name nb_schedule_name gives; NB_ERR_NOT_FOUND, with a
+ * message listing the names, for any other. */
+nb_status nb_schedule_parse(const char *name, nb_schedule_kind *kind);
+
 typedef struct nb_epoch_stats {
     int epoch; /* 1-based */
     double lr;

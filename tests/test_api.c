@@ -574,6 +574,10 @@ static void test_models(void **state)
     EXPECT(nb_model_save(m, ""), NB_ERR_ARGUMENT);
 
     /* training and evaluation */
+    nb_schedule_kind schedule;
+    assert_non_null(nb_schedule_name((nb_schedule_kind)99));
+    EXPECT_FAIL(nb_schedule_parse(NULL, &schedule));
+    EXPECT(nb_schedule_parse("step", NULL), NB_ERR_ARGUMENT);
     nb_train_result r;
     memset(&r, 0, sizeof r);
     nb_train_config c = nb_train_defaults();

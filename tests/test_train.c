@@ -1,5 +1,5 @@
 /* The mini-batch trainer and the metrics: learning XOR, spirals and a sine
- * curve; determinism; schedules; clipping; early stopping; stopping from
+ * curve; determinism; schedules and their names; clipping; early stopping; stopping from
  * the progress callback; NaN handling; allocation outside the batch loop;
  * the confusion matrix, precision and recall on hand-made cases. */
 #include "check.h"
@@ -287,6 +287,34 @@ static void test_cosine_schedule(void **state)
     nb_train_result_free(&r);
     nb_model_free(m);
     nb_dataset_free(&d);
+}
+
+/* Every schedule's name parses back to it; an unknown name is refused
+ * with a message that names it and lists the names. */
+static void test_schedule_names(void **state)
+{
+    (void)state;
+    const nb_schedule_kind all[3] = {NB_SCHEDULE_CONSTANT, NB_SCHEDULE_STEP, NB_SCHEDULE_COSINE};
+    const char *want[3] = {"constant", "step", "cosine"};
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(nb_schedule_name(all[i]), want[i]);
+        nb_schedule_kind back = all[(i + 1) % 3];
+        assert_ok(nb_schedule_parse(nb_schedule_name(all[i]), &back));
+        assert_int_equal(back, all[i]);
+    }
+    assert_string_equal(nb_schedule_name((nb_schedule_kind)3), "unknown");
+    assert_string_equal(nb_schedule_name((nb_schedule_kind)-1), "unknown");
+    const char *bad[] = {"linear", "", "Step", "step ", "unknown"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nb_schedule_kind kind = NB_SCHEDULE_STEP;
+        assert_int_equal(nb_schedule_parse(bad[i], &kind), NB_ERR_NOT_FOUND);
+        assert_int_equal(kind, NB_SCHEDULE_STEP); /* untouched */
+    }
+    nb_schedule_kind kind;
+    assert_int_equal(nb_schedule_parse("linear", &kind), NB_ERR_NOT_FOUND);
+    assert_string_equal(nb_last_error(), "unknown schedule \"linear\" (constant, step, cosine)");
+    assert_int_equal(nb_schedule_parse(NULL, &kind), NB_ERR_NOT_FOUND);
+    assert_int_equal(nb_schedule_parse("step", NULL), NB_ERR_ARGUMENT);
 }
 
 /* ------------------------------------------------------------- clipping */
@@ -846,6 +874,7 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_weights),
         cmocka_unit_test(test_step_schedule),
         cmocka_unit_test(test_cosine_schedule),
+        cmocka_unit_test(test_schedule_names),
         cmocka_unit_test(test_gradient_clipping),
         cmocka_unit_test(test_early_stopping_restores_best),
         cmocka_unit_test(test_progress_and_stop),

@@ -36,7 +36,7 @@ uint64_t nb_dataset_hash(const nb_dataset *d)
 
 static const char *schedule_name(nb_schedule_kind kind)
 {
-    return kind == NB_SCHEDULE_STEP ? "step" : kind == NB_SCHEDULE_COSINE ? "cosine" : "constant";
+    return nb_schedule_name(kind);
 }
 
 /* ------------------------------------------------------------------ save */

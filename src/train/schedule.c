@@ -23,6 +23,26 @@ nb_train_config nb_train_defaults(void)
     return c;
 }
 
+static const char *const schedule_names[] = {"constant", "step", "cosine"};
+#define N_SCHEDULES (sizeof schedule_names / sizeof schedule_names[0])
+
+const char *nb_schedule_name(nb_schedule_kind kind)
+{
+    return (unsigned)kind < N_SCHEDULES ? schedule_names[kind] : "unknown";
+}
+
+nb_status nb_schedule_parse(const char *name, nb_schedule_kind *kind)
+{
+    if (!kind) return nb_error(NB_ERR_ARGUMENT, "parsing a schedule name: no output pointer");
+    for (size_t i = 0; name && i < N_SCHEDULES; i++)
+        if (strcmp(name, schedule_names[i]) == 0) {
+            *kind = (nb_schedule_kind)i;
+            return NB_OK;
+        }
+    return nb_error(NB_ERR_NOT_FOUND, "unknown schedule \"%s\" (constant, step, cosine)",
+                    name ? name : "");
+}
+
 double nb_schedule_lr(const nb_train_config *c, int epoch)
 {
     double lr = c->optimizer.lr;
