@@ -59,33 +59,6 @@ static const char help[] =
     "relative error is within the tolerance, 1 when any is not (the check failed),\n"
     "2 usage (as for train: also a spec or loss that does not fit the data), 3 data.\n";
 
-/* Feed the targets of the first n samples in the form the model's target
- * node takes: class indices [n], or rows [n, width] of values, one-hot
- * classes, or a 0/1 label for one logit. */
-static nb_status feed_targets(nb_model *model, const nb_dataset *d, int n)
-{
-    nb_graph *g = nb_model_graph(model);
-    nb_node target = nb_model_target(model);
-    nb_shape s = nb_node_shape(g, target);
-    size_t width = s.ndim >= 2 ? (size_t)s.dim[1] : 1;
-    nb_real *t = nb_calloc((size_t)n, width * sizeof *t);
-    if (!t) return NB_ERR_MEMORY;
-    for (int i = 0; i < n; i++) {
-        nb_real *row = t + (size_t)i * width;
-        if (d->classes == 0) {
-            for (size_t k = 0; k < width && k < (size_t)d->targets; k++)
-                row[k] = d->y[(size_t)i * (size_t)d->targets + k];
-        } else if (width == 1) {
-            row[0] = (nb_real)d->labels[i];
-        } else if ((size_t)d->labels[i] < width) {
-            row[d->labels[i]] = 1;
-        }
-    }
-    nb_status st = nb_graph_feed(g, target, t, (size_t)n * width);
-    nb_free(t);
-    return st;
-}
-
 /* The gradcheck options that are not the data's. */
 typedef struct check_args {
     const char *spec, *loss;
@@ -114,9 +87,7 @@ static int run(const arg_command *cmd, const check_args *a, const cli_data_optio
     if (rc != CLI_EXIT_OK) goto done;
     nb_graph *g = nb_model_graph(model);
     nb_status st = nb_model_init(model, o->seed);
-    if (st == NB_OK)
-        st = nb_graph_feed(g, nb_model_input(model), train.x, (size_t)n * (size_t)train.features);
-    if (st == NB_OK) st = feed_targets(model, &train, n);
+    if (st == NB_OK) st = nb_model_feed(model, &train, NULL, 0, n);
     if (st != NB_OK) {
         rc = cli_fail(CMD, st, CLI_STAGE_RUN, "setting up the check");
         goto done;

@@ -753,6 +753,16 @@ nb_status nb_model_init(nb_model *model, uint64_t seed);
  * NB_ERR_NUMERIC, naming the first such sample (0-based) and value. */
 nb_status nb_model_predict(nb_model *model, const nb_real *x, size_t count, nb_real *out);
 
+/* Load samples index[start .. start + rows) of data (start .. when index
+ * is NULL; data already scaled) into the model's inputs and target, for a
+ * forward pass of your own (nb_graph_forward, nb_gradcheck): the model
+ * must be compiled for rows rows (nb_model_set_batch). Each sample's
+ * features are split over the inputs in order; the target gets a class
+ * index, a one-hot row or 0/1 label, or the regression values, as its
+ * shape asks. NB_ERR_SHAPE when data does not fit the model. */
+nb_status nb_model_feed(nb_model *model, const nb_dataset *data, const int *index, size_t start,
+                        int rows);
+
 /* What is saved with the model. Setters copy. A scaler needs one finite
  * offset and one finite scale > 0 per input (NB_ERR_NUMERIC otherwise). */
 nb_status nb_model_set_scaler(nb_model *model, const nb_scaler *scaler);

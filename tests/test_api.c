@@ -428,6 +428,21 @@ static void test_models(void **state)
     assert_int_equal(nb_model_outputs(NULL), 0);
     assert_int_equal(nb_model_is_classifier(NULL), 0);
     assert_int_equal(nb_model_batch(NULL), 0);
+    assert_int_equal(nb_model_input_count(NULL), 0);
+    assert_int_equal(nb_model_input_at(NULL, 0), NB_NONE);
+    assert_int_equal(nb_model_loss_summed(NULL), 0);
+    EXPECT(nb_model_from_graph(NULL, NULL, &m), NB_ERR_ARGUMENT);
+    assert_null(m);
+    EXPECT(nb_model_from_graph(nb_graph_create(), NULL, NULL), NB_ERR_ARGUMENT); /* freed */
+    EXPECT(nb_model_feed(NULL, NULL, NULL, 0, 1), NB_ERR_ARGUMENT);
+    EXPECT_FAIL(nb_model_create_shaped("dense:2", nb_shape0(), NULL, 4, &m));
+    EXPECT_FAIL(nb_model_create_shaped("dense:2", nb_shape4(1, 1, 1, 1), NULL, 4, &m));
+    assert_int_equal(nb_node_attr_count(NULL, 0), 0);
+    assert_null(nb_node_attr(NULL, 0, 0));
+    assert_null(nb_node_find_attr(NULL, 0, "slope"));
+    assert_int_equal(nb_node_init(NULL, 0).kind, NB_INIT_ZEROS);
+    assert_int_equal(nb_apply_attrs(NULL, "relu", NULL, 0, NULL, 0, NULL), NB_NONE);
+    assert_int_equal(nb_concat(NULL, 0, NULL, 0), NB_NONE);
     EXPECT(nb_model_set_batch(NULL, 4), NB_ERR_ARGUMENT);
     EXPECT(nb_model_init(NULL, 1), NB_ERR_ARGUMENT);
     nb_real x[4] = {0}, out[4];

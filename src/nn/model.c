@@ -448,6 +448,39 @@ nb_status nb_model_gather(nb_model *m, const nb_real *x, const int *index, size_
     return NB_OK;
 }
 
+nb_status nb_model_feed(nb_model *m, const nb_dataset *data, const int *index, size_t start,
+                        int rows)
+{
+    if (!m || !data || !data->x || rows < 1)
+        return nb_error(NB_ERR_ARGUMENT, "feeding samples: no model, data or rows");
+    if (data->features != m->inputs_total)
+        return nb_error(NB_ERR_SHAPE, "feeding samples: %d %s per sample, the model takes %d",
+                        data->features, nb_plural(data->features, "feature", "features"),
+                        m->inputs_total);
+    nb_status st = nb_model_gather(m, data->x, index, start, rows);
+    if (st != NB_OK) return st;
+    nb_real *target = nb_node_value(m->graph, m->target);
+    size_t w = nb_shape_count(nb_node_shape(m->graph, m->target)) / (size_t)rows;
+    if (data->classes == 0 ? !data->y || (size_t)data->targets != w : !data->labels)
+        return nb_error(NB_ERR_SHAPE,
+                        "feeding samples: the model's target takes %zu values per sample, the "
+                        "data has %s",
+                        w, data->classes ? "no labels" : "another count of targets");
+    for (int r = 0; r < rows; r++) {
+        size_t s = index ? (size_t)index[start + (size_t)r] : start + (size_t)r;
+        nb_real *t = target + (size_t)r * w;
+        if (data->classes == 0) {
+            memcpy(t, data->y + s * w, w * sizeof *t);
+        } else if (w == 1) {
+            t[0] = (nb_real)data->labels[s]; /* a class index, or 0/1 for one logit */
+        } else {
+            memset(t, 0, w * sizeof *t); /* one-hot; the loss refuses a label out of range */
+            if (data->labels[s] >= 0 && (size_t)data->labels[s] < w) t[data->labels[s]] = 1;
+        }
+    }
+    return NB_OK;
+}
+
 /* --------------------------------------------------------------- predict */
 
 /* p = 1 / (1 + e^-x), written so that neither branch overflows. */
