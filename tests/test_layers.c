@@ -52,7 +52,7 @@ static void test_every_entry_parses(void **state)
             assert_has(nb_last_error(), "no argument");
         }
     }
-    assert_true(kinds >= 6);
+    assert_true(kinds >= 7);
     assert_null(nb_layer_find("dens", 4));
     assert_null(nb_layer_find("dense:", 6));
     assert_ptr_equal(nb_layer_find("relu,", 4), nb_layer_find("relu", 4));
@@ -68,7 +68,7 @@ static void test_accepted_lists_every_entry(void **state)
         strcat(want, d->usage);
     }
     assert_has(want, "accepted: dense:N (1 <= N <= 65536), relu, sigmoid, tanh, leaky_relu[:slope] "
-                     "(0 <= slope <= 1), identity");
+                     "(0 <= slope <= 1), identity, flatten");
     const char *bad[] = {"dense:3,softmax,dense:2", "", "dense:0", "dense:3,relu:1,dense:2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(nb_spec_check(bad[i]), NB_ERR_FORMAT);
@@ -115,6 +115,18 @@ static void test_start_end_flags(void **state)
                                "to the loss",
                                NB_LAYER_ENDS);
     }
+    /* flatten takes the input, and cannot give the outputs. */
+    int outputs = 0;
+    assert_ok(nb_spec_outputs("flatten,dense:4", &outputs));
+    assert_int_equal(outputs, 4);
+    assert_int_equal(nb_spec_outputs("dense:4,flatten", &outputs), NB_ERR_FORMAT);
+    assert_has(nb_last_error(), "must end with a dense layer (dense:N), the output");
+    assert_int_equal(nb_spec_check("relu,dense:1"), NB_ERR_FORMAT);
+    assert_has(nb_last_error(), "must start with a dense layer (dense:N) or a flatten layer");
+    assert_int_equal(nb_spec_check("flatten"), NB_ERR_FORMAT);
+    assert_int_equal(nb_spec_check("flatten:2,dense:1"), NB_ERR_FORMAT);
+    assert_has(nb_last_error(),
+               "item 1 \"flatten:2\" at byte offset 0: this layer takes no argument");
 }
 
 /* ------------------------------------------------------------- shapes */
@@ -144,11 +156,14 @@ static void test_shape_agrees_with_graph(void **state)
         int ndim, dim[3];
         int out_ndim, out[3];
     } cases[] = {
+        {"flatten,dense:3", 3, {1, 4, 4}, 1, {3}},
+        {"flatten", 3, {1, 4, 4}, 1, {16}}, /* built, though it cannot end a model */
+        {"flatten,relu", 3, {2, 3, 5}, 1, {30}},
         {"dense:5,relu,dense:2", 3, {1, 4, 4}, 1, {2}},
         {"dense:5,relu,dense:2", 1, {7}, 1, {2}},
         {"dense:4,relu", 2, {2, 2}, 1, {4}},
-        {"dense:4,tanh,dense:3", 3, {2, 3, 3}, 1, {3}},
-        {"dense:3,leaky_relu:0.2,dense:1", 2, {3, 2}, 1, {1}},
+        {"dense:4,flatten,tanh,dense:3", 3, {2, 3, 3}, 1, {3}},
+        {"flatten,leaky_relu:0.2,dense:1", 2, {3, 2}, 1, {1}},
         {"dense:6,sigmoid,identity,dense:6", 2, {5, 5}, 1, {6}},
     };
     const int batch = 3;
@@ -184,6 +199,27 @@ static void test_shape_agrees_with_graph(void **state)
         assert_int_equal(nb_model_outputs(m), s.dim[0]);
         nb_model_free(m);
     }
+}
+
+/* An image [1, 4, 4] through flatten and dense: the weight is [16, units],
+ * parameters are named by their kind's index, not their position. */
+static void test_image_through_flatten(void **state)
+{
+    (void)state;
+    nb_model *m;
+    const int img[3] = {1, 4, 4};
+    assert_ok(nb_model_create_shaped("flatten,dense:8,relu,flatten,dense:3", shape_of(3, img),
+                                     "softmax_ce", 5, &m));
+    nb_graph *g = nb_model_graph(m);
+    assert_same_shape(nb_node_shape(g, nb_model_input(m)), shape_of(4, (int[]){5, 1, 4, 4}), "x");
+    assert_same_shape(nb_node_shape(g, nb_graph_find(g, "dense0.weight")), nb_shape2(16, 8),
+                      "dense0.weight");
+    assert_same_shape(nb_node_shape(g, nb_graph_find(g, "dense1.weight")), nb_shape2(8, 3),
+                      "dense1.weight");
+    assert_same_shape(nb_node_shape(g, nb_model_output(m)), nb_shape2(5, 3), "output");
+    assert_int_equal(nb_model_inputs(m), 16);
+    assert_int_equal(nb_model_outputs(m), 3);
+    nb_model_free(m);
 }
 
 /* --------------------------------------------------------------- init */
@@ -303,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_accepted_lists_every_entry),
         cmocka_unit_test(test_start_end_flags),
         cmocka_unit_test(test_shape_agrees_with_graph),
+        cmocka_unit_test(test_image_through_flatten),
         cmocka_unit_test(test_dense_fans_from_layer),
         cmocka_unit_test(test_builder_checks_shapes),
     };

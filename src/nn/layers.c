@@ -79,6 +79,16 @@ static nb_node leaky_build(nb_graph *g, nb_node x, const nb_layer *layer,
     return nb_leaky_relu(g, x, layer->reals[0]);
 }
 
+/* ---------------------------------------------------------------- flatten */
+
+static nb_status flatten_shape(const nb_layer *layer, nb_shape in, nb_shape *out, char *why,
+                               size_t why_size)
+{
+    (void)layer, (void)why, (void)why_size;
+    *out = nb_shape1((int)nb_shape_count(in));
+    return NB_OK;
+}
+
 /* ------------------------------------------------------------------ table */
 
 const nb_layer_def nb_layers[] = {
@@ -97,6 +107,11 @@ const nb_layer_def nb_layers[] = {
      .parse = leaky_parse,
      .build = leaky_build},
     {.name = "identity", .usage = "identity", .op = "identity"},
+    {.name = "flatten",
+     .usage = "flatten",
+     .op = "flatten",
+     .flags = NB_LAYER_STARTS,
+     .shape = flatten_shape},
     {.name = NULL},
 };
 
