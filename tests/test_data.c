@@ -116,6 +116,7 @@ static void check_good_idx(const nb_dataset *d)
 {
     assert_int_equal(d->count, 3);
     assert_int_equal(d->features, 4);
+    assert_int_equal(d->channels, 1);
     assert_int_equal(d->rows, 2);
     assert_int_equal(d->cols, 2);
     assert_int_equal(d->classes, 3); /* max label 2 + 1 */
@@ -155,6 +156,7 @@ static void test_idx_vectors(void **state)
                           write_temp("vec-lab", lab.b, lab.len, 1), &d));
     assert_int_equal(d.count, 2);
     assert_int_equal(d.features, 6);
+    assert_int_equal(d.channels, 0);
     assert_int_equal(d.rows, 0);
     assert_int_equal(d.cols, 0);
     assert_int_equal(d.classes, 5);
@@ -1157,6 +1159,21 @@ static void test_subset(void **state)
     assert_int_equal(s.labels[0], 1);
     assert_int_equal(s.labels[1], 2);
     nb_dataset_free(&s);
+    /* Image geometry (2 channels of 1 x 1) goes with the samples. */
+    d.channels = 2;
+    d.rows = d.cols = 1;
+    nb_dataset a, b;
+    assert_ok(nb_dataset_subset(&d, idx, 3, &s));
+    assert_ok(nb_dataset_split(&d, 0.5, 1, &a, &b));
+    const nb_dataset *part[3] = {&s, &a, &b};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(part[i]->channels, 2);
+        assert_int_equal(part[i]->rows, 1);
+        assert_int_equal(part[i]->cols, 1);
+    }
+    nb_dataset_free(&s);
+    nb_dataset_free(&a);
+    nb_dataset_free(&b);
     idx[1] = 10;
     assert_int_equal(nb_dataset_subset(&d, idx, 3, &s), NB_ERR_ARGUMENT);
     assert_contains(nb_last_error(), "index[1] = 10");
@@ -1431,6 +1448,7 @@ static void test_fashion_mnist(void **state)
     assert_int_equal(tr.count, 60000);
     assert_int_equal(te.count, 10000);
     assert_int_equal(tr.features, 784);
+    assert_int_equal(tr.channels, 1);
     assert_int_equal(tr.rows, 28);
     assert_int_equal(tr.cols, 28);
     assert_int_equal(tr.classes, 10);

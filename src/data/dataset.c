@@ -180,6 +180,7 @@ nb_status nb_dataset_subset(const nb_dataset *src, const size_t *index, size_t c
     if (st) return st;
     out->rows = src->rows;
     out->cols = src->cols;
+    out->channels = src->channels;
     size_t f = (size_t)src->features, t = (size_t)src->targets;
     for (size_t i = 0; i < count; i++) {
         memcpy(out->x + i * f, src->x + index[i] * f, f * sizeof(nb_real));
@@ -211,6 +212,7 @@ nb_status nb_data_concat(const nb_dataset *a, const nb_dataset *b, nb_dataset *o
     if (st) return st;
     out->rows = a->rows;
     out->cols = a->cols;
+    out->channels = a->channels;
     size_t f = (size_t)a->features, t = (size_t)a->targets;
     const nb_dataset *part[2] = {a, b};
     for (size_t p = 0, at = 0; p < 2; at += part[p]->count, p++) {

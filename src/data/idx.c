@@ -250,6 +250,7 @@ static nb_status load_idx(nb_idx *img, nb_idx *lab, const char *images_path,
     }
     out->rows = rows;
     out->cols = cols;
+    out->channels = rows ? 1 : 0; /* IDX images are grey */
     if ((st = nb_data_alloc_origin(out, NB_ORIGIN_RECORD, img->src->name))) return st;
     for (size_t i = 0; i < count; i++) out->origin[i] = i;
     if ((st = nb_idx_expect_end(img))) return st;

@@ -4,11 +4,11 @@
 #define NABLA_MODEL_INTERNAL_H
 
 #include "internal.h"
+#include "layer.h"
 
-#define NB_MAX_UNITS     65536 /* largest N of "dense:N" */
-#define NB_LEAKY_DEFAULT 0.01  /* leaky_relu without a slope */
-#define NB_META_KEY_MAX  64    /* bytes in a metadata key, with its NUL */
-#define NB_MAX_BATCH     (1 << 24)
+#define NB_MAX_UNITS    65536 /* largest N of "dense:N" */
+#define NB_META_KEY_MAX 64    /* bytes in a metadata key, with its NUL */
+#define NB_MAX_BATCH    (1 << 24)
 
 /* Classifier losses and what their prediction means. */
 static inline int nb_loss_is_classifier(const nb_loss_def *loss)
@@ -16,24 +16,9 @@ static inline int nb_loss_is_classifier(const nb_loss_def *loss)
     return loss->target != NB_TARGET_VALUES;
 }
 
-typedef enum nb_layer_kind {
-    NB_LAYER_DENSE,
-    NB_LAYER_RELU,
-    NB_LAYER_SIGMOID,
-    NB_LAYER_TANH,
-    NB_LAYER_LEAKY_RELU,
-    NB_LAYER_IDENTITY,
-} nb_layer_kind;
-
-typedef struct nb_layer {
-    nb_layer_kind kind;
-    int units;    /* dense */
-    double slope; /* leaky_relu */
-} nb_layer;
-
 typedef struct nb_spec {
     int count;
-    int outputs; /* units of the last dense layer */
+    int outputs; /* values per sample of the last layer (one that may end a spec) */
     nb_layer layer[NB_MAX_LAYERS];
 } nb_spec;
 

@@ -2,14 +2,43 @@
 #include "model_internal.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define ACCEPTED                                                                                   \
-    "accepted: dense:N (1 <= N <= 65536), relu, sigmoid, tanh, leaky_relu[:slope] (0 <= "          \
-    "slope <= 1), identity"
+/* "accepted: " and every kind's usage, from the table. */
+static const char *accepted(char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "accepted: ");
+    for (const nb_layer_def *d = nb_layers; d->name && used < size; d++)
+        used +=
+            (size_t)snprintf(buf + used, size - used, "%s%s", d == nb_layers ? "" : ", ", d->usage);
+    return buf;
+}
+
+/* The kinds that have flag, for a message: "a dense layer (dense:N)", or
+ * "a dense layer (dense:N) or a flatten layer"; the syntax is the usage up
+ * to its ranges. */
+static const char *kinds_with(unsigned flag, char *buf, size_t size)
+{
+    int n = 0, total = 0;
+    for (const nb_layer_def *d = nb_layers; d->name; d++) total += (d->flags & flag) != 0;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const nb_layer_def *d = nb_layers; d->name && used < size; d++) {
+        if (!(d->flags & flag)) continue;
+        const char *ranges = strstr(d->usage, " (");
+        int syntax = ranges ? (int)(ranges - d->usage) : (int)strlen(d->usage);
+        int plain = (size_t)syntax == strlen(d->name) && memcmp(d->usage, d->name, syntax) == 0;
+        const char *sep = n == 0 ? "" : n + 1 < total ? ", " : " or ";
+        if (plain)
+            used += (size_t)snprintf(buf + used, size - used, "%sa %s layer", sep, d->name);
+        else
+            used += (size_t)snprintf(buf + used, size - used, "%sa %s layer (%.*s)", sep, d->name,
+                                     syntax, d->usage);
+        n++;
+    }
+    return buf;
+}
 
 /* One item of the spec, [begin, end) after trimming whitespace. */
 typedef struct item {
@@ -21,43 +50,15 @@ typedef struct item {
 /* The item's text is escaped: a spec may come from a file. */
 static nb_status item_error(const item *it, const char *what)
 {
-    char q[60];
-    return nb_error(
-        NB_ERR_FORMAT, "layer spec item %d \"%s\" at byte offset %zu: %s; " ACCEPTED, it->position,
-        nb_escape_len(q, sizeof q, it->text + it->begin, it->end - it->begin), it->begin, what);
+    char q[60], acc[512];
+    return nb_error(NB_ERR_FORMAT, "layer spec item %d \"%s\" at byte offset %zu: %s; %s",
+                    it->position,
+                    nb_escape_len(q, sizeof q, it->text + it->begin, it->end - it->begin),
+                    it->begin, what, accepted(acc, sizeof acc));
 }
 
-/* dense:N with only decimal digits in N. */
-static nb_status parse_units(const item *it, const char *arg, size_t len, int *units)
-{
-    long v = 0;
-    size_t i = 0;
-    if (len == 0) return item_error(it, "dense needs a unit count after the colon");
-    for (; i < len && isdigit((unsigned char)arg[i]); i++) {
-        v = v * 10 + (arg[i] - '0');
-        if (v > NB_MAX_UNITS) return item_error(it, "unit count is larger than 65536");
-    }
-    if (i == 0) return item_error(it, "unit count is not a number");
-    if (i < len) return item_error(it, "unexpected characters after the unit count");
-    if (v < 1) return item_error(it, "unit count must be at least 1");
-    *units = (int)v;
-    return NB_OK;
-}
-
-static nb_status parse_slope(const item *it, const char *arg, size_t len, double *slope)
-{
-    char buf[64], *end;
-    if (len == 0 || len >= sizeof buf) return item_error(it, "the slope is not a number");
-    memcpy(buf, arg, len);
-    buf[len] = '\0';
-    if (isspace((unsigned char)buf[0])) return item_error(it, "the slope is not a number");
-    double v = strtod(buf, &end);
-    if (end == buf || *end != '\0') return item_error(it, "the slope is not a number");
-    if (!isfinite(v) || v < 0 || v > 1) return item_error(it, "the slope must be in [0, 1]");
-    *slope = v;
-    return NB_OK;
-}
-
+/* name or name:argument, the kind found in the table and the argument read
+ * by its parser. */
 static nb_status parse_item(const item *it, nb_layer *layer)
 {
     const char *s = it->text + it->begin;
@@ -67,27 +68,12 @@ static nb_status parse_item(const item *it, nb_layer *layer)
     size_t name_len = colon ? (size_t)(colon - s) : len;
     const char *arg = colon ? colon + 1 : NULL;
     size_t arg_len = colon ? len - name_len - 1 : 0;
-    static const struct {
-        const char *name;
-        nb_layer_kind kind;
-    } names[] = {{"dense", NB_LAYER_DENSE},           {"relu", NB_LAYER_RELU},
-                 {"sigmoid", NB_LAYER_SIGMOID},       {"tanh", NB_LAYER_TANH},
-                 {"leaky_relu", NB_LAYER_LEAKY_RELU}, {"identity", NB_LAYER_IDENTITY}};
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        if (strlen(names[k].name) != name_len || memcmp(names[k].name, s, name_len) != 0) continue;
-        *layer = (nb_layer){names[k].kind, 0, 0};
-        switch (names[k].kind) {
-        case NB_LAYER_DENSE:
-            if (!arg) return item_error(it, "dense needs a unit count, e.g. dense:10");
-            return parse_units(it, arg, arg_len, &layer->units);
-        case NB_LAYER_LEAKY_RELU:
-            layer->slope = NB_LEAKY_DEFAULT;
-            return arg ? parse_slope(it, arg, arg_len, &layer->slope) : NB_OK;
-        default:
-            return arg ? item_error(it, "this layer takes no argument") : NB_OK;
-        }
-    }
-    return item_error(it, "unknown layer");
+    const nb_layer_def *def = nb_layer_find(s, name_len);
+    if (!def) return item_error(it, "unknown layer");
+    *layer = (nb_layer){.def = def};
+    if (!def->parse) return arg ? item_error(it, "this layer takes no argument") : NB_OK;
+    const char *why = def->parse(arg, arg_len, layer);
+    return why ? item_error(it, why) : NB_OK;
 }
 
 nb_status nb_spec_parse(const char *spec, nb_spec *out)
@@ -97,6 +83,7 @@ nb_status nb_spec_parse(const char *spec, nb_spec *out)
     if (total > NB_SPEC_MAX)
         return nb_error(NB_ERR_LIMIT, "layer spec is longer than %d bytes", NB_SPEC_MAX);
     memset(out, 0, sizeof *out);
+    char acc[512];
     size_t pos = 0;
     int position = 0;
     for (;;) {
@@ -110,7 +97,7 @@ nb_status nb_spec_parse(const char *spec, nb_spec *out)
                             "layer spec has more than %d items (item %d at byte offset %zu)",
                             NB_MAX_LAYERS, position, it.begin);
         if (it.begin == it.end && position == 1 && end == total)
-            return nb_error(NB_ERR_FORMAT, "layer spec is empty; " ACCEPTED);
+            return nb_error(NB_ERR_FORMAT, "layer spec is empty; %s", accepted(acc, sizeof acc));
         nb_status st = parse_item(&it, &out->layer[out->count]);
         if (st != NB_OK) return st;
         out->count++;
@@ -118,16 +105,23 @@ nb_status nb_spec_parse(const char *spec, nb_spec *out)
         pos = end + 1;
     }
     const nb_layer *first = &out->layer[0], *last = &out->layer[out->count - 1];
-    char q[60];
-    if (first->kind != NB_LAYER_DENSE)
-        return nb_error(NB_ERR_FORMAT, "layer spec \"%s\": must start with a dense layer (dense:N)",
+    char q[60], kinds[256];
+    if (!(first->def->flags & NB_LAYER_STARTS))
+        return nb_error(NB_ERR_FORMAT, "layer spec \"%s\": must start with %s",
+                        nb_escape(q, sizeof q, spec),
+                        kinds_with(NB_LAYER_STARTS, kinds, sizeof kinds));
+    if (!(last->def->flags & NB_LAYER_ENDS))
+        return nb_error(
+            NB_ERR_FORMAT,
+            "layer spec \"%s\": must end with %s, the output; its logits go to the loss",
+            nb_escape(q, sizeof q, spec), kinds_with(NB_LAYER_ENDS, kinds, sizeof kinds));
+    /* A layer that may end gives [K] whatever its input: any input will do. */
+    nb_shape o;
+    if (nb_layer_shape(last, nb_shape1(1), &o, acc, sizeof acc) != NB_OK || o.ndim != 1 ||
+        o.dim[0] < 1)
+        return nb_error(NB_ERR_STATE, "layer spec \"%s\": the last layer gives no output count",
                         nb_escape(q, sizeof q, spec));
-    if (last->kind != NB_LAYER_DENSE)
-        return nb_error(NB_ERR_FORMAT,
-                        "layer spec \"%s\": must end with a dense layer, the output (e.g. "
-                        "dense:10); its logits go to the loss",
-                        nb_escape(q, sizeof q, spec));
-    out->outputs = last->units;
+    out->outputs = o.dim[0];
     return NB_OK;
 }
 
@@ -147,39 +141,41 @@ nb_status nb_spec_outputs(const char *spec, int *outputs)
     return st;
 }
 
+/* Each layer's output shape comes from its table entry first, so that a
+ * layer that cannot take its input says so by name; the node built must
+ * then have that shape. */
 nb_status nb_spec_build(nb_graph *g, const nb_spec *spec, nb_node x, nb_node *out)
 {
     nb_node h = x;
-    int dense = 0;
-    for (int i = 0; i < spec->count; i++) {
+    nb_shape xs = nb_node_shape(g, x), sample = {xs.ndim > 0 ? xs.ndim - 1 : 0, {0}};
+    for (int d = 1; d < xs.ndim; d++) sample.dim[d - 1] = xs.dim[d];
+    *out = NB_NONE;
+    for (int i = 0; i < spec->count && nb_graph_status(g) == NB_OK; i++) {
         const nb_layer *l = &spec->layer[i];
-        switch (l->kind) {
-        case NB_LAYER_DENSE: {
-            /* He keeps the variance through a ReLU; Xavier suits the rest. */
-            nb_layer_kind next = i + 1 < spec->count ? spec->layer[i + 1].kind : NB_LAYER_IDENTITY;
-            int he = next == NB_LAYER_RELU || next == NB_LAYER_LEAKY_RELU;
-            char prefix[NB_NAME_MAX];
-            snprintf(prefix, sizeof prefix, "dense%d", dense++);
-            if (nb_node_shape(g, h).ndim > 2) h = nb_flatten(g, h);
-            h = nb_dense(g, h, l->units, prefix, he ? nb_init_he() : nb_init_xavier());
-            break;
+        nb_layer_context ctx = {0, "", i + 1 < spec->count ? &spec->layer[i + 1] : NULL};
+        for (int j = 0; j < i; j++) ctx.index += spec->layer[j].def == l->def;
+        snprintf(ctx.prefix, sizeof ctx.prefix, "%s%d", l->def->name, ctx.index);
+        char why[200], a[64], b[64];
+        nb_shape want;
+        nb_status st = nb_layer_shape(l, sample, &want, why, sizeof why);
+        if (st != NB_OK) {
+            g->status = st;
+            return nb_error(st, "layer %d (%s) on a sample of shape %s: %s", i + 1, l->def->name,
+                            nb_shape_format(sample, a, sizeof a), why);
         }
-        case NB_LAYER_RELU:
-            h = nb_relu(g, h);
-            break;
-        case NB_LAYER_SIGMOID:
-            h = nb_sigmoid(g, h);
-            break;
-        case NB_LAYER_TANH:
-            h = nb_tanh(g, h);
-            break;
-        case NB_LAYER_LEAKY_RELU:
-            h = nb_leaky_relu(g, h, l->slope);
-            break;
-        case NB_LAYER_IDENTITY:
-            h = nb_identity(g, h);
-            break;
+        h = nb_layer_build(g, h, l, &ctx);
+        if (nb_graph_status(g) != NB_OK) break;
+        if (want.ndim < 0 || want.ndim >= NB_MAX_DIMS) want = nb_shape0(); /* never the node's */
+        nb_shape got = nb_node_shape(g, h), full = {want.ndim + 1, {xs.dim[0]}};
+        for (int d = 0; d < want.ndim; d++) full.dim[d + 1] = want.dim[d];
+        if (!nb_shape_equal(got, full)) {
+            g->status = NB_ERR_STATE;
+            return nb_error(NB_ERR_STATE,
+                            "layer %d (%s): its node has shape %s, its table entry says %s", i + 1,
+                            l->def->name, nb_shape_format(got, a, sizeof a),
+                            nb_shape_format(full, b, sizeof b));
         }
+        sample = want;
     }
     *out = h;
     return nb_graph_status(g);

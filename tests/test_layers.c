@@ -1,0 +1,347 @@
+/* The layer table (src/nn/layers.c): it alone drives the spec parser, its
+ * messages and the builder; each kind's shape rule agrees with the graph
+ * it builds; dense takes its initialiser's fan-in and fan-out from the
+ * layer. */
+#include "check.h"
+#include "nn/model_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void assert_has(const char *text, const char *part)
+{
+    if (!strstr(text, part)) fail_msg("\"%s\" lacks \"%s\"", text, part);
+}
+
+/* A middle item that parses for def: its name, or name:1 for a kind whose
+ * argument is required. */
+static void item_for(const nb_layer_def *d, char *buf, size_t size)
+{
+    char spec[128];
+    snprintf(buf, size, "%s", d->name);
+    snprintf(spec, sizeof spec, "dense:2,%s,dense:1", buf);
+    if (nb_spec_check(spec) != NB_OK) snprintf(buf, size, "%s:1", d->name);
+}
+
+/* ----------------------------------------------------------- the table */
+
+static void test_every_entry_parses(void **state)
+{
+    (void)state;
+    int kinds = 0;
+    for (const nb_layer_def *d = nb_layers; d->name; d++, kinds++) {
+        assert_ptr_equal(nb_layer_find(d->name, strlen(d->name)), d);
+        for (const nb_layer_def *e = nb_layers; e < d; e++)
+            assert_string_not_equal(e->name, d->name);
+        assert_non_null(d->usage);
+        assert_true(d->build || d->op); /* something to build */
+        if (d->op) assert_true(nb_op_exists(d->op));
+        char item[64], spec[128];
+        item_for(d, item, sizeof item);
+        snprintf(spec, sizeof spec, "dense:2,%s,dense:1", item);
+        nb_spec parsed;
+        if (nb_spec_parse(spec, &parsed) != NB_OK)
+            fail_msg("\"%s\" rejected: %s", spec, nb_last_error());
+        assert_int_equal(parsed.count, 3);
+        assert_ptr_equal(parsed.layer[1].def, d);
+        assert_int_equal(parsed.outputs, 1);
+        /* A kind without a parser takes no argument. */
+        if (!d->parse) {
+            snprintf(spec, sizeof spec, "dense:2,%s:1,dense:1", d->name);
+            assert_int_equal(nb_spec_check(spec), NB_ERR_FORMAT);
+            assert_has(nb_last_error(), "no argument");
+        }
+    }
+    assert_true(kinds >= 7);
+    assert_null(nb_layer_find("dens", 4));
+    assert_null(nb_layer_find("dense:", 6));
+    assert_ptr_equal(nb_layer_find("relu,", 4), nb_layer_find("relu", 4));
+}
+
+/* The accepted list is every entry's usage, in table order. */
+static void test_accepted_lists_every_entry(void **state)
+{
+    (void)state;
+    char want[1024] = "accepted: ";
+    for (const nb_layer_def *d = nb_layers; d->name; d++) {
+        if (d != nb_layers) strcat(want, ", ");
+        strcat(want, d->usage);
+    }
+    assert_has(want, "accepted: dense:N (1 <= N <= 65536), relu, sigmoid, tanh, leaky_relu[:slope] "
+                     "(0 <= slope <= 1), identity, flatten");
+    const char *bad[] = {"dense:3,softmax,dense:2", "", "dense:0", "dense:3,relu:1,dense:2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(nb_spec_check(bad[i]), NB_ERR_FORMAT);
+        const char *msg = nb_last_error();
+        size_t n = strlen(msg), w = strlen(want);
+        if (n < w || strcmp(msg + n - w, want) != 0)
+            fail_msg("\"%s\": message \"%s\" does not end with \"%s\"", bad[i], msg, want);
+    }
+}
+
+/* msg holds lead, and names every kind with flag. */
+static void assert_names_kinds(const char *msg, const char *lead, unsigned flag)
+{
+    assert_has(msg, lead);
+    for (const nb_layer_def *d = nb_layers; d->name; d++) {
+        char kind[64];
+        snprintf(kind, sizeof kind, "a %s layer", d->name);
+        if (d->flags & flag) assert_has(msg, kind);
+    }
+}
+
+/* Which kinds may start and end a spec comes from their flags, and the
+ * messages name every kind that may. */
+static void test_start_end_flags(void **state)
+{
+    (void)state;
+    for (const nb_layer_def *d = nb_layers; d->name; d++) {
+        char item[64], spec[128];
+        item_for(d, item, sizeof item);
+        snprintf(spec, sizeof spec, "%s,dense:1", item);
+        nb_status st = nb_spec_check(spec);
+        if ((st == NB_OK) != ((d->flags & NB_LAYER_STARTS) != 0))
+            fail_msg("\"%s\": %s (%s)", spec, nb_status_name(st), nb_last_error());
+        if (st != NB_OK)
+            assert_names_kinds(nb_last_error(), "must start with a dense layer (dense:N)",
+                               NB_LAYER_STARTS);
+        snprintf(spec, sizeof spec, "dense:2,%s", item);
+        st = nb_spec_check(spec);
+        if ((st == NB_OK) != ((d->flags & NB_LAYER_ENDS) != 0))
+            fail_msg("\"%s\": %s (%s)", spec, nb_status_name(st), nb_last_error());
+        if (st != NB_OK)
+            assert_names_kinds(nb_last_error(),
+                               "must end with a dense layer (dense:N), the output; its logits go "
+                               "to the loss",
+                               NB_LAYER_ENDS);
+    }
+    /* flatten takes the input, and cannot give the outputs. */
+    int outputs = 0;
+    assert_ok(nb_spec_outputs("flatten,dense:4", &outputs));
+    assert_int_equal(outputs, 4);
+    assert_int_equal(nb_spec_outputs("dense:4,flatten", &outputs), NB_ERR_FORMAT);
+    assert_has(nb_last_error(), "must end with a dense layer (dense:N), the output");
+    assert_int_equal(nb_spec_check("relu,dense:1"), NB_ERR_FORMAT);
+    assert_has(nb_last_error(), "must start with a dense layer (dense:N) or a flatten layer");
+    assert_int_equal(nb_spec_check("flatten"), NB_ERR_FORMAT);
+    assert_int_equal(nb_spec_check("flatten:2,dense:1"), NB_ERR_FORMAT);
+    assert_has(nb_last_error(),
+               "item 1 \"flatten:2\" at byte offset 0: this layer takes no argument");
+}
+
+/* ------------------------------------------------------------- shapes */
+
+static nb_shape shape_of(int ndim, const int *dims)
+{
+    nb_shape s = {ndim, {0}};
+    for (int i = 0; i < ndim; i++) s.dim[i] = dims[i];
+    return s;
+}
+
+static void assert_same_shape(nb_shape got, nb_shape want, const char *what)
+{
+    char a[64], b[64];
+    if (!nb_shape_equal(got, want))
+        fail_msg("%s: %s, expected %s", what, nb_shape_format(got, a, sizeof a),
+                 nb_shape_format(want, b, sizeof b));
+}
+
+/* shape() run over the spec gives the per-sample shape of the node that
+ * nb_spec_build makes, and nb_model_create_shaped's output. */
+static void test_shape_agrees_with_graph(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        int ndim, dim[3];
+        int out_ndim, out[3];
+    } cases[] = {
+        {"flatten,dense:3", 3, {1, 4, 4}, 1, {3}},
+        {"flatten", 3, {1, 4, 4}, 1, {16}}, /* built, though it cannot end a model */
+        {"flatten,relu", 3, {2, 3, 5}, 1, {30}},
+        {"dense:5,relu,dense:2", 3, {1, 4, 4}, 1, {2}},
+        {"dense:5,relu,dense:2", 1, {7}, 1, {2}},
+        {"dense:4,relu", 2, {2, 2}, 1, {4}},
+        {"dense:4,flatten,tanh,dense:3", 3, {2, 3, 3}, 1, {3}},
+        {"flatten,leaky_relu:0.2,dense:1", 2, {3, 2}, 1, {1}},
+        {"dense:6,sigmoid,identity,dense:6", 2, {5, 5}, 1, {6}},
+    };
+    const int batch = 3;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        /* A spec may end in a kind that cannot end a model: parse it with
+         * one more dense layer, then drop that. */
+        char text[80];
+        snprintf(text, sizeof text, "%s,dense:7", cases[c].spec);
+        nb_spec spec;
+        assert_ok(nb_spec_parse(text, &spec));
+        spec.count--;
+        nb_shape sample = shape_of(cases[c].ndim, cases[c].dim), s = sample;
+        char why[100];
+        for (int i = 0; i < spec.count; i++)
+            assert_ok(nb_layer_shape(&spec.layer[i], s, &s, why, sizeof why));
+        assert_same_shape(s, shape_of(cases[c].out_ndim, cases[c].out), cases[c].spec);
+
+        nb_graph *g = nb_graph_create();
+        nb_shape xs = {sample.ndim + 1, {batch}};
+        for (int i = 0; i < sample.ndim; i++) xs.dim[i + 1] = sample.dim[i];
+        nb_node y = NB_NONE;
+        assert_ok(nb_spec_build(g, &spec, nb_input(g, "x", xs), &y));
+        nb_shape want = {s.ndim + 1, {batch}};
+        for (int i = 0; i < s.ndim; i++) want.dim[i + 1] = s.dim[i];
+        assert_same_shape(nb_node_shape(g, y), want, cases[c].spec);
+        nb_graph_free(g);
+
+        nb_model *m;
+        if (nb_spec_check(cases[c].spec) != NB_OK) continue;
+        assert_ok(nb_model_create_shaped(cases[c].spec, sample, "mse", batch, &m));
+        assert_same_shape(nb_node_shape(nb_model_graph(m), nb_model_output(m)), want,
+                          cases[c].spec);
+        assert_int_equal(nb_model_outputs(m), s.dim[0]);
+        nb_model_free(m);
+    }
+}
+
+/* An image [1, 4, 4] through flatten and dense: the weight is [16, units],
+ * parameters are named by their kind's index, not their position. */
+static void test_image_through_flatten(void **state)
+{
+    (void)state;
+    nb_model *m;
+    const int img[3] = {1, 4, 4};
+    assert_ok(nb_model_create_shaped("flatten,dense:8,relu,flatten,dense:3", shape_of(3, img),
+                                     "softmax_ce", 5, &m));
+    nb_graph *g = nb_model_graph(m);
+    assert_same_shape(nb_node_shape(g, nb_model_input(m)), shape_of(4, (int[]){5, 1, 4, 4}), "x");
+    assert_same_shape(nb_node_shape(g, nb_graph_find(g, "dense0.weight")), nb_shape2(16, 8),
+                      "dense0.weight");
+    assert_same_shape(nb_node_shape(g, nb_graph_find(g, "dense1.weight")), nb_shape2(8, 3),
+                      "dense1.weight");
+    assert_same_shape(nb_node_shape(g, nb_model_output(m)), nb_shape2(5, 3), "output");
+    assert_int_equal(nb_model_inputs(m), 16);
+    assert_int_equal(nb_model_outputs(m), 3);
+    nb_model_free(m);
+}
+
+/* --------------------------------------------------------------- init */
+
+static nb_init weight_init(nb_graph *g, const char *name)
+{
+    nb_node w = nb_graph_find(g, name);
+    if (w == NB_NONE) fail_msg("no node \"%s\"", name);
+    return nb_node_init(g, w);
+}
+
+/* Dense's fan-in is the values of a sample (flattened), its fan-out its
+ * units: the numbers a [in, units] weight gives, so values are unchanged. */
+static void test_dense_fans_from_layer(void **state)
+{
+    (void)state;
+    nb_model *m;
+    const int img[3] = {1, 20, 20};
+    assert_ok(nb_model_create_shaped("dense:300,leaky_relu,dense:300,tanh,dense:2",
+                                     shape_of(3, img), "softmax_ce", 2, &m));
+    nb_graph *g = nb_model_graph(m);
+    nb_init i0 = weight_init(g, "dense0.weight"), i1 = weight_init(g, "dense1.weight"),
+            i2 = weight_init(g, "dense2.weight");
+    assert_int_equal(i0.kind, NB_INIT_HE_NORMAL); /* before leaky_relu */
+    assert_int_equal(i0.fan_in, 400);
+    assert_int_equal(i0.fan_out, 300);
+    assert_int_equal(i1.kind, NB_INIT_XAVIER_UNIFORM); /* before tanh */
+    assert_int_equal(i1.fan_in, 300);
+    assert_int_equal(i1.fan_out, 300);
+    assert_int_equal(i2.kind, NB_INIT_XAVIER_UNIFORM); /* the last */
+    assert_int_equal(i2.fan_in, 300);
+    assert_int_equal(i2.fan_out, 2);
+    assert_int_equal(weight_init(g, "dense0.bias").kind, NB_INIT_ZEROS);
+
+    /* He over 400 inputs: deviation sqrt(2 / 400). */
+    assert_ok(nb_model_init(m, 7));
+    const nb_real *w = nb_node_value(g, nb_graph_find(g, "dense0.weight"));
+    double sum = 0, sq = 0;
+    const int n = 400 * 300;
+    for (int k = 0; k < n; k++) {
+        sum += w[k];
+        sq += (double)w[k] * w[k];
+    }
+    double var = sq / n - (sum / n) * (sum / n);
+    assert_near(sqrt(var), sqrt(2.0 / 400), 0.02);
+
+    /* The same fill as from the weight's shape alone. */
+    nb_init from_shape = i0;
+    from_shape.fan_in = from_shape.fan_out = 0;
+    nb_real *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    assert_non_null(a);
+    assert_non_null(b);
+    nb_rng r1, r2;
+    nb_rng_seed(&r1, 3);
+    nb_rng_seed(&r2, 3);
+    nb_init_fill(i0, nb_shape2(400, 300), a, &r1);
+    nb_init_fill(from_shape, nb_shape2(400, 300), b, &r2);
+    assert_memory_equal(a, b, n * sizeof *a);
+    free(a);
+    free(b);
+    nb_model_free(m);
+}
+
+/* ----------------------------------------------------- builder checks */
+
+static nb_status refuse_shape(const nb_layer *layer, nb_shape in, nb_shape *out, char *why,
+                              size_t why_size)
+{
+    (void)layer, (void)in, (void)out;
+    snprintf(why, why_size, "needs [C, H, W]");
+    return NB_ERR_SHAPE;
+}
+
+static nb_status wrong_shape(const nb_layer *layer, nb_shape in, nb_shape *out, char *why,
+                             size_t why_size)
+{
+    (void)layer, (void)in, (void)why, (void)why_size;
+    *out = nb_shape1(99);
+    return NB_OK;
+}
+
+/* A layer whose shape rule refuses its input is named; one whose rule
+ * disagrees with the node it builds is caught. */
+static void test_builder_checks_shapes(void **state)
+{
+    (void)state;
+    static const nb_layer_def refusing = {
+        .name = "picky", .usage = "picky", .op = "identity", .shape = refuse_shape};
+    static const nb_layer_def lying = {
+        .name = "liar", .usage = "liar", .op = "identity", .shape = wrong_shape};
+    const nb_layer_def *defs[2] = {&refusing, &lying};
+    const nb_status want[2] = {NB_ERR_SHAPE, NB_ERR_STATE};
+    const char *msg[2] = {
+        "layer 2 (picky) on a sample of shape [4]: needs [C, H, W]",
+        "layer 2 (liar): its node has shape [2, 4], its table entry says [2, 99]"};
+    for (int k = 0; k < 2; k++) {
+        nb_spec spec;
+        memset(&spec, 0, sizeof spec);
+        spec.count = 2;
+        spec.layer[0].def = nb_layer_find("dense", 5);
+        spec.layer[0].ints[0] = 4;
+        spec.layer[1].def = defs[k];
+        nb_graph *g = nb_graph_create();
+        nb_node y = 0;
+        assert_int_equal(nb_spec_build(g, &spec, nb_input(g, "x", nb_shape2(2, 3)), &y), want[k]);
+        assert_int_equal(y, NB_NONE);
+        assert_int_equal(nb_graph_status(g), want[k]);
+        assert_has(nb_last_error(), msg[k]);
+        nb_graph_free(g);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_entry_parses),
+        cmocka_unit_test(test_accepted_lists_every_entry),
+        cmocka_unit_test(test_start_end_flags),
+        cmocka_unit_test(test_shape_agrees_with_graph),
+        cmocka_unit_test(test_image_through_flatten),
+        cmocka_unit_test(test_dense_fans_from_layer),
+        cmocka_unit_test(test_builder_checks_shapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
