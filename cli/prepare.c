@@ -147,7 +147,7 @@ int cli_model_build(const arg_command *cmd, const char *source, const nb_dataset
     if (st != NB_OK)
         return args_usage_error(cmd, "--loss %s does not fit '%s': %s", loss, source,
                                 nb_last_error());
-    st = nb_model_create(spec, train->features, loss, batch, out);
+    st = nb_model_create_shaped(spec, nb_dataset_sample_shape(train), loss, batch, out);
     if (st != NB_OK) {
         if (st == NB_ERR_MEMORY) return cli_fail(cmd->name, st, CLI_STAGE_RUN, "--model");
         return args_usage_error(cmd, "--model: %s", nb_last_error());

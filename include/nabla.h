@@ -445,6 +445,10 @@ typedef struct nb_dataset {
 } nb_dataset;
 
 void nb_dataset_free(nb_dataset *data); /* frees the contents, zeroes *data */
+/* The shape of one sample: [channels, rows, cols] for images (when they
+ * multiply to features), else [features]. A model built for the data
+ * (nb_model_create_shaped) takes inputs [batch, ...this]. */
+nb_shape nb_dataset_sample_shape(const nb_dataset *data);
 
 /* A 64-bit fingerprint of a data set's samples, to tell whether two data
  * sets hold the same samples in the same order (nabla eval compares the

@@ -1712,9 +1712,26 @@ static void test_fingerprint(void **state)
     nb_dataset_free(&b);
 }
 
+/* Images keep their geometry for the model; anything else is a vector. */
+static void test_sample_shape(void **state)
+{
+    (void)state;
+    nb_dataset d = {0};
+    d.features = 12;
+    assert_true(nb_shape_equal(nb_dataset_sample_shape(&d), nb_shape1(12)));
+    d.channels = 3;
+    d.rows = 2;
+    d.cols = 2;
+    assert_true(nb_shape_equal(nb_dataset_sample_shape(&d), nb_shape3(3, 2, 2)));
+    d.cols = 5; /* does not multiply to the features */
+    assert_true(nb_shape_equal(nb_dataset_sample_shape(&d), nb_shape1(12)));
+    assert_int_equal(nb_shape_count(nb_dataset_sample_shape(NULL)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sample_shape),
         cmocka_unit_test(test_idx_valid_plain_and_gzip),
         cmocka_unit_test(test_idx_vectors),
         cmocka_unit_test(test_idx_bad_magic),

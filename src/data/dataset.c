@@ -359,3 +359,12 @@ nb_status nb_data_match_classes(nb_dataset *d, char *const *names, int classes, 
     nb_free(map);
     return st;
 }
+
+nb_shape nb_dataset_sample_shape(const nb_dataset *d)
+{
+    if (!d) return nb_shape1(0);
+    if (d->channels > 0 && d->rows > 0 && d->cols > 0 &&
+        (size_t)d->channels * (size_t)d->rows * (size_t)d->cols == (size_t)d->features)
+        return nb_shape3(d->channels, d->rows, d->cols);
+    return nb_shape1(d->features);
+}
