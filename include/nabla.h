@@ -947,6 +947,167 @@ void nb_train_result_free(nb_train_result *result);
 nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *val,
                    const nb_train_config *config, nb_train_result *result);
 
+/* ------------------------------------------------ training step by step */
+
+/* nb_train is a loop over the public steps below; a caller can write the
+ * loop itself (docs/training.md, "Training step by step"), e.g. to average
+ * the gradients of several processes between the backward pass and the
+ * update:
+ *
+ *   nb_train_begin(model, train, val, &config, &s);
+ *   while (!s->stop_reason) {
+ *       int rows;
+ *       while (nb_train_next_batch(s, &rows) == NB_OK && rows > 0) {
+ *           nb_train_forward_backward(s);
+ *           ... all-reduce s->grads[0 .. s->param_count) here ...
+ *           nb_train_apply(s);
+ *           ... agree on s->stop here ...
+ *       }
+ *       nb_train_end_epoch(s);
+ *       ... agree on s->stop here ...
+ *       nb_train_next_epoch(s);
+ *   }
+ *   nb_train_finish(s, &result);
+ *   nb_train_state_free(s);
+ *
+ * (each call returns a status to check). The steps read the optimizer,
+ * batch, epochs, seed, schedule, clip_norm, the stop conditions and the
+ * progress callback of the configuration; checkpoints, resuming and the
+ * interrupt flag are nb_train's, which calls nb_checkpoint_save and
+ * nb_checkpoint_load between steps. */
+
+/* A non-trainable buffer: values the forward pass keeps that no gradient
+ * updates (a batch norm's running mean). */
+typedef struct nb_train_buffer {
+    const char *name;
+    nb_shape shape;
+    nb_real *values;
+} nb_train_buffer;
+
+struct nb_train_internal;
+
+/* The whole state of a run: what a checkpoint saves and restores. Fields
+ * are for reading, except stop (and the gradients, between
+ * nb_train_forward_backward and nb_train_apply). */
+typedef struct nb_train_state {
+    /* What is trained, on what and how; config is a copy (its pointers are
+     * the caller's). */
+    nb_model *model;
+    const nb_dataset *train, *val;
+    nb_train_config config;
+    nb_optimizer *optimizer;
+    /* The graph's parameters and their gradients: two contiguous arrays of
+     * param_count values, in the same order (nb_graph_params). */
+    nb_real *params, *grads;
+    size_t param_count;
+    /* Non-trainable buffers, saved with the weights (as "buffer." + name).
+     * No op keeps one yet, so the list is empty; a batch norm's running
+     * statistics will be listed here. */
+    int buffer_count;
+    nb_train_buffer *buffers;
+    /* Batches of batch_rows rows (min(config.batch, train->count)), the
+     * last of an epoch fewer; batches of them per epoch. */
+    int batch_rows;
+    size_t batches;
+    /* The position: epoch `epoch` (1-based) has run `batch` batches; after
+     * the last epoch, epoch config.epochs + 1, batch 0. An epoch's sample
+     * order is the identity order shuffled by rng_start (seeded with
+     * config.seed for epoch 1); rng is the generator after that shuffle,
+     * the next epoch's rng_start. */
+    int epoch;
+    size_t batch;
+    nb_rng rng_start, rng;
+    /* The batch nb_train_next_batch loaded (rows) and, after
+     * nb_train_forward_backward, its loss (the loss node's value) and its
+     * correct predictions (classification). */
+    int rows;
+    double batch_loss;
+    size_t batch_correct;
+    /* The epoch's running sums over the batches applied: the loss summed
+     * over samples (a batch's mean times its rows, or its sum for the
+     * summed losses), correct predictions, samples seen. */
+    double loss_sum;
+    size_t correct, seen;
+    /* config.epochs entries; the first epochs_run hold the recorded epochs. */
+    nb_epoch_stats *history;
+    int epochs_run;
+    /* Early stopping (config.patience > 0): the best validation loss
+     * (infinity before any), its epoch (0: none), the epochs since and its
+     * weights (param_count values; NULL without patience). */
+    int best_epoch, since_best;
+    double best_loss;
+    nb_real *best;
+    /* Seconds on a monotonic clock at the start of the run and of the
+     * epoch, less the time of earlier sessions (a loaded checkpoint). */
+    double start, epoch_start;
+    /* The stop decision: NULL to go on, else the reason. nb_train_apply
+     * sets it ("stopped": the progress callback asked; "time limit"), and
+     * nb_train_end_epoch ("stopped", "target loss", "target accuracy",
+     * "early stopping"); while it is set, nb_train_next_batch gives no
+     * batch and nb_train_next_epoch ends the run. A caller may set it (to
+     * a string that outlives the state) or clear it between calls: several
+     * processes agree on it there (one stops, all stop). */
+    const char *stop;
+    /* Why the run ended: "epochs" or the stop; NULL while it goes on. */
+    const char *stop_reason;
+    struct nb_train_internal *internal; /* the batcher, the sample order, scratch */
+} nb_train_state;
+
+/* Check the call as nb_train does and allocate everything the run needs
+ * (no step allocates); the model is compiled for batch_rows rows and the
+ * position is epoch 1, batch 0. The weights are the model's as they are. */
+nb_status nb_train_begin(nb_model *model, const nb_dataset *train, const nb_dataset *val,
+                         const nb_train_config *config, nb_train_state **out);
+/* Load the epoch's next batch into the model's inputs and target: *rows
+ * rows, or *rows 0 when the epoch has no batch left or s->stop is set. The
+ * epoch's first call shuffles its sample order. */
+nb_status nb_train_next_batch(nb_train_state *s, int *rows);
+/* Forward and backward pass on the loaded batch: s->batch_loss,
+ * s->batch_correct, and the gradients of the batch's loss in s->grads
+ * (nothing else changes). A loss that is not finite is NB_ERR_NUMERIC
+ * naming the first node that went bad. This is the place for an
+ * all-reduce of s->grads, one array of s->param_count values (the mean
+ * over processes of their batches' mean gradients, for a loss that
+ * averages over the batch). */
+nb_status nb_train_forward_backward(nb_train_state *s);
+/* The update: clip s->grads to config.clip_norm (global L2 norm), then the
+ * guarded optimizer step with the schedule's learning rate for the epoch
+ * (a step that would make a weight non-finite puts every weight back:
+ * NB_ERR_NUMERIC, the weights from before it kept). Then the batch counts
+ * into the running sums, the position advances, the batch is reported to
+ * config.progress and the time limit is checked (either may set s->stop). */
+nb_status nb_train_apply(nb_train_state *s);
+/* Record the epoch: the validation pass, the epoch's nb_epoch_stats in
+ * s->history, the epoch-end progress report, early stopping's best weights,
+ * and the local stop decision in s->stop (the progress callback, target
+ * loss, target accuracy, patience; a stop already set stays). Once per
+ * epoch, after its last batch or a stop. */
+nb_status nb_train_end_epoch(nb_train_state *s);
+/* Act on s->stop after nb_train_end_epoch: set, the run ends with it as
+ * stop_reason (the position stays); else the next epoch starts, and after
+ * the last one the run ends with "epochs". An epoch cut short must end the
+ * run (NB_ERR_STATE otherwise). */
+nb_status nb_train_next_epoch(nb_train_state *s);
+/* End the run and fill result as nb_train does (the history moves there):
+ * after a run that ended, early stopping's best weights are put back
+ * (best_epoch; else the last epoch). After an error, or before the run
+ * ended, the weights stay, best_epoch is s->best_epoch and stop_reason is
+ * NULL. The model is left compiled for batch_rows rows; the state takes no
+ * more steps. */
+nb_status nb_train_finish(nb_train_state *s, nb_train_result *result);
+void nb_train_state_free(nb_train_state *s);
+
+/* Checkpoints (docs/training.md): the whole state in one safetensors file,
+ * written atomically (NB_ERR_IO leaves an existing file as it was). Saved
+ * between steps, but not between nb_train_end_epoch and
+ * nb_train_next_epoch (NB_ERR_STATE). */
+nb_status nb_checkpoint_save(const nb_train_state *s, const char *path);
+/* Restore s, from nb_train_begin with the same model, data and settings,
+ * from the checkpoint at path, after checking that it was written for
+ * them; then report each epoch it finished to config.progress (restored
+ * set). A refused checkpoint changes nothing, the weights included. */
+nb_status nb_checkpoint_load(nb_train_state *s, const char *path);
+
 /* Loss, accuracy and, for classifiers, the confusion matrix
  * (confusion[true * classes + predicted]) and per-class precision and
  * recall (0 where nothing was predicted or present), on data already

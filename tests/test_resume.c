@@ -619,7 +619,7 @@ static void test_refuses_corrupt_checkpoints(void **state)
         {"loss_sum=nan", "metadata \"loss_sum\" is \"nan\""},
         {"loss_sum=", "metadata \"loss_sum\" is missing"},
         {"format=nabla", "this is a model file"},
-        {"format_version=3", "format_version 3 is not one this build reads (1..2)"},
+        {"format_version=4", "format_version 4 is not one this build reads (1..3)"},
         {"real=f16", "build with f16 numbers"},
         {"training={\"batch\":32}", "\"epochs\" is missing"},
         {"optimizer=[1]", "metadata \"optimizer\" is not a JSON object"},
@@ -985,6 +985,61 @@ static void test_history_versions(void **state)
     nb_train_result_free(&r);
 }
 
+/* format_version 3 describes the graph node by node ("graph") and checks
+ * it; a version 2 file, with a spec and no graph, still resumes bit for
+ * bit. */
+static void test_graph_and_version_2(void **state)
+{
+    (void)state;
+    char good[128], bad[128], v2[128];
+    good_checkpoint(good, sizeof good);
+    path_in_dir("bad.ckpt", bad, sizeof bad);
+    path_in_dir("v2.ckpt", v2, sizeof v2);
+    nb_ckpt_file f;
+    assert_ok(nb_ckpt_file_open(good, &f));
+    assert_string_equal(nb_ckpt_file_meta(&f, "format_version"), "3");
+    assert_string_equal(nb_ckpt_file_meta(&f, "spec"), "dense:12,relu,dense:3");
+    cJSON *graph = cJSON_Parse(nb_ckpt_file_meta(&f, "graph"));
+    assert_non_null(graph);
+    assert_int_equal(cJSON_GetArraySize(graph), 10);
+    assert_string_equal(cJSON_GetArrayItem(graph, 0)->valuestring, "x: input [N, 2]");
+    assert_string_equal(cJSON_GetArrayItem(graph, 1)->valuestring, "dense0.weight: param [2, 12]");
+    assert_string_equal(cJSON_GetArrayItem(graph, 3)->valuestring,
+                        "dense0.out: affine(x, dense0.weight, dense0.bias)");
+    cJSON_Delete(graph);
+    nb_ckpt_file_close(&f);
+
+    write_edited(good, bad, set_meta, "graph=");
+    assert_refused(&es, &g_train, bad, "metadata \"graph\" is missing");
+    write_edited(good, bad, edit_meta_text, "graph|[12, 3]|[12, 4]");
+    assert_refused(&es, &g_train, bad,
+                   "it was written for another graph: its node 5 is \"dense1.weight: param "
+                   "[12, 4]\", this model's is \"dense1.weight: param [12, 3]\"");
+    write_edited(good, bad, edit_meta_text,
+                 "graph|,\"loss: softmax_with_loss(dense1.out, target)\"|");
+    assert_refused(&es, &g_train, bad,
+                   "it was written for a graph of 9 nodes, this model's has 10 (node 9: "
+                   "\"loss: softmax_with_loss(dense1.out, target)\" only in this model)");
+    write_edited(good, bad, set_meta, "graph=[1]");
+    assert_refused(&es, &g_train, bad, "metadata \"graph\": node 0 is not a string");
+    write_edited(good, bad, set_meta, "graph={}");
+    assert_refused(&es, &g_train, bad, "metadata \"graph\" is not a JSON array");
+
+    /* Version 2: the spec is required and no graph is. */
+    write_edited(good, bad, set_meta, "graph=");
+    write_edited(bad, v2, set_meta, "format_version=2");
+    nb_train_result ra, rb;
+    nb_model *a = reference(&es, &ra);
+    nb_model *b = resume_from(&es, v2, &rb);
+    assert_same_run(a, &ra, b, &rb);
+    nb_model_free(a);
+    nb_model_free(b);
+    nb_train_result_free(&ra);
+    nb_train_result_free(&rb);
+    write_edited(v2, bad, set_meta, "spec=");
+    assert_refused(&es, &g_train, bad, "metadata \"spec\" is missing");
+}
+
 /* --------------------------------------------------- (d) write failures */
 
 static int count_temp_files(void)
@@ -1100,6 +1155,7 @@ int main(void)
         cmocka_unit_test(test_restored_epochs_reported),
         cmocka_unit_test(test_checkpoint_after_last_epoch),
         cmocka_unit_test(test_history_versions),
+        cmocka_unit_test(test_graph_and_version_2),
         cmocka_unit_test(test_write_failure_keeps_previous),
         cmocka_unit_test(test_config_checks),
         cmocka_unit_test(test_summary),

@@ -1,5 +1,6 @@
 /* Mini-batches: samples of a data set gathered into the rows of a model's
- * input and target nodes, through buffers allocated once. */
+ * input and target nodes, through buffers allocated once; the epoch's
+ * sample order. Depends on nothing else in src/train/. */
 #include "train_internal.h"
 
 #include <string.h>
@@ -116,4 +117,16 @@ int nb_batcher_predict(const nb_batcher *b, int r)
     for (int c = 1; c < b->outputs; c++)
         if (y[c] > y[best]) best = c;
     return best;
+}
+
+void nb_train_order(nb_train_state *s)
+{
+    nb_train_internal *in = s->internal;
+    if (in->order_valid && memcmp(&in->order_rng, &s->rng_start, sizeof s->rng_start) == 0) return;
+    size_t count = s->train->count;
+    for (size_t i = 0; i < count; i++) in->index[i] = (int)i;
+    s->rng = s->rng_start;
+    nb_rng_shuffle(&s->rng, in->index, count);
+    in->order_rng = s->rng_start;
+    in->order_valid = 1;
 }

@@ -1,9 +1,14 @@
-/* Training checkpoints: the whole state of a run in one safetensors file
- * (parameters, optimizer slots, best weights as tensors; everything else in
- * "__metadata__"), so that a resumed run ends bit for bit where an
- * uninterrupted one would. Numbers that must come back exactly are written
- * with 17 significant digits (strtod reads them back to the same double)
- * or, for the generator, as hex. See docs/training.md. */
+/* Training checkpoints: the whole nb_train_state in one safetensors file
+ * (parameters, optimizer slots, best weights and non-trainable buffers as
+ * tensors; everything else in "__metadata__"), so that a run resumed from
+ * it ends bit for bit where an uninterrupted one would. Numbers that must
+ * come back exactly are written with 17 significant digits (strtod reads
+ * them back to the same double) or, for the generator, as hex. See
+ * docs/training.md.
+ *
+ * Depends on the state's fields (nabla.h, train_internal.h), the model,
+ * graph and optimizer API, io/checkpoint_file, batch.c (the sample order)
+ * and clock.c; it calls nothing in trainer.c (which calls it). */
 #include "train_internal.h"
 
 #include "io/checkpoint_file.h"
@@ -12,6 +17,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +28,12 @@
 #define SLOT_NAME_0        "optimizer.slot0"
 #define SLOT_NAME_1        "optimizer.slot1"
 #define BEST_NAME          "early_stopping.best"
+#define BUFFER_PREFIX      "buffer."
 
-uint64_t nb_dataset_hash(const nb_dataset *d)
+static const char *const slot_names[2] = {SLOT_NAME_0, SLOT_NAME_1};
+
+/* The fingerprint of a data set: its x, then its labels or y. */
+static uint64_t dataset_hash(const nb_dataset *d)
 {
     /* Sizes are those of arrays already in memory, so they do not overflow. */
     uint64_t h = nb_fnv1a(NB_FNV1A_INIT, d->x, d->count * (size_t)d->features * sizeof *d->x);
@@ -34,9 +44,160 @@ uint64_t nb_dataset_hash(const nb_dataset *d)
     return h;
 }
 
+/* The data's fingerprints, computed once (by the first save or load). */
+static void ensure_hashes(const nb_train_state *s)
+{
+    nb_train_internal *in = s->internal;
+    if (in->hashed) return;
+    in->train_hash = dataset_hash(s->train);
+    in->val_hash = s->val ? dataset_hash(s->val) : 0;
+    in->hashed = 1;
+}
+
+static int optimizer_slots(const nb_train_state *s)
+{
+    int n = nb_optimizer_slot_count(s->optimizer);
+    return n < 2 ? n : 2;
+}
+
 static const char *schedule_name(nb_schedule_kind kind)
 {
     return nb_schedule_name(kind);
+}
+
+/* ------------------------------------------------------------- the graph */
+
+/* A string that grows (on the library's allocator). */
+typedef struct text {
+    char *s;
+    size_t len, cap;
+    int failed;
+} text;
+
+/* Make room for at least need bytes. */
+static void text_grow(text *t, size_t need)
+{
+    size_t cap = t->cap ? 2 * t->cap : 256;
+    if (cap < need) cap = need;
+    char *s = nb_realloc(t->s, cap);
+    if (!s) {
+        t->failed = 1;
+        return;
+    }
+    t->s = s;
+    t->cap = cap;
+}
+
+static void text_add(text *t, const char *fmt, ...)
+{
+    if (!t->s) text_grow(t, 256);
+    while (!t->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = t->cap - t->len;
+        int n = vsnprintf(t->s + t->len, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+        } else if ((size_t)n < room) {
+            t->len += (size_t)n;
+            return;
+        } else {
+            text_grow(t, t->len + (size_t)n + 1);
+        }
+    }
+}
+
+/* The shortest decimal that reads back as v (0.1, not 0.10000000000000001). */
+static const char *shortest(char buf[40], double v)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, 40, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
+/* Is node one whose first dimension is the batch: an input or the target
+ * of the model? */
+static int batch_node(const nb_model *m, nb_node node)
+{
+    if (node == nb_model_target(m)) return 1;
+    for (int i = 0; i < nb_model_input_count(m); i++)
+        if (nb_model_input_at(m, i) == node) return 1;
+    return 0;
+}
+
+static void add_shape(text *t, nb_shape shape, int batch)
+{
+    text_add(t, " [");
+    for (int d = 0; d < shape.ndim; d++) {
+        if (d == 0 && batch)
+            text_add(t, "N");
+        else
+            text_add(t, "%s%d", d ? ", " : "", shape.dim[d]);
+    }
+    text_add(t, "]");
+}
+
+/* Node i as text that does not depend on the batch size:
+ *   "name: op(input, input) attr=v,v"  an op (inputs by name)
+ *   "name: param [2, 12]"              a parameter
+ *   "name: input [N, 2]"               an input (N: the batch)
+ *   "name: const [3] fnv1a 0123..."    a constant and its values' hash */
+static void describe_node(text *t, nb_model *m, nb_node i)
+{
+    nb_graph *g = nb_model_graph(m);
+    const char *op = nb_node_op(g, i);
+    t->len = 0;
+    text_add(t, "%s: %s", nb_node_name(g, i), op);
+    nb_shape shape = nb_node_shape(g, i);
+    if (nb_node_is_param(g, i) || nb_node_is_input(g, i)) {
+        add_shape(t, shape, nb_node_is_input(g, i) && batch_node(m, i));
+        return;
+    }
+    if (strcmp(op, "const") == 0) {
+        const nb_real *v = nb_node_value(g, i);
+        uint64_t h = nb_fnv1a(NB_FNV1A_INIT, v, v ? nb_shape_count(shape) * sizeof *v : 0);
+        add_shape(t, shape, 0);
+        text_add(t, " fnv1a %016" PRIx64, h);
+        return;
+    }
+    text_add(t, "(");
+    for (int k = 0; k < nb_node_input_count(g, i); k++)
+        text_add(t, "%s%s", k ? ", " : "", nb_node_name(g, nb_node_input(g, i, k)));
+    text_add(t, ")");
+    char num[40];
+    for (int a = 0; a < nb_node_attr_count(g, i); a++) {
+        const nb_attr *attr = nb_node_attr(g, i, a);
+        text_add(t, " %s=", attr->name);
+        for (int k = 0; k < attr->count; k++) {
+            if (attr->type == NB_ATTR_INT)
+                text_add(t, "%s%" PRId64, k ? "," : "", attr->ints[k]);
+            else
+                text_add(t, "%s%s", k ? "," : "", shortest(num, attr->reals[k]));
+        }
+    }
+}
+
+/* The graph of m, one description per node in creation order: what
+ * "graph" holds (NULL: out of memory). */
+static cJSON *graph_json(nb_model *m)
+{
+    nb_graph *g = nb_model_graph(m);
+    cJSON *a = cJSON_CreateArray();
+    text t = {0};
+    for (int i = 0; a && i < nb_graph_node_count(g); i++) {
+        describe_node(&t, m, i);
+        cJSON *s = t.failed ? NULL : cJSON_CreateString(t.s);
+        if (!s || !cJSON_AddItemToArray(a, s)) {
+            cJSON_Delete(s);
+            cJSON_Delete(a);
+            a = NULL;
+        }
+    }
+    nb_free(t.s);
+    return a;
 }
 
 /* ------------------------------------------------------------------ save */
@@ -145,14 +306,14 @@ static cJSON *rng_json(const nb_rng *rng)
 
 /* One row per finished epoch: epoch, lr, train loss, train accuracy, val
  * loss, val accuracy, seconds, val MAE, val RMSE, val R^2. */
-static cJSON *history_json(const nb_train_run *r)
+static cJSON *history_json(const nb_train_state *s)
 {
     cJSON *a = cJSON_CreateArray();
-    for (int e = 0; a && e < r->epoch - 1; e++) {
-        const nb_epoch_stats *s = &r->history[e];
-        double v[HISTORY_COLUMNS] = {s->epoch,    s->lr,           s->train_loss, s->train_accuracy,
-                                     s->val_loss, s->val_accuracy, s->seconds,    s->val_mae,
-                                     s->val_rmse, s->val_r2};
+    for (int e = 0; a && e < s->epoch - 1; e++) {
+        const nb_epoch_stats *h = &s->history[e];
+        double v[HISTORY_COLUMNS] = {h->epoch,    h->lr,           h->train_loss, h->train_accuracy,
+                                     h->val_loss, h->val_accuracy, h->seconds,    h->val_mae,
+                                     h->val_rmse, h->val_r2};
         cJSON *row = cJSON_CreateArray();
         int ok = row && cJSON_AddItemToArray(a, row);
         if (!ok) cJSON_Delete(row);
@@ -169,74 +330,118 @@ static cJSON *history_json(const nb_train_run *r)
     return a;
 }
 
-static cJSON *make_metadata(nb_train_run *r)
+static cJSON *make_metadata(const nb_train_state *s)
 {
-    const nb_train_config *c = r->config;
-    nb_model *m = r->model;
+    const nb_train_config *c = &s->config;
+    const nb_train_internal *in = s->internal;
+    nb_model *m = s->model;
     double now = nb_train_clock();
     cJSON *meta = cJSON_CreateObject();
     int ok = meta && put(meta, "format", NB_CHECKPOINT_FORMAT);
     ok = ok && put_u64(meta, "format_version", NB_CHECKPOINT_VERSION);
     ok = ok && put(meta, "real", NB_REAL_NAME);
-    ok = ok && put(meta, "spec", nb_model_spec(m)) && put(meta, "loss", nb_model_loss_name(m));
+    /* A hand-built graph has no spec: "graph" describes every model. */
+    ok = ok && (!nb_model_spec(m) || put(meta, "spec", nb_model_spec(m)));
+    ok = ok && put_json(meta, "graph", graph_json(m));
+    ok = ok && put(meta, "loss", nb_model_loss_name(m));
     ok = ok && put_u64(meta, "inputs", (uint64_t)nb_model_inputs(m));
     ok = ok && put_u64(meta, "outputs", (uint64_t)nb_model_outputs(m));
     ok = ok && put_json(meta, "optimizer", optimizer_json(&c->optimizer));
-    ok = ok && put_u64(meta, "optimizer_steps", *nb_optimizer_steps(r->opt));
+    ok = ok && put_u64(meta, "optimizer_steps", *nb_optimizer_steps(s->optimizer));
     ok = ok && put_json(meta, "training", training_json(c));
-    ok = ok && put_json(meta, "train_data", data_json(r->train, r->train_hash));
-    ok = ok && (r->val ? put_json(meta, "val_data", data_json(r->val, r->val_hash))
+    ok = ok && put_json(meta, "train_data", data_json(s->train, in->train_hash));
+    ok = ok && (s->val ? put_json(meta, "val_data", data_json(s->val, in->val_hash))
                        : put(meta, "val_data", "none"));
     ok = ok && put_u64(meta, "threads", (uint64_t)nb_get_threads());
-    ok = ok && put_u64(meta, "epoch", (uint64_t)r->epoch);
-    ok = ok && put_u64(meta, "batch", r->batch) && put_u64(meta, "batches", r->batches);
-    ok = ok && put_json(meta, "rng", rng_json(&r->rng_start));
-    ok = ok && put_double(meta, "loss_sum", r->loss_sum);
-    ok = ok && put_u64(meta, "correct", r->correct) && put_u64(meta, "seen", r->seen);
-    ok = ok && put_json(meta, "history", history_json(r));
-    ok = ok && put_u64(meta, "best_epoch", (uint64_t)r->best_epoch);
-    ok = ok && put_u64(meta, "since_best", (uint64_t)r->since_best);
-    ok = ok && put_double(meta, "best_val_loss", r->best_loss);
-    ok = ok && put_double(meta, "elapsed", now - r->start);
-    ok = ok && put_double(meta, "epoch_elapsed", now - r->epoch_start);
+    ok = ok && put_u64(meta, "epoch", (uint64_t)s->epoch);
+    ok = ok && put_u64(meta, "batch", s->batch) && put_u64(meta, "batches", s->batches);
+    ok = ok && put_json(meta, "rng", rng_json(&s->rng_start));
+    ok = ok && put_double(meta, "loss_sum", s->loss_sum);
+    ok = ok && put_u64(meta, "correct", s->correct) && put_u64(meta, "seen", s->seen);
+    ok = ok && put_json(meta, "history", history_json(s));
+    ok = ok && put_u64(meta, "best_epoch", (uint64_t)s->best_epoch);
+    ok = ok && put_u64(meta, "since_best", (uint64_t)s->since_best);
+    ok = ok && put_double(meta, "best_val_loss", s->best_loss);
+    ok = ok && put_double(meta, "elapsed", now - s->start);
+    ok = ok && put_double(meta, "epoch_elapsed", now - s->epoch_start);
     if (!ok) cJSON_Delete(meta);
     return ok ? meta : NULL;
 }
 
-/* The parameters under their model-file names, the optimizer's slots and the
- * best weights; *count entries in a new array. */
-static nb_status list_tensors(nb_train_run *r, nb_ckpt_tensor **out, int *count)
+/* A buffer's tensor name: "buffer." + its name, in names (NB_NAME_MAX +
+ * 8 bytes per buffer). */
+static const char *buffer_name(char *names, int i, const char *name)
 {
-    nb_graph *g = r->b.graph;
-    int nodes = nb_graph_node_count(g), n = 0;
-    nb_ckpt_tensor *t = nb_calloc((size_t)nodes + 3, sizeof *t);
-    if (!t) return nb_error(NB_ERR_MEMORY, "out of memory listing %d tensors", nodes + 3);
+    char *at = names + (size_t)i * (NB_NAME_MAX + 8);
+    snprintf(at, NB_NAME_MAX + 8, BUFFER_PREFIX "%s", name);
+    return at;
+}
+
+/* The parameters under their model-file names, the optimizer's slots, the
+ * best weights and the buffers; *count entries in a new array, their
+ * names in *names (free both). */
+static nb_status list_tensors(const nb_train_state *s, nb_ckpt_tensor **out, char **names,
+                              int *count)
+{
+    nb_graph *g = nb_model_graph(s->model);
+    int nodes = nb_graph_node_count(g), n = 0, buffers = s->buffer_count;
+    *out = NULL;
+    *names = NULL;
+    nb_ckpt_tensor *t = nb_calloc((size_t)nodes + 3 + (size_t)buffers, sizeof *t);
+    char *text = buffers > 0 ? nb_calloc((size_t)buffers, NB_NAME_MAX + 8) : NULL;
+    if (!t || (buffers > 0 && !text)) {
+        nb_free(t);
+        nb_free(text);
+        return nb_error(NB_ERR_MEMORY, "out of memory listing %d tensors", nodes + 3 + buffers);
+    }
     for (int i = 0; i < nodes; i++)
         if (nb_node_is_param(g, i))
             t[n++] = (nb_ckpt_tensor){nb_node_name(g, i), nb_node_shape(g, i), nb_node_value(g, i)};
-    nb_shape all = nb_shape1((int)r->param_count);
-    static const char *const slot_names[2] = {SLOT_NAME_0, SLOT_NAME_1};
-    for (int s = 0; s < nb_optimizer_slot_count(r->opt) && s < 2; s++)
-        t[n++] = (nb_ckpt_tensor){slot_names[s], all, nb_optimizer_slot(r->opt, s)};
-    if (r->best) t[n++] = (nb_ckpt_tensor){BEST_NAME, all, r->best};
+    nb_shape all = nb_shape1((int)s->param_count);
+    for (int k = 0; k < optimizer_slots(s); k++)
+        t[n++] = (nb_ckpt_tensor){slot_names[k], all, nb_optimizer_slot(s->optimizer, k)};
+    if (s->best) t[n++] = (nb_ckpt_tensor){BEST_NAME, all, s->best};
+    for (int i = 0; i < buffers; i++) {
+        const nb_train_buffer *b = &s->buffers[i];
+        t[n++] = (nb_ckpt_tensor){buffer_name(text, i, b->name), b->shape, b->values};
+    }
     *out = t;
+    *names = text;
     *count = n;
     return NB_OK;
 }
 
-nb_status nb_checkpoint_save(nb_train_run *r)
+nb_status nb_checkpoint_save(const nb_train_state *s, const char *path)
 {
-    const char *path = r->config->checkpoint_path;
-    if (r->param_count > (size_t)INT_MAX)
+    if (!s || !s->internal) return nb_error(NB_ERR_ARGUMENT, "saving a checkpoint: no state");
+    if (!path || !path[0]) return nb_error(NB_ERR_ARGUMENT, "saving a checkpoint: no path");
+    const nb_train_internal *in = s->internal;
+    if (in->finished)
+        return nb_error(NB_ERR_STATE, "checkpoint \"%s\": the run is finished (nb_train_finish)",
+                        path);
+    if (in->epoch_ended && s->stop_reason)
+        return nb_error(NB_ERR_STATE,
+                        "checkpoint \"%s\": the run stopped (%s) at the end of epoch %d; a "
+                        "checkpoint is saved between batches or after nb_train_next_epoch",
+                        path, s->stop_reason, s->epoch);
+    if (in->epoch_ended)
+        return nb_error(NB_ERR_STATE,
+                        "checkpoint \"%s\": epoch %d is recorded but the next has not started; "
+                        "save before nb_train_end_epoch or after nb_train_next_epoch",
+                        path, s->epoch);
+    if (s->param_count > (size_t)INT_MAX)
         return nb_error(NB_ERR_LIMIT, "checkpoint \"%s\": %zu parameters are more than %d", path,
-                        r->param_count, INT_MAX);
-    cJSON *meta = make_metadata(r);
+                        s->param_count, INT_MAX);
+    ensure_hashes(s);
+    cJSON *meta = make_metadata(s);
     if (!meta) return nb_error(NB_ERR_MEMORY, "checkpoint \"%s\": out of memory", path);
     nb_ckpt_tensor *tensors = NULL;
+    char *names = NULL;
     int count = 0;
-    nb_status st = list_tensors(r, &tensors, &count);
+    nb_status st = list_tensors(s, &tensors, &names, &count);
     if (st == NB_OK) st = nb_ckpt_file_save(path, meta, tensors, count);
     nb_free(tensors);
+    nb_free(names);
     cJSON_Delete(meta);
     return st;
 }
@@ -356,11 +561,53 @@ static const char *member_string(const cJSON *obj, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* The file describes the same model as the one being trained. */
-static nb_status check_model(const nb_ckpt_file *f, const nb_model *m)
+/* The graph the file describes ("graph", optional before format_version
+ * 3) against m's, node by node. */
+static nb_status check_graph(const nb_ckpt_file *f, nb_model *m, int required)
+{
+    if (!required && !nb_ckpt_file_meta(f, "graph")) return NB_OK;
+    cJSON *file;
+    nb_status st = get_json(f, "graph", cJSON_Array, &file);
+    if (st != NB_OK) return st;
+    cJSON *mine = graph_json(m);
+    if (!mine) {
+        cJSON_Delete(file);
+        return nb_error(NB_ERR_MEMORY, "out of memory describing the graph");
+    }
+    int n = cJSON_GetArraySize(file), k = cJSON_GetArraySize(mine), i = 0;
+    char was[2 * NB_ESCAPE_SIZE], now[2 * NB_ESCAPE_SIZE];
+    const cJSON *a = file->child, *b = mine->child;
+    for (; a && b && st == NB_OK; a = a->next, b = b->next, i++) {
+        if (!cJSON_IsString(a))
+            st = nb_error(NB_ERR_FORMAT, "metadata \"graph\": node %d is not a string", i);
+        else if (strcmp(a->valuestring, b->valuestring) != 0)
+            st = nb_error(NB_ERR_ARGUMENT,
+                          "it was written for another graph: its node %d is \"%s\", this "
+                          "model's is \"%s\"",
+                          i, nb_escape(was, sizeof was, a->valuestring),
+                          nb_escape(now, sizeof now, b->valuestring));
+    }
+    if (st == NB_OK && n != k) {
+        const cJSON *extra = a ? a : b;
+        st = nb_error(NB_ERR_ARGUMENT,
+                      "it was written for a graph of %d %s, this model's has %d (node %d: \"%s\" "
+                      "%s)",
+                      n, nb_plural(n, "node", "nodes"), k, i,
+                      nb_escape(was, sizeof was,
+                                cJSON_IsString(extra) ? extra->valuestring : "(not a string)"),
+                      a ? "only in the file" : "only in this model");
+    }
+    cJSON_Delete(file);
+    cJSON_Delete(mine);
+    return st;
+}
+
+/* The file describes the same model as the one being trained: its spec
+ * (when both have one), loss, sizes and graph. */
+static nb_status check_model(const nb_ckpt_file *f, nb_model *m)
 {
     const char *s;
-    int n;
+    int n, version;
     nb_status st;
     char q[NB_ESCAPE_SIZE], spec[2 * NB_ESCAPE_SIZE];
     if ((st = need(f, "format", &s)) != NB_OK) return st;
@@ -368,20 +615,27 @@ static nb_status check_model(const nb_ckpt_file *f, const nb_model *m)
         return nb_error(NB_ERR_FORMAT, "metadata \"format\" is \"%s\", not \"%s\"%s",
                         nb_escape(q, 40, s), NB_CHECKPOINT_FORMAT,
                         strcmp(s, "nabla") == 0 ? " (this is a model file, not a checkpoint)" : "");
-    if ((st = get_int(f, "format_version", INT_MAX, &n)) != NB_OK) return st;
-    if (n < 1 || n > NB_CHECKPOINT_VERSION)
-        return nb_error(NB_ERR_FORMAT, "format_version %d is not one this build reads (1..%d)", n,
-                        NB_CHECKPOINT_VERSION);
+    if ((st = get_int(f, "format_version", INT_MAX, &version)) != NB_OK) return st;
+    if (version < 1 || version > NB_CHECKPOINT_VERSION)
+        return nb_error(NB_ERR_FORMAT, "format_version %d is not one this build reads (1..%d)",
+                        version, NB_CHECKPOINT_VERSION);
     if ((st = need(f, "real", &s)) != NB_OK) return st;
     if (strcmp(s, NB_REAL_NAME) != 0)
         return nb_error(NB_ERR_FORMAT,
                         "it was written by a build with %s numbers, this build uses %s; resume "
                         "with the same build",
                         nb_escape(q, 24, s), NB_REAL_NAME);
-    if ((st = need(f, "spec", &s)) != NB_OK) return st;
-    if (strcmp(s, nb_model_spec(m)) != 0)
+    /* Before version 3 every checkpoint had a spec and no graph. */
+    const char *mine = nb_model_spec(m), *graph = nb_ckpt_file_meta(f, "graph");
+    s = nb_ckpt_file_meta(f, "spec");
+    if (version < 3 && (st = need(f, "spec", &s)) != NB_OK) return st;
+    if (s && mine && strcmp(s, mine) != 0)
         return nb_error(NB_ERR_ARGUMENT, "it was written for model \"%s\", this model is \"%s\"",
-                        nb_escape(spec, sizeof spec, s), nb_escape(q, sizeof q, nb_model_spec(m)));
+                        nb_escape(spec, sizeof spec, s), nb_escape(q, sizeof q, mine));
+    if (s && !mine && !graph)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "it was written for model \"%s\", this model is a hand-built graph",
+                        nb_escape(spec, sizeof spec, s));
     if ((st = need(f, "loss", &s)) != NB_OK) return st;
     if (strcmp(s, nb_model_loss_name(m)) != 0)
         return nb_error(NB_ERR_ARGUMENT, "it was written for loss %s, this model has %s",
@@ -394,7 +648,7 @@ static nb_status check_model(const nb_ckpt_file *f, const nb_model *m)
     if (n != nb_model_outputs(m))
         return nb_error(NB_ERR_ARGUMENT, "it was written for %d %s, this model has %d", n,
                         nb_plural(n, "output", "outputs"), nb_model_outputs(m));
-    return NB_OK;
+    return check_graph(f, m, version >= 3);
 }
 
 /* One setting of the file against this run's; the message names both. */
@@ -568,15 +822,35 @@ static const char *history_problem(int i, double v, int train_classes, int val, 
     return accuracy ? "in [0, 1]" : ">= 0";
 }
 
+/* What a checkpoint holds, read aside: the state changes only once all of
+ * it is read and checked. */
+typedef struct ckpt_read {
+    int epoch;
+    size_t batch;
+    uint64_t steps;
+    nb_rng rng_start;
+    double loss_sum;
+    size_t correct, seen;
+    nb_epoch_stats *history; /* epoch - 1 rows read (room for config.epochs) */
+    int best_epoch, since_best;
+    double best_loss;
+    double elapsed, epoch_elapsed;
+    /* The parameters go to the state's scratch (internal->saved); the
+     * optimizer's slots, the best weights and the buffers to values, one
+     * after the other. */
+    nb_real *values;
+} ckpt_read;
+
 /* history rows 1..epochs, each as many numbers as the format version
  * writes (null: NaN). */
-static nb_status read_history(const nb_ckpt_file *f, nb_train_run *r, int epochs)
+static nb_status read_history(const nb_ckpt_file *f, const nb_train_state *s, ckpt_read *rd,
+                              int epochs)
 {
     static const char *const columns[HISTORY_COLUMNS] = {
         "epoch",        "lr",      "train loss", "train accuracy", "val loss",
         "val accuracy", "seconds", "val MAE",    "val RMSE",       "val R2"};
-    int val = r->val != NULL, train_classes = r->train->classes > 0,
-        val_classes = val && r->val->classes > 0, version;
+    int val = s->val != NULL, train_classes = s->train->classes > 0,
+        val_classes = val && s->val->classes > 0, version;
     cJSON *a;
     nb_status st = get_int(f, "format_version", NB_CHECKPOINT_VERSION, &version);
     if (st != NB_OK) return st;
@@ -610,7 +884,7 @@ static nb_status read_history(const nb_ckpt_file *f, nb_train_run *r, int epochs
                               e + 1, columns[i], v[i], why);
         }
         if (st != NB_OK) break;
-        r->history[e] =
+        rd->history[e] =
             (nb_epoch_stats){e + 1, v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
     }
     cJSON_Delete(a);
@@ -618,184 +892,265 @@ static nb_status read_history(const nb_ckpt_file *f, nb_train_run *r, int epochs
 }
 
 /* Where the run stood, checked against what this run's data allows. */
-static nb_status read_position(const nb_ckpt_file *f, nb_train_run *r)
+static nb_status read_position(const nb_ckpt_file *f, const nb_train_state *s, ckpt_read *rd)
 {
-    const nb_train_config *c = r->config;
+    const nb_train_config *c = &s->config;
     size_t batches;
-    uint64_t steps;
     nb_status st;
     if ((st = get_size(f, "batches", SIZE_MAX, &batches)) != NB_OK) return st;
-    if (batches != r->batches)
+    if (batches != s->batches)
         return nb_error(NB_ERR_FORMAT, "metadata \"batches\" is %zu, but this run has %zu", batches,
-                        r->batches);
+                        s->batches);
     /* Epoch `epochs` + 1, batch 0: saved after the last epoch, nothing left. */
-    if ((st = get_int(f, "epoch", c->epochs + 1, &r->epoch)) != NB_OK) return st;
-    if (r->epoch < 1) return nb_error(NB_ERR_FORMAT, "metadata \"epoch\" is 0");
-    if ((st = get_size(f, "batch", batches, &r->batch)) != NB_OK) return st;
-    if (r->epoch > c->epochs && r->batch != 0)
+    if ((st = get_int(f, "epoch", c->epochs + 1, &rd->epoch)) != NB_OK) return st;
+    if (rd->epoch < 1) return nb_error(NB_ERR_FORMAT, "metadata \"epoch\" is 0");
+    if ((st = get_size(f, "batch", batches, &rd->batch)) != NB_OK) return st;
+    if (rd->epoch > c->epochs && rd->batch != 0)
         return nb_error(NB_ERR_FORMAT,
                         "metadata \"epoch\" %d (after the last) with \"batch\" %zu (not 0)",
-                        r->epoch, r->batch);
+                        rd->epoch, rd->batch);
     /* Every finished epoch ran all its batches (a shortened one ends the run). */
-    uint64_t want = (uint64_t)(r->epoch - 1) * batches + r->batch;
-    if ((st = get_u64(f, "optimizer_steps", UINT64_MAX, &steps)) != NB_OK) return st;
-    if (steps != want)
+    uint64_t want = (uint64_t)(rd->epoch - 1) * batches + rd->batch;
+    if ((st = get_u64(f, "optimizer_steps", UINT64_MAX, &rd->steps)) != NB_OK) return st;
+    if (rd->steps != want)
         return nb_error(NB_ERR_FORMAT,
                         "metadata \"optimizer_steps\" is %" PRIu64 ", but epoch %d, batch %zu "
                         "means %" PRIu64,
-                        steps, r->epoch, r->batch, want);
-    *nb_optimizer_steps(r->opt) = steps;
-    if ((st = read_rng(f, &r->rng_start)) != NB_OK) return st;
-    if ((st = get_double(f, "loss_sum", 0, &r->loss_sum)) != NB_OK) return st;
-    size_t seen_want = r->batch * (size_t)r->b.batch;
-    if (seen_want > r->train->count) seen_want = r->train->count;
-    if ((st = get_size(f, "seen", seen_want, &r->seen)) != NB_OK) return st;
-    if (r->seen != seen_want)
+                        rd->steps, rd->epoch, rd->batch, want);
+    if ((st = read_rng(f, &rd->rng_start)) != NB_OK) return st;
+    if ((st = get_double(f, "loss_sum", 0, &rd->loss_sum)) != NB_OK) return st;
+    size_t seen_want = rd->batch * (size_t)s->batch_rows;
+    if (seen_want > s->train->count) seen_want = s->train->count;
+    if ((st = get_size(f, "seen", seen_want, &rd->seen)) != NB_OK) return st;
+    if (rd->seen != seen_want)
         return nb_error(NB_ERR_FORMAT, "metadata \"seen\" is %zu, but %zu batches of %d mean %zu",
-                        r->seen, r->batch, r->b.batch, seen_want);
-    if ((st = get_size(f, "correct", r->seen, &r->correct)) != NB_OK) return st;
-    if ((st = read_history(f, r, r->epoch - 1)) != NB_OK) return st;
-    double elapsed, epoch_elapsed;
-    if ((st = get_double(f, "elapsed", 0, &elapsed)) != NB_OK) return st;
-    if ((st = get_double(f, "epoch_elapsed", 0, &epoch_elapsed)) != NB_OK) return st;
-    if (epoch_elapsed > elapsed)
+                        rd->seen, rd->batch, s->batch_rows, seen_want);
+    if ((st = get_size(f, "correct", rd->seen, &rd->correct)) != NB_OK) return st;
+    if ((st = read_history(f, s, rd, rd->epoch - 1)) != NB_OK) return st;
+    if ((st = get_double(f, "elapsed", 0, &rd->elapsed)) != NB_OK) return st;
+    if ((st = get_double(f, "epoch_elapsed", 0, &rd->epoch_elapsed)) != NB_OK) return st;
+    if (rd->epoch_elapsed > rd->elapsed)
         return nb_error(NB_ERR_FORMAT,
                         "metadata \"epoch_elapsed\" %.17g is more than \"elapsed\" %.17g",
-                        epoch_elapsed, elapsed);
+                        rd->epoch_elapsed, rd->elapsed);
     int threads;
     if ((st = get_int(f, "threads", INT_MAX, &threads)) != NB_OK) return st;
     if (threads < 1) return nb_error(NB_ERR_FORMAT, "metadata \"threads\" is 0");
-    double now = nb_train_clock();
-    r->start = now - elapsed;
-    r->epoch_start = now - epoch_elapsed;
-    r->last_save = now;
     return NB_OK;
 }
 
 /* Early stopping's state must agree with the history. */
-static nb_status read_early_stopping(const nb_ckpt_file *f, nb_train_run *r)
+static nb_status read_early_stopping(const nb_ckpt_file *f, const nb_train_state *s, ckpt_read *rd)
 {
-    int done = r->epoch - 1;
+    int done = rd->epoch - 1;
     nb_status st;
-    if ((st = get_int(f, "best_epoch", done, &r->best_epoch)) != NB_OK) return st;
-    if ((st = get_int(f, "since_best", done, &r->since_best)) != NB_OK) return st;
-    if ((st = get_double(f, "best_val_loss", 1, &r->best_loss)) != NB_OK) return st;
-    int patience = r->config->patience > 0;
-    int since_want = patience ? done - r->best_epoch : 0;
+    if ((st = get_int(f, "best_epoch", done, &rd->best_epoch)) != NB_OK) return st;
+    if ((st = get_int(f, "since_best", done, &rd->since_best)) != NB_OK) return st;
+    if ((st = get_double(f, "best_val_loss", 1, &rd->best_loss)) != NB_OK) return st;
+    int patience = s->config.patience > 0;
+    int since_want = patience ? done - rd->best_epoch : 0;
     double best_want =
-        patience && r->best_epoch > 0 ? r->history[r->best_epoch - 1].val_loss : INFINITY;
-    if ((!patience && r->best_epoch != 0) || r->since_best != since_want ||
-        memcmp(&r->best_loss, &best_want, sizeof best_want) != 0)
+        patience && rd->best_epoch > 0 ? rd->history[rd->best_epoch - 1].val_loss : INFINITY;
+    if ((!patience && rd->best_epoch != 0) || rd->since_best != since_want ||
+        memcmp(&rd->best_loss, &best_want, sizeof best_want) != 0)
         return nb_error(NB_ERR_FORMAT,
                         "metadata \"best_epoch\" %d, \"since_best\" %d and \"best_val_loss\" %g "
                         "do not agree with the history",
-                        r->best_epoch, r->since_best, r->best_loss);
+                        rd->best_epoch, rd->since_best, rd->best_loss);
     return NB_OK;
 }
 
-/* Exactly the tensors a checkpoint of this run holds, read into place (the
- * parameters into r->saved, committed by the caller). */
-static nb_status read_tensors(nb_ckpt_file *f, nb_train_run *r)
+/* Is name one of the tensors a checkpoint of s holds? */
+static int known_tensor(const nb_train_state *s, const char *name)
 {
-    nb_graph *g = r->b.graph;
+    nb_graph *g = nb_model_graph(s->model);
+    nb_node node = nb_graph_find(g, name);
+    if (node != NB_NONE && nb_node_is_param(g, node)) return 1;
+    for (int k = 0; k < optimizer_slots(s); k++)
+        if (strcmp(name, slot_names[k]) == 0) return 1;
+    if (s->best && strcmp(name, BEST_NAME) == 0) return 1;
+    size_t prefix = strlen(BUFFER_PREFIX);
+    for (int i = 0; i < s->buffer_count && strncmp(name, BUFFER_PREFIX, prefix) == 0; i++)
+        if (strcmp(name + prefix, s->buffers[i].name) == 0) return 1;
+    return 0;
+}
+
+/* Exactly the tensors a checkpoint of s holds, read aside: the parameters
+ * into internal->saved, the rest into rd->values. */
+static nb_status read_tensors(nb_ckpt_file *f, const nb_train_state *s, ckpt_read *rd)
+{
+    nb_graph *g = nb_model_graph(s->model);
+    nb_real *saved = s->internal->saved, *next = rd->values;
     int expected = 0;
     nb_status st = NB_OK;
     for (int i = 0; i < nb_graph_node_count(g) && st == NB_OK; i++) {
         if (!nb_node_is_param(g, i)) continue;
-        size_t offset = (size_t)(nb_node_value(g, i) - r->params);
-        st = nb_ckpt_file_read(f, nb_node_name(g, i), nb_node_shape(g, i), r->saved + offset);
+        size_t offset = (size_t)(nb_node_value(g, i) - s->params);
+        st = nb_ckpt_file_read(f, nb_node_name(g, i), nb_node_shape(g, i), saved + offset);
         expected++;
     }
-    nb_shape all = nb_shape1((int)r->param_count);
-    static const char *const slot_names[2] = {SLOT_NAME_0, SLOT_NAME_1};
-    for (int s = 0; s < nb_optimizer_slot_count(r->opt) && s < 2 && st == NB_OK; s++, expected++)
-        st = nb_ckpt_file_read(f, slot_names[s], all, nb_optimizer_slot(r->opt, s));
-    if (st == NB_OK && r->best) {
-        st = nb_ckpt_file_read(f, BEST_NAME, all, r->best);
+    nb_shape all = nb_shape1((int)s->param_count);
+    for (int k = 0; k < optimizer_slots(s) && st == NB_OK; k++, expected++) {
+        st = nb_ckpt_file_read(f, slot_names[k], all, next);
+        next += s->param_count;
+    }
+    if (st == NB_OK && s->best) {
+        st = nb_ckpt_file_read(f, BEST_NAME, all, next);
+        next += s->param_count;
         expected++;
+    }
+    for (int i = 0; i < s->buffer_count && st == NB_OK; i++, expected++) {
+        char name[NB_NAME_MAX + 8];
+        const nb_train_buffer *b = &s->buffers[i];
+        snprintf(name, sizeof name, BUFFER_PREFIX "%s", b->name);
+        st = nb_ckpt_file_read(f, name, b->shape, next);
+        next += nb_shape_count(b->shape);
     }
     if (st == NB_OK && f->header.count != expected)
         for (int i = 0; i < f->header.count; i++) {
             const char *name = f->header.tensors[i].name;
-            int known =
-                nb_graph_find(g, name) != NB_NONE && nb_node_is_param(g, nb_graph_find(g, name));
-            for (int s = 0; s < nb_optimizer_slot_count(r->opt) && s < 2; s++)
-                known |= strcmp(name, slot_names[s]) == 0;
-            known |= r->best && strcmp(name, BEST_NAME) == 0;
             char q[NB_ESCAPE_SIZE];
-            if (!known)
+            if (!known_tensor(s, name))
                 return nb_error(NB_ERR_FORMAT,
                                 "tensor \"%s\" does not belong in a checkpoint of this run "
                                 "(optimizer %s, patience %d)",
                                 nb_escape(q, sizeof q, name),
-                                nb_optimizer_name(r->config->optimizer.kind), r->config->patience);
+                                nb_optimizer_name(s->config.optimizer.kind), s->config.patience);
         }
     return st;
 }
 
-/* The metadata keys make_metadata writes, and no other. */
-static const char *const metadata_keys[] = {"format",
-                                            "format_version",
-                                            "real",
-                                            "spec",
-                                            "loss",
-                                            "inputs",
-                                            "outputs",
-                                            "optimizer",
-                                            "optimizer_steps",
-                                            "training",
-                                            "train_data",
-                                            "val_data",
-                                            "threads",
-                                            "epoch",
-                                            "batch",
-                                            "batches",
-                                            "rng",
-                                            "loss_sum",
-                                            "correct",
-                                            "seen",
-                                            "history",
-                                            "best_epoch",
-                                            "since_best",
-                                            "best_val_loss",
-                                            "elapsed",
-                                            "epoch_elapsed",
-                                            NULL};
+/* The metadata keys make_metadata writes (and "spec", which it leaves out
+ * for a hand-built graph), and no other. */
+static const char *const metadata_keys[] = {
+    "format",   "format_version", "real",       "spec",       "graph",
+    "loss",     "inputs",         "outputs",    "optimizer",  "optimizer_steps",
+    "training", "train_data",     "val_data",   "threads",    "epoch",
+    "batch",    "batches",        "rng",        "loss_sum",   "correct",
+    "seen",     "history",        "best_epoch", "since_best", "best_val_loss",
+    "elapsed",  "epoch_elapsed",  NULL};
 
-static nb_status resume(nb_ckpt_file *f, nb_train_run *r)
+static nb_status read_checkpoint(nb_ckpt_file *f, const nb_train_state *s, ckpt_read *rd)
 {
     if (!f->header.metadata)
         return nb_error(NB_ERR_FORMAT, "no \"__metadata__\": not a checkpoint");
-    nb_status st = check_model(f, r->model);
+    nb_status st = check_model(f, s->model);
     if (st == NB_OK) st = only_keys(f->header.metadata, "\"__metadata__\"", metadata_keys);
     cJSON *j = NULL;
     if (st == NB_OK && (st = get_json(f, "optimizer", cJSON_Object, &j)) == NB_OK) {
-        st = check_optimizer(j, &r->config->optimizer);
+        st = check_optimizer(j, &s->config.optimizer);
         cJSON_Delete(j);
     }
     if (st == NB_OK && (st = get_json(f, "training", cJSON_Object, &j)) == NB_OK) {
-        st = check_training(j, r->config);
+        st = check_training(j, &s->config);
         cJSON_Delete(j);
     }
-    if (st == NB_OK) st = check_data(f, "train_data", "training set", r->train, r->train_hash);
-    if (st == NB_OK) st = check_data(f, "val_data", "validation set", r->val, r->val_hash);
-    if (st == NB_OK) st = read_position(f, r);
-    if (st == NB_OK) st = read_early_stopping(f, r);
-    if (st == NB_OK) st = read_tensors(f, r);
+    if (st == NB_OK) ensure_hashes(s);
+    if (st == NB_OK)
+        st = check_data(f, "train_data", "training set", s->train, s->internal->train_hash);
+    if (st == NB_OK)
+        st = check_data(f, "val_data", "validation set", s->val, s->internal->val_hash);
+    if (st == NB_OK) st = read_position(f, s, rd);
+    if (st == NB_OK) st = read_early_stopping(f, s, rd);
+    if (st == NB_OK) st = read_tensors(f, s, rd);
     return st;
 }
 
-nb_status nb_checkpoint_resume(nb_train_run *r, const char *path)
+/* Everything read goes into s at once. */
+static void commit(nb_train_state *s, const ckpt_read *rd)
 {
+    nb_train_internal *in = s->internal;
+    const nb_real *next = rd->values;
+    memcpy(s->params, in->saved, s->param_count * sizeof *s->params);
+    for (int k = 0; k < optimizer_slots(s); k++, next += s->param_count)
+        memcpy(nb_optimizer_slot(s->optimizer, k), next, s->param_count * sizeof *next);
+    *nb_optimizer_steps(s->optimizer) = rd->steps;
+    if (s->best) {
+        memcpy(s->best, next, s->param_count * sizeof *next);
+        next += s->param_count;
+    }
+    for (int i = 0; i < s->buffer_count; i++) {
+        size_t n = nb_shape_count(s->buffers[i].shape);
+        memcpy(s->buffers[i].values, next, n * sizeof *next);
+        next += n;
+    }
+    s->epoch = rd->epoch;
+    s->batch = rd->batch;
+    s->rng_start = rd->rng_start;
+    nb_train_order(s); /* the epoch's order and s->rng */
+    s->rows = 0;
+    s->batch_loss = 0;
+    s->batch_correct = 0;
+    s->loss_sum = rd->loss_sum;
+    s->correct = rd->correct;
+    s->seen = rd->seen;
+    size_t rows = (size_t)(rd->epoch - 1), all = (size_t)s->config.epochs;
+    memcpy(s->history, rd->history, rows * sizeof *s->history);
+    memset(s->history + rows, 0, (all - rows) * sizeof *s->history);
+    s->epochs_run = rd->epoch - 1;
+    s->best_epoch = rd->best_epoch;
+    s->since_best = rd->since_best;
+    s->best_loss = rd->best_loss;
+    double now = nb_train_clock();
+    s->start = now - rd->elapsed;
+    s->epoch_start = now - rd->epoch_elapsed;
+    s->stop = NULL;
+    s->stop_reason = s->epoch > s->config.epochs ? "epochs" : NULL;
+    in->loaded = in->computed = in->epoch_ended = in->asked = 0;
+}
+
+/* A resumed run first reports the epochs its checkpoint finished, so that
+ * a caller can rebuild its log from them; they are not new progress, and
+ * the callback cannot stop them. */
+static void report_restored(const nb_train_state *s)
+{
+    const nb_train_config *c = &s->config;
+    if (!c->progress) return;
+    for (int e = 1; e < s->epoch; e++) {
+        const nb_epoch_stats *h = &s->history[e - 1];
+        nb_progress p = {.epoch = e,
+                         .epochs = c->epochs,
+                         .batch = s->batches,
+                         .batches = s->batches,
+                         .loss = h->train_loss,
+                         .eta_seconds = NAN,
+                         .stats = h,
+                         .restored = 1};
+        p.samples_per_second = h->seconds > 0 ? (double)s->train->count / h->seconds : 0;
+        (void)c->progress(&p, c->progress_user);
+    }
+}
+
+nb_status nb_checkpoint_load(nb_train_state *s, const char *path)
+{
+    if (!s || !s->internal) return nb_error(NB_ERR_ARGUMENT, "loading a checkpoint: no state");
+    if (!path) return nb_error(NB_ERR_ARGUMENT, "loading a checkpoint: no path");
+    if (s->internal->finished)
+        return nb_error(NB_ERR_STATE, "resuming from checkpoint \"%s\": the run is finished", path);
+    size_t extra = (size_t)optimizer_slots(s) + (s->best != NULL), values = 0;
+    for (int i = 0; i < s->buffer_count; i++) values += nb_shape_count(s->buffers[i].shape);
+    ckpt_read rd;
+    memset(&rd, 0, sizeof rd);
+    rd.history = nb_calloc((size_t)s->config.epochs, sizeof *rd.history);
+    values += extra * s->param_count;
+    rd.values = values > 0 ? nb_calloc(values, sizeof *rd.values) : NULL;
+    nb_status st = NB_OK;
+    if (!rd.history || (values > 0 && !rd.values))
+        st = nb_error(NB_ERR_MEMORY, "out of memory for %zu values and %d epochs", values,
+                      s->config.epochs);
     nb_ckpt_file f;
-    nb_status st = nb_ckpt_file_open(path, &f);
+    memset(&f, 0, sizeof f);
+    if (st == NB_OK) st = nb_ckpt_file_open(path, &f);
     if (st == NB_OK) {
-        st = resume(&f, r);
+        st = read_checkpoint(&f, s, &rd);
         nb_ckpt_file_close(&f);
     }
+    if (st == NB_OK) commit(s, &rd);
+    nb_free(rd.history);
+    nb_free(rd.values);
     /* A value that is not finite is a corrupt file, not a numeric stop. */
     if (st == NB_ERR_NUMERIC) st = NB_ERR_FORMAT;
     if (st != NB_OK) return nb_error_prefix(st, "resuming from checkpoint \"%s\"", path);
-    memcpy(r->params, r->saved, r->param_count * sizeof *r->params);
+    report_restored(s);
     return NB_OK;
 }

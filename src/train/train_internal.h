@@ -1,5 +1,10 @@
-/* Shared by the trainer, the batch gatherer and the metrics; not part of the
- * public API. */
+/* Shared by the files of src/train/; not part of the public API.
+ *
+ * Who calls whom (no circle):
+ *   trainer.c    -> batch.c, metrics.c, schedule.c, checkpoint.c, clock.c
+ *   checkpoint.c -> batch.c (the sample order), clock.c, io/checkpoint_file
+ *   metrics.c    -> batch.c
+ *   batch.c, schedule.c, clock.c -> nothing in src/train/ */
 #ifndef NABLA_TRAIN_INTERNAL_H
 #define NABLA_TRAIN_INTERNAL_H
 
@@ -69,54 +74,39 @@ nb_status nb_evaluate_pass(nb_batcher *b, const nb_dataset *data, double *loss_s
                            size_t *confusion, int classes, int32_t *predicted,
                            nb_regression_acc *reg);
 
-/* Everything a training run holds, allocated once before the first batch
- * (trainer.c), and where it stands: what a checkpoint saves (checkpoint.c). */
-typedef struct nb_train_run {
-    const nb_train_config *config;
-    const nb_dataset *train, *val;
-    nb_model *model;
+/* The private part of an nb_train_state (trainer.c allocates it; the
+ * checkpoint reads and resets it, and calls nothing in trainer.c). */
+typedef struct nb_train_internal {
     nb_batcher b;
-    nb_optimizer *opt;
-    nb_real *params, *grads;
-    size_t param_count;
-    size_t batches; /* per epoch */
-    int *index;     /* the sample order of the epoch */
-    nb_real *saved; /* params before the last step */
-    nb_real *best;  /* params of the best validation loss (patience) */
-    nb_epoch_stats *history;
-    double start;       /* the clock at the start, less earlier sessions' time */
-    double epoch_start; /* the clock at the epoch's start, less earlier sessions' */
-    double last_save;   /* the clock at the last checkpoint (or the start) */
-    /* The position: epoch `epoch` (1-based) has run `batch` batches. The
-     * epoch's order is rng_start's shuffle; rng is the live generator. */
-    int epoch;
-    size_t batch;
-    nb_rng rng_start, rng;
-    double loss_sum;
-    size_t correct, seen;
-    int best_epoch, since_best;
-    double best_loss;
-    /* Fingerprints of the data (FNV-1a of x and labels or y), when checkpoints
-     * are written or read. */
+    int *index;            /* the sample order of the epoch */
+    nb_rng order_rng;      /* the rng_start that index is the shuffle of */
+    int order_valid;       /* index and s->rng hold that shuffle */
+    nb_real *saved;        /* params before the last step (the guarded step's copy) */
+    double batch_loss_sum; /* the loaded batch's loss as a sum over its rows */
+    int loaded;            /* a batch is loaded at the position */
+    int computed;          /* its gradients are computed */
+    int epoch_ended;       /* nb_train_end_epoch recorded the epoch */
+    int asked;             /* the progress callback asked to stop in this epoch */
+    int finished;          /* nb_train_finish ran: no more steps */
+    /* Fingerprints of the data (FNV-1a of x and labels or y), computed by
+     * the first checkpoint saved or loaded. */
+    int hashed;
     uint64_t train_hash, val_hash;
-} nb_train_run;
+} nb_train_internal;
 
-/* Seconds on a monotonic clock. */
+/* The epoch's sample order (batch.c): the identity order shuffled by
+ * s->rng_start, so that it depends only on the seed and the epoch and a
+ * resumed epoch gets the same one; s->rng becomes the generator after the
+ * shuffle. Shuffles once per rng_start. */
+void nb_train_order(nb_train_state *s);
+
+/* Seconds on a monotonic clock (clock.c). */
 double nb_train_clock(void);
-
-/* The fingerprint of a data set: its x, then its labels or y. */
-uint64_t nb_dataset_hash(const nb_dataset *data);
-
-/* Save r's whole state to r->config->checkpoint_path (atomically). */
-nb_status nb_checkpoint_save(nb_train_run *r);
-/* Restore r's state from the checkpoint at path, after checking that it was
- * written for this model, data and configuration. r is prepared (buffers
- * and optimizer allocated); on failure the model's weights are untouched. */
-nb_status nb_checkpoint_resume(nb_train_run *r, const char *path);
 
 #define NB_CHECKPOINT_FORMAT "nabla-checkpoint"
 /* 2: history rows add the validation MAE, RMSE and R^2 (version 1 rows
- * lack them; both are read). */
-#define NB_CHECKPOINT_VERSION 2
+ * lack them). 3: "graph" describes the graph node by node, and "spec" is
+ * there only for a model made from a spec. All three are read. */
+#define NB_CHECKPOINT_VERSION 3
 
 #endif
