@@ -84,23 +84,7 @@ nb_status nb_batcher_load(nb_batcher *b, const nb_dataset *data, const int *inde
     nb_status st = nb_batcher_use(b, rows);
     if (st != NB_OK) return st;
     /* Rows go straight into the graph's inputs and target: one copy. */
-    st = nb_model_gather(b->model, data->x, index, start, rows);
-    if (st != NB_OK) return st;
-    nb_real *target = nb_node_value(b->graph, b->target);
-    size_t w = b->target_width;
-    for (int r = 0; r < rows; r++) {
-        size_t s = index ? (size_t)index[start + (size_t)r] : start + (size_t)r;
-        nb_real *t = target + (size_t)r * w;
-        if (data->classes == 0) {
-            memcpy(t, data->y + s * w, w * sizeof *t);
-        } else if (w == 1) {
-            t[0] = (nb_real)data->labels[s]; /* a class index, or 0/1 for bce */
-        } else {
-            memset(t, 0, w * sizeof *t); /* one-hot */
-            t[data->labels[s]] = 1;
-        }
-    }
-    return NB_OK;
+    return nb_model_feed(b->model, data, index, start, rows);
 }
 
 double nb_batcher_loss_sum(const nb_batcher *b, int rows)

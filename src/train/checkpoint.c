@@ -60,11 +60,6 @@ static int optimizer_slots(const nb_train_state *s)
     return n < 2 ? n : 2;
 }
 
-static const char *schedule_name(nb_schedule_kind kind)
-{
-    return nb_schedule_name(kind);
-}
-
 /* ------------------------------------------------------------- the graph */
 
 /* A string that grows (on the library's allocator). */
@@ -267,7 +262,7 @@ static cJSON *training_json(const nb_train_config *c)
     cJSON *j = cJSON_CreateObject();
     int ok = j && add_number(j, "batch", c->batch) && add_number(j, "epochs", c->epochs);
     ok = ok && cJSON_AddStringToObject(j, "seed", seed); /* may not fit a double */
-    ok = ok && cJSON_AddStringToObject(j, "schedule", schedule_name(c->schedule));
+    ok = ok && cJSON_AddStringToObject(j, "schedule", nb_schedule_name(c->schedule));
     ok = ok && add_number(j, "step_epochs", c->step_epochs) && add_number(j, "gamma", c->gamma);
     ok = ok && add_number(j, "lr_min", c->lr_min) && add_number(j, "clip_norm", c->clip_norm);
     ok = ok && add_number(j, "patience", c->patience);
@@ -710,7 +705,7 @@ static nb_status check_training(const cJSON *j, const nb_train_config *c)
     if (st == NB_OK) st = same_number(j, w, "batch", c->batch);
     if (st == NB_OK) st = same_number(j, w, "epochs", c->epochs);
     if (st == NB_OK) st = same_string(j, w, "seed", seed);
-    if (st == NB_OK) st = same_string(j, w, "schedule", schedule_name(c->schedule));
+    if (st == NB_OK) st = same_string(j, w, "schedule", nb_schedule_name(c->schedule));
     if (st == NB_OK) st = same_number(j, w, "step_epochs", c->step_epochs);
     if (st == NB_OK) st = same_number(j, w, "gamma", c->gamma);
     if (st == NB_OK) st = same_number(j, w, "lr_min", c->lr_min);
