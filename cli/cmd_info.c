@@ -13,9 +13,10 @@ static const char usage[] = "nabla info MODEL [--json]";
 static const char help[] =
     "usage: nabla info MODEL [--json]\n"
     "\n"
-    "Show a model file: layer spec, loss, inputs, outputs, parameter count, every\n"
-    "tensor with its shape, the scaler, class names, the training settings and\n"
-    "test metrics saved by 'nabla train', and every other metadata key.\n"
+    "Show a model file: layer spec (or, for a model built as a graph, its node\n"
+    "and op counts), loss, inputs, outputs, parameter count, every tensor with its\n"
+    "shape, the scaler, class names, the training settings and test metrics saved\n"
+    "by 'nabla train', and every other metadata key.\n"
     "\n"
     "  --json   print one JSON object instead\n"
     "\n"
@@ -100,6 +101,30 @@ fail:
     return NULL;
 }
 
+/* A model without a spec: its nodes counted by op ("input", "param",
+ * "const" or the op's name), in order of first appearance; NULL when out
+ * of memory. */
+static cJSON *graph_ops(nb_graph *g)
+{
+    cJSON *ops = cJSON_CreateObject();
+    for (int i = 0; ops && i < nb_graph_node_count(g); i++) {
+        const char *op = nb_node_op(g, i);
+        cJSON *n = cJSON_GetObjectItemCaseSensitive(ops, op);
+        if (n) {
+            cJSON_SetNumberValue(n, n->valuedouble + 1);
+        } else if (!cJSON_AddNumberToObject(ops, op, 1)) {
+            cJSON_Delete(ops);
+            ops = NULL;
+        }
+    }
+    return ops;
+}
+
+static int is_tensor(nb_graph *g, int i)
+{
+    return nb_node_is_param(g, i) || strcmp(nb_node_op(g, i), "const") == 0;
+}
+
 static int run(const char *path, int json)
 {
     nb_model *model = NULL;
@@ -115,20 +140,29 @@ static int run(const char *path, int json)
     cJSON *metrics = cli_model_meta_json(model, "metrics");
     int oom;
     cJSON *other = other_metadata(model, &oom);
-    cJSON *j = oom ? NULL : cJSON_CreateObject();
+    const char *spec = nb_model_spec(model);
+    cJSON *ops = spec ? NULL : graph_ops(g);
+    cJSON *j = oom || (!spec && !ops) ? NULL : cJSON_CreateObject();
     if (!j) {
         rc = cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_RUN, NULL);
         goto done;
     }
     cJSON_AddStringToObject(j, "file", path);
-    cJSON_AddStringToObject(j, "spec", nb_model_spec(model));
+    if (spec) {
+        cJSON_AddStringToObject(j, "spec", spec);
+    } else {
+        cJSON_AddNullToObject(j, "spec");
+        cJSON *graph = cJSON_AddObjectToObject(j, "graph");
+        cJSON_AddNumberToObject(graph, "nodes", nb_graph_node_count(g));
+        cJSON_AddItemReferenceToObject(graph, "ops", ops);
+    }
     cJSON_AddStringToObject(j, "loss", nb_model_loss_name(model));
     cJSON_AddNumberToObject(j, "inputs", nb_model_inputs(model));
     cJSON_AddNumberToObject(j, "outputs", nb_model_outputs(model));
     cJSON_AddNumberToObject(j, "parameters", (double)params);
     cJSON *tensors = cJSON_AddArrayToObject(j, "tensors");
     for (int i = 0; i < nb_graph_node_count(g); i++) {
-        if (!nb_node_is_param(g, i)) continue;
+        if (!is_tensor(g, i)) continue;
         nb_shape s = nb_node_shape(g, i);
         cJSON *t = cJSON_CreateObject();
         cJSON_AddStringToObject(t, "name", nb_node_name(g, i));
@@ -157,7 +191,14 @@ static int run(const char *path, int json)
     } else {
         char buf[2 * NB_SPEC_MAX];
         printf("file        %s\n", nb_escape(buf, sizeof buf, path));
-        printf("spec        %s\n", nb_escape(buf, sizeof buf, nb_model_spec(model)));
+        if (spec) {
+            printf("spec        %s\n", nb_escape(buf, sizeof buf, spec));
+        } else {
+            printf("graph       %d nodes (no spec):", nb_graph_node_count(g));
+            for (const cJSON *op = ops->child; op; op = op->next)
+                printf("%s %s %d", op == ops->child ? "" : ",", op->string, op->valueint);
+            putchar('\n');
+        }
         printf("loss        %s\n", nb_model_loss_name(model));
         printf("inputs      %d\n", nb_model_inputs(model));
         printf("outputs     %d\n", nb_model_outputs(model));
@@ -178,7 +219,7 @@ static int run(const char *path, int json)
         printf("tensors:\n");
         char shape[64];
         for (int i = 0; i < nb_graph_node_count(g); i++) {
-            if (!nb_node_is_param(g, i)) continue;
+            if (!is_tensor(g, i)) continue;
             nb_shape s = nb_node_shape(g, i);
             printf("  %-16s %-14s %zu\n", nb_escape(buf, sizeof buf, nb_node_name(g, i)),
                    nb_shape_format(s, shape, sizeof shape), nb_shape_count(s));
@@ -190,6 +231,7 @@ static int run(const char *path, int json)
     if (fflush(stdout) != 0) rc = CLI_EXIT_OUTPUT;
 done:
     cJSON_Delete(j);
+    cJSON_Delete(ops);
     cJSON_Delete(training);
     cJSON_Delete(metrics);
     cJSON_Delete(other);

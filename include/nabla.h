@@ -809,14 +809,24 @@ const char *nb_model_meta_key(const nb_model *model, int index);
 
 /* safetensors: 8-byte little-endian header length, a JSON header naming
  * each tensor's dtype, shape and byte range, then raw little-endian data.
- * nabla's own metadata (format version, spec, loss, scaler, class names,
- * training settings, metrics) is in "__metadata__". Saving writes a
- * temporary file, flushes it and renames it over path: a crash never leaves
- * a half-written model. Loading checks every field against the file's real
- * length and the spec, and refuses anything inconsistent. */
-#define NB_MODEL_FORMAT_VERSION 1
+ * nabla's own metadata is in "__metadata__": the graph (every node's op,
+ * inputs, attributes and shape, the batch written as "N", and the model's
+ * roles), so that any model loads without its spec, and the format
+ * version, spec (when there is one), loss, scaler, class names, training
+ * settings and metrics. Parameters and constants are tensors named as
+ * their nodes. Saving writes a temporary file, flushes it and renames it
+ * over path: a crash never leaves a half-written model. Loading checks
+ * every field against the file's real length and the graph, and refuses
+ * anything inconsistent; files of format version 1 (which held the spec
+ * alone) still load. docs/model-format.md describes it all. */
+#define NB_MODEL_FORMAT_VERSION 2
 #define NB_MAX_HEADER           (16 << 20) /* bytes of JSON header */
-#define NB_MAX_TENSORS          4096
+#define NB_MAX_TENSORS          4096       /* parameters, constants and scaler arrays */
+/* A file's graph has at most NB_MAX_NODES nodes, and its inputs and op
+ * nodes together hold at most NB_MAX_ACTIVATIONS values at the batch size a
+ * model loads with (32). Saving a model past a limit is NB_ERR_LIMIT. */
+#define NB_MAX_NODES       65536
+#define NB_MAX_ACTIVATIONS (1 << 27)
 
 nb_status nb_model_save(const nb_model *model, const char *path);
 nb_status nb_model_load(const char *path, nb_model **out);

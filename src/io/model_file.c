@@ -1,8 +1,11 @@
-/* Model files: safetensors with nabla's metadata. Saving is atomic (a
- * temporary file in the same directory, flushed, synced and renamed over
- * the old one); loading checks every field before it is used. */
+/* Model files: safetensors with nabla's metadata, the graph included
+ * (format version 2; version 1 files, which hold the spec alone, still
+ * load). Saving is atomic (a temporary file in the same directory,
+ * flushed, synced and renamed over the old one); loading checks every
+ * field before it is used. */
 #include "model_file.h"
 
+#include "graph_json.h"
 #include "nn/model_internal.h"
 #include "safetensors.h"
 
@@ -19,33 +22,51 @@
 #define SCALER_SCALE  "scaler.scale"
 #define TARGET_OFFSET "target_scaler.offset"
 #define TARGET_SCALE  "target_scaler.scale"
-/* A weight and a bias per layer, and the two scalers' two arrays each. */
-#define MAX_FILE_TENSORS (2 * NB_MAX_LAYERS + 4)
+#define GRAPH_WHAT    "metadata \"graph\""
 
 /* ------------------------------------------------------------------ save */
 
-/* One tensor to write: its name and values. */
+/* One tensor to write (or to read into). */
 typedef nb_st_out out_tensor;
 
-/* The parameters in creation order, then the scaler's two arrays, then the
- * target scaler's. */
-static int list_tensors(const nb_model *m, out_tensor *t, int max)
+/* The model's tensors: its parameters and constants in creation order,
+ * then the scaler's two arrays, then the target scaler's; an nb_malloc'd
+ * list. More than a file holds (NB_MAX_TENSORS) is NB_ERR_LIMIT. */
+static nb_status list_tensors(const nb_model *m, out_tensor **out, int *count)
 {
     nb_graph *g = m->graph;
-    int n = 0;
-    for (int i = 0; i < nb_graph_node_count(g) && n < max; i++)
-        if (nb_node_is_param(g, i))
-            t[n++] = (out_tensor){nb_node_name(g, i), nb_node_shape(g, i), nb_node_value(g, i)};
-    if (m->scaler.kind != NB_SCALE_NONE && n + 2 <= max) {
-        t[n++] = (out_tensor){SCALER_OFFSET, nb_shape1(m->scaler.features), m->scaler.offset};
-        t[n++] = (out_tensor){SCALER_SCALE, nb_shape1(m->scaler.features), m->scaler.scale};
+    const nb_scaler *s = &m->scaler, *ts = &m->target_scaler;
+    size_t n = 0;
+    *out = NULL;
+    *count = 0;
+    for (int i = 0; i < g->count; i++)
+        n += g->nodes[i].kind == NB_NODE_PARAM || g->nodes[i].kind == NB_NODE_CONST;
+    n += (s->kind != NB_SCALE_NONE ? 2 : 0) + (ts->kind != NB_SCALE_NONE ? 2 : 0);
+    if (n > NB_MAX_TENSORS)
+        return nb_error(NB_ERR_LIMIT,
+                        "the model has %zu tensors (parameters, constants and scaler arrays), "
+                        "more than a file holds (%d, NB_MAX_TENSORS)",
+                        n, NB_MAX_TENSORS);
+    out_tensor *t = nb_calloc(n ? n : 1, sizeof *t);
+    if (!t) return nb_error(NB_ERR_MEMORY, "out of memory for a list of %zu tensors", n);
+    int k = 0;
+    for (int i = 0; i < g->count; i++) {
+        const nb_node_rec *r = &g->nodes[i];
+        if (r->kind == NB_NODE_PARAM || r->kind == NB_NODE_CONST)
+            t[k++] = (out_tensor){r->name, r->shape,
+                                  r->kind == NB_NODE_PARAM ? r->value : r->const_data};
     }
-    const nb_scaler *ts = &m->target_scaler;
-    if (ts->kind != NB_SCALE_NONE && n + 2 <= max) {
-        t[n++] = (out_tensor){TARGET_OFFSET, nb_shape1(ts->features), ts->offset};
-        t[n++] = (out_tensor){TARGET_SCALE, nb_shape1(ts->features), ts->scale};
+    if (s->kind != NB_SCALE_NONE) {
+        t[k++] = (out_tensor){SCALER_OFFSET, nb_shape1(s->features), s->offset};
+        t[k++] = (out_tensor){SCALER_SCALE, nb_shape1(s->features), s->scale};
     }
-    return n;
+    if (ts->kind != NB_SCALE_NONE) {
+        t[k++] = (out_tensor){TARGET_OFFSET, nb_shape1(ts->features), ts->offset};
+        t[k++] = (out_tensor){TARGET_SCALE, nb_shape1(ts->features), ts->scale};
+    }
+    *out = t;
+    *count = k;
+    return NB_OK;
 }
 
 static int add_meta(cJSON *meta, const char *key, const char *value)
@@ -76,15 +97,15 @@ static int add_class_names(cJSON *meta, const nb_model *m)
 }
 
 /* The header's JSON: nabla's metadata (the tensors are added by
- * nb_st_write). NULL when out of memory. */
-static cJSON *make_header(const nb_model *m)
+ * nb_st_write), graph its graph's text. NULL when out of memory. */
+static cJSON *make_header(const nb_model *m, const char *graph)
 {
     cJSON *root = cJSON_CreateObject(),
           *meta = root ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
     int ok = meta != NULL;
     ok = ok && add_meta(meta, "format", "nabla");
     ok = ok && add_meta_int(meta, "format_version", NB_MODEL_FORMAT_VERSION);
-    ok = ok && add_meta(meta, "spec", m->spec);
+    if (m->spec[0]) ok = ok && add_meta(meta, "spec", m->spec);
     ok = ok && add_meta(meta, "loss", nb_model_loss_name(m));
     ok = ok && add_meta_int(meta, "inputs", m->inputs_total);
     ok = ok && add_meta_int(meta, "outputs", m->outputs);
@@ -93,6 +114,7 @@ static cJSON *make_header(const nb_model *m)
     if (m->target_scaler.kind != NB_SCALE_NONE)
         ok = ok && add_meta(meta, "target_scale", nb_scale_name(m->target_scaler.kind));
     ok = ok && add_class_names(meta, m);
+    ok = ok && add_meta(meta, "graph", graph);
     for (int i = 0; ok && i < m->meta_count; i++)
         ok = add_meta(meta, m->meta[i].key, m->meta[i].json);
     if (!ok) {
@@ -110,11 +132,17 @@ static nb_status write_failed(void)
 /* The file's bytes; the message names no file (the caller does, once). */
 static nb_status write_file(const nb_model *m, FILE *f)
 {
-    out_tensor t[MAX_FILE_TENSORS];
-    int count = list_tensors(m, t, MAX_FILE_TENSORS);
-    cJSON *root = make_header(m);
-    nb_status st = root ? nb_st_write(f, root, t, count)
-                        : nb_error(NB_ERR_MEMORY, "out of memory for the header");
+    out_tensor *t = NULL;
+    int count = 0;
+    char *graph = NULL;
+    nb_status st = list_tensors(m, &t, &count);
+    if (st == NB_OK) st = nb_model_graph_json(m, &graph);
+    cJSON *root = st == NB_OK ? make_header(m, graph) : NULL;
+    if (st == NB_OK)
+        st = root ? nb_st_write(f, root, t, count)
+                  : nb_error(NB_ERR_MEMORY, "out of memory for the header");
+    nb_free(graph);
+    nb_free(t);
     if (st != NB_OK) return st;
     errno = 0;
     return fflush(f) != 0 || ferror(f) ? write_failed() : NB_OK;
@@ -203,21 +231,22 @@ static nb_status load_class_names(nb_model *m, const char *text)
     return st;
 }
 
-/* The file's tensors must be exactly the model's, shape for shape. */
-static nb_status match_tensors(const nb_model *m, const nb_st_header *h, out_tensor *want,
-                               int count)
+/* The file's tensors must be exactly the model's, shape for shape. owner
+ * names what needs them in messages (spec "...", the graph). */
+static nb_status match_tensors(const nb_model *m, const nb_st_header *h, const out_tensor *want,
+                               int count, const char *owner, const char *needs)
 {
-    char a[64], b[64], q[NB_ESCAPE_SIZE], spec[NB_ESCAPE_SIZE];
-    nb_escape(spec, sizeof spec, m->spec);
+    char a[64], b[64], q[NB_ESCAPE_SIZE];
     for (int i = 0; i < count; i++) {
         const nb_st_tensor *t = nb_st_find(h, want[i].name);
         if (!t)
-            return nb_error(NB_ERR_FORMAT, "tensor \"%s\" %s of spec \"%s\" is missing",
-                            want[i].name, nb_shape_format(want[i].shape, a, sizeof a), spec);
+            return nb_error(NB_ERR_FORMAT, "tensor \"%s\" %s of %s is missing",
+                            nb_escape(q, sizeof q, want[i].name),
+                            nb_shape_format(want[i].shape, a, sizeof a), owner);
         if (!nb_shape_equal(t->shape, want[i].shape))
-            return nb_error(NB_ERR_SHAPE,
-                            "tensor \"%s\" has shape %s in the file, but the spec needs %s",
-                            want[i].name, nb_shape_format(t->shape, a, sizeof a),
+            return nb_error(NB_ERR_SHAPE, "tensor \"%s\" has shape %s in the file, but %s needs %s",
+                            nb_escape(q, sizeof q, want[i].name),
+                            nb_shape_format(t->shape, a, sizeof a), needs,
                             nb_shape_format(want[i].shape, b, sizeof b));
     }
     if (h->count != count) /* no duplicates, so some name is not the model's */
@@ -226,9 +255,9 @@ static nb_status match_tensors(const nb_model *m, const nb_st_header *h, out_ten
             for (int k = 0; k < count && !known; k++)
                 known = strcmp(h->tensors[i].name, want[k].name) == 0;
             if (!known)
-                return nb_error(NB_ERR_FORMAT, "tensor \"%s\" %s is not part of spec \"%s\"%s",
+                return nb_error(NB_ERR_FORMAT, "tensor \"%s\" %s is not part of %s%s",
                                 nb_escape(q, sizeof q, h->tensors[i].name),
-                                nb_shape_format(h->tensors[i].shape, a, sizeof a), spec,
+                                nb_shape_format(h->tensors[i].shape, a, sizeof a), owner,
                                 m->scaler.kind == NB_SCALE_NONE &&
                                         strncmp(h->tensors[i].name, "scaler.", 7) == 0
                                     ? " (the metadata says scale \"none\")"
@@ -240,15 +269,16 @@ static nb_status match_tensors(const nb_model *m, const nb_st_header *h, out_ten
     return NB_OK;
 }
 
-static nb_status read_tensors(FILE *f, uint64_t data_start, const nb_st_header *h, out_tensor *want,
-                              int count)
+static nb_status read_tensors(FILE *f, uint64_t data_start, const nb_st_header *h,
+                              const out_tensor *want, int count)
 {
     for (int i = 0; i < count; i++) {
         const nb_st_tensor *t = nb_st_find(h, want[i].name);
         uint64_t at = data_start + t->begin;
+        char q[NB_ESCAPE_SIZE];
         if (at > (uint64_t)LLONG_MAX || fseeko(f, (off_t)at, SEEK_SET) != 0)
-            return nb_error(NB_ERR_IO, "tensor \"%s\": cannot seek to file byte %llu", want[i].name,
-                            (unsigned long long)at);
+            return nb_error(NB_ERR_IO, "tensor \"%s\": cannot seek to file byte %llu",
+                            nb_escape(q, sizeof q, want[i].name), (unsigned long long)at);
         nb_status st =
             nb_st_read_values(f, t->dsize, t->count, (nb_real *)want[i].values, want[i].name);
         if (st != NB_OK) return st;
@@ -285,11 +315,187 @@ static nb_status placeholder_scaler(nb_model *m, nb_scale_kind kind, int count, 
     return st;
 }
 
+/* A spec's parameters must be tensors of the file, of their shapes (in
+ * version 1 they are the file's tensors; in version 2 they are the graph's,
+ * whose tensors are checked already). Checked on the graph the spec builds
+ * on input x, not compiled (nothing is allocated for values), before its
+ * model is made: a spec of huge layers in a small file is refused, not
+ * allocated. A spec that does not parse passes here; making the model
+ * says why. */
+static nb_status check_spec_tensors(const nb_st_header *h, const char *spec, nb_shape x_shape)
+{
+    nb_spec layers;
+    if (nb_spec_parse(spec, &layers) != NB_OK) return NB_OK;
+    nb_graph *g = nb_graph_create();
+    if (!g) return nb_error(NB_ERR_MEMORY, "out of memory for the spec's graph");
+    nb_node x = nb_input(g, "x", x_shape), y;
+    nb_status st = nb_spec_build(g, &layers, x, &y);
+    char a[64], b[64], q[NB_ESCAPE_SIZE], sq[NB_ESCAPE_SIZE];
+    nb_escape(sq, sizeof sq, spec);
+    for (int i = 0; st == NB_OK && i < nb_graph_node_count(g); i++) {
+        if (!nb_node_is_param(g, i)) continue;
+        const char *name = nb_node_name(g, i);
+        nb_shape want = nb_node_shape(g, i);
+        const nb_st_tensor *t = nb_st_find(h, name);
+        if (!t)
+            st = nb_error(NB_ERR_FORMAT, "tensor \"%s\" %s of spec \"%s\" is missing",
+                          nb_escape(q, sizeof q, name), nb_shape_format(want, a, sizeof a), sq);
+        else if (!nb_shape_equal(t->shape, want))
+            st = nb_error(NB_ERR_SHAPE,
+                          "tensor \"%s\" has shape %s in the file, but the spec needs %s",
+                          nb_escape(q, sizeof q, name), nb_shape_format(t->shape, a, sizeof a),
+                          nb_shape_format(want, b, sizeof b));
+    }
+    nb_graph_free(g);
+    return st;
+}
+
+/* Version 1: the model the spec builds. */
+static nb_status build_v1(const nb_st_header *h, nb_model **out)
+{
+    const char *spec, *loss;
+    int inputs, outputs;
+    nb_status st;
+    *out = NULL;
+    if ((st = meta_required(h, "spec", &spec)) != NB_OK ||
+        (st = meta_required(h, "loss", &loss)) != NB_OK ||
+        (st = meta_int(h, "inputs", 1, NB_MAX_FEATURES, &inputs)) != NB_OK ||
+        (st = meta_int(h, "outputs", 1, NB_MAX_UNITS, &outputs)) != NB_OK ||
+        (st = check_spec_tensors(h, spec, nb_shape2(NB_LOAD_BATCH, inputs))) != NB_OK)
+        return st;
+    nb_model *m;
+    if ((st = nb_model_create(spec, inputs, loss, NB_LOAD_BATCH, &m)) != NB_OK)
+        return nb_error_prefix(NB_ERR_FORMAT, "metadata describes no valid model");
+    if (m->outputs != outputs) {
+        char sq[NB_ESCAPE_SIZE];
+        st = nb_error(NB_ERR_FORMAT, "metadata \"outputs\" is %d, but spec \"%s\" has %d", outputs,
+                      nb_escape(sq, sizeof sq, spec), m->outputs);
+        nb_model_free(m);
+        return st;
+    }
+    *out = m;
+    return NB_OK;
+}
+
+/* What building a graph from the file refused, as a file's error: a
+ * shape, a limit or memory stays what it is, anything else (an attribute,
+ * an arity, a role) is the file's format. */
+static nb_status file_status(nb_status st)
+{
+    return st == NB_ERR_SHAPE || st == NB_ERR_LIMIT || st == NB_ERR_MEMORY ? st : NB_ERR_FORMAT;
+}
+
+/* Every parameter and constant of the graph is a tensor of the file, of
+ * its shape: checked before the graph is built, so that nothing is
+ * allocated for a tensor the file does not hold. */
+static nb_status check_leaf_tensors(const nb_st_header *h, const nb_graph_desc *d)
+{
+    char a[64], b[64], q[NB_ESCAPE_SIZE];
+    for (int i = 0; i < d->count; i++) {
+        const nb_gnode *n = &d->nodes[i];
+        nb_shape want;
+        if (n->kind != NB_NODE_PARAM && n->kind != NB_NODE_CONST) continue;
+        nb_gshape_at(&n->shape, NB_LOAD_BATCH, &want); /* no batch dimension */
+        const nb_st_tensor *t = nb_st_find(h, n->name);
+        if (!t)
+            return nb_error(NB_ERR_FORMAT, "tensor \"%s\" %s of the graph is missing",
+                            nb_escape(q, sizeof q, n->name), nb_shape_format(want, a, sizeof a));
+        if (!nb_shape_equal(t->shape, want))
+            return nb_error(NB_ERR_SHAPE,
+                            "tensor \"%s\" has shape %s in the file, but the graph needs %s",
+                            nb_escape(q, sizeof q, n->name), nb_shape_format(t->shape, a, sizeof a),
+                            nb_shape_format(want, b, sizeof b));
+    }
+    return NB_OK;
+}
+
+/* A spec in a version-2 file must build the graph the file holds (the
+ * graph is what is used; the spec says where it came from). */
+static nb_status check_spec(const nb_st_header *h, nb_model *m, const char *spec, const char *loss)
+{
+    char sq[NB_ESCAPE_SIZE], why[384];
+    nb_escape(sq, sizeof sq, spec);
+    if (m->n_inputs != 1)
+        return nb_error(NB_ERR_FORMAT,
+                        "metadata \"spec\" (\"%s\") is for one input; the graph has %d", sq,
+                        m->n_inputs);
+    nb_shape x = nb_node_shape(m->graph, m->x), sample = {x.ndim - 1, {0}};
+    for (int i = 1; i < x.ndim; i++) sample.dim[i - 1] = x.dim[i];
+    nb_status st = check_spec_tensors(h, spec, x);
+    if (st != NB_OK) return st;
+    nb_model *s;
+    st = nb_model_create_shaped(spec, sample, loss, NB_LOAD_BATCH, &s);
+    if (st != NB_OK) return nb_error_prefix(file_status(st), "metadata \"spec\"");
+    if (nb_model_graph_diff(s, m, "by the spec", "in the graph", why, sizeof why) >= 0)
+        st = nb_error(NB_ERR_FORMAT,
+                      "metadata \"spec\" (\"%s\") does not build the file's graph: %s", sq, why);
+    else
+        memcpy(m->spec, s->spec, sizeof m->spec);
+    nb_model_free(s);
+    return st;
+}
+
+/* Version 2: the model the graph describes (its spec, when it has one,
+ * must build the same graph). */
+static nb_status build_v2(const nb_st_header *h, nb_model **out)
+{
+    const char *text, *loss, *spec = meta_string(h, "spec");
+    int inputs, outputs;
+    nb_status st;
+    *out = NULL;
+    if ((st = meta_required(h, "graph", &text)) != NB_OK ||
+        (st = meta_required(h, "loss", &loss)) != NB_OK ||
+        (st = meta_int(h, "inputs", 1, NB_MAX_FEATURES, &inputs)) != NB_OK ||
+        (st = meta_int(h, "outputs", 1, INT_MAX, &outputs)) != NB_OK)
+        return st;
+    nb_graph_desc d;
+    if ((st = nb_graph_desc_parse(text, GRAPH_WHAT, &d)) != NB_OK) return st;
+    nb_graph *g = NULL;
+    nb_model_roles roles;
+    nb_model *m = NULL;
+    if ((st = check_leaf_tensors(h, &d)) == NB_OK) {
+        /* Built at a second batch too, so that a dimension the file calls
+         * fixed or a multiple of the batch is checked to be that. */
+        nb_graph *other = NULL;
+        nb_model_roles unused;
+        st = nb_graph_desc_build(&d, NB_LOAD_BATCH, NB_MAX_ACTIVATIONS, &g, &roles);
+        if (st == NB_OK) st = nb_graph_desc_build(&d, NB_LOAD_BATCH + 1, 0, &other, &unused);
+        nb_graph_free(other);
+        if (st != NB_OK) {
+            nb_graph_free(g);
+            g = NULL;
+            st = nb_error_prefix(file_status(st), GRAPH_WHAT);
+        }
+    }
+    if (st == NB_OK && (st = nb_model_from_graph(g, &roles, &m)) != NB_OK)
+        st = nb_error_prefix(file_status(st), GRAPH_WHAT);
+    nb_graph_desc_free(&d);
+    if (st != NB_OK) return st;
+    char q[NB_ESCAPE_SIZE];
+    if (strcmp(loss, m->loss_name) != 0)
+        st = nb_error(NB_ERR_FORMAT, "metadata \"loss\" is \"%s\", but the graph's loss is %s",
+                      nb_escape(q, sizeof q, loss), m->loss_name);
+    else if (inputs != m->inputs_total)
+        st = nb_error(NB_ERR_FORMAT, "metadata \"inputs\" is %d, but the graph's inputs take %d",
+                      inputs, m->inputs_total);
+    else if (outputs != m->outputs)
+        st = nb_error(NB_ERR_FORMAT, "metadata \"outputs\" is %d, but the graph's output has %d",
+                      outputs, m->outputs);
+    else if (spec)
+        st = check_spec(h, m, spec, loss);
+    if (st != NB_OK) {
+        nb_model_free(m);
+        return st;
+    }
+    *out = m;
+    return NB_OK;
+}
+
 /* Build the model the metadata describes and fill it from the file. */
 static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h, nb_model **out)
 {
-    const char *format, *spec, *loss, *scale_name, *names;
-    int version, inputs, outputs;
+    const char *format, *scale_name, *names;
+    int version;
     nb_scale_kind scale = NB_SCALE_NONE, target_scale = NB_SCALE_NONE;
     nb_status st;
     if (!h->metadata) return nb_error(NB_ERR_FORMAT, "no \"__metadata__\": not a nabla model file");
@@ -302,11 +508,6 @@ static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h,
     if (version > NB_MODEL_FORMAT_VERSION)
         return nb_error(NB_ERR_FORMAT, "format_version %d is newer than this build reads (%d)",
                         version, NB_MODEL_FORMAT_VERSION);
-    if ((st = meta_required(h, "spec", &spec)) != NB_OK ||
-        (st = meta_required(h, "loss", &loss)) != NB_OK ||
-        (st = meta_int(h, "inputs", 1, NB_MAX_FEATURES, &inputs)) != NB_OK ||
-        (st = meta_int(h, "outputs", 1, NB_MAX_UNITS, &outputs)) != NB_OK)
-        return st;
     if ((scale_name = meta_string(h, "scale")) && nb_scale_parse(scale_name, &scale) != NB_OK)
         return nb_error(NB_ERR_FORMAT,
                         "metadata \"scale\" is \"%s\", not none, unit, minmax or zscore",
@@ -317,26 +518,33 @@ static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h,
                         "metadata \"target_scale\" is \"%s\", not none, minmax or zscore",
                         nb_escape(q, sizeof q, scale_name));
     nb_model *m;
-    if ((st = nb_model_create(spec, inputs, loss, NB_LOAD_BATCH, &m)) != NB_OK)
-        return nb_error_prefix(NB_ERR_FORMAT, "metadata describes no valid model");
-    if (m->outputs != outputs) {
-        char sq[NB_ESCAPE_SIZE];
-        st = nb_error(NB_ERR_FORMAT, "metadata \"outputs\" is %d, but spec \"%s\" has %d", outputs,
-                      nb_escape(sq, sizeof sq, spec), m->outputs);
-        goto fail;
-    }
+    if ((st = version == 1 ? build_v1(h, &m) : build_v2(h, &m)) != NB_OK) return st;
+    out_tensor *want = NULL;
+    int count = 0;
     /* Arrays to fill below; identity until then. */
-    if (scale != NB_SCALE_NONE && (st = placeholder_scaler(m, scale, inputs, 0)) != NB_OK)
+    if (scale != NB_SCALE_NONE && (st = placeholder_scaler(m, scale, m->inputs_total, 0)) != NB_OK)
         goto fail;
     if (target_scale != NB_SCALE_NONE &&
-        (st = placeholder_scaler(m, target_scale, outputs, 1)) != NB_OK) {
+        (st = placeholder_scaler(m, target_scale, m->outputs, 1)) != NB_OK) {
         st = nb_error_prefix(NB_ERR_FORMAT, "metadata \"target_scale\"");
         goto fail;
     }
-    out_tensor want[MAX_FILE_TENSORS];
-    int count = list_tensors(m, want, MAX_FILE_TENSORS);
-    if ((st = match_tensors(m, h, want, count)) != NB_OK) goto fail;
+    if ((st = list_tensors(m, &want, &count)) != NB_OK) goto fail;
+    char owner[NB_ESCAPE_SIZE + 8], sq[NB_ESCAPE_SIZE];
+    if (version == 1)
+        snprintf(owner, sizeof owner, "spec \"%s\"", nb_escape(sq, sizeof sq, m->spec));
+    else
+        snprintf(owner, sizeof owner, "the graph");
+    if ((st = match_tensors(m, h, want, count, owner, version == 1 ? "the spec" : "the graph")) !=
+        NB_OK)
+        goto fail;
     if ((st = read_tensors(f, data_start, h, want, count)) != NB_OK) goto fail;
+    /* A compiled constant holds a copy of its values. */
+    for (int i = 0; i < m->graph->count; i++) {
+        nb_node_rec *r = &m->graph->nodes[i];
+        if (r->kind == NB_NODE_CONST)
+            memcpy(r->value, r->const_data, nb_shape_count(r->shape) * sizeof *r->value);
+    }
     if ((st = check_scaler(&m->scaler, SCALER_OFFSET, SCALER_SCALE)) != NB_OK ||
         (st = check_scaler(&m->target_scaler, TARGET_OFFSET, TARGET_SCALE)) != NB_OK)
         goto fail;
@@ -349,9 +557,11 @@ static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h,
             goto fail;
         }
     }
+    nb_free(want);
     *out = m;
     return NB_OK;
 fail:
+    nb_free(want);
     nb_model_free(m);
     return st;
 }
