@@ -289,8 +289,9 @@ static void test_layout(void **state)
     }
     char *init = cJSON_PrintUnformatted(
         cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "init")); /* relu next: He */
+    /* the dense layer's fan-in and fan-out: its 3 inputs and 2 units */
     assert_string_equal(init,
-                        "{\"kind\":\"he_normal\",\"a\":0,\"b\":0,\"fan_in\":0,\"fan_out\":0}");
+                        "{\"kind\":\"he_normal\",\"a\":0,\"b\":0,\"fan_in\":3,\"fan_out\":2}");
     cJSON_free(init);
     char *in = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 3), "inputs"));
     assert_string_equal(in, "[\"x\",\"dense0.weight\",\"dense0.bias\"]");
