@@ -2,11 +2,14 @@
  * Example" network (notes 004) with its two inputs x1 and x2 as separate
  * input nodes, and a network whose two inputs are merged by concat. Each
  * is trained, evaluated and used to predict through the same functions as
- * a spec model; the roles are checked. */
+ * a spec model: trained with the public training steps, checkpointed and
+ * resumed bit for bit, saved and loaded (the graph is in the file) to
+ * predict bit for bit; the roles are checked. */
 #include "check.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define UNITS 5
 #define BATCH 4
@@ -193,6 +196,127 @@ static void test_concat_model(void **state)
     nb_model_free(m);
 }
 
+/* Train with the public steps for epochs epochs; with ckpt set, save a
+ * checkpoint when epoch `at` has ended, and stop there. */
+static void train_steps(nb_model *m, const nb_dataset *d, const nb_train_config *c,
+                        const char *resume, const char *ckpt, int at)
+{
+    nb_train_state *s;
+    assert_ok(nb_train_begin(m, d, NULL, c, &s));
+    if (resume) assert_ok(nb_checkpoint_load(s, resume));
+    while (!s->stop_reason) {
+        int rows;
+        while (nb_train_next_batch(s, &rows) == NB_OK && rows > 0) {
+            assert_ok(nb_train_forward_backward(s));
+            assert_ok(nb_train_apply(s));
+        }
+        assert_ok(nb_train_end_epoch(s));
+        assert_ok(nb_train_next_epoch(s));
+        if (ckpt && s->epoch == at + 1) {
+            assert_ok(nb_checkpoint_save(s, ckpt));
+            break;
+        }
+    }
+    nb_train_result r;
+    assert_ok(nb_train_finish(s, &r));
+    nb_train_result_free(&r);
+    nb_train_state_free(s);
+}
+
+static nb_real *copy_params(nb_model *m, size_t *count)
+{
+    const nb_real *p = nb_graph_params(nb_model_graph(m), count);
+    nb_real *c = malloc(*count * sizeof *c);
+    memcpy(c, p, *count * sizeof *c);
+    return c;
+}
+
+/* Trained straight through, or stopped after 2 epochs and resumed from the
+ * checkpoint in a new model: the same weights bit for bit. Then saved and
+ * loaded: the same predictions bit for bit. */
+static void check_resume_save_load(nb_model *(*make)(void), const nb_dataset *d,
+                                   const nb_train_config *c, const char *what)
+{
+    char dir[] = "/tmp/nabla_graph_XXXXXX", ckpt[64], file[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(ckpt, sizeof ckpt, "%s/run.ckpt", dir);
+    snprintf(file, sizeof file, "%s/model.st", dir);
+    nb_model *straight = make(), *first = make(), *resumed = make();
+    train_steps(straight, d, c, NULL, NULL, 0);
+    train_steps(first, d, c, NULL, ckpt, 2);
+    train_steps(resumed, d, c, ckpt, NULL, 0);
+    size_t n1, n2;
+    nb_real *a = copy_params(straight, &n1), *b = copy_params(resumed, &n2);
+    assert_int_equal(n1, n2);
+    if (memcmp(a, b, n1 * sizeof *a) != 0) fail_msg("%s: the resumed run ends elsewhere", what);
+    free(b);
+    /* the first run stopped with other weights: the check can fail */
+    b = copy_params(first, &n2);
+    assert_true(memcmp(a, b, n1 * sizeof *a) != 0);
+    free(a);
+    free(b);
+
+    assert_ok(nb_model_save(resumed, file));
+    nb_model *loaded;
+    assert_ok(nb_model_load(file, &loaded));
+    assert_null(nb_model_spec(loaded));
+    assert_int_equal(nb_model_input_count(loaded), nb_model_input_count(resumed));
+    assert_string_equal(nb_model_loss_name(loaded), nb_model_loss_name(resumed));
+    size_t values = d->count * (size_t)nb_model_outputs(resumed);
+    nb_real *p = calloc(values, sizeof *p), *q = calloc(values, sizeof *q);
+    assert_ok(nb_model_predict(resumed, d->x, d->count, p));
+    assert_ok(nb_model_predict(loaded, d->x, d->count, q));
+    if (memcmp(p, q, values * sizeof *p) != 0) fail_msg("%s: the loaded model differs", what);
+    print_message("%s: resumed and loaded bit for bit (%zu weights, %zu outputs)\n", what, n1,
+                  values);
+    free(p);
+    free(q);
+    nb_model_free(loaded);
+    nb_model_free(straight);
+    nb_model_free(first);
+    nb_model_free(resumed);
+    unlink(ckpt);
+    unlink(file);
+    rmdir(dir);
+}
+
+static nb_model *concat_model8(void)
+{
+    return concat_model(8);
+}
+
+static void test_steps_resume_save_load(void **state)
+{
+    (void)state;
+    nb_dataset train;
+    make_data(&train, 40, 3);
+    nb_train_config c = nb_train_defaults();
+    c.optimizer = nb_optimizer_defaults(NB_OPT_MOMENTUM);
+    c.optimizer.lr = 0.01;
+    c.batch = BATCH;
+    c.epochs = 4;
+    c.seed = 11;
+    check_resume_save_load(another_example, &train, &c, "another example");
+    free_data(&train);
+
+    nb_dataset d = {0};
+    d.count = 30;
+    d.features = 5;
+    d.classes = 3;
+    d.x = calloc(d.count * 5, sizeof *d.x);
+    d.labels = calloc(d.count, sizeof *d.labels);
+    for (size_t i = 0; i < d.count; i++) {
+        for (int j = 0; j < 5; j++)
+            d.x[i * 5 + (size_t)j] = (nb_real)((i * 7 + (size_t)j * 3) % 11) / 10;
+        d.labels[i] = (int32_t)(i % 3);
+    }
+    c.optimizer = nb_optimizer_defaults(NB_OPT_ADAM);
+    c.batch = 8; /* 30 samples: a partial last batch */
+    check_resume_save_load(concat_model8, &d, &c, "concat model");
+    free(d.x);
+    free(d.labels);
+}
+
 /* Each role that does not fit is refused, naming it; the graph is freed. */
 static void expect_roles_refused(int which, const char *part)
 {
@@ -270,9 +394,8 @@ static void test_set_batch_reshapes_every_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_another_example_trains),
-        cmocka_unit_test(test_concat_model),
-        cmocka_unit_test(test_roles_checked),
+        cmocka_unit_test(test_another_example_trains),         cmocka_unit_test(test_concat_model),
+        cmocka_unit_test(test_steps_resume_save_load),         cmocka_unit_test(test_roles_checked),
         cmocka_unit_test(test_set_batch_reshapes_every_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
