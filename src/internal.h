@@ -166,6 +166,16 @@ const char *nb_init_problem(nb_init init);
 
 enum nb_node_kind { NB_NODE_INPUT, NB_NODE_PARAM, NB_NODE_CONST, NB_NODE_OP };
 
+/* A leaf's word as nb_node_op gives it ("input", "param", "const"); NULL
+ * for an op node, which goes by its op's name. */
+static inline const char *nb_leaf_name(enum nb_node_kind kind)
+{
+    return kind == NB_NODE_INPUT   ? "input"
+           : kind == NB_NODE_PARAM ? "param"
+           : kind == NB_NODE_CONST ? "const"
+                                   : NULL;
+}
+
 typedef struct nb_node_rec nb_node_rec;
 typedef struct nb_op_def nb_op_def;
 

@@ -6,16 +6,9 @@ build=$1
 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# The first ```c block after the section's heading.
-awk '/^## Training step by step$/{in_section=1} in_section && /^```c$/{on=1; next}
-     /^```$/{if(on){exit}} on' "$src/docs/training.md" >"$tmp/example.c"
-test -s "$tmp/example.c" || { echo "no C example in docs/training.md"; exit 1; }
-flags=$(grep -q 'NABLA_DOUBLE:BOOL=ON' "$build/CMakeCache.txt" && echo -DNABLA_DOUBLE || true)
-libs=$(pkg-config --libs libcjson zlib)
-blas=$(grep -q 'NABLA_BLAS:BOOL=OFF' "$build/CMakeCache.txt" || pkg-config --libs openblas)
-cc -std=c11 -Wall -Wextra -Werror $flags -I "$src/include" "$tmp/example.c" \
-    "$build/libnabla.a" $libs $blas -lm -o "$tmp/example" \
-    $(grep -q 'NABLA_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && echo -fsanitize=address,undefined)
+# shellcheck source=tests/lib/doc_example.sh
+. "$src/tests/lib/doc_example.sh"
+build_doc_example "$build" "$src" docs/training.md "## Training step by step" "$tmp/example"
 "$tmp/example" >"$tmp/out.txt"
 cat "$tmp/out.txt"
 # Spirals of 300 points learn to a train loss of 0.3 well within 50 epochs.

@@ -427,17 +427,7 @@ const char *nb_node_op(const nb_graph *g, nb_node node)
 {
     const nb_node_rec *n = get(g, node);
     if (!n) return NULL;
-    switch (n->kind) {
-    case NB_NODE_INPUT:
-        return "input";
-    case NB_NODE_PARAM:
-        return "param";
-    case NB_NODE_CONST:
-        return "const";
-    case NB_NODE_OP:
-        return n->op->name;
-    }
-    return NULL;
+    return n->kind == NB_NODE_OP ? n->op->name : nb_leaf_name(n->kind);
 }
 
 int nb_node_input_count(const nb_graph *g, nb_node node)

@@ -43,16 +43,7 @@ static int reserved_tensor(const char *name)
 
 static const char *kind_name(const nb_gnode *n)
 {
-    switch (n->kind) {
-    case NB_NODE_INPUT:
-        return "input";
-    case NB_NODE_PARAM:
-        return "param";
-    case NB_NODE_CONST:
-        return "const";
-    case NB_NODE_OP:
-        break;
-    }
+    if (n->kind != NB_NODE_OP) return nb_leaf_name(n->kind);
     return n->op ? n->op->name : "?";
 }
 
