@@ -104,6 +104,21 @@ static void test_another_example_trains(void **state)
     make_data(&train, 64, 1);
     make_data(&val, 16, 2);
     assert_ok(nb_model_check_data(m, &train));
+
+    /* The gradients of the loss on a batch agree with central differences. */
+    assert_ok(nb_model_feed(m, &train, NULL, 0, BATCH));
+    nb_gradcheck_entry entries[2 * UNITS];
+    int n = 0;
+#ifdef NABLA_DOUBLE
+    const double eps = 1e-6, bound = 1e-6;
+#else
+    const double eps = 1e-2, bound = 5e-2;
+#endif
+    assert_ok(nb_gradcheck(g, nb_model_loss(m), eps, entries, 2 * UNITS, &n));
+    assert_int_equal(n, 2 * UNITS);
+    for (int i = 0; i < n; i++)
+        if (!(entries[i].max_rel <= bound))
+            fail_msg("%s: relative gradient error %g", entries[i].name, entries[i].max_rel);
     nb_metrics before, after;
     assert_ok(nb_evaluate(m, &val, &before));
     nb_train_config c = nb_train_defaults();
