@@ -366,6 +366,14 @@ static void test_reshape_keeps_batch(void **state)
     assert_ok(nb_graph_compile(g));
     assert_true(nb_shape_equal(nb_node_shape(g, y), nb_shape2(5, 12)));
     assert_true(nb_shape_equal(nb_node_shape(g, z), nb_shape3(5, 4, 3)));
+    /* a shape whose product wraps a size_t is refused, not wrapped */
+    nb_graph *h = nb_graph_create();
+    nb_node big = nb_input(h, "big", nb_shape1(4));
+    int64_t huge[4] = {INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX};
+    nb_attr wrap = nb_attr_ints("shape", 4, huge);
+    assert_int_equal(nb_apply_attrs(h, "reshape", NULL, 1, &big, 1, &wrap), NB_NONE);
+    assert_int_equal(nb_graph_status(h), NB_ERR_SHAPE);
+    nb_graph_free(h);
     /* two -1s, or a -1 that cannot divide, are shape errors */
     assert_int_equal(nb_reshape(g, x, nb_shape2(-1, -1)), NB_NONE);
     assert_int_equal(nb_graph_status(g), NB_ERR_SHAPE);

@@ -193,7 +193,7 @@ static nb_status infer_reshape(nb_graph *g, nb_node_rec *n)
         }
         ok = d >= 1 && d <= INT32_MAX;
         want.dim[i] = (int)d;
-        known *= ok ? (size_t)d : 1;
+        ok = ok && nb_mul_size(known, (size_t)d, &known); /* no wrap past SIZE_MAX */
     }
     if (ok && free_dim >= 0) {
         ok = known > 0 && total % known == 0 && total / known <= INT32_MAX;
