@@ -55,8 +55,7 @@ static void top_k(const nb_real *p, int n, int k, int *out)
  * one-hot classes gives scores (argmax is the class). */
 static int probabilities(const nb_model *model)
 {
-    const char *loss = nb_model_loss_name(model);
-    return strcmp(loss, "softmax_ce") == 0 || strcmp(loss, "bce") == 0;
+    return nb_model_loss_info(model).probabilities;
 }
 
 #define CHUNK_ROWS 256 /* rows read, predicted and printed at a time */

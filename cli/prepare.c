@@ -41,8 +41,10 @@ int cli_model_check_options(const arg_command *cmd, const char *spec, const char
     if (nb_spec_outputs(spec, &outputs) != NB_OK)
         return args_usage_error(cmd, "--model: %s", nb_last_error());
     if (!loss) return -1;
-    if (nb_loss_check(loss) != NB_OK) return args_usage_error(cmd, "--loss: %s", nb_last_error());
-    int softmax = strcmp(loss, "softmax_ce") == 0, bce = strcmp(loss, "bce") == 0;
+    nb_loss_info info;
+    if (nb_loss_info_of(loss, &info) != NB_OK)
+        return args_usage_error(cmd, "--loss: %s", nb_last_error());
+    int bce = info.binary, softmax = info.classifier && !bce;
     nb_scale_kind targets = NB_SCALE_NONE;
     if (o->scale_targets) nb_scale_parse(o->scale_targets, &targets);
     if ((softmax || bce) && o->regression)

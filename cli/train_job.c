@@ -104,8 +104,7 @@ static int build_model(const arg_command *cmd, const cli_train_job *job, train_s
     const nb_dataset *d = &s->train;
     int rc = cli_model_build(cmd, job->data, d, job->spec, job->loss, job->config.batch, &s->model);
     if (rc != CLI_EXIT_OK) return rc;
-    const char *loss = nb_model_loss_name(s->model);
-    int classifier_loss = strcmp(loss, "softmax_ce") == 0 || strcmp(loss, "bce") == 0;
+    int classifier_loss = nb_model_loss_info(s->model).classifier;
     nb_status st = nb_model_init(s->model, job->config.seed);
     if (st == NB_OK) st = nb_model_set_scaler(s->model, &s->scaler);
     if (st == NB_OK) st = nb_model_set_target_scaler(s->model, &s->target_scaler);

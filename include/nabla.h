@@ -733,8 +733,18 @@ const char *nb_model_spec(const nb_model *model); /* NULL for a hand-built graph
 /* softmax_ce, bce, mse, sse, half_sse, sae, or the loss op's name when it
  * has no other (cross_entropy). */
 const char *nb_model_loss_name(const nb_model *model);
-/* Does the loss sum over the batch (sse, half_sse, sae) rather than average? */
-int nb_model_loss_summed(const nb_model *model);
+/* What a loss is, from its op (docs/ops.md, "losses"). */
+typedef struct nb_loss_info {
+    int summed;        /* sums over the batch (sse, half_sse, sae), else a mean */
+    int classifier;    /* its targets are classes (softmax_ce, bce, cross_entropy) */
+    int binary;        /* one logit for two classes (bce) */
+    int probabilities; /* the model's answer is class probabilities */
+} nb_loss_info;
+/* By name as a spec model's loss is named (softmax_ce, ...); NB_ERR_NOT_FOUND
+ * listing the names otherwise. */
+nb_status nb_loss_info_of(const char *loss, nb_loss_info *out);
+/* The model's loss (all zero for NULL). */
+nb_loss_info nb_model_loss_info(const nb_model *model);
 int nb_model_inputs(const nb_model *model);  /* features per sample, all inputs together */
 int nb_model_outputs(const nb_model *model); /* output values per sample */
 /* softmax_ce or bce, or a regression loss (mse, ...) trained on one-hot

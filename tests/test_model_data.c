@@ -64,9 +64,32 @@ static void test_check_data(void **state)
     nb_model_free(m);
 }
 
+/* What each loss is comes from its op's table entry. */
+static void test_loss_info(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name;
+        int summed, classifier, binary;
+    } want[] = {{"softmax_ce", 0, 1, 0}, {"bce", 0, 1, 1},      {"mse", 0, 0, 0},
+                {"sse", 1, 0, 0},        {"half_sse", 1, 0, 0}, {"sae", 1, 0, 0}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        nb_loss_info info;
+        assert_int_equal(nb_loss_info_of(want[i].name, &info), NB_OK);
+        assert_int_equal(info.summed, want[i].summed);
+        assert_int_equal(info.classifier, want[i].classifier);
+        assert_int_equal(info.binary, want[i].binary);
+        assert_int_equal(info.probabilities, want[i].classifier);
+    }
+    nb_loss_info info;
+    assert_int_equal(nb_loss_info_of("cross_entropy", &info), NB_ERR_NOT_FOUND);
+    assert_non_null(strstr(nb_last_error(), "softmax_ce, bce, mse, sse, half_sse, sae"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loss_info),
         cmocka_unit_test(test_outputs),
         cmocka_unit_test(test_check_data),
     };

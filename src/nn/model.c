@@ -364,9 +364,26 @@ const nb_loss_def *nb_model_loss_def(const nb_model *m)
     return m->loss_def;
 }
 
-int nb_model_loss_summed(const nb_model *m)
+static nb_loss_info info_of(const nb_loss_def *d)
 {
-    return m && m->loss_def->reduction == NB_REDUCE_SUM;
+    return (nb_loss_info){.summed = d->reduction == NB_REDUCE_SUM,
+                          .classifier = nb_loss_is_classifier(d),
+                          .binary = d->target == NB_TARGET_BINARY,
+                          .probabilities = nb_loss_is_classifier(d)};
+}
+
+nb_loss_info nb_model_loss_info(const nb_model *m)
+{
+    return m ? info_of(m->loss_def) : (nb_loss_info){0};
+}
+
+nb_status nb_loss_info_of(const char *loss, nb_loss_info *out)
+{
+    const char *op;
+    if (!out) return nb_error(NB_ERR_ARGUMENT, "nb_loss_info_of: out is NULL");
+    nb_status st = nb_loss_parse(loss, &op);
+    if (st == NB_OK) *out = info_of(nb_op_find(op)->loss);
+    return st;
 }
 
 /* The loss itself is a classifier's, or a regression loss was given one-hot
