@@ -8,7 +8,9 @@
 #include "check.h"
 
 #include "io/checkpoint_file.h"
+#include "io/graph_json.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,7 +55,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     static const char *const files[] = {"pairs-e3.ckpt", "pairs-mid.ckpt", "spiral.ckpt",
-                                        "other.ckpt"};
+                                        "other.ckpt", "constants.ckpt"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[128];
         snprintf(path, sizeof path, "%s/%s", g_dir, files[i]);
@@ -204,8 +206,9 @@ static void test_steps_equal_nb_train(void **state)
 /* ------------------------------------------------ (2) a two-input graph */
 
 /* a [N, 1] and b [N, 1], each through its own weights, added:
- * h = tanh(a Wa + b Wb + c), y = h W + d, mse against t [N, 1]. */
-static nb_model *pairs_model(int hidden, uint64_t init_seed)
+ * h = tanh(a Wa + b Wb + c), y = h W + d, mse against t [N, 1]. With
+ * shift, a constant k (hidden values) is added to c. */
+static nb_model *pairs_model(int hidden, uint64_t init_seed, const nb_real *shift)
 {
     const int n = 16;
     nb_graph *g = nb_graph_create();
@@ -219,6 +222,7 @@ static nb_model *pairs_model(int hidden, uint64_t init_seed)
     nb_node w = nb_param(g, "w", nb_shape2(hidden, 1), xavier);
     nb_node d = nb_param(g, "d", nb_shape1(1), zeros);
     nb_node sum = nb_add(g, nb_matmul(g, a, wa), nb_matmul(g, b, wb));
+    if (shift) sum = nb_bias_add(g, sum, nb_constant(g, "k", nb_shape1(hidden), shift));
     nb_node h = nb_tanh(g, nb_bias_add(g, sum, c));
     nb_node y = nb_affine(g, h, w, d);
     nb_node t = nb_input(g, "t", nb_shape2(n, 1));
@@ -276,23 +280,29 @@ static void resume_pairs(const char *name, int epoch, size_t batch, nb_model *re
     char ckpt[128];
     path_in_dir(name, ckpt, sizeof ckpt);
     nb_train_config c = pairs_config();
-    nb_model *m = pairs_model(8, 1);
+    nb_model *m = pairs_model(8, 1, NULL);
     nb_train_state *s = NULL;
     assert_ok(nb_train_begin(m, &g_pairs, &g_pairs_val, &c, &s));
     run_to(s, epoch, batch);
     assert_ok(nb_checkpoint_save(s, ckpt));
     nb_train_state_free(s);
+    char *graph = NULL;
+    assert_ok(nb_model_graph_json(m, &graph));
     nb_model_free(m);
 
+    /* A hand-built graph: no spec; "graph" is its model file's graph. */
     nb_ckpt_file f;
     assert_ok(nb_ckpt_file_open(ckpt, &f));
-    assert_null(nb_ckpt_file_meta(&f, "spec")); /* a hand-built graph */
-    assert_non_null(strstr(nb_ckpt_file_meta(&f, "graph"), "a: input [N, 1]"));
-    assert_non_null(strstr(nb_ckpt_file_meta(&f, "graph"), "wb: param [1, 8]"));
+    assert_null(nb_ckpt_file_meta(&f, "spec"));
+    assert_string_equal(nb_ckpt_file_meta(&f, "graph"), graph);
+    assert_non_null(strstr(graph, "{\"name\":\"a\",\"op\":\"input\",\"shape\":[\"N\",1]}"));
+    assert_non_null(strstr(graph, "\"inputs\":[\"a\",\"b\"],\"output\":"));
+    assert_string_equal(nb_ckpt_file_meta(&f, "constants"), "{}");
     assert_string_equal(nb_ckpt_file_meta(&f, "loss"), "mse");
     nb_ckpt_file_close(&f);
+    nb_free(graph);
 
-    nb_model *b = pairs_model(8, 77);
+    nb_model *b = pairs_model(8, 77, NULL);
     nb_train_result rb;
     assert_ok(nb_train_begin(b, &g_pairs, &g_pairs_val, &c, &s));
     assert_ok(nb_checkpoint_load(s, ckpt));
@@ -312,7 +322,7 @@ static void test_two_inputs_train_and_resume(void **state)
 {
     (void)state;
     nb_train_config c = pairs_config();
-    nb_model *a = pairs_model(8, 1);
+    nb_model *a = pairs_model(8, 1, NULL);
     nb_train_result ra;
     assert_ok(train_by_steps(a, &g_pairs, &g_pairs_val, &c, &ra, NULL, NULL));
     assert_string_equal(ra.stop_reason, "epochs");
@@ -323,7 +333,7 @@ static void test_two_inputs_train_and_resume(void **state)
     assert_true(ra.history[7].val_loss < 0.5 * ra.history[0].val_loss);
     assert_true(ra.history[7].val_r2 > 0.5);
     /* nb_train on the same graph agrees. */
-    nb_model *b = pairs_model(8, 1);
+    nb_model *b = pairs_model(8, 1, NULL);
     nb_train_result rb;
     assert_ok(nb_train(b, &g_pairs, &g_pairs_val, &c, &rb));
     assert_same_params(a, b);
@@ -340,7 +350,7 @@ static void test_two_inputs_train_and_resume(void **state)
      * and the weights stay as they were. */
     char ckpt[128];
     path_in_dir("pairs-e3.ckpt", ckpt, sizeof ckpt);
-    nb_model *other = pairs_model(6, 1);
+    nb_model *other = pairs_model(6, 1, NULL);
     nb_train_state *s = NULL;
     assert_ok(nb_train_begin(other, &g_pairs, &g_pairs_val, &c, &s));
     run_to(s, 2, 3);
@@ -351,8 +361,13 @@ static void test_two_inputs_train_and_resume(void **state)
     memcpy(before, p, n * sizeof *p);
     assert_int_equal(nb_checkpoint_load(s, ckpt), NB_ERR_ARGUMENT);
     print_message("refused: %s\n", nb_last_error());
-    assert_non_null(strstr(nb_last_error(), "written for another graph: its node 2 is \"wa: param "
-                                            "[1, 8]\", this model's is \"wa: param [1, 6]\""));
+    assert_non_null(strstr(nb_last_error(),
+                           "written for another graph: its node 2 \"wa\" is {\"name\":\"wa\","
+                           "\"op\":\"param\",\"init\":{\"kind\":\"xavier_uniform\",\"a\":0,"
+                           "\"b\":0,\"fan_in\":0,\"fan_out\":0},\"shape\":[1,8]}, this model's "
+                           "is {\"name\":\"wa\",\"op\":\"param\",\"init\":{\"kind\":"
+                           "\"xavier_uniform\",\"a\":0,\"b\":0,\"fan_in\":0,\"fan_out\":0},"
+                           "\"shape\":[1,6]}"));
     assert_int_equal(s->epoch, 2);
     assert_int_equal(s->batch, 3);
     assert_int_equal(s->epochs_run, 1);
@@ -368,6 +383,81 @@ static void test_two_inputs_train_and_resume(void **state)
     nb_model_free(other);
     nb_train_result_free(&ra);
     nb_model_free(a);
+}
+
+/* A constant's values are in neither the graph nor the tensors: the
+ * checkpoint's "constants" holds their hash, and a model whose constant
+ * holds other values is refused; with the same values it resumes. */
+static void test_constants_checked(void **state)
+{
+    (void)state;
+    nb_real k[8] = {0.5, -0.25, 0, 1, 0.125, -1, 2, 0.75};
+    char ckpt[128], want[64];
+    path_in_dir("constants.ckpt", ckpt, sizeof ckpt);
+    nb_train_config c = pairs_config();
+    nb_model *m = pairs_model(8, 1, k);
+    nb_train_state *s = NULL;
+    assert_ok(nb_train_begin(m, &g_pairs, &g_pairs_val, &c, &s));
+    run_to(s, 2, 3);
+    assert_ok(nb_checkpoint_save(s, ckpt));
+    nb_train_state_free(s);
+    nb_model_free(m);
+    nb_ckpt_file f;
+    assert_ok(nb_ckpt_file_open(ckpt, &f));
+    snprintf(want, sizeof want, "{\"k\":\"%016" PRIx64 "\"}", nb_fnv1a(NB_FNV1A_INIT, k, sizeof k));
+    assert_string_equal(nb_ckpt_file_meta(&f, "constants"), want);
+    nb_ckpt_file_close(&f);
+
+    nb_real other[8];
+    memcpy(other, k, sizeof k);
+    other[3] = 1.5;
+    m = pairs_model(8, 1, other);
+    assert_ok(nb_train_begin(m, &g_pairs, &g_pairs_val, &c, &s));
+    assert_int_equal(nb_checkpoint_load(s, ckpt), NB_ERR_ARGUMENT);
+    print_message("refused: %s\n", nb_last_error());
+    snprintf(want, sizeof want, "FNV-1a %016" PRIx64 ", this model's %016" PRIx64,
+             nb_fnv1a(NB_FNV1A_INIT, k, sizeof k), nb_fnv1a(NB_FNV1A_INIT, other, sizeof other));
+    assert_non_null(strstr(nb_last_error(), "it was written for other values of constant \"k\""));
+    assert_non_null(strstr(nb_last_error(), want));
+    nb_train_state_free(s);
+    nb_model_free(m);
+
+    m = pairs_model(8, 77, k);
+    assert_ok(nb_train_begin(m, &g_pairs, &g_pairs_val, &c, &s));
+    assert_ok(nb_checkpoint_load(s, ckpt));
+    assert_int_equal(s->epoch, 2);
+    assert_int_equal(s->batch, 3);
+    nb_train_state_free(s);
+    nb_model_free(m);
+}
+
+/* A graph that a model file cannot hold cannot be checkpointed either: the
+ * save says why, and writes nothing. */
+static void test_graph_a_file_cannot_hold(void **state)
+{
+    (void)state;
+    nb_graph *g = nb_graph_create();
+    assert_non_null(g);
+    nb_node x = nb_input(g, "x", nb_shape2(16, 2));
+    nb_node w = nb_param(g, "scaler.scale", nb_shape2(2, 1), nb_init_zeros());
+    nb_node t = nb_input(g, "t", nb_shape2(16, 1));
+    nb_node y = nb_matmul(g, x, w);
+    nb_model_roles roles = {1, &x, y, t, nb_mse(g, y, t)};
+    nb_model *m = NULL;
+    assert_ok(nb_model_from_graph(g, &roles, &m));
+    nb_train_config c = pairs_config();
+    nb_train_state *s = NULL;
+    assert_ok(nb_train_begin(m, &g_pairs, &g_pairs_val, &c, &s));
+    char ckpt[128];
+    path_in_dir("reserved.ckpt", ckpt, sizeof ckpt);
+    assert_int_equal(nb_checkpoint_save(s, ckpt), NB_ERR_ARGUMENT);
+    print_message("refused: %s\n", nb_last_error());
+    assert_non_null(strstr(nb_last_error(), "node 1 \"scaler.scale\" (param): a model file gives "
+                                            "that name to another tensor"));
+    assert_non_null(strstr(nb_last_error(), ckpt));
+    assert_int_equal(access(ckpt, F_OK), -1);
+    nb_train_state_free(s);
+    nb_model_free(m);
 }
 
 /* ------------------------------------------- (3) the caller's stop decision */
@@ -586,6 +676,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_steps_equal_nb_train),
         cmocka_unit_test(test_two_inputs_train_and_resume),
+        cmocka_unit_test(test_constants_checked),
+        cmocka_unit_test(test_graph_a_file_cannot_hold),
         cmocka_unit_test(test_caller_stop_decision),
         cmocka_unit_test(test_veto_mid_epoch_and_order),
         cmocka_unit_test(test_two_replicas_in_lockstep),

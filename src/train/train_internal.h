@@ -1,8 +1,9 @@
 /* Shared by the files of src/train/; not part of the public API.
  *
  * Who calls whom (no circle):
- *   trainer.c    -> batch.c, metrics.c, schedule.c, checkpoint.c, clock.c
- *   checkpoint.c -> batch.c (the sample order), clock.c, io/checkpoint_file
+ *   trainer.c      -> batch.c, metrics.c, schedule.c, checkpoint_*.c, clock.c
+ *   checkpoint_*.c -> batch.c (the sample order), clock.c, io/checkpoint_file,
+ *                     io/graph_json (checkpoint.h says which file uses what)
  *   metrics.c    -> batch.c
  *   batch.c, schedule.c, clock.c -> nothing in src/train/ */
 #ifndef NABLA_TRAIN_INTERNAL_H
@@ -105,8 +106,9 @@ double nb_train_clock(void);
 
 #define NB_CHECKPOINT_FORMAT "nabla-checkpoint"
 /* 2: history rows add the validation MAE, RMSE and R^2 (version 1 rows
- * lack them). 3: "graph" describes the graph node by node, and "spec" is
- * there only for a model made from a spec. All three are read. */
+ * lack them). 3: "graph" holds the model's graph (the model file's JSON)
+ * and "constants" its constants' hashes, and "spec" is there only for a
+ * model made from a spec. All three are read. */
 #define NB_CHECKPOINT_VERSION 3
 
 #endif

@@ -7,8 +7,9 @@
  *
  * Depends on batch.c (the batcher, the sample order), metrics.c (the validation pass),
  * schedule.c (the checks of the configuration, the learning rate),
- * checkpoint.c (nb_checkpoint_save and nb_checkpoint_load, from nb_train
- * only) and clock.c. Nothing in src/train/ calls into this file. */
+ * checkpoint_save.c and checkpoint_load.c (nb_checkpoint_save and
+ * nb_checkpoint_load, from nb_train only) and clock.c. Nothing in
+ * src/train/ calls into this file. */
 #include "train_internal.h"
 
 #include <limits.h>
