@@ -691,11 +691,17 @@ typedef struct nb_model_roles {
     const nb_node *inputs;
     nb_node output, target, loss;
 } nb_model_roles;
-/* Wrap graph (not yet compiled, or compiled) as a model; the model owns the
- * graph from then on, and frees it on failure too. Weights keep their
- * values when the graph was compiled and initialised, else they start as
- * nb_model_init(model, 0) leaves them. NB_ERR_ARGUMENT naming the role
- * that does not fit. */
+/* Wrap graph as a model; the model owns the graph from then on, and frees
+ * it on failure too. A graph not yet compiled is compiled and its weights
+ * start as nb_model_init(model, 0) leaves them (each parameter's nb_init);
+ * a compiled graph keeps its weights as they are (zeros unless you set or
+ * initialised them). Refused, NB_ERR_ARGUMENT or NB_ERR_SHAPE naming the
+ * role: an input node with no role, an output that depends on the target
+ * (a prediction has none) or is the target, a graph that does not build
+ * for another batch size (predictions come in chunks of any size). nabla
+ * cannot see whether the graph mixes samples (a mean over the batch, a
+ * reshape across it): each sample's prediction must depend on that sample
+ * only, or predictions will depend on how samples are chunked. */
 nb_status nb_model_from_graph(nb_graph *graph, const nb_model_roles *roles, nb_model **out);
 void nb_model_free(nb_model *model);
 /* Is loss a loss's name? NB_ERR_NOT_FOUND, listing the names, if not. */

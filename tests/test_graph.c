@@ -349,6 +349,48 @@ static void test_attributes(void **state)
     expect_attr_error(NB_ERR_ARGUMENT, "relu", 1, &slop, 1, "op relu takes no attribute");
     expect_attr_error(NB_ERR_ARGUMENT, "concat", 0, NULL, 0, "takes one or more inputs, got 0");
     expect_attr_error(NB_ERR_SHAPE, "concat", 2, &far, 1, "an axis within the inputs' 2");
+    /* a name too long is refused, not shortened; no values are no values */
+    nb_attr long_name = nb_attr_real("slope_of_the_line", 0.1);
+    nb_attr no_values = nb_attr_ints("shape", 2, NULL);
+    expect_attr_error(NB_ERR_ARGUMENT, "leaky_relu", 1, &long_name, 1,
+                      "a name of 16 bytes or more");
+    expect_attr_error(NB_ERR_ARGUMENT, "reshape", 1, &no_values, 1, "has 0 values, not 1 to 4");
+    expect_attr_error(NB_ERR_ARGUMENT, "leaky_relu", 1, &slop, -3,
+                      "-3 attributes (a count below 0)");
+}
+
+/* A node name prints as itself: no control, invisible or format character,
+ * no byte that is not UTF-8, no quote or backslash. */
+static void test_node_names(void **state)
+{
+    (void)state;
+    const char *bad[] = {"a\x7f",
+                         "a\xc2\x9b"
+                         "2J",
+                         "a\xe2\x80\xae"
+                         "b",
+                         "a\xe2\x80\x8b"
+                         "b",
+                         "a\xff",
+                         "a\"b",
+                         "a\\b",
+                         "",
+                         "a\nb"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nb_graph *g = nb_graph_create();
+        assert_int_equal(nb_param(g, bad[i], nb_shape1(2), nb_init_zeros()), NB_NONE);
+        assert_int_equal(nb_graph_status(g), NB_ERR_ARGUMENT);
+        assert_non_null(strstr(nb_last_error(), "prints as itself"));
+        nb_graph_free(g);
+        g = nb_graph_create();
+        nb_node w = nb_param(g, "w", nb_shape1(2), nb_init_zeros());
+        assert_int_equal(nb_node_set_name(g, w, bad[i]), NB_ERR_ARGUMENT);
+        assert_string_equal(nb_node_name(g, w), "w");
+        nb_graph_free(g);
+    }
+    nb_graph *g = nb_graph_create(); /* UTF-8 that prints is fine */
+    assert_int_not_equal(nb_param(g, "poids_\xc3\xa9", nb_shape1(2), nb_init_zeros()), NB_NONE);
+    nb_graph_free(g);
 }
 
 /* reshape's 0 keeps a dimension and -1 takes the rest, so a graph built
@@ -397,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_many_nodes),
         cmocka_unit_test(test_reshape_drops_binding),
         cmocka_unit_test(test_attributes),
+        cmocka_unit_test(test_node_names),
         cmocka_unit_test(test_reshape_keeps_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -647,11 +647,10 @@ static void test_graph_save_refused(void **state)
     nb_node l = nb_mse(g, y, t);
     nb_model_roles roles = {1, &x, y, t, l};
     nb_model *m;
-    assert_ok(nb_model_from_graph(g, &roles, &m));
-    assert_int_equal(nb_model_save(m, path), NB_ERR_SHAPE);
-    assert_non_null(strstr(nb_last_error(), "the graph does not build at batch 33"));
-    assert_int_equal(access(path, F_OK), -1);
-    nb_model_free(m);
+    /* nb_model_from_graph already tries another batch */
+    assert_int_equal(nb_model_from_graph(g, &roles, &m), NB_ERR_SHAPE);
+    assert_non_null(strstr(nb_last_error(), "does not build for a batch of 5 as well as 4"));
+    (void)path;
 
     /* A parameter named as a scaler's tensor. */
     g = nb_graph_create();
@@ -1980,7 +1979,7 @@ static void test_corrupt_graphs(void **state)
                gset(gr, "inputs", js("[\"zz\"]")));
     GRAPH_CASE("inputs role a number", "\"inputs\" item 0 is not the name of an input node",
                gset(gr, "inputs", js("[1]")));
-    GRAPH_CASE("inputs role twice", "model inputs 0 and 1 are the same node \"a\"",
+    GRAPH_CASE("inputs role twice", "model input 1 is node \"a\", which an earlier input is",
                gset(gr, "inputs", js("[\"a\",\"a\"]")));
     GRAPH_CASE("an input without a role",
                "input node \"b\" is neither a model input nor the target",
@@ -1990,16 +1989,16 @@ static void test_corrupt_graphs(void **state)
                     js("[\"a\",\"b\",\"a\",\"b\",\"a\",\"b\",\"a\",\"b\",\"a\","
                        "\"b\",\"a\",\"b\",\"a\",\"b\",\"a\",\"b\",\"a\",\"b\",\"a\","
                        "\"b\",\"a\",\"b\",\"a\",\"b\"]")));
-    GRAPH_CASE("target the input", "the model's target \"a\" is also input 0",
+    GRAPH_CASE("target the input", "the model's target \"a\" is also one of its inputs",
                gset(gr, "target", cJSON_CreateString("a")));
-    GRAPH_CASE("target a constant", "the model's target (node 9) is not an input node",
+    GRAPH_CASE("target a constant", "the model's target \"c\" is not an input node",
                gset(gr, "target", cJSON_CreateString("c")));
     GRAPH_CASE("no target", "metadata \"graph\": no \"target\" string", gset(gr, "target", NULL));
     GRAPH_CASE("output unknown", "\"output\" names \"zz\", which is no node",
                gset(gr, "output", cJSON_CreateString("zz")));
-    GRAPH_CASE("output not the loss's", "does not take the output and the target",
+    GRAPH_CASE("output not the loss's", "does not take the output",
                gset(gr, "output", cJSON_CreateString("hg")));
-    GRAPH_CASE("loss not a loss op", "the model's loss (node 15) is not a loss op",
+    GRAPH_CASE("loss not a loss op", "is not a node of a loss op",
                gset(gr, "loss", cJSON_CreateString("h")));
     GRAPH_CASE("loss a number", "no \"loss\" string (a node name)",
                gset(gr, "loss", cJSON_CreateNumber(22)));

@@ -345,6 +345,24 @@ static void expect_roles_refused(int which, const char *part)
     nb_model_roles r = {1, in, y, t, loss};
     if (which == 3) nb_input(g, "spare", nb_shape2(4, 1)); /* an input without a role */
     if (which == 4) in[1] = nb_input(g, "other", nb_shape2(3, 2));
+    if (which == 8) { /* the output reads the target: training would see it, predict not */
+        nb_node xt[2] = {x, t};
+        nb_node peek = nb_matmul(g, nb_concat(g, 2, xt, 1),
+                                 nb_param(g, "v", nb_shape2(3, 1), nb_init_xavier()));
+        r.output = peek;
+        r.loss = nb_mse(g, peek, t);
+    }
+    if (which == 9) { /* the output is the target */
+        r.output = t;
+        r.loss = nb_mse(g, t, t);
+    }
+    if (which == 10) { /* a reshape to a fixed batch of 4 builds for no other */
+        int64_t dims[2] = {4, 2};
+        nb_attr fixed = nb_attr_ints("shape", 2, dims);
+        nb_node flat = nb_apply_attrs(g, "reshape", "fixed", 1, &x, 1, &fixed);
+        r.output = nb_matmul(g, flat, w);
+        r.loss = nb_mse(g, r.output, t);
+    }
     switch (which) {
     case 0:
         r.loss = square;
@@ -378,14 +396,17 @@ static void expect_roles_refused(int which, const char *part)
 static void test_roles_checked(void **state)
 {
     (void)state;
-    expect_roles_refused(0, "is not a loss op");
-    expect_roles_refused(1, "are the same node \"x\"");
-    expect_roles_refused(2, "is not an input node");
-    expect_roles_refused(3, "is neither a model input nor the target");
+    expect_roles_refused(0, "the model's loss \"sum7\" is not a node of a loss op");
+    expect_roles_refused(1, "model input 1 is node \"x\", which an earlier input is");
+    expect_roles_refused(2, "model input 0 (node \"w\") is not an input node");
+    expect_roles_refused(3, "input node \"spare\" is neither a model input nor the target");
     expect_roles_refused(4, "with the batch 4 of input 0");
-    expect_roles_refused(5, "does not take the output and the target");
+    expect_roles_refused(5, "does not take the output \"w\" and the target");
     expect_roles_refused(6, "1 or more needed");
-    expect_roles_refused(7, "target \"x\" is also input 0");
+    expect_roles_refused(7, "the model's target \"x\" is also one of its inputs");
+    expect_roles_refused(8, "depends on the target t: a prediction has no target");
+    expect_roles_refused(9, "the model's output \"t\" depends on the target t");
+    expect_roles_refused(10, "the graph does not build for a batch of 5 as well as 4");
     nb_model *m = (nb_model *)1;
     assert_int_equal(nb_model_from_graph(NULL, NULL, &m), NB_ERR_ARGUMENT);
     assert_null(m);

@@ -41,12 +41,16 @@ static nb_node fail(nb_graph *g, nb_status status)
     return NB_NONE;
 }
 
-static int valid_name(const char *name)
+/* Why name cannot name a node, or NULL: 1 to NB_NAME_MAX - 1 bytes of
+ * UTF-8 that prints as itself (nb_text_problem: no control, invisible or
+ * format character), no quote or backslash (names are quoted in messages
+ * and files). The reason goes into why. */
+static const char *name_problem(const char *name, char *why, size_t size)
 {
-    if (!name || !name[0] || strlen(name) >= NB_NAME_MAX) return 0;
-    for (const char *p = name; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\') return 0;
-    return 1;
+    if (!name || !name[0]) return "is empty";
+    if (strnlen(name, NB_NAME_MAX) >= NB_NAME_MAX) return "is too long";
+    if (strchr(name, '"') || strchr(name, '\\')) return "has a quote or a backslash";
+    return nb_text_problem(why, size, name, 0);
 }
 
 static const char *name_of(const void *owner, int node)
@@ -80,11 +84,14 @@ static nb_node add_node(nb_graph *g, enum nb_node_kind kind, const char *name, c
         snprintf(made, sizeof made, "%s%d", base, g->count);
         name = made;
     }
-    if (!valid_name(name)) {
+    char why[NB_TEXT_PROBLEM_SIZE];
+    const char *bad = name_problem(name, why, sizeof why);
+    if (bad) {
         char q[NB_ESCAPE_SIZE];
         nb_error(NB_ERR_ARGUMENT,
-                 "node name \"%s\" is invalid (1 to %d printable characters, no quotes)",
-                 nb_escape(q, sizeof q, name), NB_NAME_MAX - 1);
+                 "node name \"%s\" %s (1 to %d bytes of UTF-8 that prints as itself, no quote "
+                 "or backslash)",
+                 nb_escape(q, sizeof q, name), bad, NB_NAME_MAX - 1);
         return fail(g, NB_ERR_ARGUMENT);
     }
     if (nb_graph_find(g, name) != NB_NONE) {
@@ -175,11 +182,13 @@ nb_node nb_constant(nb_graph *g, const char *name, nb_shape shape, const nb_real
 
 /* ------------------------------------------------------------ attributes */
 
+/* A name that does not fit is kept without its NUL, so that nb_apply_attrs
+ * refuses it rather than a shortened name being taken. */
 static nb_attr make_attr(const char *name, nb_attr_type type, int count)
 {
     nb_attr a;
     memset(&a, 0, sizeof a);
-    if (name) snprintf(a.name, sizeof a.name, "%s", name);
+    if (name) memcpy(a.name, name, strnlen(name, sizeof a.name));
     a.type = type;
     a.count = count;
     return a;
@@ -201,7 +210,7 @@ nb_attr nb_attr_real(const char *name, double value)
 
 nb_attr nb_attr_ints(const char *name, int count, const int64_t *values)
 {
-    nb_attr a = make_attr(name, NB_ATTR_INT, count);
+    nb_attr a = make_attr(name, NB_ATTR_INT, values ? count : 0); /* no values: refused */
     for (int i = 0; values && i < count && i < NB_ATTR_MAX_VALUES; i++) a.ints[i] = values[i];
     return a;
 }
@@ -228,15 +237,18 @@ static nb_status resolve_attrs(const nb_op_def *op, int n_given, const nb_attr *
     *out = NULL;
     *n_out = 0;
     if (n_given < 0 || (n_given > 0 && !given))
-        return nb_error(NB_ERR_ARGUMENT, "op %s: %d attributes and no array", op->name, n_given);
+        return nb_error(NB_ERR_ARGUMENT, "op %s: %d attributes%s", op->name, n_given,
+                        given ? " (a count below 0)" : " and no array");
     for (int i = 0; i < n_given; i++) {
         const nb_attr *a = &given[i];
         char q[NB_ESCAPE_SIZE];
         size_t len = strnlen(a->name, NB_ATTR_NAME_MAX);
         int k = 0;
         if (len == NB_ATTR_NAME_MAX)
-            return nb_error(NB_ERR_ARGUMENT, "op %s: attribute %d has no name under %d bytes",
-                            op->name, i, NB_ATTR_NAME_MAX);
+            return nb_error(NB_ERR_ARGUMENT,
+                            "op %s: attribute %d has a name of %d bytes or more "
+                            "(at most %d)",
+                            op->name, i, NB_ATTR_NAME_MAX, NB_ATTR_NAME_MAX - 1);
         while (k < n_defs && strcmp(op->attrs[k].name, a->name) != 0) k++;
         nb_escape(q, sizeof q, a->name);
         if (k == n_defs)
@@ -370,8 +382,10 @@ nb_status nb_node_set_name(nb_graph *g, nb_node node, const char *name)
 {
     if (!g || node < 0 || node >= g->count)
         return nb_error(NB_ERR_ARGUMENT, "renaming: not a node of this graph");
-    if (!valid_name(name))
-        return nb_error(NB_ERR_ARGUMENT, "node name \"%.80s\" is invalid", name ? name : "");
+    char why[NB_TEXT_PROBLEM_SIZE], q[NB_ESCAPE_SIZE];
+    const char *bad = name_problem(name, why, sizeof why);
+    if (bad)
+        return nb_error(NB_ERR_ARGUMENT, "node name \"%s\" %s", nb_escape(q, sizeof q, name), bad);
     nb_node other = nb_graph_find(g, name);
     if (other == node) return NB_OK;
     if (other != NB_NONE) return nb_error(NB_ERR_ARGUMENT, "node name \"%s\" is used twice", name);

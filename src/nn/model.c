@@ -67,10 +67,57 @@ static nb_shape with_batch(nb_shape s, int batch)
     return s;
 }
 
-static const char *node_name(const nb_model *m, nb_node n)
+/* A node's name for a role's message, or its handle when it has none. */
+static const char *role_node(const nb_model *m, nb_node n, char *buf, size_t size)
 {
     const char *name = nb_node_name(m->graph, n);
-    return name ? name : "?";
+    if (name) {
+        char q[NB_ESCAPE_SIZE];
+        snprintf(buf, size, "\"%s\"", nb_escape(q, sizeof q, name));
+    } else {
+        snprintf(buf, size, "%d (no node of this graph)", n);
+    }
+    return buf;
+}
+
+/* The graph's nodes as roles see them: every input node is a model input
+ * or the target, and the output does not depend on the target (predict
+ * has none to give). mark holds one byte per node. */
+static nb_status check_graph(const nb_model *m, unsigned char *mark)
+{
+    nb_graph *g = m->graph;
+    int count = g->count;
+    char b[NB_ESCAPE_SIZE + 32];
+    memset(mark, 0, (size_t)count);
+    for (int i = 0; i < m->n_inputs; i++) mark[m->inputs[i]] = 1;
+    mark[m->target] = 2;
+    for (int n = 0; n < count; n++)
+        if (g->nodes[n].kind == NB_NODE_INPUT && !mark[n])
+            return nb_error(NB_ERR_ARGUMENT,
+                            "input node %s is neither a model input nor the target",
+                            role_node(m, n, b, sizeof b));
+    /* Walk back from the output (nodes only use earlier ones). */
+    memset(mark, 0, (size_t)count);
+    mark[m->output] = 1;
+    for (int n = m->output; n >= 0; n--) {
+        if (!mark[n]) continue;
+        if (n == m->target)
+            return nb_error(NB_ERR_ARGUMENT,
+                            "the model's output %s depends on the target %s: a prediction has "
+                            "no target",
+                            role_node(m, m->output, b, sizeof b), g->nodes[m->target].name);
+        for (int k = 0; k < g->nodes[n].n_in; k++) mark[g->nodes[n].in[k]] = 1;
+    }
+    return NB_OK;
+}
+
+nb_status nb_model_check_roles(const nb_model *m)
+{
+    unsigned char *mark = nb_malloc((size_t)m->graph->count);
+    if (!mark) return nb_error(NB_ERR_MEMORY, "checking the model's roles: out of memory");
+    nb_status st = check_graph(m, mark);
+    nb_free(mark);
+    return st;
 }
 
 /* Check the roles against the compiled graph and fill in what follows
@@ -79,34 +126,46 @@ static nb_status take_roles(nb_model *m, const nb_model_roles *r)
 {
     nb_graph *g = m->graph;
     int count = nb_graph_node_count(g);
+    char b[NB_ESCAPE_SIZE + 32], c[NB_ESCAPE_SIZE + 32];
     if (r->n_inputs < 1 || r->n_inputs > count || !r->inputs)
         return nb_error(NB_ERR_ARGUMENT, "the roles name %d inputs%s (1 or more needed)",
                         r->n_inputs, r->inputs ? "" : " and no array");
     m->inputs = nb_calloc((size_t)r->n_inputs, sizeof *m->inputs);
     m->input_size = nb_calloc((size_t)r->n_inputs, sizeof *m->input_size);
-    if (!m->inputs || !m->input_size) return nb_error(NB_ERR_MEMORY, "out of memory for roles");
-    m->n_inputs = r->n_inputs;
+    unsigned char *seen = nb_calloc((size_t)count, 1);
+    if (!m->inputs || !m->input_size || !seen) {
+        nb_free(seen);
+        return nb_error(NB_ERR_MEMORY, "out of memory for roles");
+    }
     nb_shape first = nb_node_shape(g, r->inputs[0]);
     int batch = first.ndim >= 1 ? first.dim[0] : 0;
     size_t total = 0;
-    for (int i = 0; i < r->n_inputs; i++) {
+    nb_status st = NB_OK;
+    for (int i = 0; i < r->n_inputs && st == NB_OK; i++) {
         nb_node n = r->inputs[i];
         nb_shape s = nb_node_shape(g, n);
         if (!nb_node_is_input(g, n))
-            return nb_error(NB_ERR_ARGUMENT, "model input %d (node %d) is not an input node", i, n);
-        if (s.ndim < 1 || s.dim[0] != batch)
-            return nb_error(NB_ERR_SHAPE,
-                            "model input %d (\"%s\") is not [batch, ...] with the batch %d of "
-                            "input 0",
-                            i, node_name(m, n), batch);
-        for (int k = 0; k < i; k++)
-            if (r->inputs[k] == n)
-                return nb_error(NB_ERR_ARGUMENT, "model inputs %d and %d are the same node \"%s\"",
-                                k, i, node_name(m, n));
+            st = nb_error(NB_ERR_ARGUMENT, "model input %d (node %s) is not an input node", i,
+                          role_node(m, n, b, sizeof b));
+        else if (s.ndim < 1 || s.dim[0] != batch)
+            st = nb_error(NB_ERR_SHAPE,
+                          "model input %d (%s) is not [batch, ...] with the batch %d of input 0",
+                          i, role_node(m, n, b, sizeof b), batch);
+        else if (seen[n])
+            st = nb_error(NB_ERR_ARGUMENT, "model input %d is node %s, which an earlier input is",
+                          i, role_node(m, n, b, sizeof b));
+        if (st != NB_OK) break;
+        seen[n] = 1;
         m->inputs[i] = n;
         m->input_size[i] = (int)(nb_shape_count(s) / (size_t)batch);
         total += (size_t)m->input_size[i];
     }
+    if (st == NB_OK && r->target >= 0 && r->target < count && seen[r->target])
+        st = nb_error(NB_ERR_ARGUMENT, "the model's target %s is also one of its inputs",
+                      role_node(m, r->target, b, sizeof b));
+    nb_free(seen);
+    if (st != NB_OK) return st;
+    m->n_inputs = r->n_inputs;
     if (total > NB_MAX_FEATURES)
         return nb_error(NB_ERR_LIMIT, "the model's inputs hold %zu values per sample (at most %d)",
                         total, NB_MAX_FEATURES);
@@ -119,40 +178,29 @@ static nb_status take_roles(nb_model *m, const nb_model_roles *r)
     nb_shape t = nb_node_shape(g, r->target);
     if (!nb_node_is_input(g, r->target) || t.ndim < 1 || t.dim[0] != batch)
         return nb_error(NB_ERR_ARGUMENT,
-                        "the model's target (node %d) is not an input node "
-                        "[batch, ...] with batch %d",
-                        r->target, batch);
-    for (int i = 0; i < m->n_inputs; i++)
-        if (m->inputs[i] == r->target)
-            return nb_error(NB_ERR_ARGUMENT, "the model's target \"%s\" is also input %d",
-                            node_name(m, r->target), i);
+                        "the model's target %s is not an input node [batch, ...] with batch %d",
+                        role_node(m, r->target, b, sizeof b), batch);
     const nb_node_rec *loss = r->loss >= 0 && r->loss < count ? &g->nodes[r->loss] : NULL;
     if (!loss || !loss->op || !loss->op->loss)
         return nb_error(NB_ERR_ARGUMENT,
-                        "the model's loss (node %d) is not a loss op (docs/ops.md, \"losses\")",
-                        r->loss);
-    if (loss->in[0] != r->output || loss->in[1] != r->target)
+                        "the model's loss %s is not a node of a loss op (docs/ops.md, "
+                        "\"losses\")",
+                        role_node(m, r->loss, b, sizeof b));
+    if (r->output < 0 || r->output >= count || loss->in[0] != r->output ||
+        loss->in[1] != r->target)
         return nb_error(NB_ERR_ARGUMENT,
-                        "the model's loss \"%s\" (op %s) does not take the output and the "
+                        "the model's loss %s (op %s) does not take the output %s and the "
                         "target as its inputs",
-                        loss->name, loss->op->name);
+                        role_node(m, r->loss, b, sizeof b), loss->op->name,
+                        role_node(m, r->output, c, sizeof c));
     nb_shape y = nb_node_shape(g, r->output);
     if (y.ndim < 1 || y.dim[0] != batch)
-        return nb_error(NB_ERR_SHAPE, "the model's output \"%s\" is not [batch, ...] with batch %d",
-                        node_name(m, r->output), batch);
+        return nb_error(NB_ERR_SHAPE, "the model's output %s is not [batch, ...] with batch %d",
+                        role_node(m, r->output, b, sizeof b), batch);
     m->outputs = (int)(nb_shape_count(y) / (size_t)batch);
     m->loss_def = loss->op->loss;
     m->loss_name = nb_loss_name_of(loss->op->name);
-    /* An input node without a role would never be fed. */
-    for (int n = 0; n < count; n++) {
-        int role = n == r->target;
-        for (int i = 0; i < m->n_inputs && !role; i++) role = m->inputs[i] == n;
-        if (nb_node_is_input(g, n) && !role)
-            return nb_error(NB_ERR_ARGUMENT,
-                            "input node \"%s\" is neither a model input nor the target",
-                            node_name(m, n));
-    }
-    return NB_OK;
+    return nb_model_check_roles(m);
 }
 
 static nb_model *new_model(nb_graph *g)
@@ -190,6 +238,16 @@ nb_status nb_model_from_graph(nb_graph *graph, const nb_model_roles *roles, nb_m
     }
     st = take_roles(m, roles);
     if (st == NB_OK) st = check_batch(m->batch);
+    /* Predictions come in chunks of any size: the graph must build for
+     * another batch too (a reshape to a fixed batch would not). */
+    if (st == NB_OK) {
+        int batch = m->batch, other = batch < NB_MAX_BATCH ? batch + 1 : batch - 1;
+        st = nb_model_set_batch(m, other);
+        if (st == NB_OK) st = nb_model_set_batch(m, batch);
+        if (st != NB_OK)
+            st = nb_error_prefix(st, "the graph does not build for a batch of %d as well as %d",
+                                 other, batch);
+    }
     if (st == NB_OK && !was_compiled) st = nb_model_init(m, 0);
     if (st != NB_OK) {
         nb_model_free(m);
@@ -380,7 +438,7 @@ nb_loss_info nb_model_loss_info(const nb_model *m)
 nb_status nb_loss_info_of(const char *loss, nb_loss_info *out)
 {
     const char *op;
-    if (!out) return nb_error(NB_ERR_ARGUMENT, "nb_loss_info_of: out is NULL");
+    if (!out || !loss) return nb_error(NB_ERR_ARGUMENT, "nb_loss_info_of: loss or out is NULL");
     nb_status st = nb_loss_parse(loss, &op);
     if (st == NB_OK) *out = info_of(nb_op_find(op)->loss);
     return st;

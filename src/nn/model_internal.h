@@ -62,6 +62,11 @@ struct nb_model {
     nb_names meta_index; /* keys to entries: loading n keys is linear */
 };
 
+/* Every input node of the model's graph has a role, and its output does
+ * not depend on its target; checked when the model is made and again
+ * before it is saved (nodes may have been added to its graph since). */
+nb_status nb_model_check_roles(const nb_model *model);
+
 /* Metadata keys the file format itself uses; nb_model_set_meta refuses them. */
 int nb_model_meta_reserved(const char *key);
 
