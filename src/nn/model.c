@@ -149,8 +149,8 @@ static nb_status take_roles(nb_model *m, const nb_model_roles *r)
                           role_node(m, n, b, sizeof b));
         else if (s.ndim < 1 || s.dim[0] != batch)
             st = nb_error(NB_ERR_SHAPE,
-                          "model input %d (%s) is not [batch, ...] with the batch %d of input 0",
-                          i, role_node(m, n, b, sizeof b), batch);
+                          "model input %d (%s) is not [batch, ...] with the batch %d of input 0", i,
+                          role_node(m, n, b, sizeof b), batch);
         else if (seen[n])
             st = nb_error(NB_ERR_ARGUMENT, "model input %d is node %s, which an earlier input is",
                           i, role_node(m, n, b, sizeof b));
@@ -186,8 +186,7 @@ static nb_status take_roles(nb_model *m, const nb_model_roles *r)
                         "the model's loss %s is not a node of a loss op (docs/ops.md, "
                         "\"losses\")",
                         role_node(m, r->loss, b, sizeof b));
-    if (r->output < 0 || r->output >= count || loss->in[0] != r->output ||
-        loss->in[1] != r->target)
+    if (r->output < 0 || r->output >= count || loss->in[0] != r->output || loss->in[1] != r->target)
         return nb_error(NB_ERR_ARGUMENT,
                         "the model's loss %s (op %s) does not take the output %s and the "
                         "target as its inputs",
