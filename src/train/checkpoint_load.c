@@ -6,8 +6,9 @@
  *
  * Depends on the state's fields (nabla.h, train_internal.h), the model,
  * graph and optimizer API, checkpoint_check.c, checkpoint_meta.c,
- * io/checkpoint_file, batch.c (the sample order) and clock.c; it calls
- * nothing in trainer.c (which calls it). */
+ * io/checkpoint_file, batch.c (the sample order), clock.c and state.c (the
+ * guard of the public fields); it calls nothing in trainer.c (which calls
+ * it). */
 #include "checkpoint.h"
 
 #include <inttypes.h>
@@ -351,6 +352,9 @@ nb_status nb_checkpoint_load(nb_train_state *s, const char *path)
     if (!path) return nb_error(NB_ERR_ARGUMENT, "loading a checkpoint: no path");
     if (s->internal->finished)
         return nb_error(NB_ERR_STATE, "resuming from checkpoint \"%s\": the run is finished", path);
+    /* The sizes and arrays it reads into are the ones the steps set up. */
+    nb_status st = nb_train_state_check(s, "nb_checkpoint_load");
+    if (st != NB_OK) return nb_error_prefix(st, "resuming from checkpoint \"%s\"", path);
     size_t extra = (size_t)nb_ckpt_slots(s) + (s->best != NULL), values = 0;
     for (int i = 0; i < s->buffer_count; i++) values += nb_shape_count(s->buffers[i].shape);
     ckpt_read rd;
@@ -358,7 +362,6 @@ nb_status nb_checkpoint_load(nb_train_state *s, const char *path)
     rd.history = nb_calloc((size_t)s->config.epochs, sizeof *rd.history);
     values += extra * s->param_count;
     rd.values = values > 0 ? nb_calloc(values, sizeof *rd.values) : NULL;
-    nb_status st = NB_OK;
     if (!rd.history || (values > 0 && !rd.values))
         st = nb_error(NB_ERR_MEMORY, "out of memory for %zu values and %d epochs", values,
                       s->config.epochs);
@@ -369,7 +372,10 @@ nb_status nb_checkpoint_load(nb_train_state *s, const char *path)
         st = read_checkpoint(&f, s, &rd);
         nb_ckpt_file_close(&f);
     }
-    if (st == NB_OK) commit(s, &rd);
+    if (st == NB_OK) {
+        commit(s, &rd);
+        nb_train_state_sync(s);
+    }
     nb_free(rd.history);
     nb_free(rd.values);
     /* A value that is not finite is a corrupt file, not a numeric stop. */
