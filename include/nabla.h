@@ -1013,8 +1013,13 @@ typedef struct nb_train_buffer {
 struct nb_train_internal;
 
 /* The whole state of a run: what a checkpoint saves and restores. Fields
- * are for reading, except stop (and the gradients, between
- * nb_train_forward_backward and nb_train_apply). */
+ * are for reading: a caller may write only stop, and the values of grads
+ * (between nb_train_forward_backward and nb_train_apply). The library keeps
+ * its own copy of every other field; each step, nb_train_finish,
+ * nb_checkpoint_save and nb_checkpoint_load compare the state with it
+ * first and refuse one whose fields were changed (NB_ERR_STATE naming the
+ * field), so that clearing stop_reason, moving epoch or batch, or changing
+ * the configuration never makes a step run past the run's end. */
 typedef struct nb_train_state {
     /* What is trained, on what and how; config is a copy (its pointers are
      * the caller's). */
@@ -1107,12 +1112,16 @@ nb_status nb_train_apply(nb_train_state *s);
  * s->history, the epoch-end progress report, early stopping's best weights,
  * and the local stop decision in s->stop (the progress callback, target
  * loss, target accuracy, patience; a stop already set stays). Once per
- * epoch, after its last batch or a stop. */
+ * epoch, after its last batch or a stop. An epoch in which no batch was
+ * applied has nothing to record: NB_ERR_STATE. */
 nb_status nb_train_end_epoch(nb_train_state *s);
 /* Act on s->stop after nb_train_end_epoch: set, the run ends with it as
  * stop_reason (the position stays); else the next epoch starts, and after
  * the last one the run ends with "epochs". An epoch cut short must end the
- * run (NB_ERR_STATE otherwise). */
+ * run (NB_ERR_STATE otherwise). A stop set before an epoch's first batch
+ * ends the run here without nb_train_end_epoch (the epoch is not recorded).
+ * Once the run has ended (or the position is past the last epoch) every
+ * step is NB_ERR_STATE. */
 nb_status nb_train_next_epoch(nb_train_state *s);
 /* End the run and fill result as nb_train does (the history moves there):
  * after a run that ended, early stopping's best weights are put back

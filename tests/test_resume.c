@@ -610,7 +610,7 @@ static void test_refuses_corrupt_checkpoints(void **state)
         {"optimizer_steps=4", "metadata \"optimizer_steps\" is 4"},
         {"rng=[\"0000000000000000\",\"0000000000000000\",\"0000000000000000\","
          "\"0000000000000000\"]",
-         "metadata \"rng\""},
+         "metadata \"rng\" is all zero: a xoshiro256 generator in that state gives only zeros"},
         {"rng=[\"12\",\"34\"]", "metadata \"rng\""},
         {"seen=64", "metadata \"seen\" is"},
         {"correct=1000", "metadata \"correct\""},
@@ -659,15 +659,18 @@ static void edit_meta_text(cJSON *root, const char *arg)
     free(out);
 }
 
-/* arg is "row,column,value": one cell of the history set to value. */
+/* arg is "row,column,value": one cell of the history set to value (a
+ * number, or null). */
 static void set_history_cell(cJSON *root, const char *arg)
 {
     int row, col;
-    double v;
-    assert_int_equal(sscanf(arg, "%d,%d,%lf", &row, &col, &v), 3);
+    char value[64];
+    assert_int_equal(sscanf(arg, "%d,%d,%63s", &row, &col, value), 3);
+    cJSON *cell =
+        strcmp(value, "null") == 0 ? cJSON_CreateNull() : cJSON_CreateNumber(strtod(value, NULL));
     cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
     cJSON *h = cJSON_Parse(cJSON_GetObjectItemCaseSensitive(meta, "history")->valuestring);
-    cJSON_ReplaceItemInArray(cJSON_GetArrayItem(h, row), col, cJSON_CreateNumber(v));
+    cJSON_ReplaceItemInArray(cJSON_GetArrayItem(h, row), col, cell);
     char *text = cJSON_PrintUnformatted(h);
     cJSON_ReplaceItemInObjectCaseSensitive(meta, "history", cJSON_CreateString(text));
     cJSON_free(text);
@@ -770,6 +773,14 @@ static void test_refuses_ambiguous_checkpoints(void **state)
         {"0,4,-1", "row 1, val loss is -1, not >= 0"},            /* -1: no validation set */
         {"1,5,1.5", "row 2, val accuracy is 1.5, not in [0, 1]"},
         {"0,6,-2", "row 1, seconds is -2, not a finite number >= 0"},
+        /* Never null: the trainer records no NaN loss or accuracy. */
+        {"0,2,null", "row 1, train loss is null, not >= 0"},
+        {"1,3,null", "row 2, train accuracy is null, not in [0, 1]"},
+        {"0,4,null", "row 1, val loss is null, not >= 0"},
+        {"1,5,null", "row 2, val accuracy is null, not in [0, 1]"},
+        {"1,1,null", "row 2, lr is null, not a finite number >= 0"},
+        /* The rate is the schedule's (constant 0.01 here). */
+        {"1,1,0.5", "row 2, lr is 0.5, but this run's schedule gives epoch 2 0.01"},
     };
     for (size_t i = 0; i < sizeof cells / sizeof cells[0]; i++) {
         write_edited(good, bad, set_history_cell, cells[i].edit);
@@ -1163,6 +1174,142 @@ static void test_write_failure_keeps_previous(void **state)
     nb_model_free(m);
 }
 
+/* ------------------------------------ (h) what a hostile file smuggles */
+
+/* A copy of from with element index of tensor name set to v, stored as
+ * the file stores it (this build's number type, little-endian). */
+static void write_tensor_edited(const char *from, const char *to, const char *name, size_t index,
+                                double v)
+{
+    size_t size;
+    unsigned char *b = read_file(from, &size);
+    uint64_t len = get_le64(b);
+    cJSON *root = cJSON_ParseWithLength((const char *)b + 8, (size_t)len);
+    assert_non_null(root);
+    const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, name), "data_offsets");
+    assert_non_null(offsets);
+    size_t at = 8 + (size_t)len + (size_t)cJSON_GetArrayItem(offsets, 0)->valuedouble +
+                index * sizeof(nb_real);
+    assert_true(at + sizeof(nb_real) <= size);
+    nb_real x = (nb_real)v;
+    uint64_t bits = 0;
+    if (sizeof x == 8) {
+        memcpy(&bits, &x, 8);
+    } else {
+        uint32_t u;
+        memcpy(&u, &x, 4);
+        bits = u;
+    }
+    for (size_t i = 0; i < sizeof x; i++) b[at + i] = (unsigned char)(bits >> (8 * i));
+    write_file(to, b, size);
+    cJSON_Delete(root);
+    free(b);
+}
+
+/* Resuming from path fails with NB_ERR_FORMAT (the CLI's "checkpoint
+ * invalid") and want in the message. */
+static void assert_invalid(const setup *s, const char *path, const char *want)
+{
+    assert_refused(s, &g_train, path, want);
+    nb_model *m = new_model(s, 99);
+    nb_train_config c = make_config(s);
+    c.resume_path = path;
+    nb_train_result r;
+    assert_int_equal(nb_train(m, &g_train, s->with_val ? &g_val : NULL, &c, &r), NB_ERR_FORMAT);
+    nb_train_result_free(&r);
+    nb_model_free(m);
+}
+
+/* An optimizer state no run can reach is a corrupt checkpoint, not a
+ * numeric error of the resumed training: the slots that hold squared
+ * gradients (AdaGrad's sum, RMSProp's average, Adam's second moment) are
+ * never negative, and no value anywhere is NaN or infinite. The slots that
+ * may be negative (momentum, Adam's first moment) still resume. */
+static void test_refuses_impossible_optimizer_state(void **state)
+{
+    (void)state;
+    char good[128], bad[128];
+    good_checkpoint(good, sizeof good); /* adam, with the best weights */
+    path_in_dir("slots.ckpt", bad, sizeof bad);
+    write_tensor_edited(good, bad, "optimizer.slot1", 3, -1);
+    assert_invalid(&es, bad,
+                   "tensor \"optimizer.slot1\" (adam's second moment, an average of squared "
+                   "gradients): element 3 is -1, not a finite number >= 0");
+    write_tensor_edited(good, bad, "optimizer.slot1", 0, INFINITY);
+    assert_invalid(&es, bad, "tensor \"optimizer.slot1\": element 0 is not a finite");
+    write_tensor_edited(good, bad, "optimizer.slot0", 2, NAN);
+    assert_invalid(&es, bad, "tensor \"optimizer.slot0\": element 2 is not a finite");
+    write_tensor_edited(good, bad, "early_stopping.best", 5, NAN);
+    assert_invalid(&es, bad, "tensor \"early_stopping.best\": element 5 is not a finite");
+    write_tensor_edited(good, bad, "early_stopping.best", 1, -INFINITY);
+    assert_invalid(&es, bad, "tensor \"early_stopping.best\": element 1 is not a finite");
+    write_tensor_edited(good, bad, "dense0.weight", 0, INFINITY);
+    assert_invalid(&es, bad, "tensor \"dense0.weight\": element 0 is not a finite");
+    /* Adam's first moment may be negative. */
+    nb_train_result r;
+    write_tensor_edited(good, bad, "optimizer.slot0", 2, -0.5);
+    nb_model_free(resume_from(&es, bad, &r));
+    nb_train_result_free(&r);
+
+    static const struct {
+        nb_optimizer_kind kind;
+        const char *slot, *want; /* want NULL: the slot may be negative */
+    } kinds[] = {
+        {NB_OPT_RMSPROP, "optimizer.slot0",
+         "tensor \"optimizer.slot0\" (rmsprop's average of squared gradients): element 7 is "
+         "-0.25, not a finite number >= 0"},
+        {NB_OPT_ADAGRAD, "optimizer.slot0",
+         "tensor \"optimizer.slot0\" (adagrad's sum of squared gradients): element 7 is -0.25, "
+         "not a finite number >= 0"},
+        {NB_OPT_ADAMW, "optimizer.slot1",
+         "tensor \"optimizer.slot1\" (adamw's second moment, an average of squared gradients): "
+         "element 7 is -0.25, not a finite number >= 0"},
+        {NB_OPT_MOMENTUM, "optimizer.slot0", NULL},
+        {NB_OPT_NESTEROV, "optimizer.slot0", NULL},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        setup s = {"dense:12,relu,dense:3", kinds[i].kind, 0.01, NB_SCHEDULE_CONSTANT, 32, 4, 0, 0};
+        char ckpt[128];
+        path_in_dir("kind.ckpt", ckpt, sizeof ckpt);
+        nb_model *m = new_model(&s, 11);
+        interrupt_at(m, &s, ckpt, NULL, 2, 2, 2, 2);
+        nb_model_free(m);
+        write_tensor_edited(ckpt, bad, kinds[i].slot, 7, -0.25);
+        if (kinds[i].want) {
+            assert_invalid(&s, bad, kinds[i].want);
+            /* The same slot, positive, resumes. */
+            write_tensor_edited(ckpt, bad, kinds[i].slot, 7, 0.25);
+        }
+        nb_model_free(resume_from(&s, bad, &r));
+        assert_string_equal(r.stop_reason, "epochs");
+        nb_train_result_free(&r);
+    }
+}
+
+/* The epoch's running sums agree with the position: no loss without a
+ * sample. */
+static void test_refuses_sums_without_samples(void **state)
+{
+    (void)state;
+    char good[128], a[128], b[128];
+    good_checkpoint(good, sizeof good); /* epoch 3, batch 3 of 5 */
+    path_in_dir("sums-a.ckpt", a, sizeof a);
+    path_in_dir("sums-b.ckpt", b, sizeof b);
+    /* Moved to the start of epoch 3, the sums left as they were. */
+    write_edited(good, a, set_meta, "batch=0");
+    write_edited(a, b, set_meta, "optimizer_steps=10");
+    write_edited(b, a, set_meta, "seen=0");
+    write_edited(a, b, set_meta, "correct=0");
+    assert_invalid(&es, b, "metadata \"loss_sum\" is ");
+    assert_non_null(strstr(nb_last_error(), "with no sample seen in the epoch"));
+    /* ... and with them cleared it is a good checkpoint. */
+    write_edited(b, a, set_meta, "loss_sum=0");
+    nb_train_result r;
+    nb_model_free(resume_from(&es, a, &r));
+    nb_train_result_free(&r);
+}
+
 /* Settings that cannot work are refused before training. */
 static void test_config_checks(void **state)
 {
@@ -1213,6 +1360,8 @@ int main(void)
         cmocka_unit_test(test_graph_and_version_2),
         cmocka_unit_test(test_write_failure_keeps_previous),
         cmocka_unit_test(test_config_checks),
+        cmocka_unit_test(test_refuses_impossible_optimizer_state),
+        cmocka_unit_test(test_refuses_sums_without_samples),
         cmocka_unit_test(test_summary),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -4,7 +4,9 @@
  * graph with two inputs trains through them, and a checkpoint saved
  * between steps resumes bit for bit in a fresh state; the caller can force
  * or veto a stop, and two replicas that average their gradients stay
- * identical; steps called out of order are refused. */
+ * identical; steps called out of order are refused, and so is every step
+ * past the run's end or on a state whose fields a caller changed (only
+ * stop is the caller's); an epoch without a batch is never recorded. */
 #include "check.h"
 
 #include "io/checkpoint_file.h"
@@ -55,7 +57,8 @@ static int group_teardown(void **state)
 {
     (void)state;
     static const char *const files[] = {"pairs-e3.ckpt", "pairs-mid.ckpt", "spiral.ckpt",
-                                        "other.ckpt", "constants.ckpt"};
+                                        "other.ckpt",    "constants.ckpt", "ended.ckpt",
+                                        "fields.ckpt",   "empty.ckpt"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[128];
         snprintf(path, sizeof path, "%s/%s", g_dir, files[i]);
@@ -671,6 +674,302 @@ static void test_two_replicas_in_lockstep(void **state)
     nb_model_free(m[1]);
 }
 
+/* ---------------------------------- (5) the run's end and the caller's writes */
+
+/* status is NB_ERR_STATE with want in the message. */
+static void assert_state_error(nb_status status, const char *want)
+{
+    if (status != NB_ERR_STATE)
+        fail_msg("expected NB_ERR_STATE (\"%s\"), got %s: %s", want, nb_status_name(status),
+                 nb_last_error());
+    if (!strstr(nb_last_error(), want))
+        fail_msg("message \"%s\" lacks \"%s\"", nb_last_error(), want);
+}
+
+/* Every step once the run has ended, with stop_reason cleared by the
+ * caller: each refuses, and history (config.epochs rows) is never written
+ * past its end. */
+static void assert_every_step_refused(nb_train_state *s, const char *want)
+{
+    int rows = -1;
+    assert_state_error(nb_train_next_batch(s, &rows), want);
+    assert_int_equal(rows, 0);
+    assert_state_error(nb_train_forward_backward(s), want);
+    assert_state_error(nb_train_apply(s), want);
+    assert_state_error(nb_train_end_epoch(s), want);
+    assert_state_error(nb_train_next_epoch(s), want);
+}
+
+static void test_steps_past_the_end(void **state)
+{
+    (void)state;
+    nb_train_config c = spiral_config(NB_OPT_ADAM, 0.02, 3);
+    nb_model *m = spiral_model(3);
+    nb_train_state *s = NULL;
+    assert_ok(nb_train_begin(m, &g_train, NULL, &c, &s));
+    assert_ok(run_steps(s, NULL, NULL));
+    assert_string_equal(s->stop_reason, "epochs");
+    assert_int_equal(s->epoch, 4);
+    nb_epoch_stats last = s->history[2];
+    const char *reason = s->stop_reason;
+    /* The run's end is the library's own record: clearing stop_reason
+     * (as a caller who wants a 4th epoch of 3 might) changes nothing. */
+    s->stop_reason = NULL;
+    assert_every_step_refused(s, "after the run ended (epochs)");
+    assert_memory_equal(&last, &s->history[2], sizeof last);
+    assert_int_equal(s->epoch, 4);
+    assert_int_equal(s->epochs_run, 3);
+    char ckpt[128];
+    path_in_dir("ended.ckpt", ckpt, sizeof ckpt);
+    assert_state_error(nb_checkpoint_save(s, ckpt), "the state's field stop_reason was changed");
+    nb_train_result r;
+    assert_state_error(nb_train_finish(s, &r), "stop_reason was changed");
+    assert_null(r.history);
+    /* Put back, the state is whole again. */
+    s->stop_reason = reason;
+    assert_ok(nb_checkpoint_save(s, ckpt));
+    assert_ok(nb_train_finish(s, &r));
+    assert_int_equal(r.epochs_run, 3);
+    nb_train_result_free(&r);
+    nb_train_state_free(s);
+
+    /* A state loaded from the checkpoint saved after the last epoch. */
+    assert_ok(nb_train_begin(m, &g_train, NULL, &c, &s));
+    assert_ok(nb_checkpoint_load(s, ckpt));
+    assert_string_equal(s->stop_reason, "epochs");
+    reason = s->stop_reason;
+    s->stop_reason = NULL;
+    assert_every_step_refused(s, "after the run ended (epochs)");
+    assert_state_error(nb_checkpoint_load(s, ckpt), "the state's field stop_reason was changed");
+    s->stop_reason = reason;
+    assert_ok(nb_train_finish(s, &r));
+    assert_int_equal(r.epochs_run, 3);
+    nb_train_result_free(&r);
+    nb_train_state_free(s);
+
+    /* A run ended by a stop: the same. */
+    assert_ok(nb_train_begin(m, &g_train, NULL, &c, &s));
+    run_to(s, 2, 1);
+    s->stop = "mine";
+    int rows;
+    assert_ok(nb_train_next_batch(s, &rows));
+    assert_int_equal(rows, 0);
+    assert_ok(nb_train_end_epoch(s));
+    assert_ok(nb_train_next_epoch(s));
+    assert_string_equal(s->stop_reason, "mine");
+    s->stop_reason = NULL;
+    s->stop = NULL;
+    assert_every_step_refused(s, "after the run ended (mine)");
+    nb_train_state_free(s);
+    nb_model_free(m);
+}
+
+/* The fields a caller might write, one at a time: the position past the
+ * end, sizes bigger than the arrays, other arrays, another configuration. */
+static const char *const written[] = {
+    "epoch",  "batch",      "batches",       "batch_rows",      "rows",        "param_count",
+    "seen",   "epochs_run", "config.epochs", "config.patience", "history",     "best",
+    "params", "train",      "rng_start",     "loss_sum",        "stop_reason",
+};
+#define WRITTEN (sizeof written / sizeof written[0])
+
+static void write_field(nb_train_state *s, size_t which)
+{
+    static nb_dataset other;
+    switch (which) {
+    case 0:
+        s->epoch = s->config.epochs + 1;
+        break;
+    case 1:
+        s->batch = s->batches + 7;
+        break;
+    case 2:
+        s->batches = 1000;
+        break;
+    case 3:
+        s->batch_rows = 1000;
+        break;
+    case 4:
+        s->rows = 1000;
+        break;
+    case 5:
+        s->param_count *= 4;
+        break;
+    case 6:
+        s->seen = 0;
+        break;
+    case 7:
+        s->epochs_run = 99;
+        break;
+    case 8:
+        s->config.epochs = 99;
+        break;
+    case 9:
+        s->config.patience = 5;
+        break;
+    case 10:
+        s->history = NULL;
+        break;
+    case 11:
+        s->best = s->params;
+        break;
+    case 12:
+        s->params = s->grads;
+        break;
+    case 13:
+        s->train = &other;
+        break;
+    case 14:
+        memset(&s->rng_start, 0, sizeof s->rng_start);
+        break;
+    case 15:
+        s->loss_sum = -1;
+        break;
+    default:
+        s->stop_reason = "mine";
+        break;
+    }
+}
+
+/* Each field written (and put back) mid-epoch, with a batch loaded and its
+ * gradients computed: every step, the save, the load and finish refuse the
+ * state, naming the field, and change nothing; put back, the run goes on
+ * and ends where an untouched one does. */
+static void test_fields_a_caller_writes(void **state)
+{
+    (void)state;
+    nb_train_config c = spiral_config(NB_OPT_ADAM, 0.02, 3);
+    nb_model *m = spiral_model(3), *ref = spiral_model(3);
+    nb_train_result rr, r;
+    assert_ok(train_by_steps(ref, &g_train, NULL, &c, &rr, NULL, NULL));
+    char ckpt[128];
+    path_in_dir("fields.ckpt", ckpt, sizeof ckpt);
+    nb_train_state *s = NULL;
+    assert_ok(nb_train_begin(m, &g_train, NULL, &c, &s));
+    run_to(s, 2, 2);
+    assert_ok(nb_checkpoint_save(s, ckpt));
+    int rows;
+    assert_ok(nb_train_next_batch(s, &rows));
+    assert_ok(nb_train_forward_backward(s));
+    for (size_t i = 0; i < WRITTEN; i++) {
+        char want[96];
+        snprintf(want, sizeof want, "the state's field %s was changed by the caller", written[i]);
+        nb_train_state kept = *s;
+        write_field(s, i);
+        assert_state_error(nb_train_apply(s), want);
+        assert_state_error(nb_train_forward_backward(s), want);
+        assert_state_error(nb_train_next_batch(s, &rows), want);
+        assert_int_equal(rows, 0);
+        assert_state_error(nb_train_end_epoch(s), want);
+        assert_state_error(nb_train_next_epoch(s), want);
+        assert_state_error(nb_checkpoint_save(s, ckpt), want);
+        assert_state_error(nb_checkpoint_load(s, ckpt), want);
+        assert_state_error(nb_train_finish(s, &r), want);
+        *s = kept;
+    }
+    assert_ok(nb_train_apply(s));
+    assert_ok(run_steps(s, NULL, NULL));
+    assert_ok(nb_train_finish(s, &r));
+    assert_same_params(ref, m);
+    assert_same_result(&rr, &r);
+    nb_train_result_free(&r);
+    /* The arrays freed are the ones the library allocated, whatever the
+     * fields hold (AddressSanitizer would see a leak or a bad free). */
+    s->history = (nb_epoch_stats *)s->params;
+    s->best = (nb_real *)&r;
+    nb_train_state_free(s);
+    nb_train_result_free(&rr);
+    nb_model_free(m);
+    nb_model_free(ref);
+}
+
+/* An epoch in which no batch was applied has nothing to record: its loss
+ * would be 0 / 0 and the callback's ETA infinite. */
+static int count_ends(const nb_progress *p, void *user)
+{
+    if (p->stats) ++*(int *)user;
+    return 0;
+}
+
+static void test_epoch_without_batch(void **state)
+{
+    (void)state;
+    int ends = 0;
+    nb_train_config c = spiral_config(NB_OPT_ADAM, 0.02, 3);
+    c.progress = count_ends;
+    c.progress_user = &ends;
+    nb_model *m = spiral_model(3);
+    nb_train_state *s = NULL;
+    nb_train_result r;
+    int rows;
+    /* Straight after begin. */
+    assert_ok(nb_train_begin(m, &g_train, NULL, &c, &s));
+    assert_state_error(nb_train_end_epoch(s), "no batch of epoch 1 has been taken");
+    assert_int_equal(s->epochs_run, 0);
+    assert_int_equal(s->history[0].epoch, 0);
+    assert_int_equal(ends, 0);
+    /* A batch loaded and its gradients computed, but not applied. */
+    assert_ok(nb_train_next_batch(s, &rows));
+    assert_ok(nb_train_forward_backward(s));
+    assert_state_error(nb_train_end_epoch(s), "no batch of epoch 1 has been taken");
+    assert_int_equal(ends, 0);
+    /* Applied, it counts. */
+    assert_ok(nb_train_apply(s));
+    s->stop = "one is enough";
+    assert_ok(nb_train_end_epoch(s));
+    assert_int_equal(ends, 1);
+    assert_true(isfinite(s->history[0].train_loss));
+    nb_train_state_free(s);
+
+    /* A stop before the first batch of epoch 2: the batches are skipped,
+     * the epoch is refused, and nb_train_next_epoch ends the run with the
+     * stop and epoch 1 only. */
+    ends = 0;
+    assert_ok(nb_train_begin(m, &g_train, NULL, &c, &s));
+    run_to(s, 2, 0);
+    assert_int_equal(ends, 1);
+    s->stop = "agreed";
+    assert_ok(nb_train_next_batch(s, &rows));
+    assert_int_equal(rows, 0);
+    assert_state_error(nb_train_end_epoch(s),
+                       "no batch of epoch 2 has been taken (nb_train_next_batch, "
+                       "nb_train_forward_backward, nb_train_apply); there is nothing to record "
+                       "(with stop set, nb_train_next_epoch ends the run without it)");
+    assert_int_equal(ends, 1);
+    assert_int_equal(s->epochs_run, 1);
+    assert_ok(nb_train_next_epoch(s));
+    assert_string_equal(s->stop_reason, "agreed");
+    assert_state_error(nb_train_end_epoch(s), "after the run ended (agreed)");
+    /* The position (epoch 2, batch 0) can be saved, and resumes. */
+    char ckpt[128];
+    path_in_dir("empty.ckpt", ckpt, sizeof ckpt);
+    assert_ok(nb_checkpoint_save(s, ckpt));
+    assert_ok(nb_train_finish(s, &r));
+    assert_string_equal(r.stop_reason, "agreed");
+    assert_int_equal(r.epochs_run, 1);
+    assert_int_equal(r.last_epoch, 1);
+    assert_int_equal(r.last_batch, s->batches);
+    assert_true(isfinite(r.history[0].train_loss));
+    nb_train_result_free(&r);
+    nb_train_state_free(s);
+    assert_ok(nb_train_begin(m, &g_train, NULL, &c, &s));
+    assert_ok(nb_checkpoint_load(s, ckpt));
+    assert_int_equal(s->epoch, 2);
+    assert_null(s->stop_reason);
+    assert_ok(run_steps(s, NULL, NULL));
+    assert_ok(nb_train_finish(s, &r));
+    assert_string_equal(r.stop_reason, "epochs");
+    assert_int_equal(r.epochs_run, 3);
+    nb_train_result_free(&r);
+    nb_train_state_free(s);
+
+    /* Without a stop, an epoch with no batch cannot be passed over either. */
+    assert_ok(nb_train_begin(m, &g_train, NULL, &c, &s));
+    assert_state_error(nb_train_next_epoch(s), "epoch 1 is not recorded");
+    nb_train_state_free(s);
+    nb_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -681,6 +980,9 @@ int main(void)
         cmocka_unit_test(test_caller_stop_decision),
         cmocka_unit_test(test_veto_mid_epoch_and_order),
         cmocka_unit_test(test_two_replicas_in_lockstep),
+        cmocka_unit_test(test_steps_past_the_end),
+        cmocka_unit_test(test_fields_a_caller_writes),
+        cmocka_unit_test(test_epoch_without_batch),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

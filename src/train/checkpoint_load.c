@@ -6,8 +6,9 @@
  *
  * Depends on the state's fields (nabla.h, train_internal.h), the model,
  * graph and optimizer API, checkpoint_check.c, checkpoint_meta.c,
- * io/checkpoint_file, batch.c (the sample order) and clock.c; it calls
- * nothing in trainer.c (which calls it). */
+ * io/checkpoint_file, batch.c (the sample order), clock.c and state.c (the
+ * guard of the public fields); it calls nothing in trainer.c (which calls
+ * it). */
 #include "checkpoint.h"
 
 #include <inttypes.h>
@@ -45,17 +46,22 @@ static nb_status read_rng(const nb_ckpt_file *f, nb_rng *rng)
         else
             any |= rng->s[i];
     cJSON_Delete(a);
-    if (st != NB_OK || i != 4 || !any)
+    if (st != NB_OK || i != 4)
+        return nb_error(NB_ERR_FORMAT, "metadata \"rng\" is not 4 hex strings of 16 digits");
+    /* xoshiro256's one state it never leaves (and never reaches). */
+    if (!any)
         return nb_error(NB_ERR_FORMAT,
-                        "metadata \"rng\" is not 4 hex strings of 16 digits, not all zero");
+                        "metadata \"rng\" is all zero: a xoshiro256 generator in that state "
+                        "gives only zeros (a seeded one never reaches it)");
     return NB_OK;
 }
 
-/* Why value v of history column i (1..9) is out of range, or NULL: a
- * loss or accuracy may be NaN (null); -1 marks one the run has none of (no
- * validation set, no classes); else losses >= 0, accuracies in [0, 1]. The
- * regression metrics are null (unknown, or none in this run), MAE and RMSE
- * >= 0, R^2 at most 1. */
+/* Why value v of history column i (1..9) is out of range, or NULL. A
+ * loss or accuracy is never null (the trainer records finite ones): -1
+ * marks one the run has none of (no validation set, no classes), else
+ * losses are finite and >= 0, accuracies in [0, 1]. The regression
+ * metrics are null (unknown, or none in this run), MAE and RMSE >= 0, R^2
+ * at most 1. */
 static const char *history_problem(int i, double v, int train_classes, int val, int val_classes)
 {
     if (i >= 7) {
@@ -67,10 +73,17 @@ static const char *history_problem(int i, double v, int train_classes, int val, 
     int accuracy = i == 3 || i == 5;
     int have = i == 3 ? train_classes : i == 4 ? val : i == 5 ? val_classes : 1;
     if (i == 1 || i == 6) return isfinite(v) && v >= 0 ? NULL : "a finite number >= 0";
-    if (isnan(v)) return NULL;
     if (!have) return v == -1 ? NULL : "-1 (this run has none)";
-    if (v >= 0 && (!accuracy || v <= 1)) return NULL;
+    if (isfinite(v) && v >= 0 && (!accuracy || v <= 1)) return NULL;
     return accuracy ? "in [0, 1]" : ">= 0";
+}
+
+/* A history cell as the message shows it: null for NaN. */
+static const char *cell_text(char *buf, size_t size, double v)
+{
+    if (isnan(v)) return "null";
+    snprintf(buf, size, "%g", v);
+    return buf;
 }
 
 /* What a checkpoint holds, read aside: the state changes only once all of
@@ -130,10 +143,19 @@ static nb_status read_history(const nb_ckpt_file *f, const nb_train_state *s, ck
         }
         for (i = 1; i < NB_CKPT_HISTORY_COLUMNS && st == NB_OK; i++) {
             const char *why = history_problem(i, v[i], train_classes, val, val_classes);
+            char text[32];
             if (why)
-                st = nb_error(NB_ERR_FORMAT, "metadata \"history\": row %d, %s is %g, not %s",
-                              e + 1, columns[i], v[i], why);
+                st = nb_error(NB_ERR_FORMAT, "metadata \"history\": row %d, %s is %s, not %s",
+                              e + 1, columns[i], cell_text(text, sizeof text, v[i]), why);
         }
+        /* The rate the schedule gave the epoch (to rounding: the file may
+         * come from another C library). */
+        double lr = nb_schedule_lr(&s->config, e + 1);
+        if (st == NB_OK && !(fabs(v[1] - lr) <= 1e-9 * fabs(lr)))
+            st = nb_error(NB_ERR_FORMAT,
+                          "metadata \"history\": row %d, lr is %.17g, but this run's schedule "
+                          "gives epoch %d %.17g",
+                          e + 1, v[1], e + 1, lr);
         if (st != NB_OK) break;
         rd->history[e] =
             (nb_epoch_stats){e + 1, v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
@@ -177,6 +199,15 @@ static nb_status read_position(const nb_ckpt_file *f, const nb_train_state *s, c
         return nb_error(NB_ERR_FORMAT, "metadata \"seen\" is %zu, but %zu batches of %d mean %zu",
                         rd->seen, rd->batch, s->batch_rows, seen_want);
     if ((st = nb_ckpt_get_size(f, "correct", rd->seen, &rd->correct)) != NB_OK) return st;
+    if (s->train->classes == 0 && rd->correct != 0)
+        return nb_error(NB_ERR_FORMAT,
+                        "metadata \"correct\" is %zu, but this run's training set has no classes",
+                        rd->correct);
+    if (rd->seen == 0 && rd->loss_sum != 0)
+        return nb_error(NB_ERR_FORMAT,
+                        "metadata \"loss_sum\" is %.17g with no sample seen in the epoch (\"seen\" "
+                        "0)",
+                        rd->loss_sum);
     if ((st = read_history(f, s, rd, rd->epoch - 1)) != NB_OK) return st;
     if ((st = nb_ckpt_get_double(f, "elapsed", 0, &rd->elapsed)) != NB_OK) return st;
     if ((st = nb_ckpt_get_double(f, "epoch_elapsed", 0, &rd->epoch_elapsed)) != NB_OK) return st;
@@ -226,6 +257,41 @@ static int known_tensor(const nb_train_state *s, const char *name)
     return 0;
 }
 
+/* Slot k of the optimizer when it holds squared gradients, summed or
+ * averaged (never negative): what it is; else NULL. */
+static const char *squares_slot(nb_optimizer_kind kind, int k)
+{
+    switch (kind) {
+    case NB_OPT_ADAGRAD:
+        return k == 0 ? "sum of squared gradients" : NULL;
+    case NB_OPT_RMSPROP:
+        return k == 0 ? "average of squared gradients" : NULL;
+    case NB_OPT_ADAM:
+    case NB_OPT_ADAMW:
+        return k == 1 ? "second moment, an average of squared gradients" : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* The optimizer's slot k as the file holds it (values, param_count of
+ * them): finite, and not negative where it holds squares (the step divides
+ * by their square root). */
+static nb_status check_slot(const nb_train_state *s, int k, const nb_real *values)
+{
+    nb_optimizer_kind kind = s->config.optimizer.kind;
+    const char *squares = squares_slot(kind, k);
+    for (size_t i = 0; i < s->param_count; i++) {
+        double v = values[i];
+        if (!isfinite(v) || (squares && v < 0))
+            return nb_error(NB_ERR_FORMAT, "tensor \"%s\" (%s's %s): element %zu is %g, not %s",
+                            nb_ckpt_slot_name(k), nb_optimizer_name(kind),
+                            squares ? squares : "state", i, v,
+                            squares ? "a finite number >= 0" : "finite");
+    }
+    return NB_OK;
+}
+
 /* Exactly the tensors a checkpoint of s holds, read aside: the parameters
  * into internal->saved, the rest into rd->values. */
 static nb_status read_tensors(nb_ckpt_file *f, const nb_train_state *s, ckpt_read *rd)
@@ -243,6 +309,7 @@ static nb_status read_tensors(nb_ckpt_file *f, const nb_train_state *s, ckpt_rea
     nb_shape all = nb_shape1((int)s->param_count);
     for (int k = 0; k < nb_ckpt_slots(s) && st == NB_OK; k++, expected++) {
         st = nb_ckpt_file_read(f, nb_ckpt_slot_name(k), all, next);
+        if (st == NB_OK) st = check_slot(s, k, next);
         next += s->param_count;
     }
     if (st == NB_OK && s->best) {
@@ -351,6 +418,9 @@ nb_status nb_checkpoint_load(nb_train_state *s, const char *path)
     if (!path) return nb_error(NB_ERR_ARGUMENT, "loading a checkpoint: no path");
     if (s->internal->finished)
         return nb_error(NB_ERR_STATE, "resuming from checkpoint \"%s\": the run is finished", path);
+    /* The sizes and arrays it reads into are the ones the steps set up. */
+    nb_status st = nb_train_state_check(s, "nb_checkpoint_load");
+    if (st != NB_OK) return nb_error_prefix(st, "resuming from checkpoint \"%s\"", path);
     size_t extra = (size_t)nb_ckpt_slots(s) + (s->best != NULL), values = 0;
     for (int i = 0; i < s->buffer_count; i++) values += nb_shape_count(s->buffers[i].shape);
     ckpt_read rd;
@@ -358,7 +428,6 @@ nb_status nb_checkpoint_load(nb_train_state *s, const char *path)
     rd.history = nb_calloc((size_t)s->config.epochs, sizeof *rd.history);
     values += extra * s->param_count;
     rd.values = values > 0 ? nb_calloc(values, sizeof *rd.values) : NULL;
-    nb_status st = NB_OK;
     if (!rd.history || (values > 0 && !rd.values))
         st = nb_error(NB_ERR_MEMORY, "out of memory for %zu values and %d epochs", values,
                       s->config.epochs);
@@ -369,7 +438,10 @@ nb_status nb_checkpoint_load(nb_train_state *s, const char *path)
         st = read_checkpoint(&f, s, &rd);
         nb_ckpt_file_close(&f);
     }
-    if (st == NB_OK) commit(s, &rd);
+    if (st == NB_OK) {
+        commit(s, &rd);
+        nb_train_state_sync(s);
+    }
     nb_free(rd.history);
     nb_free(rd.values);
     /* A value that is not finite is a corrupt file, not a numeric stop. */

@@ -8,8 +8,9 @@
  *
  * Depends on the state's fields (nabla.h, train_internal.h), the model,
  * graph and optimizer API, checkpoint_graph.c ("graph" and "constants"),
- * checkpoint_meta.c (the data's fingerprints), io/checkpoint_file and
- * clock.c; it calls nothing in trainer.c (which calls it). */
+ * checkpoint_meta.c (the data's fingerprints), io/checkpoint_file,
+ * clock.c and state.c (the guard of the public fields); it calls nothing
+ * in trainer.c (which calls it). */
 #include "checkpoint.h"
 
 #include <inttypes.h>
@@ -237,6 +238,9 @@ nb_status nb_checkpoint_save(const nb_train_state *s, const char *path)
     if (in->finished)
         return nb_error(NB_ERR_STATE, "checkpoint \"%s\": the run is finished (nb_train_finish)",
                         path);
+    /* Every field the file is made of is as the steps left it. */
+    nb_status st = nb_train_state_check(s, "nb_checkpoint_save");
+    if (st != NB_OK) return nb_error_prefix(st, "checkpoint \"%s\"", path);
     if (in->epoch_ended && s->stop_reason)
         return nb_error(NB_ERR_STATE,
                         "checkpoint \"%s\": the run stopped (%s) at the end of epoch %d; a "
@@ -252,7 +256,7 @@ nb_status nb_checkpoint_save(const nb_train_state *s, const char *path)
                         s->param_count, INT_MAX);
     nb_ckpt_hash_data(s);
     cJSON *meta = NULL;
-    nb_status st = make_metadata(s, &meta);
+    st = make_metadata(s, &meta);
     if (st != NB_OK) return nb_error_prefix(st, "checkpoint \"%s\"", path);
     nb_ckpt_tensor *tensors = NULL;
     char *names = NULL;

@@ -1,11 +1,13 @@
 /* Shared by the files of src/train/; not part of the public API.
  *
  * Who calls whom (no circle):
- *   trainer.c      -> batch.c, metrics.c, schedule.c, checkpoint_*.c, clock.c
- *   checkpoint_*.c -> batch.c (the sample order), clock.c, io/checkpoint_file,
- *                     io/graph_json (checkpoint.h says which file uses what)
+ *   trainer.c      -> batch.c, metrics.c, schedule.c, checkpoint_*.c, clock.c,
+ *                     state.c
+ *   checkpoint_*.c -> batch.c (the sample order), clock.c, state.c,
+ *                     io/checkpoint_file, io/graph_json (checkpoint.h says
+ *                     which file uses what)
  *   metrics.c    -> batch.c
- *   batch.c, schedule.c, clock.c -> nothing in src/train/ */
+ *   batch.c, schedule.c, clock.c, state.c -> nothing in src/train/ */
 #ifndef NABLA_TRAIN_INTERNAL_H
 #define NABLA_TRAIN_INTERNAL_H
 
@@ -93,7 +95,18 @@ typedef struct nb_train_internal {
      * the first checkpoint saved or loaded. */
     int hashed;
     uint64_t train_hash, val_hash;
+    /* The public fields as the library last left them (state.c). */
+    nb_train_state mirror;
+    int synced;
 } nb_train_internal;
+
+/* The guard of the public fields (state.c). Sync after the library
+ * changed the state (the end of every step, begin, finish, a load); check
+ * before using it: every field but stop must be as the library left it,
+ * else NB_ERR_STATE naming the field (what names the call). The values
+ * the library uses (sizes, positions, pointers) are then its own. */
+void nb_train_state_sync(nb_train_state *s);
+nb_status nb_train_state_check(const nb_train_state *s, const char *what);
 
 /* The epoch's sample order (batch.c): the identity order shuffled by
  * s->rng_start, so that it depends only on the seed and the epoch and a

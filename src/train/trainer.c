@@ -8,8 +8,9 @@
  * Depends on batch.c (the batcher, the sample order), metrics.c (the validation pass),
  * schedule.c (the checks of the configuration, the learning rate),
  * checkpoint_save.c and checkpoint_load.c (nb_checkpoint_save and
- * nb_checkpoint_load, from nb_train only) and clock.c. Nothing in
- * src/train/ calls into this file. */
+ * nb_checkpoint_load, from nb_train only), clock.c and state.c (the guard
+ * of the public fields: every step checks them first and records them
+ * last). Nothing in src/train/ calls into this file. */
 #include "train_internal.h"
 
 #include <limits.h>
@@ -91,14 +92,17 @@ static nb_status prepare(nb_train_state *s)
 void nb_train_state_free(nb_train_state *s)
 {
     if (!s) return;
-    nb_optimizer_free(s->optimizer);
-    if (s->internal) {
-        nb_free(s->internal->index);
-        nb_free(s->internal->saved);
-        nb_free(s->internal);
+    nb_train_internal *in = s->internal;
+    /* The pointers as the library left them, whatever a caller wrote. */
+    const nb_train_state *own = in && in->synced ? &in->mirror : s;
+    nb_optimizer_free(own->optimizer);
+    nb_free(own->best);
+    nb_free(own->history);
+    if (in) {
+        nb_free(in->index);
+        nb_free(in->saved);
+        nb_free(in);
     }
-    nb_free(s->best);
-    nb_free(s->history);
     nb_free(s);
 }
 
@@ -125,6 +129,7 @@ nb_status nb_train_begin(nb_model *model, const nb_dataset *train, const nb_data
     s->config = *config;
     s->start = s->epoch_start = nb_train_clock();
     st = prepare(s);
+    nb_train_state_sync(s);
     if (st != NB_OK) {
         nb_train_state_free(s);
         return st;
@@ -135,23 +140,42 @@ nb_status nb_train_begin(nb_model *model, const nb_dataset *train, const nb_data
 
 /* ------------------------------------------------------------- steps */
 
-/* Can s take a step? what names the call in the message. */
+/* Can s take a step? what names the call in the message. Whether the run
+ * has ended is the library's own record (a caller who clears stop_reason
+ * changes nothing); then every public field but stop must be as the
+ * library left it, so that the position, the sizes and the pointers the
+ * step uses are its own; and the position is within the run. */
 static nb_status usable(const nb_train_state *s, const char *what)
 {
     if (!s || !s->internal) return nb_error(NB_ERR_ARGUMENT, "training: %s: no state", what);
-    if (s->internal->finished)
-        return nb_error(NB_ERR_STATE, "training: %s after nb_train_finish", what);
-    if (s->stop_reason)
+    const nb_train_internal *in = s->internal;
+    if (in->finished) return nb_error(NB_ERR_STATE, "training: %s after nb_train_finish", what);
+    if (in->mirror.stop_reason)
         return nb_error(NB_ERR_STATE, "training: %s after the run ended (%s)", what,
-                        s->stop_reason);
+                        in->mirror.stop_reason);
+    nb_status st = nb_train_state_check(s, what);
+    if (st != NB_OK) return st;
+    if (s->epoch < 1 || s->epoch > s->config.epochs)
+        return nb_error(NB_ERR_STATE, "training: %s at epoch %d of %d: the run has ended", what,
+                        s->epoch, s->config.epochs);
     return NB_OK;
 }
 
-nb_status nb_train_next_batch(nb_train_state *s, int *rows)
+typedef nb_status (*step_fn)(nb_train_state *s);
+
+/* A step: refused unless s can take it; the fields it changed are
+ * recorded whatever it returns. */
+static nb_status step(nb_train_state *s, const char *what, step_fn fn)
 {
-    if (rows) *rows = 0;
-    nb_status st = usable(s, "nb_train_next_batch");
+    nb_status st = usable(s, what);
     if (st != NB_OK) return st;
+    st = fn(s);
+    nb_train_state_sync(s);
+    return st;
+}
+
+static nb_status next_batch(nb_train_state *s, int *rows)
+{
     if (!rows) return nb_error(NB_ERR_ARGUMENT, "training: nb_train_next_batch: no rows");
     nb_train_internal *in = s->internal;
     if (in->epoch_ended)
@@ -164,11 +188,21 @@ nb_status nb_train_next_batch(nb_train_state *s, int *rows)
     if (s->stop || s->batch >= s->batches) return NB_OK;
     size_t start = s->batch * (size_t)s->batch_rows, left = s->train->count - start;
     int n = left < (size_t)s->batch_rows ? (int)left : s->batch_rows;
-    st = nb_batcher_load(&in->b, s->train, in->index, start, n);
+    nb_status st = nb_batcher_load(&in->b, s->train, in->index, start, n);
     if (st != NB_OK) return st;
     s->rows = *rows = n;
     in->loaded = 1;
     return NB_OK;
+}
+
+nb_status nb_train_next_batch(nb_train_state *s, int *rows)
+{
+    if (rows) *rows = 0;
+    nb_status st = usable(s, "nb_train_next_batch");
+    if (st != NB_OK) return st;
+    st = next_batch(s, rows);
+    nb_train_state_sync(s);
+    return st;
 }
 
 /* Where a NaN or infinity first appeared: " (first non-finite: the value
@@ -184,17 +218,16 @@ static const char *first_nonfinite(nb_graph *g, char *buf, size_t size)
     return buf;
 }
 
-nb_status nb_train_forward_backward(nb_train_state *s)
+static nb_status forward_backward(nb_train_state *s)
 {
-    nb_status st = usable(s, "nb_train_forward_backward");
-    if (st != NB_OK) return st;
     nb_train_internal *in = s->internal;
     if (!in->loaded)
         return nb_error(NB_ERR_STATE,
                         "training: no batch is loaded (nb_train_next_batch gives one)");
     in->computed = 0;
     nb_batcher *b = &in->b;
-    if ((st = nb_graph_forward(b->graph)) != NB_OK) return st;
+    nb_status st = nb_graph_forward(b->graph);
+    if (st != NB_OK) return st;
     double loss = nb_node_value(b->graph, b->loss)[0];
     char where[NB_NAME_MAX + 96];
     if (!isfinite(loss))
@@ -203,6 +236,13 @@ nb_status nb_train_forward_backward(nb_train_state *s)
                         "from before this step are kept",
                         loss, s->epoch, s->batch + 1, s->batches,
                         first_nonfinite(b->graph, where, sizeof where));
+    /* The epoch's train loss is the sum's mean: it stays finite. */
+    double sum = nb_batcher_loss_sum(b, s->rows);
+    if (!isfinite(s->loss_sum + sum))
+        return nb_error(NB_ERR_NUMERIC,
+                        "training: the epoch's summed loss overflows at epoch %d, batch %zu of "
+                        "%zu (this batch's loss %g); the weights from before this step are kept",
+                        s->epoch, s->batch + 1, s->batches, loss);
     size_t correct = 0;
     if (s->train->classes > 0) {
         const int32_t *labels = s->train->labels;
@@ -213,9 +253,14 @@ nb_status nb_train_forward_backward(nb_train_state *s)
     if ((st = nb_graph_backward(b->graph, b->loss)) != NB_OK) return st;
     s->batch_loss = loss;
     s->batch_correct = correct;
-    in->batch_loss_sum = nb_batcher_loss_sum(b, s->rows);
+    in->batch_loss_sum = sum;
     in->computed = 1;
     return NB_OK;
+}
+
+nb_status nb_train_forward_backward(nb_train_state *s)
+{
+    return step(s, "nb_train_forward_backward", forward_backward);
 }
 
 /* After a batch: the progress callback and the time limit. */
@@ -241,10 +286,8 @@ static void report_batch(nb_train_state *s)
     if (!s->stop && c->time_limit > 0 && t - s->start >= c->time_limit) s->stop = "time limit";
 }
 
-nb_status nb_train_apply(nb_train_state *s)
+static nb_status apply(nb_train_state *s)
 {
-    nb_status st = usable(s, "nb_train_apply");
-    if (st != NB_OK) return st;
     nb_train_internal *in = s->internal;
     if (!in->computed)
         return nb_error(NB_ERR_STATE,
@@ -286,6 +329,11 @@ nb_status nb_train_apply(nb_train_state *s)
     return NB_OK;
 }
 
+nb_status nb_train_apply(nb_train_state *s)
+{
+    return step(s, "nb_train_apply", apply);
+}
+
 /* Validation loss and accuracy (-1 without a validation set). */
 static nb_status validate(nb_train_state *s, nb_epoch_stats *e)
 {
@@ -308,14 +356,26 @@ static nb_status validate(nb_train_state *s, nb_epoch_stats *e)
     return NB_OK;
 }
 
-nb_status nb_train_end_epoch(nb_train_state *s)
+static nb_status end_epoch(nb_train_state *s)
 {
-    nb_status st = usable(s, "nb_train_end_epoch");
-    if (st != NB_OK) return st;
     nb_train_internal *in = s->internal;
     const nb_train_config *c = &s->config;
+    nb_status st;
     if (in->epoch_ended)
         return nb_error(NB_ERR_STATE, "training: epoch %d is recorded already", s->epoch);
+    /* An epoch with no batch has no loss to record (0 / 0). */
+    if (s->seen == 0)
+        return nb_error(NB_ERR_STATE,
+                        "training: no batch of epoch %d has been taken (nb_train_next_batch, "
+                        "nb_train_forward_backward, nb_train_apply); there is nothing to "
+                        "record%s",
+                        s->epoch,
+                        s->stop ? " (with stop set, nb_train_next_epoch ends the run without it)"
+                                : "");
+    /* usable() keeps the position within the run: history has one row per epoch. */
+    if (s->epoch < 1 || s->epoch > c->epochs)
+        return nb_error(NB_ERR_STATE, "training: no history row for epoch %d of %d", s->epoch,
+                        c->epochs);
     in->loaded = in->computed = 0;
     nb_train_order(s); /* the next epoch starts from the generator after it */
     /* A partial last batch left the graph compiled for fewer rows. */
@@ -365,12 +425,18 @@ nb_status nb_train_end_epoch(nb_train_state *s)
     return NB_OK;
 }
 
-nb_status nb_train_next_epoch(nb_train_state *s)
+nb_status nb_train_end_epoch(nb_train_state *s)
 {
-    nb_status st = usable(s, "nb_train_next_epoch");
-    if (st != NB_OK) return st;
+    return step(s, "nb_train_end_epoch", end_epoch);
+}
+
+static nb_status next_epoch(nb_train_state *s)
+{
     nb_train_internal *in = s->internal;
-    if (!in->epoch_ended)
+    /* A stop before the epoch's first batch ends the run with nothing of
+     * the epoch to record. */
+    int empty = s->stop && s->seen == 0 && s->batch == 0;
+    if (!in->epoch_ended && !empty)
         return nb_error(NB_ERR_STATE, "training: epoch %d is not recorded (nb_train_end_epoch)",
                         s->epoch);
     if (s->stop) {
@@ -400,6 +466,11 @@ nb_status nb_train_next_epoch(nb_train_state *s)
     return NB_OK;
 }
 
+nb_status nb_train_next_epoch(nb_train_state *s)
+{
+    return step(s, "nb_train_next_epoch", next_epoch);
+}
+
 /* The last batch done (epoch e, batch k; 0, 0 before any). */
 static void last_step(const nb_train_state *s, int *epoch, size_t *batch)
 {
@@ -418,10 +489,11 @@ nb_status nb_train_finish(nb_train_state *s, nb_train_result *result)
     if (!s || !s->internal) return nb_error(NB_ERR_ARGUMENT, "training: nb_train_finish: no state");
     nb_train_internal *in = s->internal;
     if (in->finished) return nb_error(NB_ERR_STATE, "training: nb_train_finish ran already");
+    nb_status st = nb_train_state_check(s, "nb_train_finish");
+    if (st != NB_OK) return st;
     in->finished = 1;
     in->loaded = in->computed = 0;
     /* An error in a partial batch leaves the graph compiled for it. */
-    nb_status st = NB_OK;
     if (in->b.batch > 0 && in->b.current != in->b.batch) st = nb_batcher_use(&in->b, in->b.batch);
     result->epochs_run = s->epochs_run;
     result->best_epoch = s->best_epoch;
@@ -436,6 +508,7 @@ nb_status nb_train_finish(nb_train_state *s, nb_train_result *result)
     result->history = s->history;
     s->history = NULL;
     result->seconds = nb_train_clock() - s->start;
+    nb_train_state_sync(s);
     return st;
 }
 
