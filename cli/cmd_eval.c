@@ -36,8 +36,9 @@ static const char help[] =
     "                  (default: see above)\n"
     "  --label COL     CSV label column (default: the one used in training, else\n"
     "                  the last column)\n"
-    "  --regression    the CSV label is a number (default: as in training; a\n"
-    "                  usage error for a classifier model)\n" CLI_DATA_OPTS_HELP
+    "  --regression    the CSV label is a number (default: as in training, else\n"
+    "                  yes unless the model is a classifier; a usage error for a\n"
+    "                  classifier model)\n" CLI_DATA_OPTS_HELP
     "  --seed N        the 70/30 split of a CSV file or a random built-in set\n"
     "                  (default: the training seed saved in the model, so the test\n"
     "                  part is the same one); not for fixed parts (xor,\n"
@@ -54,7 +55,7 @@ static const char help[] =
 /* The training settings saved with the model give the defaults. */
 typedef struct saved_settings {
     const char *label, *fingerprint;
-    int regression;
+    int regression, regression_known; /* "regression" true or false was saved */
     int batch; /* the training batch, capped by the training samples; 0: unknown */
     uint64_t seed;
 } saved_settings;
@@ -80,6 +81,7 @@ static void training_defaults(const nb_model *model, saved_settings *o, cJSON **
     }
     v = cJSON_GetObjectItemCaseSensitive(t, "regression");
     if (cJSON_IsTrue(v)) o->regression = 1;
+    o->regression_known = cJSON_IsBool(v);
     v = cJSON_GetObjectItemCaseSensitive(t, "seed");
     if (cJSON_IsNumber(v) && v->valuedouble >= 0) o->seed = (uint64_t)v->valuedouble;
     if (cJSON_IsString(v)) o->seed = strtoull(v->valuestring, NULL, 10);
@@ -240,7 +242,9 @@ static int run(const arg_command *cmd, const char *path, eval_opts *o)
     int inputs = nb_model_inputs(model), outputs = nb_model_outputs(model);
     int classifier = nb_model_is_classifier(model);
     int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
-    int regression = o->regression || saved.regression;
+    /* Unless the training settings say, the model does: a model that is no
+     * classifier (a hand-built mse model) fits numbers. */
+    int regression = o->regression || saved.regression || (!saved.regression_known && !classifier);
     nb_data_info info = {.label_column = -1};
     /* The test labels are matched to the model's classes, by name. */
     names = classifier ? cli_model_class_names(model, limit) : NULL;
