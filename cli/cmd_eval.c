@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "data_opts.h"
 #include "internal.h"
+#include "io/graph_json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@ static const char help[] =
     "The output says which part and why. Labels are matched to the model's\n"
     "classes by name (integer labels 0..K-1 by index when the class names are not\n"
     "numbers); a label the model does not know is an error. Batches are as in\n"
-    "training, so on its own test part the metrics equal those saved with it.\n"
+    "training (as far as NB_MAX_ACTIVATIONS allows: a note says when not), so on\n"
+    "its own test part the metrics equal those saved with it.\n"
     "\n"
     "  --data SOURCE   fashion-mnist, xor, spiral, sine, body, a folder of IDX\n"
     "                  files, or a CSV file of any name (the content decides;\n"
@@ -34,8 +36,9 @@ static const char help[] =
     "                  (default: see above)\n"
     "  --label COL     CSV label column (default: the one used in training, else\n"
     "                  the last column)\n"
-    "  --regression    the CSV label is a number (default: as in training; a\n"
-    "                  usage error for a classifier model)\n" CLI_DATA_OPTS_HELP
+    "  --regression    the CSV label is a number (default: as in training, else\n"
+    "                  yes unless the model is a classifier; a usage error for a\n"
+    "                  classifier model)\n" CLI_DATA_OPTS_HELP
     "  --seed N        the 70/30 split of a CSV file or a random built-in set\n"
     "                  (default: the training seed saved in the model, so the test\n"
     "                  part is the same one); not for fixed parts (xor,\n"
@@ -52,7 +55,7 @@ static const char help[] =
 /* The training settings saved with the model give the defaults. */
 typedef struct saved_settings {
     const char *label, *fingerprint;
-    int regression;
+    int regression, regression_known; /* "regression" true or false was saved */
     int batch; /* the training batch, capped by the training samples; 0: unknown */
     uint64_t seed;
 } saved_settings;
@@ -78,6 +81,7 @@ static void training_defaults(const nb_model *model, saved_settings *o, cJSON **
     }
     v = cJSON_GetObjectItemCaseSensitive(t, "regression");
     if (cJSON_IsTrue(v)) o->regression = 1;
+    o->regression_known = cJSON_IsBool(v);
     v = cJSON_GetObjectItemCaseSensitive(t, "seed");
     if (cJSON_IsNumber(v) && v->valuedouble >= 0) o->seed = (uint64_t)v->valuedouble;
     if (cJSON_IsString(v)) o->seed = strtoull(v->valuestring, NULL, 10);
@@ -238,7 +242,9 @@ static int run(const arg_command *cmd, const char *path, eval_opts *o)
     int inputs = nb_model_inputs(model), outputs = nb_model_outputs(model);
     int classifier = nb_model_is_classifier(model);
     int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
-    int regression = o->regression || saved.regression;
+    /* Unless the training settings say, the model does: a model that is no
+     * classifier (a hand-built mse model) fits numbers. */
+    int regression = o->regression || saved.regression || (!saved.regression_known && !classifier);
     nb_data_info info = {.label_column = -1};
     /* The test labels are matched to the model's classes, by name. */
     names = classifier ? cli_model_class_names(model, limit) : NULL;
@@ -267,10 +273,23 @@ static int run(const arg_command *cmd, const char *path, eval_opts *o)
     if (scaler && scaler->kind != NB_SCALE_NONE) nb_scaler_apply(scaler, test.x, test.count);
     /* Targets as the model learnt them; the metrics come back in their units. */
     if (test.classes == 0) nb_scaler_apply(nb_model_target_scaler(model), test.y, test.count);
-    /* The batch train evaluated with: the saved metrics to the last bit. */
-    if (saved.batch > 0 && (st = nb_model_set_batch(model, saved.batch)) != NB_OK) {
-        rc = cli_fail(CMD, st, CLI_STAGE_RUN, "compiling for the training batch");
-        goto done;
+    /* The batch train evaluated with: the saved metrics to the last bit;
+     * but no larger than its activations allow (the file says the batch,
+     * so the file would choose the memory). */
+    if (saved.batch > 0) {
+        /* A batch past the samples is one batch of them all, as it is. */
+        int want = (size_t)saved.batch > test.count ? (int)test.count : saved.batch;
+        int batch = nb_model_batch_within(model, want, NB_MAX_ACTIVATIONS);
+        if (batch < want)
+            cli_error(CMD,
+                      "note: evaluating in batches of %d, smaller than in training (%d): a batch "
+                      "of %d would take more than %d activation values (NB_MAX_ACTIVATIONS); the "
+                      "metrics may differ from the saved ones in the last digits",
+                      batch, saved.batch, want, NB_MAX_ACTIVATIONS);
+        if ((st = nb_model_set_batch(model, batch)) != NB_OK) {
+            rc = cli_fail(CMD, st, CLI_STAGE_RUN, "compiling for the training batch");
+            goto done;
+        }
     }
     cli_catch_interrupt();
     st = nb_evaluate(model, &test, &metrics);

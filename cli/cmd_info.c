@@ -14,9 +14,11 @@ static const char help[] =
     "usage: nabla info MODEL [--json]\n"
     "\n"
     "Show a model file: layer spec (or, for a model built as a graph, its node\n"
-    "and op counts), loss, inputs, outputs, parameter count, every tensor with its\n"
-    "shape, the scaler, class names, the training settings and test metrics saved\n"
-    "by 'nabla train', and every other metadata key.\n"
+    "and op counts), loss, inputs, outputs, the input nodes in order (the order of\n"
+    "a sample's features, as predict reads them), the output and target nodes, each\n"
+    "with its shape per sample, parameter count, every tensor with its shape, the\n"
+    "scaler, class names, the training settings and test metrics saved by 'nabla\n"
+    "train', and every other metadata key.\n"
     "\n"
     "  --json   print one JSON object instead\n"
     "\n"
@@ -120,6 +122,66 @@ static cJSON *graph_ops(nb_graph *g)
     return ops;
 }
 
+/* A node's shape per sample: its shape without the batch (the first
+ * dimension); [] for one value per sample (a class index). */
+static nb_shape per_sample(nb_graph *g, nb_node node)
+{
+    nb_shape s = nb_node_shape(g, node), out = nb_shape0();
+    out.ndim = s.ndim > 0 ? s.ndim - 1 : 0;
+    for (int i = 0; i < out.ndim; i++) out.dim[i] = s.dim[i + 1];
+    return out;
+}
+
+static cJSON *node_json(nb_graph *g, nb_node node)
+{
+    nb_shape s = per_sample(g, node);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", nb_node_name(g, node));
+    cJSON *shape = cJSON_AddArrayToObject(o, "shape");
+    for (int d = 0; d < s.ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber(s.dim[d]));
+    return o;
+}
+
+/* The model's input nodes in order (a sample's features are input 0's
+ * values, then input 1's, ...: the CSV columns predict reads), its output
+ * and its target, each with its shape per sample. */
+static void add_roles_json(cJSON *j, const nb_model *model, nb_graph *g)
+{
+    cJSON *inputs = cJSON_AddArrayToObject(j, "input_nodes");
+    for (int i = 0; i < nb_model_input_count(model); i++) {
+        nb_node in = nb_model_input_at(model, i);
+        cJSON *o = node_json(g, in);
+        cJSON_AddNumberToObject(o, "features", (double)nb_shape_count(per_sample(g, in)));
+        cJSON_AddItemToArray(inputs, o);
+    }
+    cJSON_AddItemToObject(j, "output_node", node_json(g, nb_model_output(model)));
+    cJSON_AddItemToObject(j, "target_node", node_json(g, nb_model_target(model)));
+}
+
+static void print_roles(const nb_model *model, nb_graph *g)
+{
+    char name[NB_ESCAPE_SIZE], shape[64];
+    size_t first = 1;
+    for (int i = 0; i < nb_model_input_count(model); i++) {
+        nb_node in = nb_model_input_at(model, i);
+        nb_shape s = per_sample(g, in);
+        size_t n = nb_shape_count(s);
+        printf("input node  %s %s (", nb_escape(name, sizeof name, nb_node_name(g, in)),
+               nb_shape_format(s, shape, sizeof shape));
+        if (n == 1)
+            printf("feature %zu)\n", first);
+        else
+            printf("features %zu-%zu)\n", first, first + n - 1);
+        first += n;
+    }
+    printf("output node %s %s\n",
+           nb_escape(name, sizeof name, nb_node_name(g, nb_model_output(model))),
+           nb_shape_format(per_sample(g, nb_model_output(model)), shape, sizeof shape));
+    printf("target node %s %s\n",
+           nb_escape(name, sizeof name, nb_node_name(g, nb_model_target(model))),
+           nb_shape_format(per_sample(g, nb_model_target(model)), shape, sizeof shape));
+}
+
 static int is_tensor(nb_graph *g, int i)
 {
     return nb_node_is_param(g, i) || strcmp(nb_node_op(g, i), "const") == 0;
@@ -159,6 +221,7 @@ static int run(const char *path, int json)
     cJSON_AddStringToObject(j, "loss", nb_model_loss_name(model));
     cJSON_AddNumberToObject(j, "inputs", nb_model_inputs(model));
     cJSON_AddNumberToObject(j, "outputs", nb_model_outputs(model));
+    add_roles_json(j, model, g);
     cJSON_AddNumberToObject(j, "parameters", (double)params);
     cJSON *tensors = cJSON_AddArrayToObject(j, "tensors");
     for (int i = 0; i < nb_graph_node_count(g); i++) {
@@ -202,6 +265,7 @@ static int run(const char *path, int json)
         printf("loss        %s\n", nb_model_loss_name(model));
         printf("inputs      %d\n", nb_model_inputs(model));
         printf("outputs     %d\n", nb_model_outputs(model));
+        print_roles(model, g);
         printf("parameters  %zu\n", params);
         printf("scale       %s", scale);
         if (scaler && scaler->kind != NB_SCALE_NONE)

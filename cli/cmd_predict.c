@@ -58,7 +58,18 @@ static int probabilities(const nb_model *model)
     return nb_model_loss_info(model).probabilities;
 }
 
-#define CHUNK_ROWS 256 /* rows read, predicted and printed at a time */
+#define CHUNK_ROWS 256 /* rows read, predicted and printed at a time, */
+/* ... fewer when a chunk's inputs and outputs would hold more values than
+ * this (4 Mi: 16 MiB in the float build), so that a model of many inputs
+ * or outputs does not make predict's buffers large; at least one row. */
+#define CHUNK_VALUES (1 << 22)
+
+static size_t chunk_rows(const nb_model *model)
+{
+    size_t per_row = (size_t)nb_model_inputs(model) + (size_t)nb_model_outputs(model);
+    size_t rows = per_row > 0 ? CHUNK_VALUES / per_row : CHUNK_ROWS;
+    return rows < 1 ? 1 : rows > CHUNK_ROWS ? CHUNK_ROWS : rows;
+}
 
 /* One row's answer: text, or one JSON object. */
 static int print_row(const nb_model *model, size_t row, const nb_real *p, int top, int json,
@@ -142,13 +153,14 @@ static int report_bad_row(nb_model *model, const nb_real *x, size_t rows, size_t
     return cli_fail_model(CMD, st, CLI_STAGE_RUN, NULL, model);
 }
 
-/* Read, predict and print CHUNK_ROWS rows at a time: memory stays the same
+/* Read, predict and print chunk_rows rows at a time: memory stays the same
  * however many rows the input has. */
 static int stream(nb_model *model, nb_feature_reader *reader, const char *input, int top, int json)
 {
     int inputs = nb_model_inputs(model), outputs = nb_model_outputs(model);
-    nb_real *x = nb_calloc(CHUNK_ROWS, (size_t)inputs * sizeof *x);
-    nb_real *out = nb_calloc(CHUNK_ROWS, (size_t)outputs * sizeof *out);
+    size_t chunk = chunk_rows(model);
+    nb_real *x = nb_calloc(chunk, (size_t)inputs * sizeof *x);
+    nb_real *out = nb_calloc(chunk, (size_t)outputs * sizeof *out);
     int rc = CLI_EXIT_OK;
     size_t done = 0;
     if (!x || !out) {
@@ -158,7 +170,7 @@ static int stream(nb_model *model, nb_feature_reader *reader, const char *input,
     if (json) fputs("{\"predictions\":[", stdout);
     for (;;) {
         size_t rows;
-        nb_status st = nb_feature_reader_read(reader, x, CHUNK_ROWS, &rows);
+        nb_status st = nb_feature_reader_read(reader, x, chunk, &rows);
         if (st != NB_OK) {
             rc = cli_fail(CMD, st, CLI_STAGE_DATA, strstr(nb_last_error(), input) ? NULL : input);
             break;

@@ -838,9 +838,12 @@ const char *nb_model_meta_key(const nb_model *model, int index);
 #define NB_MODEL_FORMAT_VERSION 2
 #define NB_MAX_HEADER           (16 << 20) /* bytes of JSON header */
 #define NB_MAX_TENSORS          4096       /* parameters, constants and scaler arrays */
-/* A file's graph has at most NB_MAX_NODES nodes, and its inputs and op
- * nodes together hold at most NB_MAX_ACTIVATIONS values at the batch size a
- * model loads with (32). Saving a model past a limit is NB_ERR_LIMIT. */
+/* A file's graph has at most NB_MAX_NODES nodes, and compiling it at the
+ * batch size a model loads with (32) takes at most NB_MAX_ACTIVATIONS
+ * values: the values of its inputs, constants and op nodes, their op
+ * scratch and the gradients that flow into them (checked before anything
+ * is allocated). A model has at most NB_MAX_FEATURES outputs per sample.
+ * Saving a model past a limit is NB_ERR_LIMIT. */
 #define NB_MAX_NODES       65536
 #define NB_MAX_ACTIVATIONS (1 << 27)
 

@@ -1075,6 +1075,20 @@ static void test_corrupt_files(void **state)
              set_field(root, "dense0.weight", "data_offsets", pair(0.5, wend + 0.5)));
     RAW_CASE("overlapping", "overlap",
              set_field(root, "dense0.bias", "data_offsets", pair(0, 2.0 * real)));
+    {
+        /* A tensor named twice, with the same range: a duplicate name, not
+         * an overlap (JSON readers disagree on which entry counts). */
+        const char *at = strstr(base_header, "\"dense0.bias\":{");
+        assert_non_null(at);
+        const char *end = strchr(at, '}');
+        size_t entry = (size_t)(end - at) + 1, head = (size_t)(at - base_header);
+        char *text = malloc(strlen(base_header) + entry + 2);
+        sprintf(text, "%.*s%.*s,%s", (int)head, base_header, (int)entry, at, at);
+        write_variant(path, text, base_data(), base_data_size());
+        free(text);
+        expect_refused(path, "a tensor named twice",
+                       "tensor \"dense0.bias\" is listed twice (a duplicate name)");
+    }
     RAW_CASE("offsets missing", "data_offsets",
              cJSON_DeleteItemFromObject(cJSON_GetObjectItem(root, "dense0.bias"), "data_offsets"));
     RAW_CASE("three offsets", "data_offsets", {
@@ -1687,21 +1701,56 @@ static void rename_node(cJSON *gr, const char *from, const char *to)
         expect_clean_refusal(path, what, want);                                                    \
     } while (0)
 
-/* A graph of its own: metadata for inputs values of input x and the
- * graph's text, no tensors. */
-static void write_graph_file(const char *path, const char *graph, int inputs)
+/* A graph of its own: metadata for inputs values of input x, outputs
+ * outputs and loss, the graph's text, and when w is set a tensor "w" [1]
+ * (F32 1.0) for a parameter of that name. */
+static void write_graph_file_with(const char *path, const char *graph, int inputs, int outputs,
+                                  const char *loss, int w)
 {
     cJSON *root = cJSON_CreateObject(), *meta = cJSON_AddObjectToObject(root, "__metadata__");
-    char n[16];
+    char n[16], o[16];
     snprintf(n, sizeof n, "%d", inputs);
+    snprintf(o, sizeof o, "%d", outputs);
     cJSON_AddStringToObject(meta, "format", "nabla");
     cJSON_AddStringToObject(meta, "format_version", "2");
-    cJSON_AddStringToObject(meta, "loss", "mse");
+    cJSON_AddStringToObject(meta, "loss", loss);
     cJSON_AddStringToObject(meta, "inputs", n);
-    cJSON_AddStringToObject(meta, "outputs", n);
+    cJSON_AddStringToObject(meta, "outputs", o);
     cJSON_AddStringToObject(meta, "graph", graph);
-    write_json(root, path, NULL, 0);
+    const unsigned char one[4] = {0x00, 0x00, 0x80, 0x3f}; /* 1.0f, little-endian */
+    if (w) {
+        cJSON *t = cJSON_AddObjectToObject(root, "w");
+        cJSON_AddStringToObject(t, "dtype", "F32");
+        const double shape[1] = {1};
+        cJSON_AddItemToObject(t, "shape", shape_of(shape, 1));
+        cJSON_AddItemToObject(t, "data_offsets", pair(0, 4));
+    }
+    write_json(root, path, w ? one : NULL, w ? 4 : 0);
     cJSON_Delete(root);
+}
+
+static void write_graph_file(const char *path, const char *graph, int inputs)
+{
+    write_graph_file_with(path, graph, inputs, inputs, "mse", 0);
+}
+
+/* The graph with the reshape "fa" taking the shape [0, value], value
+ * written as the text given. */
+static void graph_int_case(const char *path, const char *what, const char *value, const char *want)
+{
+    cJSON *root = base_json(), *gr = graph_of(root);
+    gset(gnode(gr, "fa"), "attrs", js("{\"shape\":{\"int\":[0,123456789]}}"));
+    char *text = cJSON_PrintUnformatted(gr), *at = strstr(text, "123456789");
+    assert_non_null(at);
+    char *edited = malloc(strlen(text) + strlen(value) + 1);
+    sprintf(edited, "%.*s%s%s", (int)(at - text), text, value, at + 9);
+    set_meta_field(root, "graph", edited);
+    free(edited);
+    cJSON_free(text);
+    cJSON_Delete(gr);
+    write_compacted(root, path);
+    cJSON_Delete(root);
+    expect_clean_refusal(path, what, want);
 }
 
 /* Every field of the graph checked: each defect refused with a message
@@ -1877,8 +1926,20 @@ static void test_corrupt_graphs(void **state)
                gset(gnode(gr, "lr"), "attrs", js("{\"slope_of_the_line\":{\"real\":[0.1]}}")));
     GRAPH_CASE("integer fraction", "attribute \"shape\": value 1 is not an integer",
                gset(gnode(gr, "fa"), "attrs", js("{\"shape\":{\"int\":[0,-1.5]}}")));
-    GRAPH_CASE("integer past 2^53", "attribute \"shape\": value 0 is not an integer",
+    GRAPH_CASE("integer past 2^53", "attribute \"shape\": value 0 is an integer at or past 2^53",
                gset(gnode(gr, "fa"), "attrs", js("{\"shape\":{\"int\":[1e16,-1]}}")));
+    /* 2^53 + 1 reads as 2^53: neither is taken, and the message quotes
+     * no rounded number (written as text: cJSON would round them). */
+    graph_int_case(path, "integer 2^53 + 1", "9007199254740993",
+                   "attribute \"shape\": value 1 is an integer at or past 2^53 in magnitude");
+    graph_int_case(path, "integer -2^53", "-9007199254740992",
+                   "attribute \"shape\": value 1 is an integer at or past 2^53");
+    /* A graph that builds at the load batch, 32, but not at 33: the
+     * message says which batch its shapes are of. */
+    GRAPH_CASE("builds at batch 32 only",
+               "metadata \"graph\": the graph does not build at batch 33: node 2 \"fa\" "
+               "(reshape): op reshape (node \"fa\")",
+               gset(gnode(gr, "fa"), "attrs", js("{\"shape\":{\"int\":[32,6]}}")));
     GRAPH_CASE("nine integers", "\"int\" is not an array of 1 to 8 numbers",
                gset(gnode(gr, "fa"), "attrs", js("{\"shape\":{\"int\":[1,1,1,1,1,1,1,1,-1]}}")));
     GRAPH_CASE("no integers", "\"int\" is not an array of 1 to 8 numbers",
@@ -2040,8 +2101,9 @@ static void test_corrupt_graphs(void **state)
                  NB_MAX_FEATURES, NB_MAX_FEATURES);
         write_graph_file(path, text, NB_MAX_FEATURES);
         expect_refused(path, "activations past the limit",
-                       "node 4 \"y\" (identity): the inputs and op nodes up to here hold more "
-                       "than 134217728 values at batch 32 (NB_MAX_ACTIVATIONS)");
+                       "node 4 \"y\" (identity): compiling the graph at batch 32 takes more "
+                       "than 134217728 values up to here (NB_MAX_ACTIVATIONS");
+        assert_int_equal(nb_model_load(path, &m), NB_ERR_LIMIT);
         /* The same graph, small, loads: it needs no tensor. */
         char small[1024], *p = small;
         for (const char *q = text; *q;) {
@@ -2075,6 +2137,163 @@ static void test_corrupt_graphs(void **state)
  * dense0.weight, dense0.bias, dense1.weight, dense1.bias) is
  * ((k mod 7) - 3) / 8; scaler offset j / 2, scale 2. Prints the class
  * probabilities of x = [1, -2, 0.5, 3]. */
+/* ------------------------------------------------------ memory limits */
+
+/* What compiling a model takes at a batch, as the loader counts it, is
+ * what nb_graph_compile allocates: a compile that needs more memory than
+ * the graph holds allocates exactly its plan (a loaded model was compiled
+ * once, at NB_LOAD_BATCH). */
+static void assert_counted_as_compiled(nb_model *m, int batch)
+{
+    size_t values;
+    assert_ok(nb_model_activation_values(m, batch, &values));
+    nb_graph *g = nb_model_graph(m);
+    if (batch != nb_model_batch(m)) {
+        assert_true(g->arena_capacity < values);
+        assert_ok(nb_model_set_batch(m, batch));
+    }
+    assert_int_equal(g->arena_capacity, values);
+}
+
+/* NB_MAX_ACTIVATIONS bounds what loading compiles at batch 32: the values,
+ * the op scratch and the gradients of the inputs, constants and op nodes,
+ * checked before anything is allocated for them; eval's batch is bounded
+ * by the same count. */
+static void test_activation_limit(void **state)
+{
+    (void)state;
+    const char *path = in_dir("act.safetensors");
+    nb_model *m;
+    char text[2048];
+    const int F = NB_MAX_FEATURES;
+
+    /* y = x w needs a gradient: x, y, dy and the target are 4 x 32 x 2^20
+     * values, past 2^27 (the values alone were not). */
+    snprintf(text, sizeof text,
+             "{\"nodes\":[{\"name\":\"x\",\"op\":\"input\",\"shape\":[\"N\",%d]},"
+             "{\"name\":\"w\",\"op\":\"param\",\"init\":{\"kind\":\"constant\",\"a\":1,\"b\":0,"
+             "\"fan_in\":0,\"fan_out\":0},\"shape\":[1]},"
+             "{\"name\":\"y\",\"op\":\"mul\",\"inputs\":[\"x\",\"w\"],\"shape\":[\"N\",%d]},"
+             "{\"name\":\"t\",\"op\":\"input\",\"shape\":[\"N\",%d]},"
+             "{\"name\":\"l\",\"op\":\"mse\",\"inputs\":[\"y\",\"t\"],\"shape\":[]}],"
+             "\"inputs\":[\"x\"],\"output\":\"y\",\"target\":\"t\",\"loss\":\"l\"}",
+             F, F, F);
+    write_graph_file_with(path, text, F, F, "mse", 1);
+    expect_refused(path, "gradients past the limit",
+                   "node 4 \"l\" (mse): compiling the graph at batch 32 takes more than "
+                   "134217728 values up to here");
+    assert_int_equal(nb_model_load(path, &m), NB_ERR_LIMIT);
+
+    /* softmax_with_loss keeps a copy of its input as scratch: x and two
+     * copies, the class targets and that scratch pass 2^27. */
+    snprintf(text, sizeof text,
+             "{\"nodes\":[{\"name\":\"x\",\"op\":\"input\",\"shape\":[\"N\",%d]},"
+             "{\"name\":\"i1\",\"op\":\"identity\",\"inputs\":[\"x\"],\"shape\":[\"N\",%d]},"
+             "{\"name\":\"y\",\"op\":\"identity\",\"inputs\":[\"i1\"],\"shape\":[\"N\",%d]},"
+             "{\"name\":\"t\",\"op\":\"input\",\"shape\":[\"N\"]},"
+             "{\"name\":\"l\",\"op\":\"softmax_with_loss\",\"inputs\":[\"y\",\"t\"],"
+             "\"shape\":[]}],"
+             "\"inputs\":[\"x\"],\"output\":\"y\",\"target\":\"t\",\"loss\":\"l\"}",
+             F, F, F);
+    write_graph_file_with(path, text, F, F, "softmax_ce", 0);
+    expect_refused(path, "op scratch past the limit",
+                   "node 4 \"l\" (softmax_with_loss): compiling the graph at batch 32 takes "
+                   "more than 134217728 values");
+
+    /* Outputs per sample are bounded as the inputs are (predict and eval
+     * hold a batch of them). */
+    write_graph_file_with(path, text, F, F + 1, "softmax_ce", 0);
+    expect_refused(path, "outputs past the limit",
+                   "metadata \"outputs\" is 1048577, more output values per sample than a model "
+                   "file holds (1048576, NB_MAX_FEATURES)");
+    assert_int_equal(nb_model_load(path, &m), NB_ERR_LIMIT);
+    {
+        /* ... and a model of more is not saved (built at batch 1). */
+        nb_graph *g = nb_graph_create();
+        nb_node x = nb_input(g, "x", nb_shape2(1, F)), two[2] = {x, x};
+        nb_node y = nb_apply(g, "concat", "y", 2, two);
+        nb_node t = nb_input(g, "t", nb_shape2(1, 2 * F));
+        nb_node l = nb_mse(g, y, t);
+        nb_model_roles r = {1, &x, y, t, l};
+        assert_ok(nb_model_from_graph(g, &r, &m));
+        assert_int_equal(nb_model_save(m, path), NB_ERR_LIMIT);
+        assert_non_null(strstr(nb_last_error(), "2097152 outputs per sample, more than a file "
+                                                "holds (1048576, NB_MAX_FEATURES)"));
+        nb_model_free(m);
+    }
+
+    /* The count is the compile's, to the value: for a graph model, a spec
+     * model (its spec is checked with a second model, compiled while the
+     * first has let go of its activations, then compiled again), and at
+     * other batches. */
+    m = make_graph_model(3, 4);
+    assert_ok(nb_model_save(m, path));
+    nb_model_free(m);
+    assert_ok(nb_model_load(path, &m));
+    assert_int_equal(nb_model_batch(m), NB_LOAD_BATCH);
+    assert_counted_as_compiled(m, NB_LOAD_BATCH);
+    assert_counted_as_compiled(m, 100);
+    size_t at1, at50, at100;
+    assert_ok(nb_model_activation_values(m, 1, &at1));
+    assert_ok(nb_model_activation_values(m, 50, &at50));
+    assert_ok(nb_model_activation_values(m, 100, &at100));
+    assert_true(at1 < at50 && at50 < at100);
+    /* The largest batch within a bound: the batch asked for when it fits,
+     * else the largest that does, never below the load batch. */
+    assert_int_equal(nb_model_batch_within(m, 100, at100), 100);
+    assert_int_equal(nb_model_batch_within(m, 100, at100 - 1), 99);
+    assert_int_equal(nb_model_batch_within(m, 1000, at50), 50);
+    assert_int_equal(nb_model_batch_within(m, 1000, 1), NB_LOAD_BATCH);
+    assert_int_equal(nb_model_batch_within(m, 7, 1), 7);
+    nb_model_free(m);
+
+    m = make_model(5);
+    assert_ok(nb_model_save(m, path));
+    nb_model_free(m);
+    assert_ok(nb_model_load(path, &m));
+    assert_non_null(nb_model_spec(m));
+    assert_counted_as_compiled(m, NB_LOAD_BATCH);
+    nb_real x[2 * 3] = {0.5, -1, 0.25, 2, 1, 1}, y[3 * 3];
+    assert_ok(nb_model_predict(m, x, 1, y));
+    nb_model_free(m);
+}
+
+/* An attribute absent from a file takes its default (an attribute an op
+ * gains later must load from older files); saving writes it out. */
+static void test_missing_attribute(void **state)
+{
+    (void)state;
+    nb_model *m = make_graph_model(11, 4);
+    const char *good = in_dir("attr-base.safetensors"), *path = in_dir("attr-missing.safetensors");
+    assert_ok(nb_model_save(m, good));
+    nb_model_free(m);
+    base = read_all(good);
+    base_len = get_u64(base.data);
+    base_header = calloc(1, base_len + 1);
+    memcpy(base_header, base.data + 8, base_len);
+    cJSON *root = base_json(), *gr = graph_of(root);
+    gset(gnode(gr, "lr"), "attrs", NULL);
+    char *text = cJSON_PrintUnformatted(gr);
+    set_meta_field(root, "graph", text);
+    cJSON_free(text);
+    cJSON_Delete(gr);
+    write_compacted(root, path);
+    cJSON_Delete(root);
+    assert_ok(nb_model_load(path, &m));
+    nb_graph *g = nb_model_graph(m);
+    const nb_attr *slope = nb_node_attr(g, nb_graph_find(g, "lr"), 0);
+    assert_non_null(slope);
+    assert_string_equal(slope->name, "slope");
+    assert_true(slope->type == NB_ATTR_REAL && slope->count == 1 && slope->reals[0] == 0.01);
+    assert_ok(nb_model_save(m, path));
+    blob f = read_all(path);
+    f.data[f.size] = 0;
+    assert_non_null(strstr((const char *)f.data + 8, "{\\\"slope\\\":{\\\"real\\\":[0.01]}}"));
+    free(f.data);
+    nb_model_free(m);
+    free_base();
+}
+
 static int write_sample(const char *path)
 {
     nb_model *m;
@@ -2208,6 +2427,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_graph_save_refused),
         cmocka_unit_test(test_v1_saved_as_v2),
         cmocka_unit_test(test_corrupt_graphs),
+        cmocka_unit_test(test_activation_limit),
+        cmocka_unit_test(test_missing_attribute),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (remove_dir() != 0) fprintf(stderr, "note: could not remove %s\n", dir);

@@ -136,12 +136,59 @@ static nb_status node_error(nb_status st, const nb_gnode *n, int i, const char *
                     msg);
 }
 
+/* What nb_graph_compile plans for a node: its values, rounded up as it
+ * rounds them (16 elements), then its op scratch, then its gradient when
+ * one flows there; parameters live apart (their values are the file's
+ * tensors). Saturates at SIZE_MAX. */
+#define ARENA_ALIGN 16
+
+static size_t add_rounded(size_t total, size_t n)
+{
+    size_t r = n > SIZE_MAX - (ARENA_ALIGN - 1) ? SIZE_MAX
+                                                : (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    return total > SIZE_MAX - r ? SIZE_MAX : total + r;
+}
+
+static size_t node_arena(const nb_node_rec *r, size_t count, int needs_grad)
+{
+    if (r->kind == NB_NODE_PARAM) return 0;
+    size_t total = add_rounded(0, count);
+    total = add_rounded(total, r->work_count);
+    return needs_grad ? add_rounded(total, count) : total;
+}
+
+/* Whether a gradient flows into node id of g, as nb_graph_compile decides
+ * it: parameters have one, inputs when they ask for one, op nodes when an
+ * input of theirs has one. grad holds the answers for the nodes before. */
+static int flows_grad(const nb_graph *g, int id, const unsigned char *grad)
+{
+    const nb_node_rec *r = &g->nodes[id];
+    switch (r->kind) {
+    case NB_NODE_PARAM:
+        return 1;
+    case NB_NODE_INPUT:
+        return r->wants_grad != 0;
+    case NB_NODE_CONST:
+        return 0;
+    case NB_NODE_OP:
+        break;
+    }
+    for (int k = 0; k < r->n_in; k++)
+        if (grad[r->in[k]]) return 1;
+    return 0;
+}
+
 nb_status nb_graph_desc_build(const nb_graph_desc *d, int batch, size_t max_values, nb_graph **out,
                               nb_model_roles *roles)
 {
     *out = NULL;
     nb_graph *g = nb_graph_create();
-    if (!g) return nb_error(NB_ERR_MEMORY, "building the graph: out of memory");
+    unsigned char *grad = nb_calloc(d->count > 0 ? (size_t)d->count : 1, 1);
+    if (!g || !grad) {
+        nb_graph_free(g);
+        nb_free(grad);
+        return nb_error(NB_ERR_MEMORY, "building the graph: out of memory");
+    }
     nb_status st = NB_OK;
     size_t values = 0;
     char a[64], b[64], c[64];
@@ -188,15 +235,21 @@ nb_status nb_graph_desc_build(const nb_graph_desc *d, int batch, size_t max_valu
                             nb_gshape_format(&n->shape, a, sizeof a),
                             nb_shape_format(s, b, sizeof b), batch,
                             nb_shape_format(got, c, sizeof c));
-        } else if (n->kind == NB_NODE_INPUT || n->kind == NB_NODE_OP) {
-            values = values > SIZE_MAX - count ? SIZE_MAX : values + count;
+        } else {
+            /* The memory compiling takes, counted as each node is added
+             * (its scratch is known once its op has inferred it). */
+            grad[id] = (unsigned char)flows_grad(g, id, grad);
+            size_t more = node_arena(&g->nodes[id], count, grad[id]);
+            values = values > SIZE_MAX - more ? SIZE_MAX : values + more;
             if (max_values && values > max_values)
                 st = node_error(NB_ERR_LIMIT, n, i,
-                                "the inputs and op nodes up to here hold more than %zu values at "
-                                "batch %d (NB_MAX_ACTIVATIONS)",
-                                max_values, batch);
+                                "compiling the graph at batch %d takes more than %zu values up "
+                                "to here (NB_MAX_ACTIVATIONS: the values, op scratch and "
+                                "gradients of the inputs, constants and op nodes)",
+                                batch, max_values);
         }
     }
+    nb_free(grad);
     if (st != NB_OK) {
         nb_graph_free(g);
         return st;
@@ -248,11 +301,12 @@ static nb_status copy_node(const nb_graph *g, int i, nb_gnode *n)
         n->n_attrs = r->n_attrs;
         for (int k = 0; k < r->n_attrs; k++)
             for (int v = 0; r->attrs[k].type == NB_ATTR_INT && v < r->attrs[k].count; v++)
-                if (r->attrs[k].ints[v] > (int64_t)MAX_EXACT ||
-                    r->attrs[k].ints[v] < -(int64_t)MAX_EXACT)
+                if (r->attrs[k].ints[v] >= (int64_t)MAX_EXACT ||
+                    r->attrs[k].ints[v] <= -(int64_t)MAX_EXACT)
                     return node_error(NB_ERR_LIMIT, n, i,
-                                      "attribute \"%s\" value %d (%lld) is past 2^53, which "
-                                      "JSON does not hold exactly",
+                                      "attribute \"%s\" value %d (%lld) is 2^53 or past it in "
+                                      "magnitude, which JSON does not hold exactly (2^53 and "
+                                      "2^53 + 1 read alike)",
                                       nb_escape(q, sizeof q, r->attrs[k].name), v,
                                       (long long)r->attrs[k].ints[v]);
     }
@@ -469,6 +523,65 @@ nb_status nb_model_graph_json(const nb_model *model, char **out)
     return st;
 }
 
+/* The values compiling d takes at batch: *out, SIZE_MAX when past the
+ * address space. */
+static nb_status arena_at(const nb_graph_desc *d, int batch, size_t *out)
+{
+    nb_graph *g;
+    nb_model_roles roles;
+    nb_status st = nb_graph_desc_build(d, batch, 0, &g, &roles);
+    if (st != NB_OK) return st;
+    unsigned char *grad = nb_calloc((size_t)g->count, 1);
+    if (!grad) {
+        nb_graph_free(g);
+        return nb_error(NB_ERR_MEMORY, "out of memory");
+    }
+    size_t values = 0;
+    for (int i = 0; i < g->count; i++) {
+        grad[i] = (unsigned char)flows_grad(g, i, grad);
+        size_t more = node_arena(&g->nodes[i], nb_shape_count(g->nodes[i].shape), grad[i]);
+        values = values > SIZE_MAX - more ? SIZE_MAX : values + more;
+    }
+    nb_free(grad);
+    nb_graph_free(g);
+    *out = values;
+    return NB_OK;
+}
+
+nb_status nb_model_activation_values(const nb_model *model, int batch, size_t *out)
+{
+    if (!model || !out || batch < 1)
+        return nb_error(NB_ERR_ARGUMENT, "counting a model's activations: no model or batch");
+    nb_graph_desc d;
+    nb_status st = nb_graph_desc_of(model, &d);
+    if (st == NB_OK) st = arena_at(&d, batch, out);
+    nb_graph_desc_free(&d);
+    return st;
+}
+
+int nb_model_batch_within(const nb_model *model, int want, size_t max_values)
+{
+    int lo = want < NB_LOAD_BATCH ? want : NB_LOAD_BATCH, hi = want;
+    nb_graph_desc d;
+    size_t values;
+    if (!model || want < 1 || nb_graph_desc_of(model, &d) != NB_OK) return lo < 1 ? 1 : lo;
+    if (arena_at(&d, want, &values) == NB_OK && values <= max_values) {
+        nb_graph_desc_free(&d);
+        return want;
+    }
+    /* The largest batch that fits: lo fits (a model loads there), hi does
+     * not; activations grow with the batch. */
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (arena_at(&d, mid, &values) == NB_OK && values <= max_values)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    nb_graph_desc_free(&d);
+    return lo;
+}
+
 /* -------------------------------------------------------------- reading */
 
 /* A member of obj that is not one of keys (NULL-terminated), or NULL. */
@@ -624,10 +737,18 @@ static nb_status read_attr(const reader *r, const cJSON *v, nb_attr *a)
     a->count = count;
     int k = 0;
     for (const cJSON *e = values->child; e; e = e->next, k++) {
+        /* A JSON reader gives 2^53 + 1 as 2^53: an integer that reads as
+         * 2^53 or more in magnitude may be any of several, so none is taken
+         * (nabla writes none). */
+        if (is_int && cJSON_IsNumber(e) && fabs(e->valuedouble) >= MAX_EXACT)
+            return bad(r, NB_ERR_FORMAT,
+                       "attribute \"%s\": value %d is an integer at or past 2^53 in magnitude, "
+                       "which JSON does not hold exactly (at most 2^53 - 1)",
+                       name, k);
         if (is_int ? !whole(e, -MAX_EXACT, MAX_EXACT)
                    : !cJSON_IsNumber(e) || !isfinite(e->valuedouble))
             return bad(r, NB_ERR_FORMAT, "attribute \"%s\": value %d is not %s", name, k,
-                       is_int ? "an integer in [-2^53, 2^53]" : "a finite number");
+                       is_int ? "an integer" : "a finite number");
         if (is_int)
             a->ints[k] = (int64_t)e->valuedouble;
         else

@@ -67,8 +67,10 @@ nb_status nb_graph_desc_parse(const char *text, const char *what, nb_graph_desc 
 /* Build desc into a new graph with its inputs (and target) at batch:
  * constants zero, parameters unset, nothing compiled. An op node's shape
  * must be the one desc holds (when it has one). When max_values is not 0,
- * the inputs and op nodes together may hold at most that many values
- * (NB_ERR_LIMIT). roles points into desc. */
+ * compiling the graph at batch may take at most that many values: the
+ * values of the inputs, constants and op nodes, their op scratch and the
+ * gradients that flow into them, counted as nb_graph_compile plans them
+ * (NB_ERR_LIMIT, naming the node that passes it). roles points into desc. */
 nb_status nb_graph_desc_build(const nb_graph_desc *desc, int batch, size_t max_values,
                               nb_graph **out, nb_model_roles *roles);
 
@@ -83,6 +85,19 @@ const char *nb_gshape_format(const nb_gshape *shape, char *buf, size_t size);
 /* nb_graph_desc_of and nb_graph_desc_text in one: the canonical JSON
  * text of model's graph (nb_malloc'd; free with nb_free). */
 nb_status nb_model_graph_json(const nb_model *model, char **out);
+
+/* The values nb_graph_compile takes for model's graph at batch (the
+ * activations of its inputs, constants and op nodes, their op scratch and
+ * the gradients that flow into them; parameters apart), counted on a copy
+ * built at that batch, nothing compiled: *out, SIZE_MAX past the address
+ * space. */
+nb_status nb_model_activation_values(const nb_model *model, int batch, size_t *out);
+
+/* The largest batch from min(want, NB_LOAD_BATCH) to want at which
+ * compiling model takes at most max_values values: want when it fits.
+ * The batch a file loads with is never refused, so a loaded model always
+ * gets at least min(want, NB_LOAD_BATCH). */
+int nb_model_batch_within(const nb_model *model, int want, size_t max_values);
 
 /* The first node where the graphs of a and b differ (name, op, inputs,
  * attributes, initialiser, shape) or their roles, said in buf (la and lb

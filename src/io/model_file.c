@@ -135,7 +135,12 @@ static nb_status write_file(const nb_model *m, FILE *f)
     out_tensor *t = NULL;
     int count = 0;
     char *graph = NULL;
-    nb_status st = list_tensors(m, &t, &count);
+    nb_status st = m->outputs > NB_MAX_FEATURES
+                       ? nb_error(NB_ERR_LIMIT,
+                                  "the model has %d outputs per sample, more than a file holds "
+                                  "(%d, NB_MAX_FEATURES)",
+                                  m->outputs, NB_MAX_FEATURES)
+                       : list_tensors(m, &t, &count);
     if (st == NB_OK) st = nb_model_graph_json(m, &graph);
     cJSON *root = st == NB_OK ? make_header(m, graph) : NULL;
     if (st == NB_OK)
@@ -423,15 +428,28 @@ static nb_status check_spec(const nb_st_header *h, nb_model *m, const char *spec
     for (int i = 1; i < x.ndim; i++) sample.dim[i - 1] = x.dim[i];
     nb_status st = check_spec_tensors(h, spec, x);
     if (st != NB_OK) return st;
+    /* The spec's model is compiled at the load batch too: m lets go of its
+     * activations meanwhile and is compiled again after, so that loading
+     * never holds two (its parameters stay). */
+    nb_graph *g = m->graph;
+    nb_free(g->arena);
+    g->arena = NULL;
+    g->arena_capacity = 0;
+    g->compiled = 0;
     nb_model *s;
     st = nb_model_create_shaped(spec, sample, loss, NB_LOAD_BATCH, &s);
-    if (st != NB_OK) return nb_error_prefix(file_status(st), "metadata \"spec\"");
-    if (nb_model_graph_diff(s, m, "by the spec", "in the graph", why, sizeof why) >= 0)
-        st = nb_error(NB_ERR_FORMAT,
-                      "metadata \"spec\" (\"%s\") does not build the file's graph: %s", sq, why);
-    else
-        memcpy(m->spec, s->spec, sizeof m->spec);
-    nb_model_free(s);
+    if (st != NB_OK) {
+        st = nb_error_prefix(file_status(st), "metadata \"spec\"");
+    } else {
+        if (nb_model_graph_diff(s, m, "by the spec", "in the graph", why, sizeof why) >= 0)
+            st =
+                nb_error(NB_ERR_FORMAT,
+                         "metadata \"spec\" (\"%s\") does not build the file's graph: %s", sq, why);
+        else
+            memcpy(m->spec, s->spec, sizeof m->spec);
+        nb_model_free(s);
+    }
+    if (st == NB_OK) st = nb_graph_compile(g);
     return st;
 }
 
@@ -448,6 +466,12 @@ static nb_status build_v2(const nb_st_header *h, nb_model **out)
         (st = meta_int(h, "inputs", 1, NB_MAX_FEATURES, &inputs)) != NB_OK ||
         (st = meta_int(h, "outputs", 1, INT_MAX, &outputs)) != NB_OK)
         return st;
+    /* predict and eval hold a batch of outputs: bounded as the inputs are. */
+    if (outputs > NB_MAX_FEATURES)
+        return nb_error(NB_ERR_LIMIT,
+                        "metadata \"outputs\" is %d, more output values per sample than a model "
+                        "file holds (%d, NB_MAX_FEATURES)",
+                        outputs, NB_MAX_FEATURES);
     nb_graph_desc d;
     if ((st = nb_graph_desc_parse(text, GRAPH_WHAT, &d)) != NB_OK) return st;
     nb_graph *g = NULL;
@@ -459,12 +483,18 @@ static nb_status build_v2(const nb_st_header *h, nb_model **out)
         nb_graph *other = NULL;
         nb_model_roles unused;
         st = nb_graph_desc_build(&d, NB_LOAD_BATCH, NB_MAX_ACTIVATIONS, &g, &roles);
-        if (st == NB_OK) st = nb_graph_desc_build(&d, NB_LOAD_BATCH + 1, 0, &other, &unused);
+        if (st != NB_OK) {
+            st = nb_error_prefix(file_status(st), GRAPH_WHAT);
+        } else if ((st = nb_graph_desc_build(&d, NB_LOAD_BATCH + 1, 0, &other, &unused)) != NB_OK) {
+            /* The op messages quote shapes at batch 33: say which batch. */
+            st = nb_error_prefix(file_status(st),
+                                 GRAPH_WHAT ": the graph does not build at batch %d",
+                                 NB_LOAD_BATCH + 1);
+        }
         nb_graph_free(other);
         if (st != NB_OK) {
             nb_graph_free(g);
             g = NULL;
-            st = nb_error_prefix(file_status(st), GRAPH_WHAT);
         }
     }
     if (st == NB_OK && (st = nb_model_from_graph(g, &roles, &m)) != NB_OK)

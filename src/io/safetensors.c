@@ -120,11 +120,19 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const nb_st_tensor *)a)->name, ((const nb_st_tensor *)b)->name);
 }
 
-/* The ranges must tile the data area exactly (as safetensors requires):
- * no overlap, no gap, nothing after the last tensor. */
+/* No name twice (checked first: a name given twice also gives its range
+ * twice, and is said as what it is), and the ranges must tile the data
+ * area exactly (as safetensors requires): no overlap, no gap, nothing
+ * after the last tensor. Leaves sorted in name order. */
 static nb_status check_layout(nb_st_tensor *sorted, int count, uint64_t data_size)
 {
     uint64_t pos = 0;
+    char q[NB_ESCAPE_SIZE];
+    qsort(sorted, (size_t)count, sizeof *sorted, by_name);
+    for (int i = 1; i < count; i++)
+        if (strcmp(sorted[i - 1].name, sorted[i].name) == 0)
+            return nb_error(NB_ERR_FORMAT, "tensor \"%s\" is listed twice (a duplicate name)",
+                            nb_escape(q, sizeof q, sorted[i].name));
     qsort(sorted, (size_t)count, sizeof *sorted, by_begin);
     for (int i = 0; i < count; i++) {
         const nb_st_tensor *t = &sorted[i];
@@ -145,11 +153,6 @@ static nb_status check_layout(nb_st_tensor *sorted, int count, uint64_t data_siz
                         "data bytes [%llu, %llu) after the last tensor belong to no tensor",
                         (unsigned long long)pos, (unsigned long long)data_size);
     qsort(sorted, (size_t)count, sizeof *sorted, by_name);
-    char q[NB_ESCAPE_SIZE];
-    for (int i = 1; i < count; i++)
-        if (strcmp(sorted[i - 1].name, sorted[i].name) == 0)
-            return nb_error(NB_ERR_FORMAT, "tensor \"%s\" is listed twice",
-                            nb_escape(q, sizeof q, sorted[i].name));
     return NB_OK;
 }
 
