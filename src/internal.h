@@ -280,6 +280,16 @@ static inline nb_node_rec *nb_in(nb_graph *g, const nb_node_rec *node, int i)
     return &g->nodes[node->in[i]];
 }
 
+/* The activation memory nb_graph_compile plans for node (values, op
+ * scratch, and its gradient when needs_grad), in elements, each part
+ * rounded as compile rounds it; 0 for a parameter (its values live apart),
+ * SIZE_MAX past the address space. */
+size_t nb_node_arena(const nb_node_rec *node, int needs_grad);
+/* Does a gradient flow into node, as compile decides it: parameters have
+ * one, inputs when they ask for one, op nodes when an input has one (its
+ * needs_grad, set before). */
+int nb_node_flows_grad(const nb_graph *g, const nb_node_rec *node);
+
 const nb_op_def *nb_op_find(const char *name);
 /* A shape error naming the op, node and the input shapes. */
 nb_status nb_shape_error(nb_graph *g, const nb_node_rec *node, const char *expected);

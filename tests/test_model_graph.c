@@ -396,6 +396,20 @@ static void expect_roles_refused(int which, const char *part)
 static void test_roles_checked(void **state)
 {
     (void)state;
+    /* An input node added to the graph after the model was made has no
+     * role: saving refuses the model, and writes nothing. */
+    nb_model *made = concat_model(4);
+    nb_input(nb_model_graph(made), "extra", nb_shape2(4, 1));
+    char path[] = "/tmp/nabla_roles_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    assert_int_equal(nb_model_save(made, path), NB_ERR_ARGUMENT);
+    assert_non_null(strstr(nb_last_error(), "input node \"extra\" is neither"));
+    assert_int_equal(access(path, F_OK), -1);
+    nb_model_free(made);
+
     expect_roles_refused(0, "the model's loss \"sum7\" is not a node of a loss op");
     expect_roles_refused(1, "model input 1 is node \"x\", which an earlier input is");
     expect_roles_refused(2, "model input 0 (node \"w\") is not an input node");
@@ -406,7 +420,7 @@ static void test_roles_checked(void **state)
     expect_roles_refused(7, "the model's target \"x\" is also one of its inputs");
     expect_roles_refused(8, "depends on the target t: a prediction has no target");
     expect_roles_refused(9, "the model's output \"t\" depends on the target t");
-    expect_roles_refused(10, "the graph does not build for a batch of 5 as well as 4");
+    expect_roles_refused(10, "the graph does not build for a batch of 3 as well as 4");
     nb_model *m = (nb_model *)1;
     assert_int_equal(nb_model_from_graph(NULL, NULL, &m), NB_ERR_ARGUMENT);
     assert_null(m);

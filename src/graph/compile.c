@@ -68,21 +68,7 @@ nb_status nb_graph_compile(nb_graph *g)
             nb_status st = n->op->infer(g, n);
             if (st != NB_OK) return st;
         }
-        switch (n->kind) {
-        case NB_NODE_PARAM:
-            n->needs_grad = 1;
-            break;
-        case NB_NODE_INPUT:
-            n->needs_grad = n->wants_grad;
-            break;
-        case NB_NODE_CONST:
-            n->needs_grad = 0;
-            break;
-        case NB_NODE_OP:
-            n->needs_grad = 0;
-            for (int k = 0; k < n->n_in; k++) n->needs_grad |= nb_in(g, n, k)->needs_grad;
-            break;
-        }
+        n->needs_grad = nb_node_flows_grad(g, n);
     }
     /* A parameter used once, by an op that can write its gradient outright,
      * needs no clearing before backward: this saves a pass over all
@@ -150,6 +136,33 @@ nb_status nb_graph_compile(nb_graph *g)
     g->compiled = 1;
     g->forwarded = 0;
     return NB_OK;
+}
+
+int nb_node_flows_grad(const nb_graph *g, const nb_node_rec *n)
+{
+    switch (n->kind) {
+    case NB_NODE_PARAM:
+        return 1;
+    case NB_NODE_INPUT:
+        return n->wants_grad != 0;
+    case NB_NODE_CONST:
+        return 0;
+    case NB_NODE_OP:
+        break;
+    }
+    for (int k = 0; k < n->n_in; k++)
+        if (g->nodes[n->in[k]].needs_grad) return 1;
+    return 0;
+}
+
+size_t nb_node_arena(const nb_node_rec *n, int needs_grad)
+{
+    if (n->kind == NB_NODE_PARAM) return 0;
+    size_t total = 0, count = nb_shape_count(n->shape);
+    if (!add_count(&total, count, 0) || !add_count(&total, n->work_count, 0) ||
+        (needs_grad && !add_count(&total, count, 0)))
+        return SIZE_MAX;
+    return total;
 }
 
 nb_real *nb_graph_params(nb_graph *g, size_t *count)

@@ -136,59 +136,12 @@ static nb_status node_error(nb_status st, const nb_gnode *n, int i, const char *
                     msg);
 }
 
-/* What nb_graph_compile plans for a node: its values, rounded up as it
- * rounds them (16 elements), then its op scratch, then its gradient when
- * one flows there; parameters live apart (their values are the file's
- * tensors). Saturates at SIZE_MAX. */
-#define ARENA_ALIGN 16
-
-static size_t add_rounded(size_t total, size_t n)
-{
-    size_t r = n > SIZE_MAX - (ARENA_ALIGN - 1) ? SIZE_MAX
-                                                : (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-    return total > SIZE_MAX - r ? SIZE_MAX : total + r;
-}
-
-static size_t node_arena(const nb_node_rec *r, size_t count, int needs_grad)
-{
-    if (r->kind == NB_NODE_PARAM) return 0;
-    size_t total = add_rounded(0, count);
-    total = add_rounded(total, r->work_count);
-    return needs_grad ? add_rounded(total, count) : total;
-}
-
-/* Whether a gradient flows into node id of g, as nb_graph_compile decides
- * it: parameters have one, inputs when they ask for one, op nodes when an
- * input of theirs has one. grad holds the answers for the nodes before. */
-static int flows_grad(const nb_graph *g, int id, const unsigned char *grad)
-{
-    const nb_node_rec *r = &g->nodes[id];
-    switch (r->kind) {
-    case NB_NODE_PARAM:
-        return 1;
-    case NB_NODE_INPUT:
-        return r->wants_grad != 0;
-    case NB_NODE_CONST:
-        return 0;
-    case NB_NODE_OP:
-        break;
-    }
-    for (int k = 0; k < r->n_in; k++)
-        if (grad[r->in[k]]) return 1;
-    return 0;
-}
-
 nb_status nb_graph_desc_build(const nb_graph_desc *d, int batch, size_t max_values, nb_graph **out,
                               nb_model_roles *roles)
 {
     *out = NULL;
     nb_graph *g = nb_graph_create();
-    unsigned char *grad = nb_calloc(d->count > 0 ? (size_t)d->count : 1, 1);
-    if (!g || !grad) {
-        nb_graph_free(g);
-        nb_free(grad);
-        return nb_error(NB_ERR_MEMORY, "building the graph: out of memory");
-    }
+    if (!g) return nb_error(NB_ERR_MEMORY, "building the graph: out of memory");
     nb_status st = NB_OK;
     size_t values = 0;
     char a[64], b[64], c[64];
@@ -238,8 +191,9 @@ nb_status nb_graph_desc_build(const nb_graph_desc *d, int batch, size_t max_valu
         } else {
             /* The memory compiling takes, counted as each node is added
              * (its scratch is known once its op has inferred it). */
-            grad[id] = (unsigned char)flows_grad(g, id, grad);
-            size_t more = node_arena(&g->nodes[id], count, grad[id]);
+            nb_node_rec *r = &g->nodes[id];
+            r->needs_grad = nb_node_flows_grad(g, r); /* compile sets it again */
+            size_t more = nb_node_arena(r, r->needs_grad);
             values = values > SIZE_MAX - more ? SIZE_MAX : values + more;
             if (max_values && values > max_values)
                 st = node_error(NB_ERR_LIMIT, n, i,
@@ -249,7 +203,6 @@ nb_status nb_graph_desc_build(const nb_graph_desc *d, int batch, size_t max_valu
                                 batch, max_values);
         }
     }
-    nb_free(grad);
     if (st != NB_OK) {
         nb_graph_free(g);
         return st;
@@ -363,6 +316,9 @@ nb_status nb_graph_desc_of(const nb_model *m, nb_graph_desc *out)
 {
     memset(out, 0, sizeof *out);
     const nb_graph *g = m->graph;
+    /* Nodes may have been added since the model was made. */
+    nb_status st = nb_model_check_roles(m);
+    if (st != NB_OK) return st;
     if (g->count > NB_MAX_NODES)
         return nb_error(NB_ERR_LIMIT, "the graph has %d nodes, more than a file holds (%d)",
                         g->count, NB_MAX_NODES);
@@ -373,7 +329,7 @@ nb_status nb_graph_desc_of(const nb_model *m, nb_graph_desc *out)
         return nb_error(NB_ERR_MEMORY, "describing the graph: out of memory");
     }
     out->capacity = g->count;
-    nb_status st = NB_OK;
+    st = NB_OK;
     for (int i = 0; i < g->count && st == NB_OK; i++) {
         st = copy_node(g, i, &out->nodes[i]);
         out->count = i + 1; /* freed with the rest */
@@ -531,18 +487,13 @@ static nb_status arena_at(const nb_graph_desc *d, int batch, size_t *out)
     nb_model_roles roles;
     nb_status st = nb_graph_desc_build(d, batch, 0, &g, &roles);
     if (st != NB_OK) return st;
-    unsigned char *grad = nb_calloc((size_t)g->count, 1);
-    if (!grad) {
-        nb_graph_free(g);
-        return nb_error(NB_ERR_MEMORY, "out of memory");
-    }
     size_t values = 0;
     for (int i = 0; i < g->count; i++) {
-        grad[i] = (unsigned char)flows_grad(g, i, grad);
-        size_t more = node_arena(&g->nodes[i], nb_shape_count(g->nodes[i].shape), grad[i]);
+        nb_node_rec *r = &g->nodes[i];
+        r->needs_grad = nb_node_flows_grad(g, r);
+        size_t more = nb_node_arena(r, r->needs_grad);
         values = values > SIZE_MAX - more ? SIZE_MAX : values + more;
     }
-    nb_free(grad);
     nb_graph_free(g);
     *out = values;
     return NB_OK;

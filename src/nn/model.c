@@ -240,7 +240,7 @@ nb_status nb_model_from_graph(nb_graph *graph, const nb_model_roles *roles, nb_m
     /* Predictions come in chunks of any size: the graph must build for
      * another batch too (a reshape to a fixed batch would not). */
     if (st == NB_OK) {
-        int batch = m->batch, other = batch < NB_MAX_BATCH ? batch + 1 : batch - 1;
+        int batch = m->batch, other = batch > 1 ? batch - 1 : 2; /* smaller: no new memory */
         st = nb_model_set_batch(m, other);
         if (st == NB_OK) st = nb_model_set_batch(m, batch);
         if (st != NB_OK)
