@@ -67,6 +67,9 @@ struct nb_model {
  * before it is saved (nodes may have been added to its graph since). */
 nb_status nb_model_check_roles(const nb_model *model);
 
+/* Free the scalers, class names and metadata (model_meta.c). */
+void nb_model_clear_meta(nb_model *model);
+
 /* Metadata keys the file format itself uses; nb_model_set_meta refuses them. */
 int nb_model_meta_reserved(const char *key);
 
