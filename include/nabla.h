@@ -701,7 +701,11 @@ typedef struct nb_model_roles {
  * for another batch size (predictions come in chunks of any size). nabla
  * cannot see whether the graph mixes samples (a mean over the batch, a
  * reshape across it): each sample's prediction must depend on that sample
- * only, or predictions will depend on how samples are chunked. */
+ * only, or predictions will depend on how samples are chunked. An input
+ * the output does not use is allowed (its features are ignored). A model
+ * past a model file's limits (NB_MAX_NODES; NB_MAX_ACTIVATIONS, counted at
+ * the load batch of 32) works, but saving it or a checkpoint of it is
+ * NB_ERR_LIMIT. */
 nb_status nb_model_from_graph(nb_graph *graph, const nb_model_roles *roles, nb_model **out);
 void nb_model_free(nb_model *model);
 /* Is loss a loss's name? NB_ERR_NOT_FOUND, listing the names, if not. */

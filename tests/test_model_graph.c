@@ -418,8 +418,8 @@ static void test_roles_checked(void **state)
     expect_roles_refused(5, "does not take the output \"w\" and the target");
     expect_roles_refused(6, "1 or more needed");
     expect_roles_refused(7, "the model's target \"x\" is also one of its inputs");
-    expect_roles_refused(8, "depends on the target t: a prediction has no target");
-    expect_roles_refused(9, "the model's output \"t\" depends on the target t");
+    expect_roles_refused(8, "depends on the target \"t\": a prediction has no target");
+    expect_roles_refused(9, "the model's output \"t\" depends on the target \"t\"");
     expect_roles_refused(10, "the graph does not build for a batch of 3 as well as 4");
     nb_model *m = (nb_model *)1;
     assert_int_equal(nb_model_from_graph(NULL, NULL, &m), NB_ERR_ARGUMENT);

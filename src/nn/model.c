@@ -74,7 +74,7 @@ static nb_status check_graph(const nb_model *m, unsigned char *mark)
 {
     nb_graph *g = m->graph;
     int count = g->count;
-    char b[NB_ESCAPE_SIZE + 32];
+    char b[NB_ESCAPE_SIZE + 32], c[NB_ESCAPE_SIZE + 32];
     memset(mark, 0, (size_t)count);
     for (int i = 0; i < m->n_inputs; i++) mark[m->inputs[i]] = 1;
     mark[m->target] = 2;
@@ -92,7 +92,8 @@ static nb_status check_graph(const nb_model *m, unsigned char *mark)
             return nb_error(NB_ERR_ARGUMENT,
                             "the model's output %s depends on the target %s: a prediction has "
                             "no target",
-                            role_node(m, m->output, b, sizeof b), g->nodes[m->target].name);
+                            role_node(m, m->output, b, sizeof b),
+                            role_node(m, m->target, c, sizeof c));
         for (int k = 0; k < g->nodes[n].n_in; k++) mark[g->nodes[n].in[k]] = 1;
     }
     return NB_OK;

@@ -101,7 +101,8 @@ nb_status nb_train_state_check(const nb_train_state *s, const char *what)
                    fields[i].size) != 0)
             return nb_error(NB_ERR_STATE,
                             "training: %s: the state's field %s was changed by the caller (only "
-                            "stop may be written); the state cannot be used",
+                            "stop, and the values in grads before nb_train_apply, may be "
+                            "written); put it back to go on",
                             what, fields[i].name);
     return NB_OK;
 }
