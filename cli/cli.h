@@ -93,8 +93,6 @@ int cli_load_model(const char *cmd, const char *path, nb_model **out);
  * taken, from stopped_at_epoch and stopped_at_batch, -1 when unknown.
  * cli_load_model warns on stderr about such a model. */
 int cli_model_diverged(const nb_model *model, int *epoch, int *batch);
-/* The same from the training metadata already parsed (may be NULL). */
-int cli_training_diverged(const cJSON *training, int *epoch, int *batch);
 /* What such a model's warning says after "was saved when ": "training
  * stopped on a numeric error (the weights kept are from epoch E, batch
  * B): its outputs may be meaningless" (epoch and batch as

@@ -52,41 +52,6 @@ static const char help[] =
     "exit codes: 0 ok, 1 evaluation failed, 2 usage, 3 data, 4 model file,\n"
     "130 interrupted.\n";
 
-/* The training settings saved with the model give the defaults. */
-typedef struct saved_settings {
-    const char *label, *fingerprint;
-    int regression, regression_known; /* "regression" true or false was saved */
-    int batch; /* the training batch, capped by the training samples; 0: unknown */
-    uint64_t seed;
-} saved_settings;
-
-static void training_defaults(const nb_model *model, saved_settings *o, cJSON **keep)
-{
-    cJSON *t = cli_model_meta_json(model, "training");
-    *keep = t;
-    o->seed = 1;
-    if (!t) return;
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "label");
-    if (cJSON_IsString(v)) o->label = v->valuestring;
-    v = cJSON_GetObjectItemCaseSensitive(t, "test_fingerprint");
-    if (cJSON_IsString(v)) o->fingerprint = v->valuestring;
-    /* Train evaluated in batches of min(batch, training samples): the same
-     * grouping gives the same loss to the last bit. */
-    v = cJSON_GetObjectItemCaseSensitive(t, "batch");
-    cJSON *n = cJSON_GetObjectItemCaseSensitive(t, "train_samples");
-    if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= (1 << 24)) {
-        o->batch = (int)v->valuedouble;
-        if (cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble < o->batch)
-            o->batch = (int)n->valuedouble;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(t, "regression");
-    if (cJSON_IsTrue(v)) o->regression = 1;
-    o->regression_known = cJSON_IsBool(v);
-    v = cJSON_GetObjectItemCaseSensitive(t, "seed");
-    if (cJSON_IsNumber(v) && v->valuedouble >= 0) o->seed = (uint64_t)v->valuedouble;
-    if (cJSON_IsString(v)) o->seed = strtoull(v->valuestring, NULL, 10);
-}
-
 typedef struct eval_opts {
     const char *source, *label, *part;
     const char *why; /* why this part, when not asked for with --part; or NULL */
@@ -119,11 +84,9 @@ static int check_opts(const arg_command *cmd, const char *path, const nb_model *
 
 /* Whether test holds the samples the model was tested on: train saved the
  * fingerprint of its test part as read (before scaling). */
-static int own_test_part(const saved_settings *saved, const nb_dataset *test)
+static int own_test_part(const nb_training_record *saved, const nb_dataset *test)
 {
-    char hex[17];
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)nb_dataset_fingerprint(test));
-    return saved->fingerprint && strcmp(saved->fingerprint, hex) == 0;
+    return saved->has_test_fingerprint && saved->test_fingerprint == nb_dataset_fingerprint(test);
 }
 
 /* The part --part asks for; without it, the model's own test part when the
@@ -132,7 +95,7 @@ static int own_test_part(const saved_settings *saved, const nb_dataset *test)
  * test part of a built-in set or IDX folder. o->part and o->why say which
  * and why. */
 static nb_status open_part(eval_opts *o, const nb_csv_options *csv, uint64_t seed,
-                           const saved_settings *saved, nb_dataset *test)
+                           const nb_training_record *saved, nb_dataset *test)
 {
     if (o->part && strcmp(o->part, "all") == 0) return nb_data_open_all(o->source, csv, seed, test);
     nb_dataset train;
@@ -144,7 +107,7 @@ static nb_status open_part(eval_opts *o, const nb_csv_options *csv, uint64_t see
         o->why = "the model's own test part";
         return st;
     }
-    const char *other = saved->fingerprint ? "not the data the model was tested on"
+    const char *other = saved->has_test_fingerprint ? "not the data the model was tested on"
                                            : "the model records no test part to compare";
     /* A seed asks for a split: the seeded test part of a data file too. */
     if (!(nb_data_source_kind(o->source) == NB_SOURCE_FILE) || o->seed_seen) {
@@ -231,9 +194,9 @@ static int run(const arg_command *cmd, const char *path, eval_opts *o)
     nb_model *model = NULL;
     int rc = cli_load_model(CMD, path, &model);
     if (rc != CLI_EXIT_OK) return rc;
-    cJSON *training = NULL;
-    saved_settings saved = {0};
-    training_defaults(model, &saved, &training);
+    /* The training settings saved with the model give the defaults. */
+    nb_training_record saved;
+    nb_model_training_record(model, &saved);
     nb_dataset test = {0};
     nb_metrics metrics;
     int have_metrics = 0;
@@ -244,11 +207,13 @@ static int run(const arg_command *cmd, const char *path, eval_opts *o)
     int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
     /* Unless the training settings say, the model does: a model that is no
      * classifier (a hand-built mse model) fits numbers. */
-    int regression = o->regression || saved.regression || (!saved.regression_known && !classifier);
+    int regression =
+        o->regression || saved.regression == 1 || (saved.regression < 0 && !classifier);
     nb_data_info info = {.label_column = -1};
     /* The test labels are matched to the model's classes, by name. */
     names = classifier ? cli_model_class_names(model, limit) : NULL;
-    nb_csv_options csv = {.label = o->label ? o->label : saved.label,
+    const char *saved_label = saved.label[0] ? saved.label : NULL;
+    nb_csv_options csv = {.label = o->label ? o->label : saved_label,
                           .header = o->header,
                           .regression = regression,
                           .delimiter = o->delimiter,
@@ -256,9 +221,9 @@ static int run(const arg_command *cmd, const char *path, eval_opts *o)
                           .classes = classifier && !regression ? limit : 0,
                           .features = inputs,
                           .info = &info,
-                          .label_saved = !o->label && saved.label,
+                          .label_saved = !o->label && saved_label,
                           .regression_saved = !o->regression};
-    uint64_t seed = o->seed_seen ? o->seed : saved.seed;
+    uint64_t seed = o->seed_seen ? o->seed : saved.has_seed ? saved.seed : 1;
     nb_status st = open_part(o, &csv, seed, &saved, &test);
     if (st != NB_OK) {
         char what[512];
@@ -305,7 +270,6 @@ done:
     nb_free(names);
     if (have_metrics) nb_metrics_free(&metrics);
     nb_dataset_free(&test);
-    cJSON_Delete(training);
     nb_model_free(model);
     return rc;
 }

@@ -217,17 +217,17 @@ static int run(const arg_command *cmd, const char *path, const char *input, cons
                                 "classes)",
                                 path, outputs, outputs == 1 ? "" : "s");
     }
-    cJSON *training = cli_model_meta_json(model, "training");
-    cJSON *saved = cJSON_GetObjectItemCaseSensitive(training, "label");
+    nb_training_record saved;
+    nb_model_training_record(model, &saved);
     nb_data_info info = {.label_column = -1};
     nb_csv_options csv = {
-        .label = label                   ? label
-                 : cJSON_IsString(saved) ? saved->valuestring
-                                         : NULL,
+        .label = label            ? label
+                 : saved.label[0] ? saved.label
+                                  : NULL,
         .header = header,
         .delimiter = delimiter,
         .info = &info,
-        .label_saved = !label && cJSON_IsString(saved),
+        .label_saved = !label && saved.label[0],
     };
     nb_feature_reader *reader = NULL;
     nb_status st = nb_feature_reader_open(input, &csv, nb_model_inputs(model), &reader);
@@ -239,7 +239,6 @@ static int run(const arg_command *cmd, const char *path, const char *input, cons
         rc = stream(model, reader, input, top, json);
     }
     nb_feature_reader_close(reader);
-    cJSON_Delete(training);
     nb_model_free(model);
     return rc;
 }

@@ -341,26 +341,13 @@ void cli_metrics_warn(const char *cmd, const nb_metrics *m)
                   m->r2);
 }
 
-int cli_training_diverged(const cJSON *training, int *epoch, int *batch)
-{
-    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(training, "stop_reason");
-    int diverged = cJSON_IsString(stop) && strcmp(stop->valuestring, "numeric error") == 0;
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(training, "stopped_at_epoch");
-    const cJSON *b = cJSON_GetObjectItemCaseSensitive(training, "stopped_at_batch");
-    /* Anything but small whole numbers is left out of the message. */
-    int known = cJSON_IsNumber(e) && cJSON_IsNumber(b) && e->valuedouble >= 0 &&
-                e->valuedouble <= INT_MAX && b->valuedouble >= 0 && b->valuedouble <= INT_MAX;
-    if (epoch) *epoch = known ? (int)e->valuedouble : -1;
-    if (batch) *batch = known ? (int)b->valuedouble : -1;
-    return diverged;
-}
-
 int cli_model_diverged(const nb_model *model, int *epoch, int *batch)
 {
-    cJSON *t = cli_model_meta_json(model, "training");
-    int diverged = cli_training_diverged(t, epoch, batch);
-    cJSON_Delete(t);
-    return diverged;
+    nb_training_record t;
+    nb_model_training_record(model, &t);
+    if (epoch) *epoch = t.stopped_epoch;
+    if (batch) *batch = t.stopped_batch;
+    return t.diverged;
 }
 
 void cli_diverged_text(char *buf, size_t size, int epoch, int batch)

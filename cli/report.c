@@ -510,9 +510,9 @@ static void summary(FILE *f, const cli_report *r)
                 m->samples);
     /* The settings are the model's training metadata: a numeric stop is
      * marked there as info, eval and predict read it. */
-    cJSON *settings = r->settings_json ? cJSON_Parse(r->settings_json) : NULL;
-    int epoch, batch, diverged = cli_training_diverged(settings, &epoch, &batch);
-    cJSON_Delete(settings);
+    nb_training_record t;
+    nb_training_record_parse(r->settings_json, &t);
+    int epoch = t.stopped_epoch, batch = t.stopped_batch, diverged = t.diverged;
     const char *stop = diverged ? "numeric error" : res->stop_reason ? res->stop_reason : "epochs";
     fprintf(f, "<div class=\"card\"><div class=\"big\">%d</div>epochs run", res->epochs_run);
     /* Early stopping (or a stop with patience) keeps an earlier epoch. */

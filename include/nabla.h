@@ -822,6 +822,23 @@ nb_status nb_model_set_meta(nb_model *model, const char *key, const char *json);
 const char *nb_model_meta(const nb_model *model, const char *key); /* NULL if unset */
 /* The keys set, index 0 to count - 1, in no set order (setting or
  * removing a key may move others); NULL for an index out of range. */
+/* What nabla train recorded in "training" (docs/model-format.md), as eval,
+ * predict, info and the report read it back: one reading for all of them.
+ * A member missing or not in its documented form is left unknown. */
+typedef struct nb_training_record {
+    char label[NB_LABEL_NAME_MAX]; /* the label column as given; "" unknown */
+    int regression;                /* 1 or 0 as recorded; -1 unknown */
+    int has_seed;
+    uint64_t seed;
+    int batch; /* the training batch, at most the training samples; 0 unknown */
+    int has_test_fingerprint;
+    uint64_t test_fingerprint;        /* nb_dataset_fingerprint of the test part */
+    int diverged;                     /* stop_reason "numeric error" */
+    int stopped_epoch, stopped_batch; /* where it stopped; -1 unknown */
+} nb_training_record;
+/* json: the "training" object's text (NULL or not an object: all unknown). */
+void nb_training_record_parse(const char *json, nb_training_record *out);
+void nb_model_training_record(const nb_model *model, nb_training_record *out);
 int nb_model_meta_count(const nb_model *model);
 const char *nb_model_meta_key(const nb_model *model, int index);
 

@@ -39,10 +39,11 @@ check() { # WHAT COMMAND...: pass when the command succeeds
     if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
-# run ARGS...: nabla's stdout in out, stderr in err, status in rc. timeout
-# only turns a hang (the fault being tested) into a failure.
+# run ARGS...: nabla's stdout in out, stderr in err, status in rc. (A hang,
+# the fault some cases test for, ends in CTest's per-test limit: no wait
+# here depends on the machine's speed.)
 run() {
-    timeout 120 "$nabla" "$@" > out 2> err
+    "$nabla" "$@" > out 2> err
     rc=$?
 }
 exact() { # WHAT RC TEXT: the exit status and the whole of stderr
@@ -144,7 +145,7 @@ NABLA_DATA_DIR=$work/ddir run train --data fashion-mnist --model dense:8,relu,de
     --epochs 1 --out ddir/fashion-mnist/t10k-labels-idx1-ubyte.gz
 expect "--out a Fashion-MNIST file under NABLA_DATA_DIR" 2 "--out 'ddir/fashion-mnist/t10k-labels-idx1-ubyte.gz' and --data 'fashion-mnist' (its file '$work/ddir/fashion-mnist/t10k-labels-idx1-ubyte.gz')"
 idx_same "--out a Fashion-MNIST file"
-timeout 120 "$nabla" train --data - --model dense:2 --epochs 1 --out d.csv < d.csv > out 2> err
+"$nabla" train --data - --model dense:2 --epochs 1 --out d.csv < d.csv > out 2> err
 rc=$?
 expect "--out the file standard input reads (--data -)" 2 "--out 'd.csv' and --data '-' (its file '/dev/stdin') are the same file"
 check "--data - < d.csv --out d.csv: the data is byte-identical, no work done" eval 'cmp -s d.csv d.orig && no_work'
@@ -216,10 +217,10 @@ else
     skipped=$((skipped + 1))
 fi
 
-timeout 120 "$nabla" train "${quick[@]}" --quiet --log /dev/stdout | cat > piped
+"$nabla" train "${quick[@]}" --quiet --log /dev/stdout | cat > piped
 check "--log /dev/stdout into a pipe: two epoch lines and the metrics" \
     eval '[ "$(grep -c "^{\"epoch\"" piped)" -eq 2 ] && grep -q "^test: " piped'
-timeout 120 "$nabla" train "${quick[@]}" --quiet --log /dev/stdout > redirected
+"$nabla" train "${quick[@]}" --quiet --log /dev/stdout > redirected
 check "--log /dev/stdout redirected to a file: log and metrics both kept" \
     eval '[ "$(grep -c "^{\"epoch\":[12]," redirected)" -eq 2 ] && grep -q "^test: " redirected'
 

@@ -86,9 +86,45 @@ static void test_loss_info(void **state)
     assert_non_null(strstr(nb_last_error(), "softmax_ce, bce, mse, sse, half_sse, sae"));
 }
 
+/* The "training" record as eval, predict, info and the report read it. */
+static void test_training_record(void **state)
+{
+    (void)state;
+    nb_training_record r;
+    nb_training_record_parse("{\"label\":\"species\",\"regression\":false,\"seed\":"
+                             "\"18446744073709551615\",\"batch\":64,\"train_samples\":50,"
+                             "\"test_fingerprint\":\"6fc94b41e6a583b0\",\"stop_reason\":"
+                             "\"numeric error\",\"stopped_at_epoch\":3,\"stopped_at_batch\":7}",
+                             &r);
+    assert_string_equal(r.label, "species");
+    assert_int_equal(r.regression, 0);
+    assert_true(r.has_seed && r.seed == UINT64_MAX);
+    assert_int_equal(r.batch, 50); /* at most the training samples */
+    assert_true(r.has_test_fingerprint && r.test_fingerprint == 0x6fc94b41e6a583b0ull);
+    assert_true(r.diverged && r.stopped_epoch == 3 && r.stopped_batch == 7);
+    nb_training_record_parse("{\"regression\":true,\"seed\":12,\"batch\":32,\"stop_reason\":"
+                             "\"epochs\",\"test_fingerprint\":\"6fc94b41e6a583bz\"}",
+                             &r);
+    assert_true(r.regression == 1 && r.has_seed && r.seed == 12 && r.batch == 32);
+    assert_false(r.has_test_fingerprint);
+    assert_false(r.diverged);
+    assert_int_equal(r.stopped_epoch, -1);
+    /* Nothing, or not an object, or members of other forms: all unknown. */
+    const char *unknown[] = {NULL, "[1]",
+                             "{\"label\":7,\"regression\":1,\"seed\":-1,\"batch\":0.5}"};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        nb_training_record_parse(unknown[i], &r);
+        assert_true(r.label[0] == '\0' && r.regression == -1 && !r.has_seed && r.batch == 0);
+        assert_true(!r.has_test_fingerprint && !r.diverged && r.stopped_batch == -1);
+    }
+    nb_model_training_record(NULL, &r);
+    assert_int_equal(r.regression, -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_training_record),
         cmocka_unit_test(test_loss_info),
         cmocka_unit_test(test_outputs),
         cmocka_unit_test(test_check_data),

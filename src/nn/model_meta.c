@@ -3,6 +3,7 @@
 #include "model_internal.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -362,4 +363,64 @@ void nb_model_clear_meta(nb_model *m)
     m->meta = NULL;
     m->meta_count = m->meta_capacity = 0;
     nb_names_free(&m->meta_index);
+}
+
+/* A whole number in [lo, hi] as a JSON number, else -1 (lo >= 0). */
+static long long member_int(const cJSON *obj, const char *key, long long lo, long long hi)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!whole_number(v) || v->valuedouble < (double)lo || v->valuedouble > (double)hi) return -1;
+    return (long long)v->valuedouble;
+}
+
+void nb_training_record_parse(const char *json, nb_training_record *out)
+{
+    memset(out, 0, sizeof *out);
+    out->regression = -1;
+    out->stopped_epoch = out->stopped_batch = -1;
+    cJSON *t = json ? cJSON_Parse(json) : NULL;
+    if (!cJSON_IsObject(t)) {
+        cJSON_Delete(t);
+        return;
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "label");
+    if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof out->label)
+        memcpy(out->label, v->valuestring, strlen(v->valuestring) + 1);
+    v = cJSON_GetObjectItemCaseSensitive(t, "regression");
+    if (cJSON_IsBool(v)) out->regression = cJSON_IsTrue(v);
+    v = cJSON_GetObjectItemCaseSensitive(t, "seed");
+    if (whole_number(v)) {
+        out->has_seed = 1;
+        out->seed = (uint64_t)v->valuedouble;
+    } else if (cJSON_IsString(v) && decimal_u64(v->valuestring)) {
+        out->has_seed = 1;
+        out->seed = strtoull(v->valuestring, NULL, 10);
+    }
+    /* Train evaluated in batches of min(batch, training samples). */
+    long long batch = member_int(t, "batch", 1, NB_MAX_BATCH);
+    long long samples = member_int(t, "train_samples", 1, LLONG_MAX);
+    if (batch > 0) out->batch = (int)(samples > 0 && samples < batch ? samples : batch);
+    v = cJSON_GetObjectItemCaseSensitive(t, "test_fingerprint");
+    char *end = NULL;
+    if (cJSON_IsString(v) && strlen(v->valuestring) == 16) {
+        uint64_t f = strtoull(v->valuestring, &end, 16);
+        if (end && *end == '\0' && isxdigit((unsigned char)v->valuestring[0])) {
+            out->has_test_fingerprint = 1;
+            out->test_fingerprint = f;
+        }
+    }
+    v = cJSON_GetObjectItemCaseSensitive(t, "stop_reason");
+    out->diverged = cJSON_IsString(v) && strcmp(v->valuestring, "numeric error") == 0;
+    long long e = member_int(t, "stopped_at_epoch", 0, INT_MAX);
+    long long b = member_int(t, "stopped_at_batch", 0, INT_MAX);
+    if (e >= 0 && b >= 0) {
+        out->stopped_epoch = (int)e;
+        out->stopped_batch = (int)b;
+    }
+    cJSON_Delete(t);
+}
+
+void nb_model_training_record(const nb_model *m, nb_training_record *out)
+{
+    nb_training_record_parse(m ? nb_model_meta(m, "training") : NULL, out);
 }
