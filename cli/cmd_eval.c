@@ -108,7 +108,7 @@ static nb_status open_part(eval_opts *o, const nb_csv_options *csv, uint64_t see
         return st;
     }
     const char *other = saved->has_test_fingerprint ? "not the data the model was tested on"
-                                           : "the model records no test part to compare";
+                                                    : "the model records no test part to compare";
     /* A seed asks for a split: the seeded test part of a data file too. */
     if (!(nb_data_source_kind(o->source) == NB_SOURCE_FILE) || o->seed_seen) {
         if (st == NB_OK) o->why = other;
