@@ -67,9 +67,10 @@ const char *nb_ckpt_member_string(const cJSON *obj, const char *key);
 
 /* ---------------------------------------------------------- the graph */
 
-/* Adds "graph" (nb_model_graph_json of m) and "constants" to meta. A graph
- * a model file cannot hold is refused with the graph's own message. */
-nb_status nb_ckpt_put_graph(cJSON *meta, nb_model *m);
+/* Adds "graph" (nb_model_graph_json of m) and "constants" to meta, made
+ * once per run and kept in in. A graph a model file cannot hold is
+ * refused with the graph's own message. */
+nb_status nb_ckpt_put_graph(cJSON *meta, nb_model *m, nb_train_internal *in);
 /* The file's "graph" and "constants" against m's (required: else only
  * when the file has a "graph"). */
 nb_status nb_ckpt_check_graph(const nb_ckpt_file *f, nb_model *m, int required);

@@ -47,16 +47,17 @@ static const char *constant_hash(nb_graph *g, nb_node i, char hex[20])
     return hex;
 }
 
-nb_status nb_ckpt_put_graph(cJSON *meta, nb_model *m)
+/* The "graph" and "constants" texts of m, made once per run: neither
+ * changes while it trains (constants are not trained), and making the
+ * graph's text builds it twice. */
+static nb_status describe(nb_model *m, nb_train_internal *in)
 {
-    char *text = NULL;
-    nb_status st = nb_model_graph_json(m, &text);
+    if (in->graph_json) return NB_OK;
+    nb_status st = nb_model_graph_json(m, &in->graph_json);
     if (st != NB_OK) return st;
-    int ok = cJSON_AddStringToObject(meta, "graph", text) != NULL;
-    nb_free(text);
     nb_graph *g = nb_model_graph(m);
-    cJSON *constants = ok ? cJSON_CreateObject() : NULL;
-    ok = constants != NULL;
+    cJSON *constants = cJSON_CreateObject();
+    int ok = constants != NULL;
     for (int i = 0; ok && i < nb_graph_node_count(g); i++) {
         char hex[20];
         if (is_constant(g, i))
@@ -65,8 +66,22 @@ nb_status nb_ckpt_put_graph(cJSON *meta, nb_model *m)
     }
     char *json = ok ? cJSON_PrintUnformatted(constants) : NULL;
     cJSON_Delete(constants);
-    ok = json && cJSON_AddStringToObject(meta, "constants", json);
+    size_t n = json ? strlen(json) + 1 : 0;
+    in->constants_json = json ? nb_malloc(n) : NULL;
+    if (in->constants_json) memcpy(in->constants_json, json, n);
     cJSON_free(json);
+    if (in->constants_json) return NB_OK;
+    nb_free(in->graph_json);
+    in->graph_json = NULL;
+    return nb_error(NB_ERR_MEMORY, "out of memory describing the graph");
+}
+
+nb_status nb_ckpt_put_graph(cJSON *meta, nb_model *m, nb_train_internal *in)
+{
+    nb_status st = describe(m, in);
+    if (st != NB_OK) return st;
+    int ok = cJSON_AddStringToObject(meta, "graph", in->graph_json) != NULL &&
+             cJSON_AddStringToObject(meta, "constants", in->constants_json) != NULL;
     return ok ? NB_OK : nb_error(NB_ERR_MEMORY, "out of memory describing the graph");
 }
 

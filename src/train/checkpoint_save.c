@@ -150,7 +150,7 @@ static cJSON *history_json(const nb_train_state *s)
 static nb_status make_metadata(const nb_train_state *s, cJSON **out)
 {
     const nb_train_config *c = &s->config;
-    const nb_train_internal *in = s->internal;
+    nb_train_internal *in = s->internal;
     nb_model *m = s->model;
     double now = nb_train_clock();
     cJSON *meta = cJSON_CreateObject();
@@ -159,7 +159,7 @@ static nb_status make_metadata(const nb_train_state *s, cJSON **out)
     ok = ok && put(meta, "real", NB_REAL_NAME);
     /* A hand-built graph has no spec: "graph" describes every model. */
     ok = ok && (!nb_model_spec(m) || put(meta, "spec", nb_model_spec(m)));
-    nb_status st = ok ? nb_ckpt_put_graph(meta, m) : NB_OK; /* NB_OK: failed before it */
+    nb_status st = ok ? nb_ckpt_put_graph(meta, m, in) : NB_OK; /* NB_OK: failed before it */
     ok = ok && st == NB_OK && put(meta, "loss", nb_model_loss_name(m));
     ok = ok && put_u64(meta, "inputs", (uint64_t)nb_model_inputs(m));
     ok = ok && put_u64(meta, "outputs", (uint64_t)nb_model_outputs(m));

@@ -95,6 +95,9 @@ typedef struct nb_train_internal {
      * the first checkpoint saved or loaded. */
     int hashed;
     uint64_t train_hash, val_hash;
+    /* The graph's "graph" and "constants" texts, made by the first
+     * checkpoint saved (checkpoint_graph.c); owned. */
+    char *graph_json, *constants_json;
     /* The public fields as the library last left them (state.c). */
     nb_train_state mirror;
     int synced;

@@ -101,6 +101,8 @@ void nb_train_state_free(nb_train_state *s)
     if (in) {
         nb_free(in->index);
         nb_free(in->saved);
+        nb_free(in->graph_json);
+        nb_free(in->constants_json);
         nb_free(in);
     }
     nb_free(s);
