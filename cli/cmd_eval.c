@@ -36,9 +36,8 @@ static const char help[] =
     "                  (default: see above)\n"
     "  --label COL     CSV label column (default: the one used in training, else\n"
     "                  the last column)\n"
-    "  --regression    the CSV label is a number (default: as in training, else\n"
-    "                  yes unless the model is a classifier; a usage error for a\n"
-    "                  classifier model)\n" CLI_DATA_OPTS_HELP
+    "  --regression    the CSV label is a number (default: yes unless the model is\n"
+    "                  a classifier; a usage error for a classifier model)\n" CLI_DATA_OPTS_HELP
     "  --seed N        the 70/30 split of a CSV file or a random built-in set\n"
     "                  (default: the training seed saved in the model, so the test\n"
     "                  part is the same one); not for fixed parts (xor,\n"
@@ -205,10 +204,9 @@ static int run(const arg_command *cmd, const char *path, eval_opts *o)
     int inputs = nb_model_inputs(model), outputs = nb_model_outputs(model);
     int classifier = nb_model_is_classifier(model);
     int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
-    /* Unless the training settings say, the model does: a model that is no
-     * classifier (a hand-built mse model) fits numbers. */
-    int regression =
-        o->regression || saved.regression == 1 || (saved.regression < 0 && !classifier);
+    /* The model decides, not its record (an edited one may say otherwise):
+     * a classifier's labels are classes, any other model fits numbers. */
+    int regression = o->regression || !classifier;
     nb_data_info info = {.label_column = -1};
     /* The test labels are matched to the model's classes, by name. */
     names = classifier ? cli_model_class_names(model, limit) : NULL;

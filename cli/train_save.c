@@ -39,8 +39,10 @@ static char *settings_json(const cli_train_job *job, const train_state *s)
     cJSON_AddNumberToObject(j, "weight_decay", cfg->optimizer.weight_decay);
     cJSON_AddNumberToObject(j, "batch", cfg->batch);
     cJSON_AddNumberToObject(j, "epochs", cfg->epochs);
-    /* A seed may not fit a double exactly: keep it as text when so. */
-    if (cfg->seed <= (1ull << 53)) {
+    /* cJSON prints a number with 15 significant digits when that reads
+     * back within a rounding of it, so a seed past 10^15 may not come back
+     * exactly: keep it as text then. */
+    if (cfg->seed < 1000000000000000ull) {
         cJSON_AddNumberToObject(j, "seed", (double)cfg->seed);
     } else {
         char buf[32];

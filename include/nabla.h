@@ -774,7 +774,10 @@ nb_status nb_model_init(nb_model *model, uint64_t seed);
  * chunks of the batch size and recompiles for a last, partial chunk (node
  * value pointers taken earlier are then stale); "x" must not be bound. A
  * sample whose input (after scaling) or output is NaN or infinite is
- * NB_ERR_NUMERIC, naming the first such sample (0-based) and value. */
+ * NB_ERR_NUMERIC, naming the first such sample (0-based) and value. A
+ * matrix product may round differently for another number of rows (as
+ * for another number of threads), so the last bit of a sample's output
+ * can depend on the chunk it falls in. */
 nb_status nb_model_predict(nb_model *model, const nb_real *x, size_t count, nb_real *out);
 
 /* Load samples index[start .. start + rows) of data (start .. when index
@@ -816,12 +819,10 @@ int nb_model_class_count(const nb_model *model);                   /* named clas
  * character. "training" (read back by nabla eval and predict) is an object
  * whose "label" is a string of 1 to NB_LABEL_NAME_MAX - 1 bytes that would
  * pass as a class name (eval and predict quote it), "regression" true or
- * false and "seed" a whole number in [0, 2^53] or a decimal string in
- * [0, 2^64 - 1]. */
+ * false, "seed" a whole number in [0, 2^53] or a decimal string in
+ * [0, 2^64 - 1], and "batch" a whole number in [1, 2^31 - 1]. */
 nb_status nb_model_set_meta(nb_model *model, const char *key, const char *json);
 const char *nb_model_meta(const nb_model *model, const char *key); /* NULL if unset */
-/* The keys set, index 0 to count - 1, in no set order (setting or
- * removing a key may move others); NULL for an index out of range. */
 /* What nabla train recorded in "training" (docs/model-format.md), as eval,
  * predict, info and the report read it back: one reading for all of them.
  * A member missing or not in its documented form is left unknown. */
@@ -839,6 +840,8 @@ typedef struct nb_training_record {
 /* json: the "training" object's text (NULL or not an object: all unknown). */
 void nb_training_record_parse(const char *json, nb_training_record *out);
 void nb_model_training_record(const nb_model *model, nb_training_record *out);
+/* The keys set, index 0 to count - 1, in no set order (setting or
+ * removing a key may move others); NULL for an index out of range. */
 int nb_model_meta_count(const nb_model *model);
 const char *nb_model_meta_key(const nb_model *model, int index);
 

@@ -41,9 +41,8 @@ run "$NABLA" eval ti.st --data ti.csv --json --regression
 expect_rc 0 "eval --regression of the hand-built model"
 if cmp -s default.json "$T/out"; then pass; else fail "eval: the default is not --regression"; fi
 
-# A saved setting still decides: training.regression false on a model
-# that is no classifier reads labels as classes (and this data has none
-# the model knows).
+# The model decides, not its record: training.regression false (an
+# edited record) on a model that is no classifier still fits numbers.
 "$PY" - ti.st ti-classes.st <<'EOF'
 import json, struct, sys
 raw = open(sys.argv[1], "rb").read()
@@ -55,7 +54,11 @@ text += b" " * (-len(text) % 8)
 open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + raw[8 + n:])
 EOF
 run "$NABLA" eval ti-classes.st --data ti.csv
-if [ "$rc" -ne 0 ]; then pass; else fail "eval: training.regression false is not followed"; fi
+if [ "$rc" -eq 0 ] && grep -q "MAE" "$T/out"; then
+    pass
+else
+    fail "eval: a record contradicting the model decided: exit $rc: $(head -c 300 "$T/err")"
+fi
 
 # ------------------------------------------------------------- predict
 run "$NABLA" predict ti.st --input ti.csv
@@ -92,6 +95,35 @@ expect_rc 0 "info on a spec model"
 expect_out_line "input node  x [2] (features 1-2)" "info names a spec model's input"
 expect_out_line "output node dense1.out [2]" "info names a spec model's output"
 expect_out_line "target node target []" "info names a spec model's target"
+# A seed past 10^15 comes back exactly: eval finds the model's own test part.
+run "$NABLA" train --data spiral --model dense:4,tanh,dense:3 --epochs 1 \
+    --seed 8000000000000001 --quiet --out big-seed.st
+run "$NABLA" eval big-seed.st --data spiral
+if [ "$rc" -eq 0 ] && grep -q "the model's own test part" "$T/out"; then
+    pass
+else
+    fail "eval after --seed 8000000000000001: $(head -c 300 "$T/out")"
+fi
+# A classifier whose record was edited to say regression still reads classes.
+"$PY" - xor.st xor-edited.st <<'EOF'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+training = json.loads(header["__metadata__"]["training"])
+training["regression"] = True
+header["__metadata__"]["training"] = json.dumps(training)
+text = json.dumps(header, separators=(",", ":")).encode()
+text += b" " * (-len(text) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+EOF
+printf 'a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n' >xor.csv
+run "$NABLA" eval xor-edited.st --data xor.csv
+if [ "$rc" -eq 0 ] && grep -q "accuracy" "$T/out"; then
+    pass
+else
+    fail "eval: a classifier's record saying regression decided: exit $rc: $(head -c 300 "$T/err")"
+fi
 run "$NABLA" info xor.st --json
 expect_py "info --json on a spec model" '
 import json, sys
