@@ -253,6 +253,15 @@ static void test_graph_running(void **state)
     assert_int_equal(count, 0);
     assert_null(nb_graph_param_grads(NULL, NULL));
     assert_non_null(nb_graph_params(g, NULL));
+    count = 7;
+    assert_null(nb_graph_state(NULL, &count));
+    assert_int_equal(count, 0);
+    EXPECT(nb_graph_set_mode(NULL, NB_MODE_EVAL), NB_ERR_ARGUMENT);
+    assert_int_equal(nb_graph_mode(NULL), NB_MODE_TRAIN);
+    nb_graph_set_seed(NULL, 1); /* a no-op */
+    assert_int_equal(nb_buffer(NULL, "b", nb_shape1(2), nb_init_zeros()), NB_NONE);
+    assert_int_equal(nb_dropout(NULL, 0, 0.5), NB_NONE);
+    assert_int_equal(nb_batch_norm(NULL, 0, 0, 0, 0, 0, 0.1, 1e-5), NB_NONE);
 
     nb_node bad_node;
     int in_grad;
