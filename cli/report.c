@@ -13,11 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define GRID_IMAGES   36 /* test images shown */
-#define HEATMAP_MAX   50 /* classes up to which the confusion matrix is drawn */
-#define COLOR_TRAIN   "#1f77b4"
-#define COLOR_VAL     "#ff7f0e"
-#define COLOR_MISTAKE "#d62728"
+#define GRID_IMAGES         36 /* test images shown */
+#define HEATMAP_MAX         50 /* classes up to which the confusion matrix is drawn */
+#define CONV_CHANNELS_SHOWN 3  /* channels of each first-convolution filter drawn */
+#define COLOR_TRAIN         "#1f77b4"
+#define COLOR_VAL           "#ff7f0e"
+#define COLOR_MISTAKE       "#d62728"
 
 /* ----------------------------------------------------------------- text */
 
@@ -381,8 +382,10 @@ static void put_u32(unsigned char *p, uint32_t v)
 
 /* An 8-bit grey BMP of one image as a data URI: 14-byte file header,
  * 40-byte info header, 256-entry grey palette, rows bottom-up, each padded
- * to 4 bytes. Values in 0..255 are shown as they are, others stretched. */
-static void put_bmp(FILE *f, const nb_real *x, int rows, int cols)
+ * to 4 bytes. Unless stretch is set, values in 0..255 are shown as they
+ * are; others are stretched from their minimum (black) to their maximum
+ * (white). */
+static void put_bmp(FILE *f, const nb_real *x, int rows, int cols, int stretch)
 {
     size_t stride = ((size_t)cols + 3) & ~(size_t)3;
     size_t offset = 14 + 40 + 1024, size = offset + stride * (size_t)rows;
@@ -390,7 +393,7 @@ static void put_bmp(FILE *f, const nb_real *x, int rows, int cols)
     if (!b) return;
     double lo = INFINITY, hi = -INFINITY;
     for (int i = 0; i < rows * cols; i++) lo = fmin(lo, x[i]), hi = fmax(hi, x[i]);
-    int raw = lo >= 0 && hi <= 255 && hi > 1;
+    int raw = !stretch && lo >= 0 && hi <= 255 && hi > 1;
     b[0] = 'B', b[1] = 'M';
     put_u32(b + 2, (uint32_t)size);
     put_u32(b + 10, (uint32_t)offset);
@@ -450,7 +453,7 @@ static void image_grid(FILE *f, const cli_report *r)
                 "<figure class=\"%s\"><img alt=\"test image %zu\" width=\"%d\" height=\"%d\" "
                 "src=\"",
                 wrong ? "wrong" : "right", i, t->cols * scale, t->rows * scale);
-        put_bmp(f, r->test_raw_x + i * (size_t)t->features, t->rows, t->cols);
+        put_bmp(f, r->test_raw_x + i * (size_t)t->features, t->rows, t->cols, 0);
         fputs("\"><figcaption>true: ", f);
         put_escaped(f, class_name(r, t->labels[i], b1, sizeof b1));
         fputs("<br>predicted: <b>", f);
@@ -458,6 +461,71 @@ static void image_grid(FILE *f, const cli_report *r)
         fputs("</b></figcaption></figure>\n", f);
     }
     fputs("</div>\n", f);
+}
+
+/* One small image scaled up to about px pixels on its longer side. */
+static void put_small_image(FILE *f, const nb_real *x, int rows, int cols, int px, int stretch,
+                            const char *alt)
+{
+    int scale = px / (cols > rows ? cols : rows);
+    if (scale < 1) scale = 1;
+    fprintf(f, "<img alt=\"%s\" width=\"%d\" height=\"%d\" src=\"", alt, cols * scale,
+            rows * scale);
+    put_bmp(f, x, rows, cols, stretch);
+    fputs("\">", f);
+}
+
+/* The first convolution's filters as small images (each channel of each
+ * filter stretched from its most negative weight, black, to its most
+ * positive, white), then its feature maps for a few test images. */
+static void conv_section(FILE *f, const cli_report *r)
+{
+    const cli_conv_view *v = r->conv;
+    if (!v || !v->filters || v->filters_shape.ndim != 4) return;
+    const nb_dataset *t = r->test;
+    int nf = v->filters_shape.dim[0], nc = v->filters_shape.dim[1], kh = v->filters_shape.dim[2],
+        kw = v->filters_shape.dim[3];
+    int shown_c = nc < CONV_CHANNELS_SHOWN ? nc : CONV_CHANNELS_SHOWN;
+    fprintf(f,
+            "<h2>What the first convolution learned</h2>\n<p class=\"note\">Its %d %s "
+            "(%d&times;%d, %d input %s%s), each stretched from its most negative weight "
+            "(black) to its most positive (white).</p>\n<div class=\"grid filters\">\n",
+            nf, nb_plural(nf, "filter", "filters"), kh, kw, nc,
+            nb_plural(nc, "channel", "channels"), shown_c < nc ? "; the first ones shown" : "");
+    for (int k = 0; k < nf; k++) {
+        fputs("<figure class=\"filter\">", f);
+        for (int c = 0; c < shown_c; c++)
+            put_small_image(f, v->filters + ((size_t)k * nc + c) * (size_t)kh * kw, kh, kw, 36, 1,
+                            "filter");
+        fprintf(f, "<figcaption>%d</figcaption></figure>\n", k);
+    }
+    fputs("</div>\n", f);
+    if (!v->maps || v->maps_shape.ndim != 3 || v->map_images < 1 || !r->test_raw_x) return;
+    int mh = v->maps_shape.dim[1], mw = v->maps_shape.dim[2];
+    size_t per_image = (size_t)nf * mh * mw;
+    int geometry = t->rows > 0 && t->cols > 0 && t->rows <= 256 && t->cols <= 256 &&
+                   (size_t)t->rows * t->cols == (size_t)t->features;
+    fprintf(f,
+            "<p class=\"note\">Its %d feature maps (outputs %d&times;%d, before the "
+            "activation) for the first %d test %s, each map stretched from its lowest value "
+            "(black) to its highest (white).</p>\n",
+            nf, mh, mw, v->map_images, nb_plural(v->map_images, "image", "images"));
+    for (int i = 0; i < v->map_images; i++) {
+        fputs("<div class=\"grid maps\">", f);
+        if (geometry) {
+            fputs("<figure class=\"filter\">", f);
+            put_small_image(f, r->test_raw_x + (size_t)i * t->features, t->rows, t->cols, 56, 0,
+                            "test image");
+            fprintf(f, "<figcaption>test image %d</figcaption></figure>", i);
+        }
+        for (int k = 0; k < nf; k++) {
+            fputs("<figure class=\"filter\">", f);
+            put_small_image(f, v->maps + (size_t)i * per_image + (size_t)k * mh * mw, mh, mw, 56, 1,
+                            "feature map");
+            fprintf(f, "<figcaption>%d</figcaption></figure>", k);
+        }
+        fputs("</div>\n", f);
+    }
 }
 
 /* ------------------------------------------------------------- summary */
@@ -580,6 +648,8 @@ static const char style[] =
     "figure{margin:0;width:104px;text-align:center;font-size:11px;border:2px solid #ddd;"
     "border-radius:6px;padding:6px 2px}"
     "figure img{image-rendering:pixelated;display:block;margin:0 auto 4px}"
+    "figure.filter{width:auto;min-width:40px;padding:3px}figure.filter img{display:inline-block;"
+    "margin:0 1px 2px}.grid.maps{margin-bottom:8px}"
     "figure.wrong{border-color:" COLOR_MISTAKE
     ";background:#fdeeee}figure.wrong b{color:" COLOR_MISTAKE "}"
     ".note{color:#666;font-size:13px}.warn{color:#a40}\n";
@@ -609,6 +679,7 @@ static void write_html(FILE *f, const cli_report *r)
         if (r->metrics->precision && r->metrics->recall) precision_table(f, r);
         image_grid(f, r);
     }
+    conv_section(f, r);
     settings_table(f, r);
     fputs("</body>\n</html>\n", f);
 }

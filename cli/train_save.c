@@ -114,8 +114,42 @@ static int set_metadata(const cli_train_job *job, train_state *s)
     return CLI_EXIT_OK;
 }
 
+#define MAP_IMAGES 4 /* test images whose first feature maps the report shows */
+
+/* The model's first convolution for the report: its weights, and its
+ * outputs for the first test images (*maps, to free). An exit code. */
+static int view_first_conv(train_state *s, cli_conv_view *v, nb_real **maps)
+{
+    nb_graph *g = nb_model_graph(s->model);
+    nb_node conv = nb_graph_find_op(g, "conv2d", 0);
+    *maps = NULL;
+    if (conv == NB_NONE) return CLI_EXIT_OK;
+    nb_node w = nb_node_input(g, conv, 1);
+    v->filters = nb_node_value(g, w);
+    v->filters_shape = nb_node_shape(g, w);
+    nb_shape out = nb_node_shape(g, conv);
+    size_t images = s->test.count < MAP_IMAGES ? s->test.count : MAP_IMAGES;
+    if (!s->raw_x || images == 0 || out.ndim != 4) return CLI_EXIT_OK;
+    size_t per_image = nb_shape_count(out) / (size_t)out.dim[0];
+    *maps = nb_calloc(images * per_image, sizeof **maps);
+    if (!*maps) return cli_fail(CMD, NB_ERR_MEMORY, CLI_STAGE_OUTPUT, "report: feature maps");
+    nb_status st = nb_model_node_values(s->model, conv, s->raw_x, images, *maps);
+    if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_OUTPUT, "report");
+    v->maps = *maps;
+    v->maps_shape = nb_shape3(out.dim[1], out.dim[2], out.dim[3]);
+    v->map_images = (int)images;
+    return CLI_EXIT_OK;
+}
+
 static int write_report(const cli_train_job *job, train_state *s)
 {
+    cli_conv_view conv = {0};
+    nb_real *maps;
+    int rc = view_first_conv(s, &conv, &maps);
+    if (rc != CLI_EXIT_OK) {
+        nb_free(maps);
+        return rc;
+    }
     size_t params = 0;
     nb_graph_params(nb_model_graph(s->model), &params);
     char **names = cli_model_class_names(s->model, s->test.classes);
@@ -132,9 +166,11 @@ static int write_report(const cli_train_job *job, train_state *s)
         .test_raw_x = s->raw_x,
         .test_predictions = s->predictions,
         .parameters = params,
+        .conv = conv.filters ? &conv : NULL,
     };
     nb_status st = cli_report_write(&r, job->report);
     nb_free(names);
+    nb_free(maps);
     if (st != NB_OK) return cli_fail(CMD, st, CLI_STAGE_OUTPUT, NULL);
     if (!job->quiet) cli_note("report written to %s", job->report);
     return CLI_EXIT_OK;

@@ -215,6 +215,9 @@ nb_node nb_node_input(const nb_graph *graph, nb_node node, int index);
 nb_shape nb_node_shape(const nb_graph *graph, nb_node node);
 nb_real *nb_node_value(nb_graph *graph, nb_node node); /* NULL before compile */
 nb_real *nb_node_grad(nb_graph *graph, nb_node node);  /* NULL if it has none */
+/* The first node at or after from (creation order) whose op is op
+ * ("conv2d"); NB_NONE when there is none. */
+nb_node nb_graph_find_op(const nb_graph *graph, const char *op, nb_node from);
 int nb_node_is_param(const nb_graph *graph, nb_node node);
 int nb_node_is_input(const nb_graph *graph, nb_node node);
 
@@ -842,6 +845,15 @@ nb_status nb_model_init(nb_model *model, uint64_t seed);
  * for another number of threads), so the last bit of a sample's output
  * can depend on the chunk it falls in. */
 nb_status nb_model_predict(nb_model *model, const nb_real *x, size_t count, nb_real *out);
+/* The values node takes (per sample: its shape without the batch
+ * dimension) for count raw samples x (count x nb_model_inputs, scaled as
+ * nb_model_predict scales them), as evaluation computes them; out gets
+ * count x that many values. To look inside a trained model: a
+ * convolution's feature maps, a hidden layer's activations. NB_ERR_ARGUMENT
+ * for a node that has no batch dimension (a parameter) or comes after the
+ * model's output (the loss). */
+nb_status nb_model_node_values(nb_model *model, nb_node node, const nb_real *x, size_t count,
+                               nb_real *out);
 
 /* Load samples index[start .. start + rows) of data (start .. when index
  * is NULL; data already scaled) into the model's inputs and target, for a

@@ -458,6 +458,14 @@ const char *nb_node_op(const nb_graph *g, nb_node node)
     return n->kind == NB_NODE_OP ? n->op->name : nb_leaf_name(n->kind);
 }
 
+nb_node nb_graph_find_op(const nb_graph *g, const char *op, nb_node from)
+{
+    if (!g || !op) return NB_NONE;
+    for (int i = from < 0 ? 0 : from; i < g->count; i++)
+        if (g->nodes[i].kind == NB_NODE_OP && strcmp(g->nodes[i].op->name, op) == 0) return i;
+    return NB_NONE;
+}
+
 int nb_node_input_count(const nb_graph *g, nb_node node)
 {
     const nb_node_rec *n = get(g, node);

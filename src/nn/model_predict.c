@@ -120,13 +120,13 @@ static nb_status predict_chunk(nb_model *m, const nb_real *x, int rows, size_t f
     return NB_OK;
 }
 
-nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real *out)
+/* Runs chunk on x in chunks of at most the model's batch (the last one
+ * smaller) in evaluation mode, putting the batch and mode back afterwards. */
+typedef nb_status (*chunk_fn)(nb_model *m, const nb_real *x, int rows, size_t first, size_t count,
+                              void *user);
+
+static nb_status run_chunks(nb_model *m, const nb_real *x, size_t count, chunk_fn chunk, void *user)
 {
-    if (!m) return nb_error(NB_ERR_ARGUMENT, "predicting: no model");
-    if (count == 0) return NB_OK;
-    if (!x || !out)
-        return nb_error(NB_ERR_ARGUMENT, "predicting %zu %s: no input or output", count,
-                        nb_plural((long long)count, "sample", "samples"));
     nb_status st = NB_OK;
     if (!m->graph->compiled && (st = nb_graph_compile(m->graph)) != NB_OK) return st;
     /* Evaluation mode (no dropout, batch norm's running estimates); the
@@ -137,9 +137,7 @@ nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real 
     for (size_t done = 0; done < count && st == NB_OK;) {
         int rows = count - done < (size_t)batch ? (int)(count - done) : batch;
         if (rows != m->batch) st = nb_model_set_batch(m, rows); /* the last, partial chunk */
-        if (st == NB_OK)
-            st = predict_chunk(m, x + done * (size_t)m->inputs_total, rows, done, count,
-                               out + done * (size_t)m->outputs);
+        if (st == NB_OK) st = chunk(m, x + done * (size_t)m->inputs_total, rows, done, count, user);
         done += (size_t)rows;
     }
     if (m->batch != batch) {
@@ -147,7 +145,70 @@ nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real 
         if (st == NB_OK) st = back;
     }
     nb_graph_set_mode(m->graph, mode);
+    return st;
+}
+
+static nb_status predict_rows(nb_model *m, const nb_real *x, int rows, size_t first, size_t count,
+                              void *user)
+{
+    nb_real *out = user;
+    return predict_chunk(m, x, rows, first, count, out + first * (size_t)m->outputs);
+}
+
+nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real *out)
+{
+    if (!m) return nb_error(NB_ERR_ARGUMENT, "predicting: no model");
+    if (count == 0) return NB_OK;
+    if (!x || !out)
+        return nb_error(NB_ERR_ARGUMENT, "predicting %zu %s: no input or output", count,
+                        nb_plural((long long)count, "sample", "samples"));
+    nb_status st = run_chunks(m, x, count, predict_rows, out);
     if (st == NB_OK) return NB_OK;
     return count == 1 ? nb_error_prefix(st, "predicting")
                       : nb_error_prefix(st, "predicting %zu samples", count);
+}
+
+/* ------------------------------------------------------------ node values */
+
+typedef struct probe {
+    nb_node node;
+    size_t size; /* the node's values per sample */
+    nb_real *out;
+} probe;
+
+static nb_status probe_rows(nb_model *m, const nb_real *x, int rows, size_t first, size_t count,
+                            void *user)
+{
+    const probe *p = user;
+    nb_status st = nb_model_gather(m, x, NULL, 0, rows);
+    if (st == NB_OK) st = scale_inputs(m, rows, first, count);
+    if (st == NB_OK) st = nb_graph_forward_to(m->graph, p->node);
+    if (st == NB_OK)
+        memcpy(p->out + first * p->size, nb_node_value(m->graph, p->node),
+               (size_t)rows * p->size * sizeof *p->out);
+    return st;
+}
+
+nb_status nb_model_node_values(nb_model *m, nb_node node, const nb_real *x, size_t count,
+                               nb_real *out)
+{
+    if (!m) return nb_error(NB_ERR_ARGUMENT, "reading node values: no model");
+    nb_graph *g = m->graph;
+    if (node < 0 || node >= nb_graph_node_count(g))
+        return nb_error(NB_ERR_ARGUMENT, "reading node values: node %d is not in the model's graph",
+                        node);
+    const char *name = nb_node_name(g, node);
+    nb_shape s = nb_node_shape(g, node);
+    if (s.ndim < 1 || s.dim[0] != m->batch || node > m->output)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "reading the values of node \"%s\": it has no batch dimension or is "
+                        "not computed before the model's output",
+                        name);
+    if (count == 0) return NB_OK;
+    if (!x || !out)
+        return nb_error(NB_ERR_ARGUMENT, "reading the values of node \"%s\": no input or output",
+                        name);
+    probe p = {node, nb_shape_count(s) / (size_t)m->batch, out};
+    nb_status st = run_chunks(m, x, count, probe_rows, &p);
+    return st == NB_OK ? NB_OK : nb_error_prefix(st, "reading the values of node \"%s\"", name);
 }
