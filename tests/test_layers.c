@@ -13,14 +13,33 @@ static void assert_has(const char *text, const char *part)
     if (!strstr(text, part)) fail_msg("\"%s\" lacks \"%s\"", text, part);
 }
 
-/* A middle item that parses for def: its name, or name:1 for a kind whose
- * argument is required. */
+static nb_shape shape_of(int ndim, const int *dims)
+{
+    nb_shape s = {ndim, {0}};
+    for (int i = 0; i < ndim; i++) s.dim[i] = dims[i];
+    return s;
+}
+
+static void assert_same_shape(nb_shape got, nb_shape want, const char *what)
+{
+    char a[64], b[64];
+    if (!nb_shape_equal(got, want))
+        fail_msg("%s: %s, expected %s", what, nb_shape_format(got, a, sizeof a),
+                 nb_shape_format(want, b, sizeof b));
+}
+
+/* A middle item that parses for def: its name, or its name with the
+ * first argument that parses (name:1 for dense, name:1:1 for conv). */
 static void item_for(const nb_layer_def *d, char *buf, size_t size)
 {
-    char spec[128];
-    snprintf(buf, size, "%s", d->name);
-    snprintf(spec, sizeof spec, "dense:2,%s,dense:1", buf);
-    if (nb_spec_check(spec) != NB_OK) snprintf(buf, size, "%s:1", d->name);
+    static const char *const args[] = {"", ":1", ":1:1", ":0.5"};
+    for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
+        char spec[128];
+        snprintf(buf, size, "%s%s", d->name, args[i]);
+        snprintf(spec, sizeof spec, "dense:2,%s,dense:1", buf);
+        if (nb_spec_check(spec) == NB_OK) return;
+    }
+    fail_msg("no argument parses for %s", d->name);
 }
 
 /* ----------------------------------------------------------- the table */
@@ -68,8 +87,11 @@ static void test_accepted_lists_every_entry(void **state)
         strcat(want, d->usage);
     }
     assert_has(want, "accepted: dense:N (1 <= N <= 65536), relu, sigmoid, tanh, leaky_relu[:slope] "
-                     "(0 <= slope <= 1), identity, flatten");
-    const char *bad[] = {"dense:3,softmax,dense:2", "", "dense:0", "dense:3,relu:1,dense:2"};
+                     "(0 <= slope <= 1), identity, flatten, conv:F:K[:S[:P]] (1 <= F <= 65536, "
+                     "1 <= K <= 1024, 1 <= S <= 1024, 0 <= P < K), maxpool:K[:S] (1 <= K <= "
+                     "1024, 1 <= S <= 1024), avgpool:K[:S] (1 <= K <= 1024, 1 <= S <= 1024), "
+                     "gap, dropout:P (0 <= P < 1), batchnorm");
+    const char *bad[] = {"dense:3,softmax,dense:2", "", "dense:3,,dense:2", "dense:3,conv2d:1:1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(nb_spec_check(bad[i]), NB_ERR_FORMAT);
         const char *msg = nb_last_error();
@@ -77,6 +99,14 @@ static void test_accepted_lists_every_entry(void **state)
         if (n < w || strcmp(msg + n - w, want) != 0)
             fail_msg("\"%s\": message \"%s\" does not end with \"%s\"", bad[i], msg, want);
     }
+    /* A known kind with a bad argument is shown its own usage only. */
+    assert_int_equal(nb_spec_check("dense:0"), NB_ERR_FORMAT);
+    assert_string_equal(nb_last_error(), "layer spec item 1 \"dense:0\" at byte offset 0: unit "
+                                         "count must be at least 1; expected dense:N (1 <= N <= "
+                                         "65536)");
+    assert_int_equal(nb_spec_check("dense:3,relu:1,dense:2"), NB_ERR_FORMAT);
+    assert_string_equal(nb_last_error(), "layer spec item 2 \"relu:1\" at byte offset 8: this "
+                                         "layer takes no argument; expected relu");
 }
 
 /* msg holds lead, and names every kind with flag. */
@@ -85,7 +115,8 @@ static void assert_names_kinds(const char *msg, const char *lead, unsigned flag)
     assert_has(msg, lead);
     for (const nb_layer_def *d = nb_layers; d->name; d++) {
         char kind[64];
-        snprintf(kind, sizeof kind, "a %s layer", d->name);
+        snprintf(kind, sizeof kind, "%s %s layer", strchr("aeiou", d->name[0]) ? "an" : "a",
+                 d->name);
         if (d->flags & flag) assert_has(msg, kind);
     }
 }
@@ -122,29 +153,289 @@ static void test_start_end_flags(void **state)
     assert_int_equal(nb_spec_outputs("dense:4,flatten", &outputs), NB_ERR_FORMAT);
     assert_has(nb_last_error(), "must end with a dense layer (dense:N), the output");
     assert_int_equal(nb_spec_check("relu,dense:1"), NB_ERR_FORMAT);
-    assert_has(nb_last_error(), "must start with a dense layer (dense:N) or a flatten layer");
+    assert_has(nb_last_error(),
+               "must start with a dense layer (dense:N), a flatten layer, a conv layer "
+               "(conv:F:K[:S[:P]]), a maxpool layer (maxpool:K[:S]), an avgpool layer "
+               "(avgpool:K[:S]), a gap layer, a dropout layer (dropout:P) or a batchnorm layer");
     assert_int_equal(nb_spec_check("flatten"), NB_ERR_FORMAT);
     assert_int_equal(nb_spec_check("flatten:2,dense:1"), NB_ERR_FORMAT);
     assert_has(nb_last_error(),
                "item 1 \"flatten:2\" at byte offset 0: this layer takes no argument");
 }
 
+/* --------------------------------------------------- image layer items */
+
+/* Arguments and defaults: conv's P is "same" for an odd K, 0 for an even
+ * one; a pool's S is its K. */
+static void test_image_items_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *item;
+        int ints[4];
+        double real;
+    } ok[] = {
+        {"conv:8:3", {8, 3, 1, 1}, 0},
+        {"conv:8:4", {8, 4, 1, 0}, 0},
+        {"conv:8:5", {8, 5, 1, 2}, 0},
+        {"conv:8:1", {8, 1, 1, 0}, 0},
+        {"conv:1:3:2", {1, 3, 2, 1}, 0},
+        {"conv:30:5:1:0", {30, 5, 1, 0}, 0},
+        {"conv:6:5:1:2", {6, 5, 1, 2}, 0},
+        {"conv:16:4:2:3", {16, 4, 2, 3}, 0},
+        {"conv:007:03", {7, 3, 1, 1}, 0},
+        {"conv:65536:1024:1024:1023", {65536, 1024, 1024, 1023}, 0},
+        {"maxpool:2", {2, 2}, 0},
+        {"maxpool:3:1", {3, 1}, 0},
+        {"avgpool:2", {2, 2}, 0},
+        {"avgpool:4:2", {4, 2}, 0},
+        {"avgpool:1024:1024", {1024, 1024}, 0},
+        {"gap", {0}, 0},
+        {"batchnorm", {0}, 0},
+        {"dropout:0.5", {0}, 0.5},
+        {"dropout:0", {0}, 0},
+        {"dropout:.25", {0}, 0.25},
+        {"dropout:0.", {0}, 0},
+        {"dropout:0.999", {0}, 0.999},
+    };
+    for (size_t c = 0; c < sizeof ok / sizeof ok[0]; c++) {
+        char text[80];
+        snprintf(text, sizeof text, "%s,dense:2", ok[c].item);
+        nb_spec spec;
+        if (nb_spec_parse(text, &spec) != NB_OK)
+            fail_msg("\"%s\" rejected: %s", text, nb_last_error());
+        const nb_layer *l = &spec.layer[0];
+        for (int i = 0; i < 4; i++)
+            if (l->ints[i] != ok[c].ints[i])
+                fail_msg("\"%s\": argument %d is %d, expected %d", ok[c].item, i, l->ints[i],
+                         ok[c].ints[i]);
+        assert_true(l->reals[0] == ok[c].real);
+        assert_int_equal(l->offset, 0);
+        assert_int_equal(l->length, (int)strlen(ok[c].item));
+    }
+}
+
+/* Refused items: the message is the item, its position and offset, the
+ * reason, and the kind's usage. */
+static void test_image_items_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *item, *reason;
+    } bad[] = {
+        {"conv", "conv needs a filter count F and a kernel size K, e.g. conv:8:3"},
+        {"conv:8", "conv needs a filter count F and a kernel size K, e.g. conv:8:3"},
+        {"conv:", "the filter count F is missing"},
+        {"conv:8:", "the kernel size K is missing"},
+        {"conv:8:3:", "the stride S is missing"},
+        {"conv:8:3:1:", "the padding P is missing"},
+        {"conv:0:3", "the filter count F must be at least 1"},
+        {"conv:65537:3", "the filter count F is larger than 65536"},
+        {"conv:99999999999999999999:3", "the filter count F is larger than 65536"},
+        {"conv:8:0", "the kernel size K must be at least 1"},
+        {"conv:8:1025", "the kernel size K is larger than 1024"},
+        {"conv:8:3:0", "the stride S must be at least 1"},
+        {"conv:8:3:1025", "the stride S is larger than 1024"},
+        {"conv:8:3:1:3", "the padding P must be less than the kernel size K"},
+        {"conv:8:1:1:1", "the padding P must be less than the kernel size K"},
+        {"conv:8:3:1:1:1", "unexpected characters after the padding P"},
+        {"conv:-8:3", "the filter count F is not a number"},
+        {"conv:+8:3", "the filter count F is not a number"},
+        {"conv: 8:3", "the filter count F is not a number"},
+        {"conv:8 :3", "unexpected characters after the filter count F"},
+        {"conv:0x8:3", "unexpected characters after the filter count F"},
+        {"conv:8::3", "the kernel size K is not a number"},
+        {"conv:8:3x", "unexpected characters after the kernel size K"},
+        {"conv:8:3.0", "unexpected characters after the kernel size K"},
+        {"maxpool", "maxpool needs a kernel size K, e.g. maxpool:2"},
+        {"avgpool", "avgpool needs a kernel size K, e.g. avgpool:2"},
+        {"maxpool:0", "the kernel size K must be at least 1"},
+        {"maxpool:2:0", "the stride S must be at least 1"},
+        {"avgpool:1025", "the kernel size K is larger than 1024"},
+        {"avgpool:2:2:2", "unexpected characters after the stride S"},
+        {"maxpool:2,5", NULL}, /* "5" is the next item */
+        {"gap:1", "this layer takes no argument"},
+        {"gap:", "this layer takes no argument"},
+        {"batchnorm:0.1", "this layer takes no argument"},
+        {"dropout", "dropout needs a rate P, e.g. dropout:0.5"},
+        {"dropout:", "the rate P is missing"},
+        {"dropout:1", "the rate P must be less than 1"},
+        {"dropout:1.0", "the rate P must be less than 1"},
+        {"dropout:2", "the rate P must be less than 1"},
+        {"dropout:-0.1", "the rate P is not a decimal number"},
+        {"dropout:+0.1", "the rate P is not a decimal number"},
+        {"dropout:1e-1", "the rate P is not a decimal number"},
+        {"dropout:0.5.5", "the rate P is not a decimal number"},
+        {"dropout:.", "the rate P is not a decimal number"},
+        {"dropout:nan", "the rate P is not a decimal number"},
+        {"dropout: 0.5", "the rate P is not a decimal number"},
+        {"dropout:0,5", NULL},
+    };
+    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+        char text[80], want[400];
+        snprintf(text, sizeof text, "dense:4,%s,dense:2", bad[c].item);
+        nb_status st = nb_spec_check(text);
+        if (st != NB_ERR_FORMAT)
+            fail_msg("\"%s\": %s, expected a format error (%s)", text, nb_status_name(st),
+                     nb_last_error());
+        if (!bad[c].reason) {
+            assert_has(nb_last_error(), "item 3 \"5\" at byte offset 18: unknown layer");
+            continue;
+        }
+        const char *colon = strchr(bad[c].item, ':');
+        size_t name_len = colon ? (size_t)(colon - bad[c].item) : strlen(bad[c].item);
+        const nb_layer_def *d = nb_layer_find(bad[c].item, name_len);
+        assert_non_null(d);
+        snprintf(want, sizeof want, "layer spec item 2 \"%s\" at byte offset 8: %s; expected %s",
+                 bad[c].item, bad[c].reason, d->usage);
+        assert_string_equal(nb_last_error(), want);
+    }
+}
+
+/* The per-sample shapes a spec's table entries give, image layers
+ * included; no graph is built. */
+static void test_image_shapes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        int ndim, dim[3];
+        int out_ndim, out[3];
+    } cases[] = {
+        {"conv:4:3", 3, {1, 8, 8}, 3, {4, 8, 8}}, /* "same" */
+        {"conv:4:3,relu,maxpool:2", 3, {1, 8, 8}, 3, {4, 4, 4}},
+        {"conv:4:3,relu,maxpool:2,dense:10", 3, {1, 8, 8}, 1, {10}},
+        {"conv:4:4", 3, {1, 8, 8}, 3, {4, 5, 5}},     /* even K: no padding */
+        {"conv:4:3:2", 3, {3, 8, 8}, 3, {4, 4, 4}},   /* (8 + 2 - 3) / 2 + 1 */
+        {"conv:4:3:2:0", 3, {3, 9, 7}, 3, {4, 4, 3}}, /* floor */
+        {"conv:2:5:1:0", 3, {1, 5, 5}, 3, {2, 1, 1}}, /* the kernel just fits */
+        {"conv:2:3:1:2", 3, {1, 1, 1}, 3, {2, 3, 3}}, /* padding makes it fit */
+        {"conv:30:5:1:0,relu,maxpool:2", 3, {1, 28, 28}, 3, {30, 12, 12}},
+        {"conv:6:5:1:2,relu,maxpool:2,conv:16:5:1:0,relu,maxpool:2", 3, {1, 28, 28}, 3, {16, 5, 5}},
+        {"maxpool:3", 3, {2, 7, 8}, 3, {2, 2, 2}},
+        {"maxpool:3:1", 3, {2, 7, 8}, 3, {2, 5, 6}},
+        {"avgpool:2:3", 3, {2, 7, 8}, 3, {2, 2, 3}},
+        {"avgpool:1", 3, {2, 7, 8}, 3, {2, 7, 8}},
+        {"gap", 3, {5, 3, 2}, 1, {5}},
+        {"conv:7:3,gap", 3, {1, 4, 4}, 1, {7}},
+        {"dropout:0.5", 3, {2, 3, 4}, 3, {2, 3, 4}},
+        {"dropout:0.5", 1, {9}, 1, {9}},
+        {"dropout:0.5", 2, {2, 9}, 2, {2, 9}},
+        {"batchnorm", 3, {2, 3, 4}, 3, {2, 3, 4}},
+        {"batchnorm", 1, {9}, 1, {9}},
+        {"conv:4:3,batchnorm,relu,dropout:0.1,flatten", 3, {1, 6, 6}, 1, {144}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char text[120], why[200];
+        snprintf(text, sizeof text, "%s,dense:7", cases[c].spec);
+        nb_spec spec;
+        assert_ok(nb_spec_parse(text, &spec));
+        nb_shape s = shape_of(cases[c].ndim, cases[c].dim);
+        for (int i = 0; i + 1 < spec.count; i++)
+            if (nb_layer_shape(&spec.layer[i], s, &s, why, sizeof why) != NB_OK)
+                fail_msg("%s: layer %d: %s", cases[c].spec, i + 1, why);
+        assert_same_shape(s, shape_of(cases[c].out_ndim, cases[c].out), cases[c].spec);
+    }
+}
+
+/* A layer that cannot take its input is named by its item: an image layer
+ * after a flat one, a kernel larger than the (padded) image, an output
+ * larger than a sample may be. No op runs: the shape rule refuses first. */
+static void test_image_shape_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        int ndim, dim[3];
+        nb_status status;
+        const char *msg;
+    } cases[] = {
+        {"dense:128,conv:8:3,dense:10",
+         3,
+         {1, 8, 8},
+         NB_ERR_SHAPE,
+         "layer spec item 2 \"conv:8:3\": needs an image [C, H, W], got [128]"},
+        {"flatten, maxpool:2 ,dense:2",
+         3,
+         {1, 8, 8},
+         NB_ERR_SHAPE,
+         "layer spec item 2 \"maxpool:2\": needs an image [C, H, W], got [64]"},
+        {"conv:8:3,dense:10",
+         1,
+         {64},
+         NB_ERR_SHAPE,
+         "layer spec item 1 \"conv:8:3\": needs an image [C, H, W], got [64]"},
+        {"avgpool:2,dense:10",
+         2,
+         {8, 8},
+         NB_ERR_SHAPE,
+         "layer spec item 1 \"avgpool:2\": needs an image [C, H, W], got [8, 8]"},
+        {"dense:4,gap,dense:2",
+         3,
+         {1, 8, 8},
+         NB_ERR_SHAPE,
+         "layer spec item 2 \"gap\": needs an image [C, H, W], got [4]"},
+        {"batchnorm,dense:2",
+         2,
+         {3, 3},
+         NB_ERR_SHAPE,
+         "layer spec item 1 \"batchnorm\": needs an image [C, H, W] or features [F], got [3, 3]"},
+        {"conv:4:9:1:0,dense:2",
+         3,
+         {1, 8, 8},
+         NB_ERR_SHAPE,
+         "layer spec item 1 \"conv:4:9:1:0\": the kernel 9x9 is larger than the input [1, 8, 8]"},
+        {"conv:4:4,dense:2",
+         3,
+         {1, 3, 8},
+         NB_ERR_SHAPE,
+         "layer spec item 1 \"conv:4:4\": the kernel 4x4 is larger than the input [1, 3, 8]"},
+        {"conv:4:11:1:1,dense:2",
+         3,
+         {1, 8, 9},
+         NB_ERR_SHAPE,
+         "layer spec item 1 \"conv:4:11:1:1\": the kernel 11x11 is larger than the input "
+         "[1, 8, 9] padded by 1 (10x11)"},
+        {"maxpool:9,dense:2",
+         3,
+         {1, 8, 8},
+         NB_ERR_SHAPE,
+         "layer spec item 1 \"maxpool:9\": the kernel 9x9 is larger than the input [1, 8, 8]"},
+        {"conv:65536:1,dense:2",
+         3,
+         {1, 8, 8},
+         NB_ERR_LIMIT,
+         "layer spec item 1 \"conv:65536:1\": gives 4194304 values per sample, more than "
+         "1048576"},
+        {"conv:1:1024:1:1023,dense:2",
+         3,
+         {2, 1, 1},
+         NB_ERR_LIMIT,
+         "layer spec item 1 \"conv:1:1024:1:1023\": a filter sees 2 x 1024 x 1024 values, "
+         "more than 1048576"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        nb_model *m = NULL;
+        nb_status st = nb_model_create_shaped(cases[c].spec, shape_of(cases[c].ndim, cases[c].dim),
+                                              "softmax_ce", 2, &m);
+        if (st != cases[c].status)
+            fail_msg("\"%s\": %s, expected %s (%s)", cases[c].spec, nb_status_name(st),
+                     nb_status_name(cases[c].status), nb_last_error());
+        assert_null(m);
+        assert_has(nb_last_error(), cases[c].msg);
+        assert_has(nb_last_error(), "building model \"");
+    }
+    /* An image layer cannot end a spec: the outputs are known from the
+     * spec alone, before any data (a gap's are its input's channels). */
+    const char *ends[] = {"conv:4:3", "conv:4:3,relu,maxpool:2", "conv:10:3,gap",
+                          "dense:10,dropout:0.5", "dense:10,batchnorm"};
+    for (size_t c = 0; c < sizeof ends / sizeof ends[0]; c++) {
+        assert_int_equal(nb_spec_check(ends[c]), NB_ERR_FORMAT);
+        assert_has(nb_last_error(), "must end with a dense layer (dense:N), the output");
+    }
+}
+
 /* ------------------------------------------------------------- shapes */
-
-static nb_shape shape_of(int ndim, const int *dims)
-{
-    nb_shape s = {ndim, {0}};
-    for (int i = 0; i < ndim; i++) s.dim[i] = dims[i];
-    return s;
-}
-
-static void assert_same_shape(nb_shape got, nb_shape want, const char *what)
-{
-    char a[64], b[64];
-    if (!nb_shape_equal(got, want))
-        fail_msg("%s: %s, expected %s", what, nb_shape_format(got, a, sizeof a),
-                 nb_shape_format(want, b, sizeof b));
-}
 
 /* shape() run over the spec gives the per-sample shape of the node that
  * nb_spec_build makes, and nb_model_create_shaped's output. */
@@ -313,7 +604,7 @@ static void test_builder_checks_shapes(void **state)
     const nb_layer_def *defs[2] = {&refusing, &lying};
     const nb_status want[2] = {NB_ERR_SHAPE, NB_ERR_STATE};
     const char *msg[2] = {
-        "layer 2 (picky) on a sample of shape [4]: needs [C, H, W]",
+        "layer spec item 2 \"picky\": needs [C, H, W]", /* made by hand: no item text */
         "layer 2 (liar): its node has shape [2, 4], its table entry says [2, 99]"};
     for (int k = 0; k < 2; k++) {
         nb_spec spec;
@@ -338,6 +629,10 @@ int main(void)
         cmocka_unit_test(test_every_entry_parses),
         cmocka_unit_test(test_accepted_lists_every_entry),
         cmocka_unit_test(test_start_end_flags),
+        cmocka_unit_test(test_image_items_parse),
+        cmocka_unit_test(test_image_items_refused),
+        cmocka_unit_test(test_image_shapes),
+        cmocka_unit_test(test_image_shape_errors),
         cmocka_unit_test(test_shape_agrees_with_graph),
         cmocka_unit_test(test_image_through_flatten),
         cmocka_unit_test(test_dense_fans_from_layer),
