@@ -291,6 +291,28 @@ nb_node nb_flatten(nb_graph *g, nb_node x); /* [N, ...] -> [N, rest] */
 /* The n tensors xs joined along axis (-1: the last), alike in every other
  * dimension: [N, 3] and [N, 2] along 1 give [N, 5]. */
 nb_node nb_concat(nb_graph *g, int n, const nb_node *xs, int axis);
+/* Images, NCHW: x is [N, C, H, W] (batch, channels, height, width).
+ * conv2d: w [F, C, KH, KW] (F filters), b [F] or NB_NONE for none, zero
+ * padding pad on every side, step stride -> [N, F, OH, OW] with
+ * OH = (H + 2 pad - KH) / stride + 1 (rounded down), OW alike;
+ * y[n,f,i,j] = b[f] + sum over c, u, v of w[f,c,u,v] x[n, c, i*stride - pad + u,
+ * j*stride - pad + v]. stride 1 to 65535, pad 0 to 65535. Different
+ * strides or paddings per axis: nb_apply_attrs with "stride" or "pad" of
+ * two values [along H, along W]. NB_ERR_SHAPE when x or w is not 4-D,
+ * their channels differ, b is not [F] or the kernel is larger than the
+ * padded input; NB_ERR_ARGUMENT for a stride or pad out of range. */
+nb_node nb_conv2d(nb_graph *g, nb_node x, nb_node w, nb_node b, int stride, int pad);
+/* Pooling over kernel x kernel windows, step stride (0: the kernel, windows
+ * side by side), no padding: [N, C, H, W] -> [N, C, OH, OW], OH =
+ * (H - kernel) / stride + 1 (rounded down), OW alike. max: each window's
+ * largest value (backward routes dy to the first largest); avg: its mean.
+ * kernel 1 to 65535, at most H and W (else NB_ERR_SHAPE), stride 0 to
+ * 65535 (else NB_ERR_ARGUMENT); two values per axis through
+ * nb_apply_attrs ("kernel", "stride"). */
+nb_node nb_max_pool2d(nb_graph *g, nb_node x, int kernel, int stride);
+nb_node nb_avg_pool2d(nb_graph *g, nb_node x, int kernel, int stride);
+/* The mean of each channel: [N, C, H, W] -> [N, C]. */
+nb_node nb_global_avg_pool(nb_graph *g, nb_node x);
 /* Activations. */
 nb_node nb_sigmoid(nb_graph *g, nb_node x);
 nb_node nb_relu(nb_graph *g, nb_node x);

@@ -140,6 +140,12 @@ nb_status nb_json_parse(const char *text, nb_status bad, const char *what, struc
 void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const nb_real *a,
              int lda, const nb_real *b, int ldb, nb_real beta, nb_real *c, int ldc);
 
+/* Run fn(ctx, part) for part 0..parts-1, each part on its own thread (part
+ * 0 on the caller's), the matrix products inside one-threaded; returns when
+ * all are done. What a part computes must not depend on which thread runs
+ * it, so results depend only on the number of parts. */
+void nb_parallel(int parts, void (*fn)(void *ctx, int part), void *ctx);
+
 /* The first non-finite value of rows x cols (sample-major): NB_ERR_NUMERIC
  * naming its sample (first + row, 0-based; not named when count, the
  * samples of the whole call, is 1) and its column, after what. */
@@ -224,8 +230,14 @@ struct nb_node_rec {
     size_t param_offset; /* parameters: offset into the parameter array */
     nb_real *value;
     nb_real *grad;        /* NULL when no gradient flows here */
-    nb_real *work;        /* op scratch planned with the activations */
+    nb_real *work;        /* op memory of its own, planned with the activations: kept
+                             from forward to backward (max_pool2d's argmax) */
     size_t work_count;    /* elements of work, set by infer */
+    nb_real *scratch;     /* transient op memory, valid only during this node's own
+                             forward or backward call: every node's scratch is the
+                             same shared region (ops run one at a time), as large
+                             as the largest scratch_count (im2col columns) */
+    size_t scratch_count; /* elements of scratch, set by infer */
     nb_real *const_data;  /* constants: owned copy */
     const nb_real *bound; /* inputs: caller memory from nb_graph_bind */
     int wants_grad;       /* inputs: nb_input_set_grad */
@@ -250,7 +262,7 @@ struct nb_graph {
 };
 
 /* An op: one const table of functions. infer checks the inputs' shapes,
- * sets node->shape and node->work_count and returns a status with a message
+ * sets node->shape, node->work_count and node->scratch_count and returns a status with a message
  * that names the op, the node and the shapes. check (NULL: any values do)
  * runs before each forward and refuses input values that have no meaning
  * (a class index that is not a class), naming the node, row and value.
@@ -259,6 +271,7 @@ struct nb_graph {
 struct nb_op_def {
     const char *name;
     int arity;                /* inputs; NB_ARITY_ANY: one or more */
+    int max_arity;            /* > arity: up to this many (optional last inputs) */
     const nb_attr_def *attrs; /* the attributes it takes, ending with a NULL name */
     const nb_loss_def *loss;  /* a loss op: NULL for the others */
     nb_status (*infer)(nb_graph *g, nb_node_rec *node);
@@ -280,11 +293,14 @@ static inline nb_node_rec *nb_in(nb_graph *g, const nb_node_rec *node, int i)
     return &g->nodes[node->in[i]];
 }
 
-/* The activation memory nb_graph_compile plans for node (values, op
- * scratch, and its gradient when needs_grad), in elements, each part
- * rounded as compile rounds it; 0 for a parameter (its values live apart),
- * SIZE_MAX past the address space. */
-size_t nb_node_arena(const nb_node_rec *node, int needs_grad);
+/* The activation memory nb_graph_compile plans for node (values, its own
+ * work, and its gradient when needs_grad), in elements, each part rounded
+ * as compile rounds it, plus what node's scratch_count adds to the shared
+ * scratch region: *scratch holds the largest scratch of the nodes counted
+ * before (start at 0) and is raised to node's. The sum over all nodes is
+ * what compile plans. 0 for a parameter (its values live apart), SIZE_MAX
+ * past the address space. */
+size_t nb_node_arena(const nb_node_rec *node, int needs_grad, size_t *scratch);
 /* Does a gradient flow into node, as compile decides it: parameters have
  * one, inputs when they ask for one, op nodes when an input has one (its
  * needs_grad, set before). */
@@ -303,6 +319,8 @@ extern const nb_op_def nb_ops_matmul[];
 extern const nb_op_def nb_ops_activation[];
 extern const nb_op_def nb_ops_loss[];
 extern const nb_op_def nb_ops_join[];
+extern const nb_op_def nb_ops_conv[];
+extern const nb_op_def nb_ops_pool[];
 
 /* What the model's loss op is (its reduction, target and link). */
 const nb_loss_def *nb_model_loss_def(const nb_model *model);

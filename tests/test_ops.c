@@ -717,7 +717,12 @@ static void test_every_op_has_a_gradient_check(void **state)
     const char *const *names = nb_op_names();
     int ops = 0;
     double worst = 0;
+    /* convolution and pooling: tests/test_conv.c checks them */
+    const char *elsewhere = " conv2d max_pool2d avg_pool2d global_avg_pool ";
     for (; names[ops]; ops++) {
+        char word[64];
+        snprintf(word, sizeof word, " %s ", names[ops]);
+        if (strstr(elsewhere, word)) continue;
         double op_worst = -1;
         for (int i = 0; i < CASE_COUNT; i++)
             if (strcmp(cases[i].op, names[ops]) == 0 && cases[i].checked)

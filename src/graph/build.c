@@ -309,9 +309,13 @@ nb_node nb_apply_attrs(nb_graph *g, const char *op_name, const char *name, int n
                  nb_escape(q, sizeof q, op_name));
         return fail(g, NB_ERR_NOT_FOUND);
     }
-    if (op->arity == NB_ARITY_ANY ? n_inputs < 1 : n_inputs != op->arity) {
+    int most = op->max_arity > op->arity ? op->max_arity : op->arity;
+    if (op->arity == NB_ARITY_ANY ? n_inputs < 1 : n_inputs < op->arity || n_inputs > most) {
         if (op->arity == NB_ARITY_ANY)
             nb_error(NB_ERR_ARGUMENT, "op %s takes one or more inputs, got %d", op->name, n_inputs);
+        else if (most > op->arity)
+            nb_error(NB_ERR_ARGUMENT, "op %s takes %d to %d inputs, got %d", op->name, op->arity,
+                     most, n_inputs);
         else
             nb_error(NB_ERR_ARGUMENT, "op %s takes %d %s, got %d", op->name, op->arity,
                      nb_plural(op->arity, "input", "inputs"), n_inputs);

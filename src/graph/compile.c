@@ -1,7 +1,9 @@
 /* Compiling: infer every shape, decide which nodes carry gradients, and plan
- * memory. Activations, op scratch and activation gradients share one block
- * (gradients last, so one memset clears them all); parameters and their
- * gradients are two contiguous arrays. */
+ * memory. Activations, each op's own work, one scratch region shared by all
+ * ops (an op uses it only inside its own forward or backward call, and ops
+ * run one at a time) and activation gradients share one block (gradients
+ * last, so one memset clears them all); parameters and their gradients are
+ * two contiguous arrays. */
 #include "internal.h"
 
 #include <string.h>
@@ -88,18 +90,24 @@ nb_status nb_graph_compile(nb_graph *g)
     nb_status st = plan_params(g);
     if (st != NB_OK) return st;
 
-    size_t values = 0, grads = 0;
+    size_t values = 0, grads = 0, scratch = 0;
     for (int i = 0; i < g->count; i++) {
         const nb_node_rec *n = &g->nodes[i];
         size_t count = nb_shape_count(n->shape);
         if (n->kind != NB_NODE_PARAM &&
             (!add_count(&values, count, 0) || !add_count(&values, n->work_count, 0) ||
-             (n->needs_grad && !add_count(&grads, count, 0))))
+             (n->needs_grad && !add_count(&grads, count, 0)) ||
+             !add_count(&(size_t){0}, n->scratch_count, 0)))
             return nb_error(NB_ERR_MEMORY,
                             "compiling: node \"%s\" takes the activation memory past the "
                             "address space",
                             n->name);
+        if (n->kind == NB_NODE_OP && round_up(n->scratch_count) > scratch)
+            scratch = round_up(n->scratch_count);
     }
+    size_t scratch_at = values;
+    if (!add_count(&values, scratch, 1))
+        return nb_error(NB_ERR_MEMORY, "compiling: op scratch past the address space");
     size_t total = values;
     if (!add_count(&total, grads, 1))
         return nb_error(NB_ERR_MEMORY, "compiling: activation gradients past the address space");
@@ -118,13 +126,14 @@ nb_status nb_graph_compile(nb_graph *g)
         if (n->kind == NB_NODE_PARAM) {
             n->value = g->params + n->param_offset;
             n->grad = g->param_grads + n->param_offset;
-            n->work = NULL;
+            n->work = n->scratch = NULL;
             continue;
         }
         n->value = g->arena + vpos;
         vpos += round_up(count);
         n->work = n->work_count ? g->arena + vpos : NULL;
         vpos += round_up(n->work_count);
+        n->scratch = n->scratch_count ? g->arena + scratch_at : NULL;
         n->grad = NULL;
         if (n->needs_grad) {
             n->grad = g->arena + gpos;
@@ -155,13 +164,17 @@ int nb_node_flows_grad(const nb_graph *g, const nb_node_rec *n)
     return 0;
 }
 
-size_t nb_node_arena(const nb_node_rec *n, int needs_grad)
+size_t nb_node_arena(const nb_node_rec *n, int needs_grad, size_t *scratch)
 {
     if (n->kind == NB_NODE_PARAM) return 0;
-    size_t total = 0, count = nb_shape_count(n->shape);
+    size_t total = 0, count = nb_shape_count(n->shape), own = 0;
     if (!add_count(&total, count, 0) || !add_count(&total, n->work_count, 0) ||
-        (needs_grad && !add_count(&total, count, 0)))
+        (needs_grad && !add_count(&total, count, 0)) || !add_count(&own, n->scratch_count, 0))
         return SIZE_MAX;
+    if (own > *scratch) { /* the shared region grows to this node's scratch */
+        if (!add_count(&total, own - *scratch, 1)) return SIZE_MAX;
+        *scratch = own;
+    }
     return total;
 }
 

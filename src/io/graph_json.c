@@ -143,7 +143,7 @@ nb_status nb_graph_desc_build(const nb_graph_desc *d, int batch, size_t max_valu
     nb_graph *g = nb_graph_create();
     if (!g) return nb_error(NB_ERR_MEMORY, "building the graph: out of memory");
     nb_status st = NB_OK;
-    size_t values = 0;
+    size_t values = 0, scratch = 0; /* scratch: the shared region so far */
     char a[64], b[64], c[64];
     for (int i = 0; i < d->count && st == NB_OK; i++) {
         const nb_gnode *n = &d->nodes[i];
@@ -193,7 +193,7 @@ nb_status nb_graph_desc_build(const nb_graph_desc *d, int batch, size_t max_valu
              * (its scratch is known once its op has inferred it). */
             nb_node_rec *r = &g->nodes[id];
             r->needs_grad = nb_node_flows_grad(g, r); /* compile sets it again */
-            size_t more = nb_node_arena(r, r->needs_grad);
+            size_t more = nb_node_arena(r, r->needs_grad, &scratch);
             values = values > SIZE_MAX - more ? SIZE_MAX : values + more;
             if (max_values && values > max_values)
                 st = node_error(NB_ERR_LIMIT, n, i,
@@ -487,11 +487,11 @@ static nb_status arena_at(const nb_graph_desc *d, int batch, size_t *out)
     nb_model_roles roles;
     nb_status st = nb_graph_desc_build(d, batch, 0, &g, &roles);
     if (st != NB_OK) return st;
-    size_t values = 0;
+    size_t values = 0, scratch = 0;
     for (int i = 0; i < g->count; i++) {
         nb_node_rec *r = &g->nodes[i];
         r->needs_grad = nb_node_flows_grad(g, r);
-        size_t more = nb_node_arena(r, r->needs_grad);
+        size_t more = nb_node_arena(r, r->needs_grad, &scratch);
         values = values > SIZE_MAX - more ? SIZE_MAX : values + more;
     }
     nb_graph_free(g);

@@ -149,3 +149,29 @@ nb_node nb_sae(nb_graph *g, nb_node y, nb_node t)
 {
     return binary(g, "sae", y, t);
 }
+
+nb_node nb_conv2d(nb_graph *g, nb_node x, nb_node w, nb_node b, int stride, int pad)
+{
+    nb_node in[3] = {x, w, b};
+    nb_attr a[2] = {nb_attr_int("stride", stride), nb_attr_int("pad", pad)};
+    return nb_apply_attrs(g, "conv2d", NULL, b == NB_NONE ? 2 : 3, in, 2, a);
+}
+
+static nb_node pool(nb_graph *g, const char *op, nb_node x, int kernel, int stride)
+{
+    nb_attr a[2] = {nb_attr_int("kernel", kernel), nb_attr_int("stride", stride)};
+    return nb_apply_attrs(g, op, NULL, 1, &x, 2, a);
+}
+
+nb_node nb_max_pool2d(nb_graph *g, nb_node x, int kernel, int stride)
+{
+    return pool(g, "max_pool2d", x, kernel, stride);
+}
+nb_node nb_avg_pool2d(nb_graph *g, nb_node x, int kernel, int stride)
+{
+    return pool(g, "avg_pool2d", x, kernel, stride);
+}
+nb_node nb_global_avg_pool(nb_graph *g, nb_node x)
+{
+    return unary(g, "global_avg_pool", x);
+}

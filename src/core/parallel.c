@@ -1,0 +1,56 @@
+/* Splitting one op's work over threads: a batch's samples in parts, each
+ * part on its own thread with one-threaded matrix products (OpenBLAS's own
+ * threads would compete for the same cores). A thread that cannot start
+ * leaves its part to the caller, which gives the same result. */
+#include "internal.h"
+
+#include <pthread.h>
+
+#ifdef NABLA_USE_BLAS
+#include <cblas.h>
+#endif
+
+#define MAX_PARTS 64
+
+typedef struct part_job {
+    void (*fn)(void *ctx, int part);
+    void *ctx;
+    int part;
+} part_job;
+
+static void *run_part(void *arg)
+{
+    part_job *job = arg;
+    job->fn(job->ctx, job->part);
+    return NULL;
+}
+
+void nb_parallel(int parts, void (*fn)(void *ctx, int part), void *ctx)
+{
+    if (parts > MAX_PARTS) parts = MAX_PARTS;
+    if (parts <= 1) {
+        if (parts == 1) fn(ctx, 0);
+        return;
+    }
+#ifdef NABLA_USE_BLAS
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+#endif
+    pthread_t tid[MAX_PARTS];
+    part_job jobs[MAX_PARTS];
+    int started[MAX_PARTS] = {0};
+    for (int p = 1; p < parts; p++) {
+        jobs[p] = (part_job){fn, ctx, p};
+        started[p] = pthread_create(&tid[p], NULL, run_part, &jobs[p]) == 0;
+    }
+    fn(ctx, 0);
+    for (int p = 1; p < parts; p++) {
+        if (started[p])
+            pthread_join(tid[p], NULL);
+        else
+            fn(ctx, p);
+    }
+#ifdef NABLA_USE_BLAS
+    openblas_set_num_threads(blas_threads);
+#endif
+}
