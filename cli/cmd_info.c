@@ -182,9 +182,12 @@ static void print_roles(const nb_model *model, nb_graph *g)
            nb_shape_format(per_sample(g, nb_model_target(model)), shape, sizeof shape));
 }
 
+/* A node the model file stores as a tensor: a parameter, a buffer (stored
+ * state such as a batch norm's running mean) or a constant. */
 static int is_tensor(nb_graph *g, int i)
 {
-    return nb_node_is_param(g, i) || strcmp(nb_node_op(g, i), "const") == 0;
+    const char *op = nb_node_op(g, i);
+    return nb_node_is_param(g, i) || strcmp(op, "const") == 0 || strcmp(op, "buffer") == 0;
 }
 
 static int run(const char *path, int json)

@@ -161,6 +161,12 @@ void nb_graph_free(nb_graph *graph);
 nb_node nb_input(nb_graph *graph, const char *name, nb_shape shape);
 nb_node nb_param(nb_graph *graph, const char *name, nb_shape shape, nb_init init);
 nb_node nb_constant(nb_graph *graph, const char *name, nb_shape shape, const nb_real *values);
+/* A buffer: state an op keeps that is not trained (a batch norm's running
+ * mean and variance). It is filled by init like a parameter and saved with
+ * the model and in checkpoints, but no gradient flows into it and the
+ * optimizer never sees it: its values follow the trainable parameters in
+ * the state block (nb_graph_state). */
+nb_node nb_buffer(nb_graph *graph, const char *name, nb_shape shape, nb_init init);
 
 /* Building never stops at the first error: a failed call returns NB_NONE,
  * later calls that use it return NB_NONE too, and the first error is kept
@@ -203,7 +209,7 @@ nb_node nb_graph_find(const nb_graph *graph, const char *name);
 int nb_graph_node_count(const nb_graph *graph);
 const char *nb_node_name(const nb_graph *graph, nb_node node);
 const char *nb_node_op(const nb_graph *graph,
-                       nb_node node); /* "input", "param", "const", or the op */
+                       nb_node node); /* "input", "param", "const", "buffer", or the op */
 int nb_node_input_count(const nb_graph *graph, nb_node node);
 nb_node nb_node_input(const nb_graph *graph, nb_node node, int index);
 nb_shape nb_node_shape(const nb_graph *graph, nb_node node);
@@ -219,11 +225,35 @@ nb_status nb_graph_find_nonfinite(nb_graph *graph, nb_node *node, int *in_grad);
 /* 1 when every value is finite (0 for NULL values with count > 0). */
 int nb_values_finite(const nb_real *values, size_t count);
 
-/* All parameters, in creation order, as one array; and their gradients. */
+/* All trainable parameters, in creation order, as one array; and their
+ * gradients (count: the trainable values only). */
 nb_real *nb_graph_params(nb_graph *graph, size_t *count);
 nb_real *nb_graph_param_grads(nb_graph *graph, size_t *count);
-/* Fill every parameter by its nb_init, in creation order. */
+/* The whole state: the trainable parameters (the same array as
+ * nb_graph_params), then every buffer in creation order; *count covers
+ * both. Copy this to keep or restore a model's state. */
+nb_real *nb_graph_state(nb_graph *graph, size_t *count);
+/* Fill every parameter and buffer by its nb_init, in creation order. */
 nb_status nb_graph_init_params(nb_graph *graph, nb_rng *rng);
+
+/* Modes. TRAIN (a new graph's): dropout draws a new mask at every forward
+ * pass and batch norm normalises by the batch's statistics and updates its
+ * running estimates. EVAL: dropout is the identity, batch norm uses the
+ * running estimates. HELD (gradient checks): like TRAIN, but dropout
+ * reuses its last mask (drawing one if it has none) and batch norm leaves
+ * the running estimates alone, so that the loss is a fixed function of the
+ * parameters. The trainer runs in TRAIN; evaluation and prediction in
+ * EVAL; nb_gradcheck and nb_numeric_grad in HELD; each puts the mode back
+ * as it found it. A change of mode makes computed values stale. */
+typedef enum nb_mode { NB_MODE_TRAIN, NB_MODE_EVAL, NB_MODE_HELD } nb_mode;
+nb_status nb_graph_set_mode(nb_graph *graph, nb_mode mode);
+nb_mode nb_graph_mode(const nb_graph *graph); /* TRAIN for NULL */
+/* Random ops (dropout) draw from a counter-based generator: the mask of
+ * element e of node k is a hash of (seed, draw, k, e), where draw counts
+ * the TRAIN forward passes through a random op since the seed was set.
+ * This sets the seed and zeroes the count (nb_model_init and nb_train_begin
+ * do it from their seeds); checkpoints save the count. */
+void nb_graph_set_seed(nb_graph *graph, uint64_t seed);
 
 /* =================================================================== ops */
 
@@ -260,7 +290,7 @@ nb_node nb_apply_attrs(nb_graph *graph, const char *op, const char *name, int n_
 int nb_node_attr_count(const nb_graph *graph, nb_node node);
 const nb_attr *nb_node_attr(const nb_graph *graph, nb_node node, int index);
 const nb_attr *nb_node_find_attr(const nb_graph *graph, nb_node node, const char *name);
-/* The initialiser a parameter was made with (zeros for other nodes). */
+/* The initialiser a parameter or buffer was made with (zeros for other nodes). */
 nb_init nb_node_init(const nb_graph *graph, nb_node node);
 int nb_op_exists(const char *op);
 /* The names of all ops, NULL-terminated. */
@@ -319,6 +349,17 @@ nb_node nb_relu(nb_graph *g, nb_node x);
 nb_node nb_leaky_relu(nb_graph *g, nb_node x, double slope);
 nb_node nb_tanh(nb_graph *g, nb_node x);
 nb_node nb_softmax(nb_graph *g, nb_node x); /* per row of [N, C] (or of a vector) */
+/* Inverted dropout (TRAIN: x * mask / (1 - p), each element kept with
+ * probability 1 - p; EVAL: x), 0 <= p < 1. */
+nb_node nb_dropout(nb_graph *g, nb_node x, double p);
+/* Batch normalisation of x [N, C] (per feature, over N) or [N, C, H, W]
+ * (per channel, over N, H, W): gamma * (x - mean) / sqrt(var + eps) + beta,
+ * gamma and beta [C] (parameters), running_mean and running_var [C]
+ * (buffers: zeros and ones). TRAIN uses the batch's mean and (biased)
+ * variance and moves the running estimates by momentum towards them (the
+ * variance unbiased); EVAL uses the running estimates. */
+nb_node nb_batch_norm(nb_graph *g, nb_node x, nb_node gamma, nb_node beta, nb_node running_mean,
+                      nb_node running_var, double momentum, double eps);
 /* Losses: scalar outputs, averaged over the batch where the name says so.
  * target holds class indices [N] or one-hot rows [N, C] for the softmax and
  * cross-entropy losses; the same shape as the prediction otherwise. */
@@ -1084,9 +1125,9 @@ typedef struct nb_train_state {
      * param_count values, in the same order (nb_graph_params). */
     nb_real *params, *grads;
     size_t param_count;
-    /* Non-trainable buffers, saved with the weights (as "buffer." + name).
-     * No op keeps one yet, so the list is empty; a batch norm's running
-     * statistics will be listed here. */
+    /* Non-trainable buffers (nb_buffer: a batch norm's running
+     * statistics), saved in a checkpoint as "buffer." + name; values point
+     * into the graph's state block, after the parameters. */
     int buffer_count;
     nb_train_buffer *buffers;
     /* Batches of batch_rows rows (min(config.batch, train->count)), the
@@ -1117,7 +1158,8 @@ typedef struct nb_train_state {
     int epochs_run;
     /* Early stopping (config.patience > 0): the best validation loss
      * (infinity before any), its epoch (0: none), the epochs since and its
-     * weights (param_count values; NULL without patience). */
+     * state (nb_graph_state's values: the parameters, then the buffers;
+     * NULL without patience). */
     int best_epoch, since_best;
     double best_loss;
     nb_real *best;

@@ -170,16 +170,27 @@ const char *nb_init_problem(nb_init init);
 
 /* --------------------------------------------------------------- graph */
 
-enum nb_node_kind { NB_NODE_INPUT, NB_NODE_PARAM, NB_NODE_CONST, NB_NODE_OP };
+/* A buffer is stored state that is not trained (a batch norm's running
+ * mean): its values live in the parameter block after the trainable ones,
+ * and no gradient flows into it. */
+enum nb_node_kind { NB_NODE_INPUT, NB_NODE_PARAM, NB_NODE_CONST, NB_NODE_OP, NB_NODE_BUFFER };
 
-/* A leaf's word as nb_node_op gives it ("input", "param", "const"); NULL
- * for an op node, which goes by its op's name. */
+/* A leaf's word as nb_node_op gives it ("input", "param", "const",
+ * "buffer"); NULL for an op node, which goes by its op's name. */
 static inline const char *nb_leaf_name(enum nb_node_kind kind)
 {
-    return kind == NB_NODE_INPUT   ? "input"
-           : kind == NB_NODE_PARAM ? "param"
-           : kind == NB_NODE_CONST ? "const"
-                                   : NULL;
+    return kind == NB_NODE_INPUT    ? "input"
+           : kind == NB_NODE_PARAM  ? "param"
+           : kind == NB_NODE_CONST  ? "const"
+           : kind == NB_NODE_BUFFER ? "buffer"
+                                    : NULL;
+}
+
+/* Does a node of this kind keep its values in the graph's state block
+ * (a parameter or a buffer: made by an initialiser, saved with the model)? */
+static inline int nb_kind_is_state(enum nb_node_kind kind)
+{
+    return kind == NB_NODE_PARAM || kind == NB_NODE_BUFFER;
 }
 
 typedef struct nb_node_rec nb_node_rec;
@@ -246,6 +257,8 @@ struct nb_node_rec {
                              its gradient (op first_write), so backward need not
                              clear it first */
     int grad_writer;      /* that consumer's index */
+    int work_ready;       /* op nodes: work holds what an earlier forward left
+                             (dropout's mask); compile clears it */
 };
 
 struct nb_graph {
@@ -258,7 +271,13 @@ struct nb_graph {
     nb_real *arena; /* activations, their gradients and scratch */
     size_t arena_capacity;
     nb_real *params, *param_grads;
-    size_t param_count, param_capacity;
+    /* params holds param_count trainable values, then the buffers:
+     * state_count values in all (nb_graph_state). */
+    size_t param_count, state_count, param_capacity;
+    nb_mode mode;     /* NB_MODE_TRAIN for a new graph */
+    uint64_t seed;    /* random ops' masks: a hash of seed, draws, node, element */
+    uint64_t draws;   /* TRAIN forwards through a random op since the seed was set */
+    int first_random; /* set by compile: the first random op node, or -1 */
 };
 
 /* An op: one const table of functions. infer checks the inputs' shapes,
@@ -281,6 +300,9 @@ struct nb_op_def {
     /* backward overwrites, rather than adds to, the gradient of an input
      * whose grad_overwrite is set (it is that input's only consumer) */
     int first_write;
+    /* forward draws random numbers in NB_MODE_TRAIN (nb_graph_random): each
+     * such forward pass counts one draw */
+    int random;
 };
 
 #define NB_ARITY_ANY (-1)
@@ -321,6 +343,36 @@ extern const nb_op_def nb_ops_loss[];
 extern const nb_op_def nb_ops_join[];
 extern const nb_op_def nb_ops_conv[];
 extern const nb_op_def nb_ops_pool[];
+extern const nb_op_def nb_ops_dropout[];
+extern const nb_op_def nb_ops_batch_norm[];
+
+/* splitmix64's finaliser: every input bit moves every output bit. */
+static inline uint64_t nb_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+#define NB_GOLDEN 0x9e3779b97f4a7c15ull
+
+/* The graph seed that a run's seed gives (nb_model_init, nb_train_begin):
+ * a stream apart from the initialisers' generator seeded with seed. */
+static inline uint64_t nb_graph_seed_of(uint64_t seed)
+{
+    return nb_mix64(seed ^ 0x64726f706f757473ull); /* "dropouts" */
+}
+
+/* The key of node's random numbers under the graph's seed and current
+ * draw; nb_random_uniform(key, e) is then element e's number in [0, 1).
+ * The same seed, draw, node and element always give the same number, so a
+ * run is reproducible and resumable from (seed, draws) alone. */
+uint64_t nb_graph_random_key(const nb_graph *g, const nb_node_rec *node);
+static inline double nb_random_uniform(uint64_t key, size_t e)
+{
+    /* element e of the splitmix64 sequence that starts at key */
+    uint64_t h = nb_mix64(key + ((uint64_t)e + 1) * NB_GOLDEN);
+    return (double)(h >> 11) * 0x1.0p-53; /* the top 53 bits: exact in a double */
+}
 
 /* What the model's loss op is (its reduction, target and link). */
 const nb_loss_def *nb_model_loss_def(const nb_model *model);

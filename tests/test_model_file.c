@@ -1844,7 +1844,7 @@ static void test_corrupt_graphs(void **state)
     /* Initialisers. */
     GRAPH_CASE("param without init", "node 5 \"da.weight\": a param needs \"init\"",
                gset(gnode(gr, "da.weight"), "init", NULL));
-    GRAPH_CASE("const with init", "node 9 \"c\": only a param has \"init\"",
+    GRAPH_CASE("const with init", "node 9 \"c\": only a param or a buffer has \"init\"",
                gset(gnode(gr, "c"), "init", js("{\"kind\":\"zeros\"}")));
     GRAPH_CASE("init kind unknown", "\"init\" kind \"glorot\" is not zeros",
                gset(gnode(gr, "da.weight"), "init",

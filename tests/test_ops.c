@@ -499,6 +499,72 @@ static void c_affine(harness *h)
     check(h, nb_affine(h->g, node_of(h, x), node_of(h, w), node_of(h, b)), nb_shape2(N, H), want);
 }
 
+/* ------------------------------------------------- dropout, batch norm */
+
+/* EVAL: the identity (the value checked); the gradient check runs in HELD
+ * mode, which draws one mask and keeps it: dx = dy * mask. */
+static void dropout_case(harness *h, nb_shape s)
+{
+    const double *x = param(h, "x", s, uni(-2, 2));
+    double *want = alloc_doubles(nb_shape_count(s));
+    for (size_t i = 0; i < nb_shape_count(s); i++) want[i] = x[i];
+    nb_node y = nb_dropout(h->g, node_of(h, x), 0.4);
+    assert_ok(nb_graph_set_mode(h->g, NB_MODE_EVAL));
+    check(h, y, s, want);
+    free(want);
+}
+static void c_dropout(harness *h)
+{
+    dropout_case(h, nb_shape2(4, 5));
+}
+static void c_dropout_4d(harness *h)
+{
+    dropout_case(h, nb_shape4(2, 3, 2, 2));
+}
+
+/* TRAIN: each channel normalised by its batch mean and biased variance,
+ * written out here in plain double arithmetic. */
+static void batch_norm_case(harness *h, nb_shape s)
+{
+    const int n = s.dim[0], c = s.dim[1], sp = s.ndim == 4 ? s.dim[2] * s.dim[3] : 1;
+    const double eps = 1e-5;
+    const double *x = param(h, "x", s, uni(-2, 2));
+    const double *gamma = param(h, "gamma", nb_shape1(c), uni(0.5, 1.5));
+    const double *beta = param(h, "beta", nb_shape1(c), uni(-1, 1));
+    nb_node rm = nb_buffer(h->g, "running_mean", nb_shape1(c), nb_init_zeros());
+    nb_node rv = nb_buffer(h->g, "running_var", nb_shape1(c), nb_init_constant(1));
+    double *want = alloc_doubles(nb_shape_count(s));
+    for (int ch = 0; ch < c; ch++) {
+        double mean = 0, var = 0;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < sp; k++) mean += x[(i * c + ch) * sp + k];
+        mean /= n * sp;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < sp; k++) {
+                double d = x[(i * c + ch) * sp + k] - mean;
+                var += d * d;
+            }
+        var /= n * sp;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < sp; k++) {
+                int at = (i * c + ch) * sp + k;
+                want[at] = gamma[ch] * (x[at] - mean) / sqrt(var + eps) + beta[ch];
+            }
+    }
+    check(h,
+          nb_batch_norm(h->g, node_of(h, x), node_of(h, gamma), node_of(h, beta), rm, rv, 0.1, eps),
+          s, want);
+    free(want);
+}
+static void c_batch_norm(harness *h)
+{
+    batch_norm_case(h, nb_shape2(5, 3));
+}
+static void c_batch_norm_4d(harness *h)
+{
+    batch_norm_case(h, nb_shape4(3, 2, 2, 3));
+}
+
 /* ---------------------------------------------------------- softmax */
 
 static void softmax_ref(const double *x, double *y, int rows, int cols)
@@ -685,6 +751,10 @@ static op_case cases[] = {
     CASE("flatten", "flatten", c_flatten),
     CASE("concat", "concat three inputs along 1", c_concat),
     CASE("concat", "concat along 0", c_concat_rows),
+    CASE("dropout", "dropout [N, C] (eval value, held gradient)", c_dropout),
+    CASE("dropout", "dropout [N, C, H, W]", c_dropout_4d),
+    CASE("batch_norm", "batch_norm [N, C]", c_batch_norm),
+    CASE("batch_norm", "batch_norm [N, C, H, W]", c_batch_norm_4d),
     CASE("matmul", "matmul batch 3", c_matmul),
     CASE("bias_add", "bias_add batch 3", c_bias_add),
     CASE("affine", "affine batch 3", c_affine),

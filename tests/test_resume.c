@@ -620,7 +620,9 @@ static void test_refuses_corrupt_checkpoints(void **state)
         {"loss_sum=nan", "metadata \"loss_sum\" is \"nan\""},
         {"loss_sum=", "metadata \"loss_sum\" is missing"},
         {"format=nabla", "this is a model file"},
-        {"format_version=4", "format_version 4 is not one this build reads (1..3)"},
+        {"format_version=5", "format_version 5 is not one this build reads (1..4)"},
+        {"random_draws=", "metadata \"random_draws\" is missing"},
+        {"random_draws=-1", "metadata \"random_draws\""},
         {"real=f16", "build with f16 numbers"},
         {"training={\"batch\":32}", "\"epochs\" is missing"},
         {"optimizer=[1]", "metadata \"optimizer\" is not a JSON object"},
@@ -1017,7 +1019,7 @@ static void test_graph_and_version_2(void **state)
     nb_model_free(m);
     nb_ckpt_file f;
     assert_ok(nb_ckpt_file_open(good, &f));
-    assert_string_equal(nb_ckpt_file_meta(&f, "format_version"), "3");
+    assert_string_equal(nb_ckpt_file_meta(&f, "format_version"), "4");
     assert_string_equal(nb_ckpt_file_meta(&f, "spec"), "dense:12,relu,dense:3");
     assert_string_equal(nb_ckpt_file_meta(&f, "graph"), graph);
     assert_string_equal(nb_ckpt_file_meta(&f, "constants"), "{}");
@@ -1104,6 +1106,20 @@ static void test_graph_and_version_2(void **state)
     nb_train_result_free(&rb);
     write_edited(v2, bad, set_meta, "spec=");
     assert_refused(&es, &g_train, bad, "metadata \"spec\" is missing");
+
+    /* Version 3: no "random_draws" (no op drew random numbers then). */
+    char v3[128];
+    path_in_dir("v3.ckpt", v3, sizeof v3);
+    write_edited(good, bad, set_meta, "random_draws=");
+    write_edited(bad, v3, set_meta, "format_version=3");
+    a = reference(&es, &ra);
+    b = resume_from(&es, v3, &rb);
+    assert_same_run(a, &ra, b, &rb);
+    nb_model_free(a);
+    nb_model_free(b);
+    nb_train_result_free(&ra);
+    nb_train_result_free(&rb);
+    assert_refused(&es, &g_train, bad, "metadata \"random_draws\" is missing");
 }
 
 /* --------------------------------------------------- (d) write failures */

@@ -164,6 +164,16 @@ nb_node nb_param(nb_graph *g, const char *name, nb_shape shape, nb_init init)
     return id;
 }
 
+nb_node nb_buffer(nb_graph *g, const char *name, nb_shape shape, nb_init init)
+{
+    if (!g || g->status != NB_OK) return NB_NONE;
+    nb_status st = check_init(init, name);
+    if (st != NB_OK) return fail(g, st);
+    nb_node id = add_leaf(g, NB_NODE_BUFFER, name, shape, "buffer");
+    if (id != NB_NONE) g->nodes[id].init = init;
+    return id;
+}
+
 nb_node nb_constant(nb_graph *g, const char *name, nb_shape shape, const nb_real *values)
 {
     nb_node id = add_leaf(g, NB_NODE_CONST, name, shape, "const");
@@ -511,5 +521,5 @@ const nb_attr *nb_node_find_attr(const nb_graph *g, nb_node node, const char *na
 nb_init nb_node_init(const nb_graph *g, nb_node node)
 {
     const nb_node_rec *n = get(g, node);
-    return n && n->kind == NB_NODE_PARAM ? n->init : nb_init_zeros();
+    return n && nb_kind_is_state(n->kind) ? n->init : nb_init_zeros();
 }

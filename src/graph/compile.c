@@ -28,18 +28,25 @@ static int add_count(size_t *total, size_t n, int exact)
     return 1;
 }
 
+/* The state block: trainable parameters first (the optimizer, clipping and
+ * gradient checks see only those, param_count values), then the buffers
+ * (state_count values in all). */
 static nb_status plan_params(nb_graph *g)
 {
     size_t total = 0;
-    for (int i = 0; i < g->count; i++) {
-        nb_node_rec *n = &g->nodes[i];
-        if (n->kind != NB_NODE_PARAM) continue;
-        n->param_offset = total;
-        if (!add_count(&total, nb_shape_count(n->shape), 1))
-            return nb_error(NB_ERR_MEMORY,
-                            "compiling: parameter \"%s\" takes the parameter count "
-                            "past the address space",
-                            n->name);
+    for (int pass = 0; pass < 2; pass++) {
+        enum nb_node_kind kind = pass == 0 ? NB_NODE_PARAM : NB_NODE_BUFFER;
+        for (int i = 0; i < g->count; i++) {
+            nb_node_rec *n = &g->nodes[i];
+            if (n->kind != kind) continue;
+            n->param_offset = total;
+            if (!add_count(&total, nb_shape_count(n->shape), 1))
+                return nb_error(NB_ERR_MEMORY,
+                                "compiling: %s \"%s\" takes the parameter count "
+                                "past the address space",
+                                pass == 0 ? "parameter" : "buffer", n->name);
+        }
+        if (pass == 0) g->param_count = total;
     }
     if (total > g->param_capacity) {
         nb_real *p = nb_realloc(g->params, total * sizeof *p);
@@ -52,7 +59,7 @@ static nb_status plan_params(nb_graph *g)
         memset(p + g->param_capacity, 0, (total - g->param_capacity) * sizeof *p);
         g->param_capacity = total;
     }
-    g->param_count = total;
+    g->state_count = total;
     return NB_OK;
 }
 
@@ -64,11 +71,13 @@ nb_status nb_graph_compile(nb_graph *g)
     if (g->count == 0) return nb_error(NB_ERR_STATE, "compiling: the graph is empty");
 
     /* Creation order is topological (an op only uses older nodes). */
+    g->first_random = -1;
     for (int i = 0; i < g->count; i++) {
         nb_node_rec *n = &g->nodes[i];
         if (n->kind == NB_NODE_OP) {
             nb_status st = n->op->infer(g, n);
             if (st != NB_OK) return st;
+            if (n->op->random && g->first_random < 0) g->first_random = i;
         }
         n->needs_grad = nb_node_flows_grad(g, n);
     }
@@ -94,7 +103,7 @@ nb_status nb_graph_compile(nb_graph *g)
     for (int i = 0; i < g->count; i++) {
         const nb_node_rec *n = &g->nodes[i];
         size_t count = nb_shape_count(n->shape);
-        if (n->kind != NB_NODE_PARAM &&
+        if (!nb_kind_is_state(n->kind) &&
             (!add_count(&values, count, 0) || !add_count(&values, n->work_count, 0) ||
              (n->needs_grad && !add_count(&grads, count, 0)) ||
              !add_count(&(size_t){0}, n->scratch_count, 0)))
@@ -123,9 +132,10 @@ nb_status nb_graph_compile(nb_graph *g)
     for (int i = 0; i < g->count; i++) {
         nb_node_rec *n = &g->nodes[i];
         size_t count = nb_shape_count(n->shape);
-        if (n->kind == NB_NODE_PARAM) {
+        n->work_ready = 0; /* work moves: nothing in it is left from before */
+        if (nb_kind_is_state(n->kind)) {
             n->value = g->params + n->param_offset;
-            n->grad = g->param_grads + n->param_offset;
+            n->grad = n->kind == NB_NODE_PARAM ? g->param_grads + n->param_offset : NULL;
             n->work = n->scratch = NULL;
             continue;
         }
@@ -155,6 +165,7 @@ int nb_node_flows_grad(const nb_graph *g, const nb_node_rec *n)
     case NB_NODE_INPUT:
         return n->wants_grad != 0;
     case NB_NODE_CONST:
+    case NB_NODE_BUFFER:
         return 0;
     case NB_NODE_OP:
         break;
@@ -166,7 +177,7 @@ int nb_node_flows_grad(const nb_graph *g, const nb_node_rec *n)
 
 size_t nb_node_arena(const nb_node_rec *n, int needs_grad, size_t *scratch)
 {
-    if (n->kind == NB_NODE_PARAM) return 0;
+    if (nb_kind_is_state(n->kind)) return 0;
     size_t total = 0, count = nb_shape_count(n->shape), own = 0;
     if (!add_count(&total, count, 0) || !add_count(&total, n->work_count, 0) ||
         (needs_grad && !add_count(&total, count, 0)) || !add_count(&own, n->scratch_count, 0))
@@ -188,4 +199,10 @@ nb_real *nb_graph_param_grads(nb_graph *g, size_t *count)
 {
     if (count) *count = g ? g->param_count : 0;
     return g ? g->param_grads : NULL;
+}
+
+nb_real *nb_graph_state(nb_graph *g, size_t *count)
+{
+    if (count) *count = g ? g->state_count : 0;
+    return g ? g->params : NULL;
 }

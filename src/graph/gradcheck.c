@@ -22,6 +22,8 @@ static nb_status check_eps(double eps, const char *what)
     return NB_OK;
 }
 
+static nb_status numeric_grad(nb_graph *g, nb_node loss, nb_node_rec *n, double eps, nb_real *out);
+
 nb_status nb_numeric_grad(nb_graph *g, nb_node loss, nb_node node, double eps, nb_real *out)
 {
     if (!g) return nb_error(NB_ERR_ARGUMENT, "numeric gradient: no graph");
@@ -39,6 +41,18 @@ nb_status nb_numeric_grad(nb_graph *g, nb_node loss, nb_node node, double eps, n
         return nb_error(NB_ERR_ARGUMENT,
                         "numeric gradient: \"%s\" must be a parameter, constant or fed input",
                         n->name);
+    /* Held mode: dropout keeps its mask and batch norm its running
+     * estimates, so that the loss is one function of the values. */
+    const nb_mode mode = g->mode;
+    nb_graph_set_mode(g, NB_MODE_HELD);
+    st = numeric_grad(g, loss, n, eps, out);
+    nb_graph_set_mode(g, mode);
+    return st;
+}
+
+static nb_status numeric_grad(nb_graph *g, nb_node loss, nb_node_rec *n, double eps, nb_real *out)
+{
+    nb_status st;
     size_t count = nb_shape_count(n->shape);
     for (size_t i = 0; i < count; i++) {
         nb_real keep = n->value[i];
@@ -62,6 +76,9 @@ nb_status nb_numeric_grad(nb_graph *g, nb_node loss, nb_node node, double eps, n
     return nb_graph_forward(g);
 }
 
+static nb_status gradcheck(nb_graph *g, nb_node loss, double eps, nb_gradcheck_entry *entries,
+                           int max_entries, int *n_entries);
+
 nb_status nb_gradcheck(nb_graph *g, nb_node loss, double eps, nb_gradcheck_entry *entries,
                        int max_entries, int *n_entries)
 {
@@ -72,7 +89,19 @@ nb_status nb_gradcheck(nb_graph *g, nb_node loss, double eps, nb_gradcheck_entry
     *n_entries = 0;
     nb_status st = check_eps(eps, "gradient check");
     if (st != NB_OK) return st;
-    st = nb_graph_forward(g);
+    if (!g) return nb_error(NB_ERR_ARGUMENT, "gradient check: no graph");
+    /* Held mode throughout (see nb_numeric_grad); the caller's comes back. */
+    const nb_mode mode = g->mode;
+    nb_graph_set_mode(g, NB_MODE_HELD);
+    st = gradcheck(g, loss, eps, entries, max_entries, n_entries);
+    nb_graph_set_mode(g, mode);
+    return st;
+}
+
+static nb_status gradcheck(nb_graph *g, nb_node loss, double eps, nb_gradcheck_entry *entries,
+                           int max_entries, int *n_entries)
+{
+    nb_status st = nb_graph_forward(g);
     if (st == NB_OK) st = nb_graph_backward(g, loss);
     if (st != NB_OK) return st;
     size_t biggest = 0;

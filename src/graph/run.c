@@ -51,6 +51,40 @@ nb_status nb_graph_bind(nb_graph *g, nb_node node, const nb_real *values)
     return NB_OK;
 }
 
+nb_status nb_graph_set_mode(nb_graph *g, nb_mode mode)
+{
+    if (!g) return nb_error(NB_ERR_ARGUMENT, "setting the mode: no graph");
+    if (mode != NB_MODE_TRAIN && mode != NB_MODE_EVAL && mode != NB_MODE_HELD)
+        return nb_error(NB_ERR_ARGUMENT,
+                        "setting the mode: %d is no mode (NB_MODE_TRAIN, NB_MODE_EVAL or "
+                        "NB_MODE_HELD)",
+                        (int)mode);
+    if (mode != g->mode) g->forwarded = 0; /* values of the other mode are stale */
+    g->mode = mode;
+    return NB_OK;
+}
+
+nb_mode nb_graph_mode(const nb_graph *g)
+{
+    return g ? g->mode : NB_MODE_TRAIN;
+}
+
+void nb_graph_set_seed(nb_graph *g, uint64_t seed)
+{
+    if (!g) return;
+    g->seed = seed;
+    g->draws = 0;
+    g->forwarded = 0;
+}
+
+uint64_t nb_graph_random_key(const nb_graph *g, const nb_node_rec *node)
+{
+    uint64_t k = (uint64_t)(node - g->nodes);
+    uint64_t h = nb_mix64(g->seed + NB_GOLDEN);
+    h = nb_mix64(h ^ (g->draws + NB_GOLDEN));
+    return nb_mix64(h ^ (k + NB_GOLDEN));
+}
+
 nb_status nb_graph_forward(nb_graph *g)
 {
     return nb_graph_forward_to(g, g ? g->count - 1 : NB_NONE);
@@ -62,6 +96,8 @@ nb_status nb_graph_forward_to(nb_graph *g, nb_node last)
     if (st != NB_OK) return st;
     if (last < 0 || last >= g->count)
         return nb_error(NB_ERR_ARGUMENT, "forward: node %d is not in the graph", last);
+    /* A training pass through a random op is the next draw. */
+    if (g->mode == NB_MODE_TRAIN && g->first_random >= 0 && g->first_random <= last) g->draws++;
     for (int i = 0; i <= last; i++) {
         nb_node_rec *n = &g->nodes[i];
         if (n->kind != NB_NODE_OP) continue;

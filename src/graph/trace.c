@@ -145,7 +145,7 @@ static void put_escaped(FILE *out, const char *s)
     }
 }
 
-/* Shapes and colours tell the four kinds of node apart at a glance. */
+/* Shapes and colours tell the five kinds of node apart at a glance. */
 static const char *node_style(enum nb_node_kind kind)
 {
     switch (kind) {
@@ -155,6 +155,8 @@ static const char *node_style(enum nb_node_kind kind)
         return "shape=box, peripheries=2, style=filled, fillcolor=\"#ffdca8\"";
     case NB_NODE_CONST:
         return "shape=box, style=\"filled,dashed\", fillcolor=\"#eeeeee\"";
+    case NB_NODE_BUFFER:
+        return "shape=box, peripheries=2, style=\"filled,dashed\", fillcolor=\"#ffdca8\"";
     case NB_NODE_OP:
         return "shape=box, style=\"filled,rounded\", fillcolor=\"#d4f0d4\"";
     }
@@ -168,7 +170,8 @@ nb_status nb_graph_write_dot(nb_graph *g, FILE *out)
     fputs("digraph nabla {\n"
           "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=10, labelloc=b,\n"
           "         label=\"ellipse: input, double box: parameter, dashed box: constant, "
-          "rounded box: op, bold: output\\nvalue: forward pass; grad: dL/d(node) of the "
+          "dashed double box: buffer, rounded box: op, bold: output\\nvalue: forward pass; grad: "
+          "dL/d(node) of the "
           "backward pass (- when none)\"];\n"
           "  node [fontname=\"Helvetica\", fontsize=10];\n"
           "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#555555\"];\n",

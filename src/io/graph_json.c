@@ -162,6 +162,9 @@ nb_status nb_graph_desc_build(const nb_graph_desc *d, int batch, size_t max_valu
         case NB_NODE_PARAM:
             id = nb_param(g, n->name, s, n->init);
             break;
+        case NB_NODE_BUFFER:
+            id = nb_buffer(g, n->name, s, n->init);
+            break;
         case NB_NODE_CONST:
             id = nb_constant(g, n->name, s, NULL);
             break;
@@ -225,16 +228,16 @@ static nb_status copy_node(const nb_graph *g, int i, nb_gnode *n)
     memcpy(n->name, r->name, sizeof n->name);
     n->kind = r->kind;
     n->op = r->op;
-    n->init = r->kind == NB_NODE_PARAM ? r->init : nb_init_zeros();
+    n->init = nb_kind_is_state(r->kind) ? r->init : nb_init_zeros();
     n->shape = fixed_shape(r->shape);
     if (r->kind == NB_NODE_INPUT) { /* [batch, ...]: the model's roles say so */
         n->shape.dim[0] = 0;
         n->shape.batch[0] = 1;
     }
-    if ((r->kind == NB_NODE_PARAM || r->kind == NB_NODE_CONST) && reserved_tensor(r->name))
+    if ((nb_kind_is_state(r->kind) || r->kind == NB_NODE_CONST) && reserved_tensor(r->name))
         return node_error(NB_ERR_ARGUMENT, n, i,
                           "a model file gives that name to another tensor (rename the node)");
-    if (r->kind == NB_NODE_PARAM) {
+    if (nb_kind_is_state(r->kind)) {
         const nb_init *in = &r->init;
         if ((unsigned)in->kind >= (unsigned)INIT_KINDS || !isfinite(in->a) || !isfinite(in->b))
             return node_error(NB_ERR_ARGUMENT, n, i,
@@ -438,7 +441,7 @@ static cJSON *node_json(const nb_graph_desc *d, const nb_gnode *n)
             cJSON_Delete(in);
         if (ok && n->n_attrs > 0) ok = put(o, "attrs", attrs_json(n));
     }
-    if (ok && n->kind == NB_NODE_PARAM) ok = put(o, "init", init_json(&n->init));
+    if (ok && nb_kind_is_state(n->kind)) ok = put(o, "init", init_json(&n->init));
     if (ok) ok = put(o, "shape", shape_json(&n->shape));
     if (!ok) cJSON_Delete(o);
     return ok ? o : NULL;
@@ -784,21 +787,22 @@ static nb_status read_node(reader *r, const cJSON *v, nb_gnode *n)
     memcpy(n->name, name->valuestring, strlen(name->valuestring) + 1);
     if (!cJSON_IsString(op)) return bad(r, NB_ERR_FORMAT, "no \"op\" string");
     const char *o = op->valuestring;
-    n->kind = strcmp(o, "input") == 0   ? NB_NODE_INPUT
-              : strcmp(o, "param") == 0 ? NB_NODE_PARAM
-              : strcmp(o, "const") == 0 ? NB_NODE_CONST
-                                        : NB_NODE_OP;
+    n->kind = strcmp(o, "input") == 0    ? NB_NODE_INPUT
+              : strcmp(o, "param") == 0  ? NB_NODE_PARAM
+              : strcmp(o, "const") == 0  ? NB_NODE_CONST
+              : strcmp(o, "buffer") == 0 ? NB_NODE_BUFFER
+                                         : NB_NODE_OP;
     if (n->kind == NB_NODE_OP && !(n->op = nb_op_find(o)))
         return bad(r, NB_ERR_FORMAT, "op \"%s\" is not an op of this build (docs/ops.md)",
                    nb_escape(q, sizeof q, o));
-    int is_op = n->kind == NB_NODE_OP, is_param = n->kind == NB_NODE_PARAM;
+    int is_op = n->kind == NB_NODE_OP, is_param = nb_kind_is_state(n->kind);
     if (!is_op && (inputs || attrs))
         return bad(r, NB_ERR_FORMAT, "a leaf (%s) has no \"%s\"", o, inputs ? "inputs" : "attrs");
     if (is_param != (init != NULL))
-        return bad(r, NB_ERR_FORMAT,
-                   is_param ? "a param needs \"init\"" : "only a param has \"init\"");
+        return is_param ? bad(r, NB_ERR_FORMAT, "a %s needs \"init\"", o)
+                        : bad(r, NB_ERR_FORMAT, "only a param or a buffer has \"init\"");
     if (!shape) return bad(r, NB_ERR_FORMAT, "no \"shape\"");
-    if ((n->kind == NB_NODE_PARAM || n->kind == NB_NODE_CONST) && reserved_tensor(n->name))
+    if ((nb_kind_is_state(n->kind) || n->kind == NB_NODE_CONST) && reserved_tensor(n->name))
         return bad(r, NB_ERR_FORMAT, "a %s may not take the name of another tensor", o);
     nb_status st = NB_OK;
     if (is_op && !inputs) st = bad(r, NB_ERR_FORMAT, "an op node needs \"inputs\"");
@@ -931,7 +935,7 @@ int nb_model_graph_diff(const nb_model *ma, const nb_model *mb, const char *la, 
             why = "other inputs";
         else if (!same_attrs(x, y))
             why = "other attributes";
-        else if (x->kind == NB_NODE_PARAM && !same_init(&x->init, &y->init))
+        else if (nb_kind_is_state(x->kind) && !same_init(&x->init, &y->init))
             why = "another initialiser";
         if (why) {
             snprintf(buf, size, "node %d \"%s\" (%s) has %s %s", i, nb_escape(q, sizeof q, x->name),

@@ -29,7 +29,7 @@
 /* One tensor to write (or to read into). */
 typedef nb_st_out out_tensor;
 
-/* The model's tensors: its parameters and constants in creation order,
+/* The model's tensors: its parameters, buffers and constants in creation order,
  * then the scaler's two arrays, then the target scaler's; an nb_malloc'd
  * list. More than a file holds (NB_MAX_TENSORS) is NB_ERR_LIMIT. */
 static nb_status list_tensors(const nb_model *m, out_tensor **out, int *count)
@@ -40,21 +40,22 @@ static nb_status list_tensors(const nb_model *m, out_tensor **out, int *count)
     *out = NULL;
     *count = 0;
     for (int i = 0; i < g->count; i++)
-        n += g->nodes[i].kind == NB_NODE_PARAM || g->nodes[i].kind == NB_NODE_CONST;
+        n += nb_kind_is_state(g->nodes[i].kind) || g->nodes[i].kind == NB_NODE_CONST;
     n += (s->kind != NB_SCALE_NONE ? 2 : 0) + (ts->kind != NB_SCALE_NONE ? 2 : 0);
     if (n > NB_MAX_TENSORS)
-        return nb_error(NB_ERR_LIMIT,
-                        "the model has %zu tensors (parameters, constants and scaler arrays), "
-                        "more than a file holds (%d, NB_MAX_TENSORS)",
-                        n, NB_MAX_TENSORS);
+        return nb_error(
+            NB_ERR_LIMIT,
+            "the model has %zu tensors (parameters, buffers, constants and scaler arrays), "
+            "more than a file holds (%d, NB_MAX_TENSORS)",
+            n, NB_MAX_TENSORS);
     out_tensor *t = nb_calloc(n ? n : 1, sizeof *t);
     if (!t) return nb_error(NB_ERR_MEMORY, "out of memory for a list of %zu tensors", n);
     int k = 0;
     for (int i = 0; i < g->count; i++) {
         const nb_node_rec *r = &g->nodes[i];
-        if (r->kind == NB_NODE_PARAM || r->kind == NB_NODE_CONST)
+        if (nb_kind_is_state(r->kind) || r->kind == NB_NODE_CONST)
             t[k++] = (out_tensor){r->name, r->shape,
-                                  r->kind == NB_NODE_PARAM ? r->value : r->const_data};
+                                  r->kind == NB_NODE_CONST ? r->const_data : r->value};
     }
     if (s->kind != NB_SCALE_NONE) {
         t[k++] = (out_tensor){SCALER_OFFSET, nb_shape1(s->features), s->offset};
@@ -390,7 +391,7 @@ static nb_status file_status(nb_status st)
     return st == NB_ERR_SHAPE || st == NB_ERR_LIMIT || st == NB_ERR_MEMORY ? st : NB_ERR_FORMAT;
 }
 
-/* Every parameter and constant of the graph is a tensor of the file, of
+/* Every parameter, buffer and constant of the graph is a tensor of the file, of
  * its shape: checked before the graph is built, so that nothing is
  * allocated for a tensor the file does not hold. */
 static nb_status check_leaf_tensors(const nb_st_header *h, const nb_graph_desc *d)
@@ -399,7 +400,7 @@ static nb_status check_leaf_tensors(const nb_st_header *h, const nb_graph_desc *
     for (int i = 0; i < d->count; i++) {
         const nb_gnode *n = &d->nodes[i];
         nb_shape want;
-        if (n->kind != NB_NODE_PARAM && n->kind != NB_NODE_CONST) continue;
+        if (!nb_kind_is_state(n->kind) && n->kind != NB_NODE_CONST) continue;
         nb_gshape_at(&n->shape, NB_LOAD_BATCH, &want); /* no batch dimension */
         const nb_st_tensor *t = nb_st_find(h, n->name);
         if (!t)

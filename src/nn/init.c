@@ -93,7 +93,7 @@ nb_status nb_graph_init_params(nb_graph *g, nb_rng *rng)
         return nb_error(NB_ERR_STATE, "initialising parameters: compile the graph first");
     for (int i = 0; i < g->count; i++) {
         nb_node_rec *n = &g->nodes[i];
-        if (n->kind == NB_NODE_PARAM) nb_init_fill(n->init, n->shape, n->value, rng);
+        if (nb_kind_is_state(n->kind)) nb_init_fill(n->init, n->shape, n->value, rng);
     }
     return NB_OK;
 }

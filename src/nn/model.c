@@ -465,5 +465,6 @@ nb_status nb_model_init(nb_model *m, uint64_t seed)
     }
     nb_rng rng;
     nb_rng_seed(&rng, seed);
+    nb_graph_set_seed(m->graph, nb_graph_seed_of(seed));
     return nb_graph_init_params(m->graph, &rng);
 }

@@ -129,6 +129,10 @@ nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real 
                         nb_plural((long long)count, "sample", "samples"));
     nb_status st = NB_OK;
     if (!m->graph->compiled && (st = nb_graph_compile(m->graph)) != NB_OK) return st;
+    /* Evaluation mode (no dropout, batch norm's running estimates); the
+     * caller's mode comes back after. */
+    const nb_mode mode = m->graph->mode;
+    nb_graph_set_mode(m->graph, NB_MODE_EVAL);
     const int batch = m->batch;
     for (size_t done = 0; done < count && st == NB_OK;) {
         int rows = count - done < (size_t)batch ? (int)(count - done) : batch;
@@ -142,6 +146,7 @@ nb_status nb_model_predict(nb_model *m, const nb_real *x, size_t count, nb_real 
         nb_status back = nb_model_set_batch(m, batch);
         if (st == NB_OK) st = back;
     }
+    nb_graph_set_mode(m->graph, mode);
     if (st == NB_OK) return NB_OK;
     return count == 1 ? nb_error_prefix(st, "predicting")
                       : nb_error_prefix(st, "predicting %zu samples", count);

@@ -3,9 +3,9 @@
 
 #include <string.h>
 
-static const nb_op_def *const families[] = {nb_ops_arith, nb_ops_matmul, nb_ops_activation,
-                                            nb_ops_loss,  nb_ops_join,   nb_ops_conv,
-                                            nb_ops_pool};
+static const nb_op_def *const families[] = {nb_ops_arith, nb_ops_matmul,  nb_ops_activation,
+                                            nb_ops_loss,  nb_ops_join,    nb_ops_conv,
+                                            nb_ops_pool,  nb_ops_dropout, nb_ops_batch_norm};
 
 #define FAMILY_COUNT (sizeof families / sizeof families[0])
 #define NAMES_MAX    64

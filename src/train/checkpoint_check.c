@@ -177,12 +177,11 @@ static nb_status check_data(const nb_ckpt_file *f, const char *key, const char *
 /* The metadata keys checkpoint_save.c writes (and "spec", which it leaves
  * out for a hand-built graph), and no other. */
 static const char *const metadata_keys[] = {
-    "format",          "format_version", "real",          "spec",       "graph",
-    "constants",       "loss",           "inputs",        "outputs",    "optimizer",
-    "optimizer_steps", "training",       "train_data",    "val_data",   "threads",
-    "epoch",           "batch",          "batches",       "rng",        "loss_sum",
-    "correct",         "seen",           "history",       "best_epoch", "since_best",
-    "best_val_loss",   "elapsed",        "epoch_elapsed", NULL};
+    "format",     "format_version", "real",    "spec",          "graph",           "constants",
+    "loss",       "inputs",         "outputs", "optimizer",     "optimizer_steps", "training",
+    "train_data", "val_data",       "threads", "epoch",         "batch",           "batches",
+    "rng",        "loss_sum",       "correct", "seen",          "history",         "best_epoch",
+    "since_best", "best_val_loss",  "elapsed", "epoch_elapsed", "random_draws",    NULL};
 
 nb_status nb_ckpt_check_run(const nb_ckpt_file *f, const nb_train_state *s)
 {

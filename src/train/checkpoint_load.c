@@ -93,6 +93,7 @@ typedef struct ckpt_read {
     size_t batch;
     uint64_t steps;
     nb_rng rng_start;
+    uint64_t draws; /* the graph's random draws (dropout's masks) */
     double loss_sum;
     size_t correct, seen;
     nb_epoch_stats *history; /* epoch - 1 rows read (room for config.epochs) */
@@ -191,6 +192,13 @@ static nb_status read_position(const nb_ckpt_file *f, const nb_train_state *s, c
                         "means %" PRIu64,
                         rd->steps, rd->epoch, rd->batch, want);
     if ((st = read_rng(f, &rd->rng_start)) != NB_OK) return st;
+    /* Before version 4 no op drew random numbers. */
+    int version;
+    if ((st = nb_ckpt_get_int(f, "format_version", NB_CHECKPOINT_VERSION, &version)) != NB_OK)
+        return st;
+    rd->draws = 0;
+    if (version >= 4 && (st = nb_ckpt_get_u64(f, "random_draws", UINT64_MAX, &rd->draws)) != NB_OK)
+        return st;
     if ((st = nb_ckpt_get_double(f, "loss_sum", 0, &rd->loss_sum)) != NB_OK) return st;
     size_t seen_want = rd->batch * (size_t)s->batch_rows;
     if (seen_want > s->train->count) seen_want = s->train->count;
@@ -313,8 +321,9 @@ static nb_status read_tensors(nb_ckpt_file *f, const nb_train_state *s, ckpt_rea
         next += s->param_count;
     }
     if (st == NB_OK && s->best) {
-        st = nb_ckpt_file_read(f, NB_CKPT_BEST, all, next);
-        next += s->param_count;
+        size_t state = s->internal->state_count;
+        st = nb_ckpt_file_read(f, NB_CKPT_BEST, nb_shape1((int)state), next);
+        next += state;
         expected++;
     }
     for (int i = 0; i < s->buffer_count && st == NB_OK; i++, expected++) {
@@ -357,8 +366,8 @@ static void commit(nb_train_state *s, const ckpt_read *rd)
         memcpy(nb_optimizer_slot(s->optimizer, k), next, s->param_count * sizeof *next);
     *nb_optimizer_steps(s->optimizer) = rd->steps;
     if (s->best) {
-        memcpy(s->best, next, s->param_count * sizeof *next);
-        next += s->param_count;
+        memcpy(s->best, next, in->state_count * sizeof *next);
+        next += in->state_count;
     }
     for (int i = 0; i < s->buffer_count; i++) {
         size_t n = nb_shape_count(s->buffers[i].shape);
@@ -368,6 +377,7 @@ static void commit(nb_train_state *s, const ckpt_read *rd)
     s->epoch = rd->epoch;
     s->batch = rd->batch;
     s->rng_start = rd->rng_start;
+    nb_model_graph(s->model)->draws = rd->draws;
     nb_train_order(s); /* the epoch's order and s->rng */
     s->rows = 0;
     s->batch_loss = 0;
@@ -421,7 +431,7 @@ nb_status nb_checkpoint_load(nb_train_state *s, const char *path)
     /* The sizes and arrays it reads into are the ones the steps set up. */
     nb_status st = nb_train_state_check(s, "nb_checkpoint_load");
     if (st != NB_OK) return nb_error_prefix(st, "resuming from checkpoint \"%s\"", path);
-    size_t extra = (size_t)nb_ckpt_slots(s) + (s->best != NULL), values = 0;
+    size_t extra = (size_t)nb_ckpt_slots(s), values = s->best ? s->internal->state_count : 0;
     for (int i = 0; i < s->buffer_count; i++) values += nb_shape_count(s->buffers[i].shape);
     ckpt_read rd;
     memset(&rd, 0, sizeof rd);

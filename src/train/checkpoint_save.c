@@ -173,6 +173,7 @@ static nb_status make_metadata(const nb_train_state *s, cJSON **out)
     ok = ok && put_u64(meta, "epoch", (uint64_t)s->epoch);
     ok = ok && put_u64(meta, "batch", s->batch) && put_u64(meta, "batches", s->batches);
     ok = ok && put_json(meta, "rng", rng_json(&s->rng_start));
+    ok = ok && put_u64(meta, "random_draws", nb_model_graph(m)->draws);
     ok = ok && put_double(meta, "loss_sum", s->loss_sum);
     ok = ok && put_u64(meta, "correct", s->correct) && put_u64(meta, "seen", s->seen);
     ok = ok && put_json(meta, "history", history_json(s));
@@ -219,7 +220,8 @@ static nb_status list_tensors(const nb_train_state *s, nb_ckpt_tensor **out, cha
     nb_shape all = nb_shape1((int)s->param_count);
     for (int k = 0; k < nb_ckpt_slots(s); k++)
         t[n++] = (nb_ckpt_tensor){nb_ckpt_slot_name(k), all, nb_optimizer_slot(s->optimizer, k)};
-    if (s->best) t[n++] = (nb_ckpt_tensor){NB_CKPT_BEST, all, s->best};
+    if (s->best) /* the whole state: the buffers too */
+        t[n++] = (nb_ckpt_tensor){NB_CKPT_BEST, nb_shape1((int)s->internal->state_count), s->best};
     for (int i = 0; i < buffers; i++) {
         const nb_train_buffer *b = &s->buffers[i];
         t[n++] = (nb_ckpt_tensor){buffer_name(text, i, b->name), b->shape, b->values};
@@ -251,9 +253,10 @@ nb_status nb_checkpoint_save(const nb_train_state *s, const char *path)
                         "checkpoint \"%s\": epoch %d is recorded but the next has not started; "
                         "save before nb_train_end_epoch or after nb_train_next_epoch",
                         path, s->epoch);
-    if (s->param_count > (size_t)INT_MAX)
-        return nb_error(NB_ERR_LIMIT, "checkpoint \"%s\": %zu parameters are more than %d", path,
-                        s->param_count, INT_MAX);
+    if (in->state_count > (size_t)INT_MAX)
+        return nb_error(NB_ERR_LIMIT,
+                        "checkpoint \"%s\": %zu parameters and buffer values are more than %d",
+                        path, in->state_count, INT_MAX);
     nb_ckpt_hash_data(s);
     cJSON *meta = NULL;
     st = make_metadata(s, &meta);

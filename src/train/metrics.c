@@ -107,7 +107,10 @@ nb_status nb_evaluate_pass(nb_batcher *b, const nb_dataset *data, double *loss_s
 {
     *loss_sum = 0;
     *correct = 0;
-    nb_status st = NB_OK;
+    /* Evaluation mode: no dropout, batch norm by its running estimates
+     * (left as they are); the caller's mode comes back after. */
+    const nb_mode mode = nb_graph_mode(b->graph);
+    nb_status st = nb_graph_set_mode(b->graph, NB_MODE_EVAL);
     const nb_scaler *ts = nb_model_target_scaler(b->model);
     for (size_t start = 0; start < data->count && st == NB_OK; start += (size_t)b->batch) {
         size_t left = data->count - start;
@@ -133,6 +136,7 @@ nb_status nb_evaluate_pass(nb_batcher *b, const nb_dataset *data, double *loss_s
         }
     }
     nb_status back = nb_batcher_use(b, b->batch);
+    nb_graph_set_mode(b->graph, mode);
     return st != NB_OK ? st : back;
 }
 

@@ -81,16 +81,20 @@ nb_status nb_evaluate_pass(nb_batcher *b, const nb_dataset *data, double *loss_s
  * checkpoint reads and resets it, and calls nothing in trainer.c). */
 typedef struct nb_train_internal {
     nb_batcher b;
-    int *index;            /* the sample order of the epoch */
-    nb_rng order_rng;      /* the rng_start that index is the shuffle of */
-    int order_valid;       /* index and s->rng hold that shuffle */
-    nb_real *saved;        /* params before the last step (the guarded step's copy) */
-    double batch_loss_sum; /* the loaded batch's loss as a sum over its rows */
-    int loaded;            /* a batch is loaded at the position */
-    int computed;          /* its gradients are computed */
-    int epoch_ended;       /* nb_train_end_epoch recorded the epoch */
-    int asked;             /* the progress callback asked to stop in this epoch */
-    int finished;          /* nb_train_finish ran: no more steps */
+    int *index;                   /* the sample order of the epoch */
+    nb_rng order_rng;             /* the rng_start that index is the shuffle of */
+    int order_valid;              /* index and s->rng hold that shuffle */
+    nb_real *saved;               /* the state before the last step: params (the guarded
+                                     step's copy), then the buffers (copied before the
+                                     forward pass that updates them) */
+    size_t state_count;           /* params and buffers (nb_graph_state): s->best's length */
+    nb_train_buffer *buffer_list; /* s->buffers: the graph's buffer nodes */
+    double batch_loss_sum;        /* the loaded batch's loss as a sum over its rows */
+    int loaded;                   /* a batch is loaded at the position */
+    int computed;                 /* its gradients are computed */
+    int epoch_ended;              /* nb_train_end_epoch recorded the epoch */
+    int asked;                    /* the progress callback asked to stop in this epoch */
+    int finished;                 /* nb_train_finish ran: no more steps */
     /* Fingerprints of the data (FNV-1a of x and labels or y), computed by
      * the first checkpoint saved or loaded. */
     int hashed;
@@ -125,6 +129,8 @@ double nb_train_clock(void);
  * lack them). 3: "graph" holds the model's graph (the model file's JSON)
  * and "constants" its constants' hashes, and "spec" is there only for a
  * model made from a spec. All three are read. */
-#define NB_CHECKPOINT_VERSION 3
+/* 4: "random_draws" holds the graph's draw count (dropout's masks), and
+ * "early_stopping.best" holds the whole state, buffers after parameters. */
+#define NB_CHECKPOINT_VERSION 4
 
 #endif

@@ -51,6 +51,43 @@ static nb_status check_call(const nb_dataset *train, const nb_dataset *val,
     return NB_OK;
 }
 
+/* The graph's buffers (a batch norm's running estimates) as s->buffers:
+ * the checkpoint saves and restores each. */
+static nb_status list_buffers(nb_train_state *s)
+{
+    nb_train_internal *in = s->internal;
+    nb_graph *g = in->b.graph;
+    int n = 0;
+    for (int i = 0; i < g->count; i++) n += g->nodes[i].kind == NB_NODE_BUFFER;
+    s->buffer_count = 0;
+    s->buffers = NULL;
+    if (n == 0) return NB_OK;
+    in->buffer_list = nb_calloc((size_t)n, sizeof *in->buffer_list);
+    if (!in->buffer_list)
+        return nb_error(NB_ERR_MEMORY, "training: no memory for a list of %d buffers", n);
+    for (int i = 0; i < g->count; i++) {
+        const nb_node_rec *r = &g->nodes[i];
+        if (r->kind == NB_NODE_BUFFER)
+            in->buffer_list[s->buffer_count++] = (nb_train_buffer){r->name, r->shape, r->value};
+    }
+    s->buffers = in->buffer_list;
+    return NB_OK;
+}
+
+/* The buffers part of the state, which a forward pass in training changes:
+ * kept aside before it and put back when the step fails. */
+static void keep_buffers(nb_train_state *s, int restore)
+{
+    nb_train_internal *in = s->internal;
+    nb_real *state = nb_graph_state(in->b.graph, NULL);
+    size_t n = in->state_count - s->param_count;
+    if (n == 0) return;
+    if (restore)
+        memcpy(state + s->param_count, in->saved + s->param_count, n * sizeof *state);
+    else
+        memcpy(in->saved + s->param_count, state + s->param_count, n * sizeof *state);
+}
+
 /* Compile the model for the batch, check the data against it and allocate
  * everything; the position is epoch 1, batch 0. */
 static nb_status prepare(nb_train_state *s)
@@ -71,17 +108,19 @@ static nb_status prepare(nb_train_state *s)
         return nb_error(NB_ERR_STATE, "training: the model has no parameters");
     st = nb_optimizer_create(&c->optimizer, s->param_count, &s->optimizer);
     if (st != NB_OK) return st;
+    nb_graph_state(in->b.graph, &in->state_count);
     in->index = nb_calloc(count, sizeof *in->index);
-    in->saved = nb_calloc(s->param_count, sizeof *in->saved);
-    s->best = c->patience > 0 ? nb_calloc(s->param_count, sizeof *s->best) : NULL;
+    in->saved = nb_calloc(in->state_count, sizeof *in->saved);
+    s->best = c->patience > 0 ? nb_calloc(in->state_count, sizeof *s->best) : NULL;
     s->history = nb_calloc((size_t)c->epochs, sizeof *s->history);
     if (!in->index || !in->saved || (c->patience > 0 && !s->best) || !s->history)
         return nb_error(NB_ERR_MEMORY,
                         "training: no memory for %zu samples, %zu parameters and %d epochs", count,
-                        s->param_count, c->epochs);
-    /* No op keeps a non-trainable buffer yet: the list stays empty. */
-    s->buffer_count = 0;
-    s->buffers = NULL;
+                        in->state_count, c->epochs);
+    if ((st = list_buffers(s)) != NB_OK) return st;
+    /* Dropout's masks come from the run's seed, a stream apart from the
+     * shuffle's; a checkpoint holds how far they have gone. */
+    nb_graph_set_seed(in->b.graph, nb_graph_seed_of(c->seed));
     s->epoch = 1;
     nb_rng_seed(&s->rng_start, c->seed);
     nb_train_order(s);
@@ -101,6 +140,7 @@ void nb_train_state_free(nb_train_state *s)
     if (in) {
         nb_free(in->index);
         nb_free(in->saved);
+        nb_free(in->buffer_list);
         nb_free(in->graph_json);
         nb_free(in->constants_json);
         nb_free(in);
@@ -220,6 +260,8 @@ static const char *first_nonfinite(nb_graph *g, char *buf, size_t size)
     return buf;
 }
 
+static nb_status forward_backward_pass(nb_train_state *s);
+
 static nb_status forward_backward(nb_train_state *s)
 {
     nb_train_internal *in = s->internal;
@@ -227,6 +269,20 @@ static nb_status forward_backward(nb_train_state *s)
         return nb_error(NB_ERR_STATE,
                         "training: no batch is loaded (nb_train_next_batch gives one)");
     in->computed = 0;
+    nb_batcher *b = &in->b;
+    /* Training mode: dropout draws, batch norm moves its running estimates
+     * (put back if the step fails). */
+    nb_status st = nb_graph_set_mode(b->graph, NB_MODE_TRAIN);
+    if (st != NB_OK) return st;
+    keep_buffers(s, 0);
+    st = forward_backward_pass(s);
+    if (st != NB_OK) keep_buffers(s, 1);
+    return st;
+}
+
+static nb_status forward_backward_pass(nb_train_state *s)
+{
+    nb_train_internal *in = s->internal;
     nb_batcher *b = &in->b;
     nb_status st = nb_graph_forward(b->graph);
     if (st != NB_OK) return st;
@@ -304,11 +360,13 @@ static nb_status apply(nb_train_state *s)
         double sq = 0;
         for (size_t i = 0; i < s->param_count; i++) sq += (double)s->grads[i] * s->grads[i];
         double norm = sqrt(sq);
-        if (!isfinite(norm))
+        if (!isfinite(norm)) {
+            keep_buffers(s, 1);
             return nb_error(NB_ERR_NUMERIC,
                             "training: the gradient norm is %g at epoch %d, batch %zu of %zu%s; "
                             "the weights from before this step are kept",
                             norm, s->epoch, k, s->batches, first_nonfinite(g, where, sizeof where));
+        }
         if (norm > clip) {
             nb_real scale = (nb_real)(clip / norm);
             for (size_t i = 0; i < s->param_count; i++) s->grads[i] *= scale;
@@ -318,11 +376,13 @@ static nb_status apply(nb_train_state *s)
      * non-finite weight: the guarded step catches both in the same pass and
      * puts the weights back. */
     double lr = nb_schedule_lr(&s->config, s->epoch);
-    if (nb_optimizer_step_guarded(s->optimizer, s->params, s->grads, lr, in->saved) != NB_OK)
+    if (nb_optimizer_step_guarded(s->optimizer, s->params, s->grads, lr, in->saved) != NB_OK) {
+        keep_buffers(s, 1); /* the running estimates of this step's forward pass too */
         return nb_error(NB_ERR_NUMERIC,
                         "training: the step at epoch %d, batch %zu of %zu made a weight "
                         "non-finite (learning rate %g)%s; the weights from before it are kept",
                         s->epoch, k, s->batches, lr, first_nonfinite(g, where, sizeof where));
+    }
     s->loss_sum += in->batch_loss_sum;
     s->correct += s->batch_correct;
     s->seen += (size_t)s->rows;
@@ -414,7 +474,7 @@ static nb_status end_epoch(nb_train_state *s)
             s->best_loss = e->val_loss;
             s->best_epoch = epoch;
             s->since_best = 0;
-            memcpy(s->best, s->params, s->param_count * sizeof *s->best);
+            memcpy(s->best, s->params, in->state_count * sizeof *s->best);
         } else {
             s->since_best++;
         }
@@ -502,7 +562,7 @@ nb_status nb_train_finish(nb_train_state *s, nb_train_result *result)
     result->stop_reason = s->stop_reason;
     if (s->stop_reason) {
         if (s->config.patience > 0 && s->best_epoch > 0)
-            memcpy(s->params, s->best, s->param_count * sizeof *s->params);
+            memcpy(s->params, s->best, in->state_count * sizeof *s->params);
         else
             result->best_epoch = s->epochs_run;
     }
