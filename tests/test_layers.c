@@ -456,12 +456,21 @@ static void test_shape_agrees_with_graph(void **state)
         {"dense:4,flatten,tanh,dense:3", 3, {2, 3, 3}, 1, {3}},
         {"flatten,leaky_relu:0.2,dense:1", 2, {3, 2}, 1, {1}},
         {"dense:6,sigmoid,identity,dense:6", 2, {5, 5}, 1, {6}},
+        {"conv:4:3", 3, {1, 8, 8}, 3, {4, 8, 8}},
+        {"conv:4:3,relu,maxpool:2,dense:10", 3, {1, 8, 8}, 1, {10}},
+        {"conv:3:4:2:1,tanh,avgpool:2:1", 3, {2, 9, 7}, 3, {3, 3, 2}},
+        {"conv:5:1,gap", 3, {2, 3, 4}, 1, {5}},
+        {"maxpool:3:2,flatten", 3, {2, 7, 7}, 1, {18}},
+        {"dropout:0.5,conv:2:3:1:0,batchnorm,relu", 3, {3, 5, 5}, 3, {2, 3, 3}},
+        {"dense:6,batchnorm,dropout:0.2,dense:3", 3, {1, 4, 4}, 1, {3}},
+        {"batchnorm", 1, {7}, 1, {7}},
+        {"gap,batchnorm,dense:2", 3, {4, 2, 2}, 1, {2}},
     };
     const int batch = 3;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         /* A spec may end in a kind that cannot end a model: parse it with
          * one more dense layer, then drop that. */
-        char text[80];
+        char text[120];
         snprintf(text, sizeof text, "%s,dense:7", cases[c].spec);
         nb_spec spec;
         assert_ok(nb_spec_parse(text, &spec));
@@ -574,6 +583,109 @@ static void test_dense_fans_from_layer(void **state)
     nb_model_free(m);
 }
 
+/* A convolution's fan-in is C*K*K, its fan-out F*K*K; He before a
+ * rectifier, also past dropout and batchnorm, which keep the scale. */
+static void test_image_layer_inits(void **state)
+{
+    (void)state;
+    nb_model *m;
+    const int img[3] = {3, 10, 10};
+    assert_ok(nb_model_create_shaped("conv:8:3,relu,conv:4:5:1:0,tanh,conv:6:3,batchnorm,"
+                                     "dropout:0.5,leaky_relu,dense:5,dropout:0.1,relu,dense:2",
+                                     shape_of(3, img), "softmax_ce", 2, &m));
+    nb_graph *g = nb_model_graph(m);
+    static const struct {
+        const char *name;
+        nb_init_kind kind;
+        int fan_in, fan_out;
+        int ndim, dim[4];
+    } want[] = {
+        {"conv0.weight", NB_INIT_HE_NORMAL, 3 * 9, 8 * 9, 4, {8, 3, 3, 3}},
+        {"conv1.weight", NB_INIT_XAVIER_UNIFORM, 8 * 25, 4 * 25, 4, {4, 8, 5, 5}},
+        {"conv2.weight", NB_INIT_HE_NORMAL, 4 * 9, 6 * 9, 4, {6, 4, 3, 3}},
+        {"dense0.weight", NB_INIT_HE_NORMAL, 6 * 6 * 6, 5, 2, {216, 5}},
+        {"dense1.weight", NB_INIT_XAVIER_UNIFORM, 5, 2, 2, {5, 2}},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        nb_init init = weight_init(g, want[i].name);
+        if (init.kind != want[i].kind || init.fan_in != want[i].fan_in ||
+            init.fan_out != want[i].fan_out)
+            fail_msg("%s: init %d fan-in %d fan-out %d, expected %d %d %d", want[i].name,
+                     (int)init.kind, init.fan_in, init.fan_out, (int)want[i].kind, want[i].fan_in,
+                     want[i].fan_out);
+        assert_same_shape(nb_node_shape(g, nb_graph_find(g, want[i].name)),
+                          shape_of(want[i].ndim, want[i].dim), want[i].name);
+    }
+    assert_int_equal(weight_init(g, "conv1.bias").kind, NB_INIT_ZEROS);
+    assert_same_shape(nb_node_shape(g, nb_graph_find(g, "conv1.bias")), nb_shape1(4), "bias");
+
+    /* He over 27 inputs: deviation sqrt(2 / 27). */
+    assert_ok(nb_model_init(m, 5));
+    const nb_real *w = nb_node_value(g, nb_graph_find(g, "conv0.weight"));
+    double sq = 0;
+    for (int k = 0; k < 8 * 27; k++) sq += (double)w[k] * w[k];
+    assert_near(sqrt(sq / (8 * 27)), sqrt(2.0 / 27), 0.03);
+    nb_model_free(m);
+}
+
+/* The ops each image layer builds, with its arguments as attributes, its
+ * output named after it; batchnorm's gamma and beta are parameters, its
+ * running estimates buffers. */
+static void test_image_layer_nodes(void **state)
+{
+    (void)state;
+    nb_model *m;
+    const int img[3] = {2, 9, 9};
+    assert_ok(nb_model_create_shaped(
+        "conv:4:3:2,batchnorm,relu,maxpool:2:1,avgpool:3,dropout:0.25,conv:3:1,gap,dense:2",
+        shape_of(3, img), "softmax_ce", 2, &m));
+    nb_graph *g = nb_model_graph(m);
+    static const struct {
+        const char *node, *op, *attr[2];
+        double value[2];
+    } want[] = {
+        {"conv0.out", "conv2d", {"stride", "pad"}, {2, 1}},
+        {"maxpool0.out", "max_pool2d", {"kernel", "stride"}, {2, 1}},
+        {"avgpool0.out", "avg_pool2d", {"kernel", "stride"}, {3, 3}},
+        {"dropout0.out", "dropout", {"p", NULL}, {0.25, 0}},
+        {"conv1.out", "conv2d", {"stride", "pad"}, {1, 0}},
+        {"gap0.out", "global_avg_pool", {NULL, NULL}, {0, 0}},
+        {"batchnorm0.out", "batch_norm", {"momentum", "eps"}, {0.1, 1e-5}},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        nb_node n = nb_graph_find(g, want[i].node);
+        if (n == NB_NONE) fail_msg("no node \"%s\"", want[i].node);
+        assert_string_equal(nb_node_op(g, n), want[i].op);
+        for (int a = 0; a < 2 && want[i].attr[a]; a++) {
+            const nb_attr *at = nb_node_find_attr(g, n, want[i].attr[a]);
+            assert_non_null(at);
+            double v = at->type == NB_ATTR_INT ? (double)at->ints[0] : at->reals[0];
+            if (v != want[i].value[a])
+                fail_msg("%s: %s is %g, expected %g", want[i].node, want[i].attr[a], v,
+                         want[i].value[a]);
+        }
+    }
+    /* [4, 5, 5] after conv0 (stride 2, "same" pad 1 on 9x9). */
+    assert_same_shape(nb_node_shape(g, nb_graph_find(g, "conv0.out")),
+                      shape_of(4, (int[]){2, 4, 5, 5}), "conv0.out");
+    assert_ok(nb_model_init(m, 3));
+    nb_node bn = nb_graph_find(g, "batchnorm0.out");
+    assert_int_equal(nb_node_input_count(g, bn), 5);
+    static const char *const parts[4] = {"gamma", "beta", "running_mean", "running_var"};
+    for (int k = 0; k < 4; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "batchnorm0.%s", parts[k]);
+        nb_node p = nb_graph_find(g, name);
+        assert_int_equal(nb_node_input(g, bn, k + 1), p);
+        assert_string_equal(nb_node_op(g, p), k < 2 ? "param" : "buffer");
+        assert_same_shape(nb_node_shape(g, p), nb_shape1(4), name);
+        /* Ones for gamma and the variance, zeros for the others. */
+        const nb_real *v = nb_node_value(g, p);
+        for (int c = 0; c < 4; c++) assert_true(v[c] == (k == 0 || k == 3 ? 1 : 0));
+    }
+    nb_model_free(m);
+}
+
 /* ----------------------------------------------------- builder checks */
 
 static nb_status refuse_shape(const nb_layer *layer, nb_shape in, nb_shape *out, char *why,
@@ -636,6 +748,8 @@ int main(void)
         cmocka_unit_test(test_shape_agrees_with_graph),
         cmocka_unit_test(test_image_through_flatten),
         cmocka_unit_test(test_dense_fans_from_layer),
+        cmocka_unit_test(test_image_layer_inits),
+        cmocka_unit_test(test_image_layer_nodes),
         cmocka_unit_test(test_builder_checks_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,7 +47,11 @@ static nb_init init_for(const nb_layer_context *ctx, size_t fan_in, size_t fan_o
 /* "<prefix>.<part>": the name of a layer's parameter or buffer, "conv0.weight". */
 static const char *part_name(char *buf, size_t size, const nb_layer_context *ctx, const char *part)
 {
-    snprintf(buf, size, "%s.%s", ctx->prefix, part);
+    size_t n = strlen(ctx->prefix), m = strlen(part);
+    if (n + 1 + m >= size) return ""; /* never: prefixes are short; nb_param refuses "" */
+    memcpy(buf, ctx->prefix, n);
+    buf[n] = '.';
+    memcpy(buf + n + 1, part, m + 1);
     return buf;
 }
 
@@ -389,6 +393,35 @@ static nb_status batchnorm_shape(const nb_layer *layer, nb_shape in, nb_shape *o
     return NB_ERR_SHAPE;
 }
 
+/* gamma (ones) and beta (zeros) are trained; the running estimates (mean
+ * zeros, variance ones) are buffers: saved, never seen by the optimizer.
+ * The op's momentum and eps keep their defaults (0.1, 1e-5). */
+static nb_node batchnorm_build(nb_graph *g, nb_node x, const nb_layer *layer,
+                               const nb_layer_context *ctx)
+{
+    char names[4][NB_NAME_MAX], yname[NB_NAME_MAX];
+    nb_shape xs = nb_node_shape(g, x);
+    if (xs.ndim != 2 && xs.ndim != 4) {
+        char s[64];
+        nb_error(NB_ERR_SHAPE, "batchnorm layer \"%s\": needs input [N, C, H, W] or [N, F], got %s",
+                 ctx->prefix, nb_shape_format(xs, s, sizeof s));
+        g->status = NB_ERR_SHAPE;
+        return NB_NONE;
+    }
+    nb_shape c = nb_shape1(xs.dim[1]);
+    nb_node in[5] = {
+        x,
+        nb_param(g, part_name(names[0], sizeof names[0], ctx, "gamma"), c, nb_init_constant(1)),
+        nb_param(g, part_name(names[1], sizeof names[1], ctx, "beta"), c, nb_init_zeros()),
+        nb_buffer(g, part_name(names[2], sizeof names[2], ctx, "running_mean"), c, nb_init_zeros()),
+        nb_buffer(g, part_name(names[3], sizeof names[3], ctx, "running_var"), c,
+                  nb_init_constant(1)),
+    };
+    for (int i = 1; i < 5; i++)
+        if (in[i] == NB_NONE) return NB_NONE;
+    return nb_apply(g, layer->def->op, out_name(g, ctx, yname, sizeof yname), 5, in);
+}
+
 /* ------------------------------------------------------------------ table */
 
 const nb_layer_def nb_layers[] = {
@@ -450,6 +483,7 @@ const nb_layer_def nb_layers[] = {
      .usage = "batchnorm",
      .flags = NB_LAYER_STARTS | NB_LAYER_TRANSPARENT,
      .op = "batch_norm",
+     .build = batchnorm_build,
      .shape = batchnorm_shape},
     {.name = NULL},
 };
