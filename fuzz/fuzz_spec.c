@@ -1,5 +1,5 @@
 /* Layer-spec strings ("dense:100,relu,dense:10"); a spec that checks is
- * also built into a small model. */
+ * also built into small models, on flat samples and on images. */
 #include "nabla.h"
 
 #include <stdlib.h>
@@ -15,6 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nb_model *m = NULL;
         /* Small sizes only: the fuzzer looks for parser bugs, not big models. */
         if (size < 64 && nb_model_create(spec, 3, "mse", 2, &m) == NB_OK) nb_model_free(m);
+        /* And on small images, for the image layers. */
+        if (size < 64 && nb_model_create_shaped(spec, nb_shape3(2, 6, 5), "mse", 2, &m) == NB_OK)
+            nb_model_free(m);
     }
     free(spec);
     return 0;

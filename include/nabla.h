@@ -722,9 +722,13 @@ void nb_one_hot(const int32_t *labels, size_t count, int classes, nb_real *out);
  * - from a layer spec (nb_model_create), a comma-separated list of the
  *   layer table's entries (docs/layers.md):
  *     dense:N   a dense layer of N units (weights He or Xavier by the next
- *               activation, biases zero)
- *     relu | sigmoid | tanh | leaky_relu[:slope] | identity
- *   e.g. "dense:100,relu,dense:10", with a loss: "softmax_ce"
+ *               activation, biases zero; a sample of any shape is flattened)
+ *     relu | sigmoid | tanh | leaky_relu[:slope] | identity | flatten
+ *     conv:F:K[:S[:P]] | maxpool:K[:S] | avgpool:K[:S] | gap   on images
+ *               [C, H, W] (nb_model_create_shaped)
+ *     dropout:P | batchnorm
+ *   e.g. "dense:100,relu,dense:10" or "conv:8:3,relu,maxpool:2,dense:10",
+ *   with a loss: "softmax_ce"
  *   (classification, the default), "bce" (binary, one logit), "mse",
  *   "sse", "half_sse", "sae";
  * - from a graph built with the graph API (nb_model_from_graph): the loss

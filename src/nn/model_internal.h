@@ -20,6 +20,7 @@ typedef struct nb_spec {
     int count;
     int outputs; /* values per sample of the last layer (one that may end a spec) */
     nb_layer layer[NB_MAX_LAYERS];
+    char text[NB_SPEC_MAX + 1]; /* the spec as given: the items' text for messages */
 } nb_spec;
 
 /* Parse a layer spec; the message names the bad item, its position and

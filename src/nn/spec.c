@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define ACCEPTED_SIZE 640 /* "accepted: " and every usage */
+
 /* "accepted: " and every kind's usage, from the table. */
 static const char *accepted(char *buf, size_t size)
 {
@@ -16,8 +18,8 @@ static const char *accepted(char *buf, size_t size)
 }
 
 /* The kinds that have flag, for a message: "a dense layer (dense:N)", or
- * "a dense layer (dense:N) or a flatten layer"; the syntax is the usage up
- * to its ranges. */
+ * "a dense layer (dense:N) or an avgpool layer (avgpool:K[:S])"; the syntax
+ * is the usage up to its ranges. */
 static const char *kinds_with(unsigned flag, char *buf, size_t size)
 {
     int n = 0, total = 0;
@@ -30,11 +32,12 @@ static const char *kinds_with(unsigned flag, char *buf, size_t size)
         int syntax = ranges ? (int)(ranges - d->usage) : (int)strlen(d->usage);
         int plain = (size_t)syntax == strlen(d->name) && memcmp(d->usage, d->name, syntax) == 0;
         const char *sep = n == 0 ? "" : n + 1 < total ? ", " : " or ";
+        const char *a = strchr("aeiou", d->name[0]) ? "an" : "a";
         if (plain)
-            used += (size_t)snprintf(buf + used, size - used, "%sa %s layer", sep, d->name);
+            used += (size_t)snprintf(buf + used, size - used, "%s%s %s layer", sep, a, d->name);
         else
-            used += (size_t)snprintf(buf + used, size - used, "%sa %s layer (%.*s)", sep, d->name,
-                                     syntax, d->usage);
+            used += (size_t)snprintf(buf + used, size - used, "%s%s %s layer (%.*s)", sep, a,
+                                     d->name, syntax, d->usage);
         n++;
     }
     return buf;
@@ -47,14 +50,16 @@ typedef struct item {
     int position; /* 1-based */
 } item;
 
-/* The item's text is escaped: a spec may come from a file. */
-static nb_status item_error(const item *it, const char *what)
+/* The item's text is escaped: a spec may come from a file. A known kind
+ * with a bad argument is shown its usage, anything else the accepted list. */
+static nb_status item_error(const item *it, const nb_layer_def *def, const char *what)
 {
-    char q[60], acc[512];
-    return nb_error(NB_ERR_FORMAT, "layer spec item %d \"%s\" at byte offset %zu: %s; %s",
+    char q[60], acc[ACCEPTED_SIZE];
+    const char *expected = def ? def->usage : accepted(acc, sizeof acc);
+    return nb_error(NB_ERR_FORMAT, "layer spec item %d \"%s\" at byte offset %zu: %s; %s%s",
                     it->position,
                     nb_escape_len(q, sizeof q, it->text + it->begin, it->end - it->begin),
-                    it->begin, what, accepted(acc, sizeof acc));
+                    it->begin, what, def ? "expected " : "", expected);
 }
 
 /* name or name:argument, the kind found in the table and the argument read
@@ -63,17 +68,17 @@ static nb_status parse_item(const item *it, nb_layer *layer)
 {
     const char *s = it->text + it->begin;
     size_t len = it->end - it->begin;
-    if (len == 0) return item_error(it, "the item is empty");
+    if (len == 0) return item_error(it, NULL, "the item is empty");
     const char *colon = memchr(s, ':', len);
     size_t name_len = colon ? (size_t)(colon - s) : len;
     const char *arg = colon ? colon + 1 : NULL;
     size_t arg_len = colon ? len - name_len - 1 : 0;
     const nb_layer_def *def = nb_layer_find(s, name_len);
-    if (!def) return item_error(it, "unknown layer");
-    *layer = (nb_layer){.def = def};
-    if (!def->parse) return arg ? item_error(it, "this layer takes no argument") : NB_OK;
+    if (!def) return item_error(it, NULL, "unknown layer");
+    *layer = (nb_layer){.def = def, .offset = (int)it->begin, .length = (int)len};
+    if (!def->parse) return arg ? item_error(it, def, "this layer takes no argument") : NB_OK;
     const char *why = def->parse(arg, arg_len, layer);
-    return why ? item_error(it, why) : NB_OK;
+    return why ? item_error(it, def, why) : NB_OK;
 }
 
 nb_status nb_spec_parse(const char *spec, nb_spec *out)
@@ -83,7 +88,8 @@ nb_status nb_spec_parse(const char *spec, nb_spec *out)
     if (total > NB_SPEC_MAX)
         return nb_error(NB_ERR_LIMIT, "layer spec is longer than %d bytes", NB_SPEC_MAX);
     memset(out, 0, sizeof *out);
-    char acc[512];
+    memcpy(out->text, spec, total);
+    char acc[ACCEPTED_SIZE];
     size_t pos = 0;
     int position = 0;
     for (;;) {
@@ -105,7 +111,7 @@ nb_status nb_spec_parse(const char *spec, nb_spec *out)
         pos = end + 1;
     }
     const nb_layer *first = &out->layer[0], *last = &out->layer[out->count - 1];
-    char q[60], kinds[256];
+    char q[60], kinds[512];
     if (!(first->def->flags & NB_LAYER_STARTS))
         return nb_error(NB_ERR_FORMAT, "layer spec \"%s\": must start with %s",
                         nb_escape(q, sizeof q, spec),
@@ -141,6 +147,15 @@ nb_status nb_spec_outputs(const char *spec, int *outputs)
     return st;
 }
 
+/* The layer that decides a layer's initialiser: the next one that is not
+ * NB_LAYER_TRANSPARENT (conv:8:3,batchnorm,relu starts He), NULL for none. */
+static const nb_layer *next_for_init(const nb_spec *spec, int i)
+{
+    while (++i < spec->count && (spec->layer[i].def->flags & NB_LAYER_TRANSPARENT)) {
+    }
+    return i < spec->count ? &spec->layer[i] : NULL;
+}
+
 /* Each layer's output shape comes from its table entry first, so that a
  * layer that cannot take its input says so by name; the node built must
  * then have that shape. */
@@ -152,16 +167,19 @@ nb_status nb_spec_build(nb_graph *g, const nb_spec *spec, nb_node x, nb_node *ou
     *out = NB_NONE;
     for (int i = 0; i < spec->count && nb_graph_status(g) == NB_OK; i++) {
         const nb_layer *l = &spec->layer[i];
-        nb_layer_context ctx = {0, "", i + 1 < spec->count ? &spec->layer[i + 1] : NULL};
+        nb_layer_context ctx = {0, "", next_for_init(spec, i)};
         for (int j = 0; j < i; j++) ctx.index += spec->layer[j].def == l->def;
         snprintf(ctx.prefix, sizeof ctx.prefix, "%s%d", l->def->name, ctx.index);
-        char why[200], a[64], b[64];
+        char why[200], a[64], b[64], q[60];
         nb_shape want;
         nb_status st = nb_layer_shape(l, sample, &want, why, sizeof why);
         if (st != NB_OK) {
             g->status = st;
-            return nb_error(st, "layer %d (%s) on a sample of shape %s: %s", i + 1, l->def->name,
-                            nb_shape_format(sample, a, sizeof a), why);
+            if (l->length > 0)
+                nb_escape_len(q, sizeof q, spec->text + l->offset, (size_t)l->length);
+            else
+                nb_escape(q, sizeof q, l->def->name);
+            return nb_error(st, "layer spec item %d \"%s\": %s", i + 1, q, why);
         }
         h = nb_layer_build(g, h, l, &ctx);
         if (nb_graph_status(g) != NB_OK) break;

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The convolutional networks of docs/cnn.md train as written: every
+# `nabla train --data fashion-mnist` command of the page runs (on a tiny
+# stand-in for Fashion-MNIST under NABLA_DATA_DIR, one epoch) and gives
+# the parameter count the page says; its eval and predict commands run on
+# the model; its error examples say what the page says. `train --help`
+# lists every layer kind of the table, and a small CNN's gradients check
+# (to 1e-6 in a double build).
+# Usage: bash cnn_examples.sh BUILD_DIR SOURCE_DIR
+. "$(dirname "$0")/lib/cli_test.sh"
+SRC=$(cd "${2:?usage: cnn_examples.sh BUILD_DIR SOURCE_DIR}" && pwd) || exit 1
+DOC="$SRC/docs/cnn.md"
+
+# in_doc TEXT: the page says TEXT.
+in_doc() { if grep -qF -- "$1" "$DOC"; then pass; else fail "docs/cnn.md lacks '$1'"; fi; }
+
+# 20 training and 10 test images of 28x28, labels 0..9 in turn; and an IDX
+# folder of 8x8 images in 3 classes for the gradient check.
+"$PY" - "$T" <<'EOF'
+import gzip, os, random, struct, sys
+r = random.Random(1)
+def write(folder, part, n, side, classes, opener):
+    with opener(f"{folder}/{part}-images-idx3-ubyte.gz" if opener is gzip.open
+                else f"{folder}/{part}-images-idx3-ubyte", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, side, side)
+                + bytes(r.randrange(256) for _ in range(side * side * n)))
+    with opener(f"{folder}/{part}-labels-idx1-ubyte.gz" if opener is gzip.open
+                else f"{folder}/{part}-labels-idx1-ubyte", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(i % classes for i in range(n)))
+fm = f"{sys.argv[1]}/ddir/fashion-mnist"
+os.makedirs(fm)
+write(fm, "train", 20, 28, 10, gzip.open)
+write(fm, "t10k", 10, 28, 10, gzip.open)
+img = f"{sys.argv[1]}/img8"
+os.makedirs(img)
+write(img, "train", 12, 8, 3, open)
+write(img, "t10k", 6, 8, 3, open)
+EOF
+export NABLA_DATA_DIR="$T/ddir"
+mkdir "$T/run"
+cd "$T/run" || exit 1
+
+# The page's commands, continuation lines joined, one per line.
+awk '/^```sh$/ {on = 1; next} /^```$/ {on = 0} on {
+    line = line $0
+    if (sub(/\\$/, "", line)) next
+    print line; line = ""
+}' "$DOC" >"$T/commands"
+n_train=$(grep -c '^nabla train --data fashion-mnist' "$T/commands")
+if [ "$n_train" -ge 3 ]; then pass; else fail "docs/cnn.md has $n_train train commands, expected 3"; fi
+
+# as_run LINE: the page's command with this build's nabla and one epoch.
+as_run() {
+    local cmd=${1/#nabla /\"\$NABLA\" }
+    cmd=${cmd//\/usr\/share\/datasets\/fashion-mnist/$T/ddir/fashion-mnist}
+    sed -E 's/--epochs [0-9]+/--epochs 1/' <<<"$cmd"
+}
+
+# The parameters each saved model has, as the page says them.
+declare -A want_params=([simpleconvnet.st]=433890 [lenet5.st]=61706 [cnn_bn.st]=421834)
+while IFS= read -r line; do
+    case $line in
+    "nabla train --data fashion-mnist"*) ;;
+    *) continue ;;
+    esac
+    out=$(sed -E 's/.*--out ([^ ]+).*/\1/' <<<"$line")
+    eval "run $(as_run "$line") --quiet"
+    expect_rc 0 "docs/cnn.md: $line"
+    expect_file "$out" "docs/cnn.md: $out"
+    run "$NABLA" info "$out" --json
+    want=${want_params[$out]:-unknown}
+    expect_py "$out has $want parameters" '
+import json, sys
+got = json.load(open(sys.argv[1]))["parameters"]
+sys.exit(0 if str(got) == sys.argv[2] else f"{got} parameters")' "$T/out" "$want"
+    commas=$(sed -E ':a;s/([0-9])([0-9]{3})($|,)/\1,\2\3/;ta' <<<"$want") # 433,890
+    in_doc "$commas parameters"
+done <"$T/commands"
+
+# eval and predict as the page writes them (on the first model it trains).
+while IFS= read -r line; do
+    case $line in
+    "nabla eval "* | "nabla predict "*) ;;
+    *) continue ;;
+    esac
+    eval "run $(as_run "$line")"
+    expect_rc 0 "docs/cnn.md: $line"
+done <"$T/commands"
+if [ "$(grep -c '^nabla \(eval\|predict\) ' "$T/commands")" -eq 2 ]; then pass; else fail "docs/cnn.md: no eval and predict commands"; fi
+
+# The classic LeNet-5 the page spells out trains too.
+classic=$(grep -o 'conv:6:5:1:2,tanh,avgpool:2[^`]*' "$DOC")
+run "$NABLA" train --data fashion-mnist --model "$classic" --epochs 1 --quiet --out classic.st
+expect_rc 0 "the classic LeNet-5 spec '$classic'"
+
+# The page's error examples, word for word.
+run "$NABLA" train --data fashion-mnist --model dense:128,conv:8:3,dense:10 --epochs 1
+expect_rc 2 "a convolution after a dense layer"
+expect_err 'layer spec item 2 "conv:8:3": needs an image [C, H, W], got [128]' "conv after dense"
+in_doc '`dense:128,conv:8:3,dense:10`'
+deep=conv:16:3,maxpool:2,maxpool:2,maxpool:2,maxpool:2,maxpool:2,dense:10
+run "$NABLA" train --data fashion-mnist --model "$deep" --epochs 1
+expect_rc 2 "one pooling too many"
+expect_err 'layer spec item 6 "maxpool:2": the kernel 2x2 is larger than the input [16, 1, 1]' "pooling"
+in_doc "\`$deep\`"
+run "$NABLA" train --data fashion-mnist --model conv:10:3,gap --epochs 1
+expect_rc 2 "a spec ending with gap"
+expect_err "must end with a dense layer (dense:N), the output" "a spec ending with gap"
+
+# train --help lists every kind of the layer table: the syntax of each
+# usage the "accepted:" list of a bad spec gives.
+run "$NABLA" train --data xor --model nosuchlayer
+accepted=$(grep -o 'accepted: .*' "$T/err" | sed 's/^accepted: //')
+"$NABLA" train --help >"$T/help"
+kinds=0
+while IFS= read -r syntax; do
+    kinds=$((kinds + 1))
+    if grep -qF -- "$syntax" "$T/help"; then pass; else fail "train --help lacks the layer '$syntax'"; fi
+done < <("$PY" -c '
+import sys
+depth, item = 0, ""
+for ch in sys.argv[1] + ", ":
+    depth += (ch == "(") - (ch == ")")
+    item += ch
+    if depth == 0 and item.endswith(", "):
+        print(item[:-2].split(" (")[0])
+        item = ""' "$accepted")
+if [ "$kinds" -ge 13 ]; then pass; else fail "only $kinds layer kinds in '$accepted'"; fi
+
+# A small CNN's gradients: to 1e-6 in a double build. In float the step
+# (1e-2) crosses ReLU's and max pooling's kinks, so smooth layers are
+# checked there instead.
+if grep -q 'NABLA_DOUBLE:BOOL=ON' "$BUILD/CMakeCache.txt"; then
+    specs=("conv:2:3,relu,maxpool:2,dense:3" "conv:3:3:2:0,batchnorm,tanh,avgpool:2:1,gap,dense:3"
+        "conv:2:3,relu,dropout:0.5,maxpool:2,dense:4,batchnorm,relu,dense:3")
+else
+    specs=("conv:2:3,tanh,avgpool:2,dense:3" "conv:2:4:2:1,sigmoid,gap,dense:3")
+fi
+for spec in "${specs[@]}"; do
+    run "$NABLA" gradcheck --model "$spec" --data "$T/img8"
+    if [ "$rc" -eq 0 ] && grep -q "^passed" "$T/out"; then
+        pass
+    else
+        fail "gradcheck $spec: exit $rc; $(cat "$T/out") $(head -c 400 "$T/err")"
+    fi
+done
+
+finish
