@@ -96,6 +96,7 @@ h = open(sys.argv[1]).read()
 assert h.startswith("<!DOCTYPE html>") and h.rstrip().endswith("</html>")
 assert h.count("<svg") >= 2, "loss and accuracy charts"
 assert "polyline" in h and "confusion" in h and "precision" in h
+assert "first convolution" not in h, "a dense model has no convolution section"
 low = h.lower()
 assert "<script" not in low, "no scripts"
 for bad in ("src=\"http", "href=\"http", "url(http", "@import"):

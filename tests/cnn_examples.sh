@@ -5,7 +5,7 @@
 # the parameter count the page says; its eval and predict commands run on
 # the model; its error examples say what the page says. `train --help`
 # lists every layer kind of the table, and a small CNN's gradients check
-# (to 1e-6 in a double build).
+# (to 1e-6 in a double build); a CNN's report shows its first convolution.
 # Usage: bash cnn_examples.sh BUILD_DIR SOURCE_DIR
 . "$(dirname "$0")/lib/cli_test.sh"
 SRC=$(cd "${2:?usage: cnn_examples.sh BUILD_DIR SOURCE_DIR}" && pwd) || exit 1
@@ -144,5 +144,27 @@ for spec in "${specs[@]}"; do
         fail "gradcheck $spec: exit $rc; $(cat "$T/out") $(head -c 400 "$T/err")"
     fi
 done
+
+# The report of a CNN shows its first convolution: each of its 3 filters
+# (3x3, one channel) as a 3x3 image, and its 3 feature maps (8x8, "same"
+# padding) for the first 4 test images, each after the test image itself.
+run "$NABLA" train --data "$T/img8" --model "conv:3:3,relu,maxpool:2,dense:3" --epochs 1 \
+    --quiet --report "$T/cnn.html"
+expect_rc 0 "train a CNN with --report"
+expect_py "report: the first convolution's filters and feature maps" '
+import base64, re, struct, sys
+h = open(sys.argv[1]).read()
+assert "What the first convolution learned" in h, "no convolution section"
+def dims(alt):
+    out = []
+    for uri in re.findall(r"alt=\"" + alt + r"\"[^>]*src=\"data:image/bmp;base64,([^\"]+)\"", h):
+        b = base64.b64decode(uri)
+        out.append(struct.unpack("<ii", b[18:26]))
+    return out
+f, m, t = dims("filter"), dims("feature map"), dims("test image")
+assert f == [(3, 3)] * 3, f
+assert m == [(8, 8)] * 12, m
+assert t == [(8, 8)] * 4, t
+' "$T/cnn.html"
 
 finish

@@ -14,7 +14,10 @@
 #      explicit --checkpoint FILE;
 #  (g) --checkpoint FILE saves after the last epoch too, and resuming that
 #      finished run's checkpoint gives the same model and log;
-#  (h) an epoch cut short by --time-limit is in the log and the metadata.
+#  (h) an epoch cut short by --time-limit is in the log and the metadata;
+#  (i) a CNN with batch norm and dropout resumed after SIGKILL ends with the
+#      same weights and running estimates, and its saved model evaluates as
+#      training evaluated it.
 # Signals reach the run at a known batch, not at a moment hoped to be
 # mid-run: NABLA_TEST_HOLD_AT_BATCH holds it there (see docs/cli.md), so no
 # outcome depends on timing or machine load.
@@ -382,6 +385,64 @@ if [ "$(cut -c1-11 tl.jsonl 2>/dev/null)" = '{"epoch":1,' ] && [ "$run_info" = "
     pass "--time-limit 1e-9: the log holds the cut epoch 1, info says epochs_run 1 (time limit)"
 else
     fail "--time-limit 1e-9: log '$(cat tl.jsonl 2>/dev/null)', info '$run_info', $(cat tl.err tl-info.err)"
+fi
+
+# ------------------- (i) a CNN with batch norm and dropout, SIGKILL, --resume
+# Its running estimates (buffers) and the dropout masks' draw count must
+# come back too: the resumed run ends with the same weights and estimates.
+/usr/bin/python3 - <<'EOF'
+import os, random, struct
+r = random.Random(4)
+os.makedirs("img")
+for part, n in (("train", 24), ("t10k", 12)):
+    with open(f"img/{part}-images-idx3-ubyte", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 8, 8) + bytes(r.randrange(256) for _ in range(64 * n)))
+    with open(f"img/{part}-labels-idx1-ubyte", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(i % 3 for i in range(n)))
+EOF
+cnn=(--data img --model conv:4:3,batchnorm,relu,maxpool:2,dropout:0.25,dense:3 --optimizer adam
+    --lr 0.01 --batch 4 --epochs 3 --seed 5 --quiet)
+if "$nabla" train "${cnn[@]}" --out cnn-ref.st > cnn-ref.out 2> cnn-ref.err; then
+    pass "uninterrupted CNN run"
+else
+    fail "uninterrupted CNN run: $(cat cnn-ref.err)"
+fi
+if digest cnn-ref.st | grep -q "^batchnorm0.running_var " && digest cnn-ref.st | grep -q "^conv0.weight "; then
+    pass "the CNN's file holds its weights and running estimates"
+else
+    fail "the CNN's file lacks conv0.weight or batchnorm0.running_var: $(digest cnn-ref.st | cut -c1-60)"
+fi
+# 6 batches per epoch; held after run batch 10 (epoch 2, batch 4), saved
+# after run batch 9 (epoch 2, batch 3).
+held 10 i.out i.err "${cnn[@]}" --checkpoint cnn-ck --checkpoint-every 3b --out cnn.st
+if hold_says "held at epoch 2, batch 4"; then
+    kill -KILL "$pid"
+    ended
+    if [ "$status" = 137 ] && [ "$(position cnn-ck)" = "epoch 2, batch 3" ]; then
+        pass "CNN: SIGKILL after run batch 10, the checkpoint of run batch 9"
+    else
+        fail "CNN SIGKILL: status $status, checkpoint at '$(position cnn-ck)'"
+    fi
+    if "$nabla" train "${cnn[@]}" --out cnn.st --resume cnn-ck > i2.out 2> i2.err; then
+        pass "CNN resume after SIGKILL"
+    else
+        fail "CNN resume after SIGKILL: $(cat i2.err)"
+    fi
+    same_tensors "CNN SIGKILL + --resume" cnn.st cnn-ref.st
+else
+    ended
+    fail "the CNN run did not reach run batch 10: status $status, $(tail -2 i.err)"
+fi
+# The loaded model evaluates as the trained one did (evaluation mode: no
+# dropout, the running estimates), and twice alike.
+want=$(grep -o "loss [0-9.e+-]*, accuracy [0-9.]*%" cnn-ref.out)
+"$nabla" eval cnn-ref.st --data img > e1.out 2>&1
+"$nabla" eval cnn-ref.st --data img > e2.out 2>&1
+got=$(grep -o "loss [0-9.e+-]*, accuracy [0-9.]*%" e1.out)
+if [ -n "$want" ] && [ "$got" = "$want" ] && cmp -s e1.out e2.out; then
+    pass "CNN eval of the saved model: '$got', as training printed, and the same twice"
+else
+    fail "CNN eval: '$got' (twice alike: $(cmp -s e1.out e2.out && echo yes || echo no)), training printed '$want'"
 fi
 
 # ------------------------------------------------------ (d) full disk
