@@ -149,6 +149,63 @@ static void test_steps_allocate_nothing(void **state)
     }
 }
 
+/* The trainer's steps on a CNN (convolution, batch norm, max pooling,
+ * dropout) allocate nothing either, on one thread and on two: im2col and
+ * the other scratch live in the memory planned at compile time. */
+static void test_cnn_steps_allocate_nothing(void **state)
+{
+    (void)state;
+    enum { SIDE = 8, COUNT = 24, STEPS = 8 };
+    static nb_real xs[COUNT * SIDE * SIDE];
+    static int labels[COUNT];
+    nb_rng rng;
+    nb_rng_seed(&rng, 9);
+    for (int i = 0; i < COUNT * SIDE * SIDE; i++) xs[i] = (nb_real)nb_rng_uniform(&rng);
+    for (int i = 0; i < COUNT; i++) labels[i] = i % 3;
+    nb_dataset d = {.count = COUNT,
+                    .features = SIDE * SIDE,
+                    .classes = 3,
+                    .channels = 1,
+                    .rows = SIDE,
+                    .cols = SIDE,
+                    .x = xs,
+                    .labels = labels};
+    for (int threads = 1; threads <= 2; threads++) {
+        assert_ok(nb_set_threads(threads));
+        counter c;
+        install(&c);
+        nb_model *m = NULL;
+        assert_ok(nb_model_create_shaped("conv:4:3,batchnorm,relu,maxpool:2,dropout:0.25,dense:3",
+                                         nb_shape3(1, SIDE, SIDE), "softmax_ce", 4, &m));
+        assert_ok(nb_model_init(m, 2));
+        nb_train_config cfg = nb_train_defaults();
+        cfg.batch = 4;
+        cfg.epochs = 2;
+        cfg.optimizer = nb_optimizer_defaults(NB_OPT_ADAM);
+        nb_train_state *s = NULL;
+        assert_ok(nb_train_begin(m, &d, NULL, &cfg, &s));
+        counter before = c;
+        int rows = 0;
+        for (int k = 0; k < STEPS; k++) { /* past the end of epoch 1 */
+            assert_ok(nb_train_next_batch(s, &rows));
+            if (rows == 0) {
+                assert_ok(nb_train_end_epoch(s));
+                assert_ok(nb_train_next_epoch(s));
+                assert_ok(nb_train_next_batch(s, &rows));
+            }
+            assert_ok(nb_train_forward_backward(s));
+            assert_ok(nb_train_apply(s));
+        }
+        assert_int_equal(c.calls, before.calls);
+        assert_int_equal(c.frees, before.frees);
+        nb_train_state_free(s);
+        nb_model_free(m);
+        assert_int_equal(c.live, 0);
+        nb_set_allocator(NULL);
+    }
+    assert_ok(nb_set_threads(0));
+}
+
 /* A smaller batch fits in the planned memory: recompiling allocates
  * nothing, and going back to the first size neither. */
 static void test_smaller_batch_reuses_memory(void **state)
@@ -322,6 +379,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_steps_allocate_nothing, teardown),
+        cmocka_unit_test_teardown(test_cnn_steps_allocate_nothing, teardown),
         cmocka_unit_test_teardown(test_smaller_batch_reuses_memory, teardown),
         cmocka_unit_test_teardown(test_every_allocation_failure, teardown),
         cmocka_unit_test_teardown(test_recompile_failure_recovers, teardown),
