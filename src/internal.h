@@ -246,6 +246,7 @@ struct nb_node_rec {
                              its gradient (op first_write), so backward need not
                              clear it first */
     int grad_writer;      /* that consumer's index */
+    void *op_state;       /* op-private, made by infer, freed by the op's release */
 };
 
 struct nb_graph {
@@ -281,6 +282,9 @@ struct nb_op_def {
     /* backward overwrites, rather than adds to, the gradient of an input
      * whose grad_overwrite is set (it is that input's only consumer) */
     int first_write;
+    /* frees what infer kept in node->op_state (NULL: the op keeps nothing);
+     * called before infer runs again and when the graph is freed */
+    void (*release)(nb_node_rec *node);
 };
 
 #define NB_ARITY_ANY (-1)
