@@ -59,51 +59,52 @@ static void strategies(const shape *s, int threads)
     nb_real *y = malloc(out_size * n * sizeof *y), *dx = calloc(in_size * n, sizeof *dx);
     nb_real *dw = malloc((size_t)f * rows * sizeof *dw);
     nb_real *col = malloc((size_t)rows * q * sizeof *col), *dcol = malloc((size_t)rows * q * 4);
-    nb_real *wide = malloc((size_t)rows * q * n * sizeof *wide);
+    nb_real *wide = malloc((size_t)(rows > f ? rows : f) * q * n * sizeof *wide);
     nb_real *ywide = malloc(out_size * n * sizeof *ywide);
     openblas_set_num_threads(threads);
-    double fa, ba, fb, bb, fc, bc, cols;
+    double fa, ba, fc, bc, cols;
     TIME(
         fa, for (int i = 0; i < n; i++) {
-            nb_im2col(c, x + i * in_size, col);
+            nb_im2col(c, x + i * in_size, col, q);
             nb_gemm(0, 0, f, q, rows, 1, w, rows, col, q, 0, y + i * out_size, q);
         });
     TIME(
         ba, for (int i = 0; i < n; i++) {
-            nb_im2col(c, x + i * in_size, col);
+            nb_im2col(c, x + i * in_size, col, q);
             nb_gemm(0, 1, f, rows, q, 1, dy + i * out_size, q, col, q, i ? 1 : 0, dw, rows);
             nb_gemm(1, 0, rows, q, f, 1, w, rows, dy + i * out_size, q, 0, dcol, q);
-            nb_col2im(c, dcol, dx + i * in_size);
+            nb_col2im(c, dcol, q, dx + i * in_size);
         });
-    TIME(fb, {
-        for (int i = 0; i < n; i++)
-            for (int i = 0; i < n; i++) {
-                nb_im2col(c, x + i * in_size, col);
-                for (int r = 0; r < rows; r++)
-                    memcpy(wide + (size_t)r * q * n + (size_t)i * q, col + (size_t)r * q,
-                           q * sizeof *col);
-            }
-        nb_gemm(0, 0, f, q * n, rows, 1, w, rows, wide, q * n, 0, ywide, q * n);
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < f; k++)
-                memcpy(y + i * out_size + (size_t)k * q, ywide + (size_t)k * q * n + (size_t)i * q,
-                       q * sizeof *y);
-    });
-    TIME(bb, {
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < f; k++)
-                memcpy(ywide + (size_t)k * q * n + (size_t)i * q, dy + i * out_size + (size_t)k * q,
-                       q * sizeof *y);
-        nb_gemm(0, 1, f, rows, q * n, 1, ywide, q * n, wide, q * n, 0, dw, rows);
-        nb_gemm(1, 0, rows, q * n, f, 1, w, rows, ywide, q * n, 0, wide, q * n);
-        for (int i = 0; i < n; i++) {
-            for (int r = 0; r < rows; r++)
-                memcpy(col + (size_t)r * q, wide + (size_t)r * q * n + (size_t)i * q,
-                       q * sizeof *col);
-            nb_col2im(c, col, dx + i * in_size);
-        }
-    });
-    TIME(cols, for (int i = 0; i < n; i++) nb_im2col(c, x + i * in_size, col));
+    /* b: chunks of S samples side by side, one GEMM per chunk */
+    static const int chunk[] = {2, 4, 8, 16, 64};
+    double fb[5], bb[5];
+    for (int ci = 0; ci < 5; ci++) {
+        int S = chunk[ci];
+        size_t ld = (size_t)q * S;
+        TIME(
+            fb[ci], for (int s0 = 0; s0 < n; s0 += S) {
+                for (int i = 0; i < S; i++) nb_im2col(c, x + (s0 + i) * in_size, wide + i * q, ld);
+                nb_gemm(0, 0, f, (int)ld, rows, 1, w, rows, wide, (int)ld, 0, ywide, (int)ld);
+                for (int i = 0; i < S; i++)
+                    for (int k = 0; k < f; k++)
+                        memcpy(y + (s0 + i) * out_size + (size_t)k * q, ywide + k * ld + i * q,
+                               q * sizeof *y);
+            });
+        TIME(
+            bb[ci], for (int s0 = 0; s0 < n; s0 += S) {
+                for (int i = 0; i < S; i++) {
+                    nb_im2col(c, x + (s0 + i) * in_size, wide + i * q, ld);
+                    for (int k = 0; k < f; k++)
+                        memcpy(ywide + k * ld + i * q, dy + (s0 + i) * out_size + (size_t)k * q,
+                               q * sizeof *y);
+                }
+                nb_gemm(0, 1, f, rows, (int)ld, 1, ywide, (int)ld, wide, (int)ld, s0 ? 1 : 0, dw,
+                        rows);
+                nb_gemm(1, 0, rows, (int)ld, f, 1, w, rows, ywide, (int)ld, 0, wide, (int)ld);
+                for (int i = 0; i < S; i++) nb_col2im(c, wide + i * q, ld, dx + (s0 + i) * in_size);
+            });
+    }
+    TIME(cols, for (int i = 0; i < n; i++) nb_im2col(c, x + i * in_size, col, q));
 
     /* c: the op */
     assert(nb_set_threads(threads) == NB_OK);
@@ -122,9 +123,11 @@ static void strategies(const shape *s, int threads)
     TIME(bc, node->op->backward(g, node));
     (void)loss;
     nb_graph_free(g);
-    printf("%-34s threads %d | fwd a %6.2f b %6.2f c %6.2f | bwd a %6.2f b %6.2f c %6.2f | "
-           "im2col of the batch %5.2f ms\n",
-           s->name, threads, fa, fb, fc, ba, bb, bc, cols);
+    printf("%-36s threads %d | fwd a %6.2f c %6.2f | bwd a %6.2f c %6.2f | im2col %5.2f\n", s->name,
+           threads, fa, fc, ba, bc, cols);
+    if (threads == 1)
+        for (int ci = 0; ci < 5; ci++)
+            printf("    b chunk %2d samples: fwd %6.2f bwd %6.2f\n", chunk[ci], fb[ci], bb[ci]);
     free(x), free(w), free(dy), free(y), free(dx), free(dw), free(col), free(dcol), free(wide),
         free(ywide);
 }

@@ -259,6 +259,7 @@ struct nb_node_rec {
     int grad_writer;      /* that consumer's index */
     int work_ready;       /* op nodes: work holds what an earlier forward left
                              (dropout's mask); compile clears it */
+    void *op_state;       /* op-private, made by infer, freed by the op's release */
 };
 
 struct nb_graph {
@@ -303,6 +304,9 @@ struct nb_op_def {
     /* forward draws random numbers in NB_MODE_TRAIN (nb_graph_random): each
      * such forward pass counts one draw */
     int random;
+    /* frees what infer kept in node->op_state (NULL: the op keeps nothing);
+     * called before infer runs again and when the graph is freed */
+    void (*release)(nb_node_rec *node);
 };
 
 #define NB_ARITY_ANY (-1)

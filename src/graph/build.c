@@ -17,6 +17,7 @@ void nb_graph_free(nb_graph *g)
 {
     if (!g) return;
     for (int i = 0; i < g->count; i++) {
+        if (g->nodes[i].op && g->nodes[i].op->release) g->nodes[i].op->release(&g->nodes[i]);
         nb_free(g->nodes[i].const_data);
         nb_free(g->nodes[i].in);
         nb_free(g->nodes[i].attrs);

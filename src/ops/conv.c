@@ -63,6 +63,14 @@ nb_status nb_check_pair(const nb_node_rec *n, const char *name, int least)
     return NB_OK;
 }
 
+static void release_conv(nb_node_rec *n)
+{
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+    nb_dnnl_conv_free(n->op_state);
+#endif
+    n->op_state = NULL;
+}
+
 /* x [N, C, H, W], w [F, C, KH, KW], b [F] -> [N, F, OH, OW] */
 static nb_status infer_conv(nb_graph *g, nb_node_rec *n)
 {
@@ -96,6 +104,12 @@ static nb_status infer_conv(nb_graph *g, nb_node_rec *n)
     n->work_count = 0;
     if (!nb_mul_size(part_size(&c), (size_t)parts, &n->scratch_count))
         return nb_shape_error(g, n, "a convolution whose scratch fits in memory");
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+    release_conv(n);
+    size_t count = 0;
+    n->op_state = nb_dnnl_conv_create(&c, n->n_in == 3, nb_in(g, n, 0)->needs_grad, &count);
+    if (n->op_state && count > n->scratch_count) n->scratch_count = count;
+#endif
     return NB_OK;
 }
 
@@ -131,7 +145,7 @@ static void forward_part(void *ctx, int p)
     part_range(k, p, &first, &last);
     for (int s = first; s < last; s++) {
         nb_real *y = k->node->value + (size_t)s * out_size;
-        nb_im2col(c, x->value + (size_t)s * in_size, col);
+        nb_im2col(c, x->value + (size_t)s * in_size, col, (size_t)cols);
         if (b)
             for (int f = 0; f < c->f; f++)
                 for (int q = 0; q < cols; q++) y[(size_t)f * cols + q] = b->value[f];
@@ -157,13 +171,13 @@ static void backward_part(void *ctx, int p)
     for (int s = first; s < last; s++) {
         const nb_real *dy = dy_node->grad + (size_t)s * out_size;
         if (w->grad) {
-            nb_im2col(c, x->value + (size_t)s * in_size, col);
+            nb_im2col(c, x->value + (size_t)s * in_size, col, (size_t)cols);
             nb_real beta = overwrite && s == first ? 0 : 1;
             nb_gemm(0, 1, c->f, rows, cols, 1, dy, cols, col, cols, beta, dw, rows);
         }
         if (x->grad) {
             nb_gemm(1, 0, rows, cols, c->f, 1, w->value, rows, dy, cols, 0, dcol, cols);
-            nb_col2im(c, dcol, x->grad + (size_t)s * in_size);
+            nb_col2im(c, dcol, (size_t)cols, x->grad + (size_t)s * in_size);
         }
     }
 }
@@ -178,6 +192,14 @@ static conv_call call_of(nb_graph *g, nb_node_rec *node)
 
 static void conv_forward(nb_graph *g, nb_node_rec *node)
 {
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+    if (node->op_state) {
+        const nb_node_rec *b = node->n_in == 3 ? nb_in(g, node, 2) : NULL;
+        nb_dnnl_conv_forward(node->op_state, nb_in(g, node, 0)->value, nb_in(g, node, 1)->value,
+                             b ? b->value : NULL, node->value, node->scratch);
+        return;
+    }
+#endif
     conv_call k = call_of(g, node);
     nb_parallel(k.parts, forward_part, &k);
 }
@@ -196,8 +218,32 @@ static void bias_backward(const conv_call *k, nb_node_rec *b)
         }
 }
 
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+static void dnnl_backward(nb_graph *g, nb_node_rec *node)
+{
+    nb_node_rec *x = nb_in(g, node, 0), *w = nb_in(g, node, 1);
+    nb_node_rec *b = node->n_in == 3 ? nb_in(g, node, 2) : NULL;
+    nb_dnnl_grads gr = {.x = x->value,
+                        .w = w->value,
+                        .dy = node->grad,
+                        .dx = x->grad,
+                        .dw = w->grad,
+                        .db = b ? b->grad : NULL};
+    gr.add_dx = x->grad_overwrite ? 0 : nb_shape_count(x->shape);
+    gr.add_dw = w->grad_overwrite ? 0 : nb_shape_count(w->shape);
+    gr.add_db = !b || b->grad_overwrite ? 0 : nb_shape_count(b->shape);
+    nb_dnnl_conv_backward(node->op_state, &gr, node->scratch);
+}
+#endif
+
 static void conv_backward(nb_graph *g, nb_node_rec *node)
 {
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+    if (node->op_state) {
+        dnnl_backward(g, node);
+        return;
+    }
+#endif
     conv_call k = call_of(g, node);
     nb_node_rec *x = nb_in(g, node, 0), *w = nb_in(g, node, 1);
     if (x->grad && x->grad_overwrite)
@@ -223,6 +269,7 @@ const nb_op_def nb_ops_conv[] = {
      .infer = infer_conv,
      .forward = conv_forward,
      .backward = conv_backward,
-     .first_write = 1},
+     .first_write = 1,
+     .release = release_conv},
     {.name = NULL},
 };

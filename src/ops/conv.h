@@ -24,11 +24,12 @@ static inline size_t nb_conv_cols(const nb_conv_geom *g)
 }
 
 /* cols[(c, i, j), (oy, ox)] = x[c, oy*sh - ph + i, ox*sw - pw + j], 0 in the
- * padding; x is one sample [C, H, W]. */
-void nb_im2col(const nb_conv_geom *g, const nb_real *x, nb_real *cols);
+ * padding; x is one sample [C, H, W]; row r of cols starts at cols + r*ld
+ * (ld >= OH*OW, so that several samples' columns can lie side by side). */
+void nb_im2col(const nb_conv_geom *g, const nb_real *x, nb_real *cols, size_t ld);
 /* The adjoint: dx[c, iy, ix] += every cols entry that im2col copied from
  * there (the padding's entries are dropped). */
-void nb_col2im(const nb_conv_geom *g, const nb_real *cols, nb_real *dx);
+void nb_col2im(const nb_conv_geom *g, const nb_real *cols, size_t ld, nb_real *dx);
 
 /* The largest stride, padding or pooling kernel an attribute may give. */
 #define NB_WINDOW_MAX 65535
@@ -41,5 +42,25 @@ void nb_attr_pair(const nb_node_rec *node, const char *name, int *a, int *b);
 /* Every value of the integer attribute name is in [least, NB_WINDOW_MAX];
  * else NB_ERR_ARGUMENT naming the op, node, attribute and value. */
 nb_status nb_check_pair(const nb_node_rec *node, const char *name, int least);
+
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+/* conv2d through oneDNN's primitives (conv_dnnl.c), made once per node. */
+typedef struct nb_dnnl_conv nb_dnnl_conv;
+/* NULL when oneDNN has no primitive for c (or no memory): the op then
+ * keeps to im2col. data: backward computes dx. *scratch_count: the
+ * scratch elements a call needs. */
+nb_dnnl_conv *nb_dnnl_conv_create(const nb_conv_geom *c, int bias, int data, size_t *scratch_count);
+void nb_dnnl_conv_free(nb_dnnl_conv *d);
+void nb_dnnl_conv_forward(nb_dnnl_conv *d, const nb_real *x, const nb_real *w, const nb_real *b,
+                          nb_real *y, nb_real *scratch);
+/* Backward's tensors: a gradient pointer NULL when none flows there; add_*
+ * the element count to add into it, 0 to overwrite it. */
+typedef struct nb_dnnl_grads {
+    const nb_real *x, *w, *dy;
+    nb_real *dx, *dw, *db;
+    size_t add_dx, add_dw, add_db;
+} nb_dnnl_grads;
+void nb_dnnl_conv_backward(nb_dnnl_conv *d, const nb_dnnl_grads *gr, nb_real *scratch);
+#endif
 
 #endif

@@ -18,13 +18,14 @@ static void valid_span(int out, int s, int p, int k, int size, int *lo, int *hi)
     if (*hi < *lo) *hi = *lo;
 }
 
-void nb_im2col(const nb_conv_geom *g, const nb_real *x, nb_real *cols)
+void nb_im2col(const nb_conv_geom *g, const nb_real *x, nb_real *out, size_t ld)
 {
-    size_t plane = (size_t)g->h * g->w;
+    size_t plane = (size_t)g->h * g->w, r = 0;
     for (int c = 0; c < g->c; c++)
         for (int i = 0; i < g->kh; i++)
-            for (int j = 0; j < g->kw; j++) {
+            for (int j = 0; j < g->kw; j++, r++) {
                 const nb_real *xc = x + (size_t)c * plane;
+                nb_real *cols = out + r * ld;
                 int lo, hi;
                 valid_span(g->ow, g->sw, g->pw, j, g->w, &lo, &hi);
                 for (int oy = 0; oy < g->oh; oy++, cols += g->ow) {
@@ -44,13 +45,14 @@ void nb_im2col(const nb_conv_geom *g, const nb_real *x, nb_real *cols)
             }
 }
 
-void nb_col2im(const nb_conv_geom *g, const nb_real *cols, nb_real *dx)
+void nb_col2im(const nb_conv_geom *g, const nb_real *in, size_t ld, nb_real *dx)
 {
-    size_t plane = (size_t)g->h * g->w;
+    size_t plane = (size_t)g->h * g->w, r = 0;
     for (int c = 0; c < g->c; c++)
         for (int i = 0; i < g->kh; i++)
-            for (int j = 0; j < g->kw; j++) {
+            for (int j = 0; j < g->kw; j++, r++) {
                 nb_real *dc = dx + (size_t)c * plane;
+                const nb_real *cols = in + r * ld;
                 int lo, hi;
                 valid_span(g->ow, g->sw, g->pw, j, g->w, &lo, &hi);
                 for (int oy = 0; oy < g->oh; oy++, cols += g->ow) {
