@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "nabla.h"
@@ -34,5 +35,37 @@ static inline void check_near(double got, double want, double rel, const char *w
 }
 
 #define assert_near(got, want, rel) check_near((got), (want), (rel), #got, __LINE__)
+
+/* A counting allocator, for "this allocates nothing" checks:
+ * check_count_allocations() installs it (nb_set_allocator(NULL) removes
+ * it) and *check_allocations() is the malloc and realloc calls since. */
+static inline size_t *check_allocations(void)
+{
+    static size_t calls;
+    return &calls;
+}
+static inline void *check_count_malloc(size_t size, void *user)
+{
+    (void)user;
+    ++*check_allocations();
+    return malloc(size);
+}
+static inline void *check_count_realloc(void *p, size_t size, void *user)
+{
+    (void)user;
+    ++*check_allocations();
+    return realloc(p, size);
+}
+static inline void check_count_free(void *p, void *user)
+{
+    (void)user;
+    free(p);
+}
+static inline void check_count_allocations(void)
+{
+    nb_allocator a = {check_count_malloc, check_count_realloc, check_count_free, NULL};
+    nb_set_allocator(&a);
+    *check_allocations() = 0;
+}
 
 #endif

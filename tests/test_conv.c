@@ -519,26 +519,6 @@ static void test_scratch_is_shared(void **state)
     nb_graph_free(g);
 }
 
-static int allocations;
-
-static void *count_malloc(size_t size, void *user)
-{
-    (void)user;
-    allocations++;
-    return malloc(size);
-}
-static void *count_realloc(void *p, size_t size, void *user)
-{
-    (void)user;
-    allocations++;
-    return realloc(p, size);
-}
-static void count_free(void *p, void *user)
-{
-    (void)user;
-    free(p);
-}
-
 /* Forward and backward of a compiled CNN allocate nothing, on one thread
  * or two. */
 static void test_steps_allocate_nothing(void **state)
@@ -557,15 +537,13 @@ static void test_steps_allocate_nothing(void **state)
         nb_rng rng;
         nb_rng_seed(&rng, 5);
         assert_ok(nb_graph_init_params(g, &rng));
-        nb_allocator a = {count_malloc, count_realloc, count_free, NULL};
-        allocations = 0;
-        nb_set_allocator(&a);
+        check_count_allocations();
         for (int step = 0; step < 3; step++) {
             assert_ok(nb_graph_forward(g));
             assert_ok(nb_graph_backward(g, loss));
         }
         nb_set_allocator(NULL);
-        assert_int_equal(allocations, 0);
+        assert_int_equal(*check_allocations(), 0);
         nb_graph_free(g);
     }
     assert_ok(nb_set_threads(saved));

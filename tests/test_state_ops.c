@@ -447,33 +447,10 @@ static void test_guard_restores_buffers(void **state)
 
 /* ------------------------------------------------- no allocation a step */
 
-static long allocations;
-
-static void *count_malloc(size_t size, void *user)
-{
-    (void)user;
-    allocations++;
-    return malloc(size);
-}
-
-static void *count_realloc(void *p, size_t size, void *user)
-{
-    (void)user;
-    allocations++;
-    return realloc(p, size);
-}
-
-static void count_free(void *p, void *user)
-{
-    (void)user;
-    free(p);
-}
-
 static void test_steps_allocate_nothing(void **state)
 {
     (void)state;
-    nb_allocator alloc = {count_malloc, count_realloc, count_free, NULL};
-    nb_set_allocator(&alloc);
+    check_count_allocations();
     nb_dataset d;
     make_data(&d);
     nb_model *m = bn_model();
@@ -482,14 +459,14 @@ static void test_steps_allocate_nothing(void **state)
     assert_ok(nb_train_begin(m, &d, NULL, &c, &s));
     int rows;
     assert_ok(nb_train_next_batch(s, &rows)); /* the epoch's order is made here */
-    long before = allocations;
+    size_t before = *check_allocations();
     for (int k = 0; k < 5; k++) {
         assert_ok(nb_train_forward_backward(s));
         assert_ok(nb_train_apply(s));
         assert_ok(nb_train_next_batch(s, &rows));
         assert_int_equal(rows, BATCH);
     }
-    assert_int_equal(allocations, before);
+    assert_int_equal(*check_allocations(), before);
     nb_train_result r;
     assert_ok(nb_train_finish(s, &r));
     nb_train_result_free(&r);

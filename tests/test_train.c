@@ -667,28 +667,6 @@ static void test_divergence_keeps_finite_weights(void **state)
 
 /* ----------------------------------------------------------- allocation */
 
-static size_t allocations;
-
-static void *count_malloc(size_t size, void *user)
-{
-    (void)user;
-    allocations++;
-    return malloc(size);
-}
-
-static void *count_realloc(void *p, size_t size, void *user)
-{
-    (void)user;
-    allocations++;
-    return realloc(p, size);
-}
-
-static void count_free(void *p, void *user)
-{
-    (void)user;
-    free(p);
-}
-
 /* Allocations of one training run of epochs epochs (partial last batches,
  * a validation set with a partial batch too, early stopping on). */
 static size_t allocations_for(int epochs)
@@ -702,12 +680,10 @@ static size_t allocations_for(int epochs)
     c.epochs = epochs;
     c.patience = 1000;
     c.clip_norm = 1;
-    nb_allocator counting = {count_malloc, count_realloc, count_free, NULL};
-    nb_set_allocator(&counting);
-    allocations = 0;
+    check_count_allocations();
     nb_train_result r;
     nb_status st = nb_train(m, &train, &val, &c, &r);
-    size_t used = allocations;
+    size_t used = *check_allocations();
     nb_set_allocator(NULL);
     assert_ok(st);
     assert_int_equal(r.epochs_run, epochs);
