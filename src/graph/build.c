@@ -155,24 +155,26 @@ static nb_status check_init(nb_init init, const char *name)
                     name ? name : "?", (int)init.kind, init.a, init.b, bad);
 }
 
-nb_node nb_param(nb_graph *g, const char *name, nb_shape shape, nb_init init)
+/* A leaf whose values are stored with the model: a parameter or a buffer. */
+static nb_node add_stored(nb_graph *g, enum nb_node_kind kind, const char *name, nb_shape shape,
+                          nb_init init)
 {
     if (!g || g->status != NB_OK) return NB_NONE;
     nb_status st = check_init(init, name);
     if (st != NB_OK) return fail(g, st);
-    nb_node id = add_leaf(g, NB_NODE_PARAM, name, shape, "param");
+    nb_node id = add_leaf(g, kind, name, shape, nb_leaf_name(kind));
     if (id != NB_NONE) g->nodes[id].init = init;
     return id;
 }
 
+nb_node nb_param(nb_graph *g, const char *name, nb_shape shape, nb_init init)
+{
+    return add_stored(g, NB_NODE_PARAM, name, shape, init);
+}
+
 nb_node nb_buffer(nb_graph *g, const char *name, nb_shape shape, nb_init init)
 {
-    if (!g || g->status != NB_OK) return NB_NONE;
-    nb_status st = check_init(init, name);
-    if (st != NB_OK) return fail(g, st);
-    nb_node id = add_leaf(g, NB_NODE_BUFFER, name, shape, "buffer");
-    if (id != NB_NONE) g->nodes[id].init = init;
-    return id;
+    return add_stored(g, NB_NODE_BUFFER, name, shape, init);
 }
 
 nb_node nb_constant(nb_graph *g, const char *name, nb_shape shape, const nb_real *values)
