@@ -196,8 +196,9 @@ static int run(const char *path, int json)
     int rc = cli_load_model(CMD, path, &model);
     if (rc != CLI_EXIT_OK) return rc;
     nb_graph *g = nb_model_graph(model);
-    size_t params = 0;
+    size_t params = 0, state = 0;
     nb_graph_params(g, &params);
+    nb_graph_state(g, &state);
     const nb_scaler *scaler = nb_model_scaler(model);
     const char *scale = nb_scale_name(scaler ? scaler->kind : NB_SCALE_NONE);
     int classes = nb_model_class_count(model);
@@ -226,12 +227,14 @@ static int run(const char *path, int json)
     cJSON_AddNumberToObject(j, "outputs", nb_model_outputs(model));
     add_roles_json(j, model, g);
     cJSON_AddNumberToObject(j, "parameters", (double)params);
+    cJSON_AddNumberToObject(j, "buffer_values", (double)(state - params));
     cJSON *tensors = cJSON_AddArrayToObject(j, "tensors");
     for (int i = 0; i < nb_graph_node_count(g); i++) {
         if (!is_tensor(g, i)) continue;
         nb_shape s = nb_node_shape(g, i);
         cJSON *t = cJSON_CreateObject();
         cJSON_AddStringToObject(t, "name", nb_node_name(g, i));
+        cJSON_AddStringToObject(t, "kind", nb_node_op(g, i));
         cJSON *shape = cJSON_AddArrayToObject(t, "shape");
         for (int d = 0; d < s.ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber(s.dim[d]));
         cJSON_AddNumberToObject(t, "count", (double)nb_shape_count(s));
@@ -270,6 +273,7 @@ static int run(const char *path, int json)
         printf("outputs     %d\n", nb_model_outputs(model));
         print_roles(model, g);
         printf("parameters  %zu\n", params);
+        if (state > params) printf("buffers     %zu values (not trained)\n", state - params);
         printf("scale       %s", scale);
         if (scaler && scaler->kind != NB_SCALE_NONE)
             printf(" (%d %s)", scaler->features,
@@ -285,11 +289,22 @@ static int run(const char *path, int json)
         }
         printf("tensors:\n");
         char shape[64];
+        int width = 16; /* the longest name, up to 40 columns */
+        for (int i = 0; i < nb_graph_node_count(g); i++) {
+            int len =
+                is_tensor(g, i) ? (int)strlen(nb_escape(buf, sizeof buf, nb_node_name(g, i))) : 0;
+            if (len > width) width = len < 40 ? len : 40;
+        }
         for (int i = 0; i < nb_graph_node_count(g); i++) {
             if (!is_tensor(g, i)) continue;
             nb_shape s = nb_node_shape(g, i);
-            printf("  %-16s %-14s %zu\n", nb_escape(buf, sizeof buf, nb_node_name(g, i)),
-                   nb_shape_format(s, shape, sizeof shape), nb_shape_count(s));
+            const char *kind = nb_node_op(g, i);
+            printf("  %-*s %-14s ", width, nb_escape(buf, sizeof buf, nb_node_name(g, i)),
+                   nb_shape_format(s, shape, sizeof shape));
+            if (strcmp(kind, "param") == 0)
+                printf("%zu\n", nb_shape_count(s));
+            else /* a buffer or a constant: not trained */
+                printf("%-8zu %s\n", nb_shape_count(s), kind);
         }
         print_members("training", training);
         print_members("metrics", metrics);

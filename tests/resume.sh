@@ -433,6 +433,21 @@ else
     ended
     fail "the CNN run did not reach run batch 10: status $status, $(tail -2 i.err)"
 fi
+# info counts the running estimates apart from the trained parameters:
+# conv 4x1x3x3 + 4, gamma and beta 4 + 4, dense (4x4x4) x 3 + 3 = 243; 8 in
+# buffers.
+"$nabla" info cnn-ref.st --json > info.json 2>&1
+if /usr/bin/python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["parameters"] == 36 + 4 + 8 + 64 * 3 + 3 and o["buffer_values"] == 8, o
+kinds = {t["name"]: t["kind"] for t in o["tensors"]}
+assert kinds["batchnorm0.running_mean"] == "buffer" and kinds["conv0.weight"] == "param", kinds
+' info.json && "$nabla" info cnn-ref.st | grep -Eq "^  batchnorm0.running_var +\[4\] +4 +buffer$"; then
+    pass "CNN info: 243 parameters, 8 buffer values, buffers marked"
+else
+    fail "CNN info: $(head -c 300 info.json)"
+fi
 # The loaded model evaluates as the trained one did (evaluation mode: no
 # dropout, the running estimates), and twice alike.
 want=$(grep -o "loss [0-9.e+-]*, accuracy [0-9.]*%" cnn-ref.out)
