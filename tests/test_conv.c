@@ -798,6 +798,31 @@ static void test_steps_allocate_nothing(void **state)
     assert_ok(nb_set_threads(saved));
 }
 
+/* nb_backends names the convolution and matrix product kernels this build
+ * has, truncates like snprintf and returns the whole length. */
+static void test_backends(void **state)
+{
+    (void)state;
+    char line[256], small[8];
+    size_t n = nb_backends(line, sizeof line);
+    assert_int_equal(n, strlen(line));
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+    assert_non_null(strstr(line, "conv: onednn "));
+#else
+    assert_non_null(strstr(line, "conv: im2col + gemm"));
+#endif
+#ifdef NABLA_USE_BLAS
+    assert_non_null(strstr(line, "; gemm: openblas "));
+    assert_non_null(strstr(line, "(core "));
+#else
+    assert_non_null(strstr(line, "; gemm: portable"));
+#endif
+    assert_int_equal(nb_backends(small, sizeof small), n);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_memory_equal(small, line, sizeof small - 1);
+    assert_int_equal(nb_backends(NULL, 0), n);
+}
+
 /* Every op of this family passed its gradient check (runs last). */
 static void test_every_conv_op_checked(void **state)
 {
@@ -831,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_pool_errors),
         cmocka_unit_test(test_scratch_is_shared),
         cmocka_unit_test(test_steps_allocate_nothing),
+        cmocka_unit_test(test_backends),
         cmocka_unit_test(test_every_conv_op_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
