@@ -27,8 +27,7 @@ static double now(void)
 static float *fill(size_t n, unsigned seed)
 {
     float *v = malloc(n * sizeof *v);
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(((i + seed) * 2654435761u % 1000) / 1000.0 - 0.5);
+    for (size_t i = 0; i < n; i++) v[i] = (float)(((i + seed) * 2654435761u % 1000) / 1000.0 - 0.5);
     return v;
 }
 
@@ -41,8 +40,8 @@ static void run(int dnnl, const product *p, const float *a, const float *b, floa
 {
     int lda = p->ta ? p->m : p->k, ldb = p->tb ? p->k : p->n;
     if (dnnl)
-        dnnl_sgemm(p->ta ? 'T' : 'N', p->tb ? 'T' : 'N', p->m, p->n, p->k, 1, a, lda, b, ldb, 0,
-                   c, p->n);
+        dnnl_sgemm(p->ta ? 'T' : 'N', p->tb ? 'T' : 'N', p->m, p->n, p->k, 1, a, lda, b, ldb, 0, c,
+                   p->n);
     else
         cblas_sgemm(CblasRowMajor, p->ta ? CblasTrans : CblasNoTrans,
                     p->tb ? CblasTrans : CblasNoTrans, p->m, p->n, p->k, 1, a, lda, b, ldb, 0, c,
