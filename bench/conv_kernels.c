@@ -1,11 +1,16 @@
 /* Convolution kernels timed on the shapes of the benchmark CNN (batch 64):
- *   a  per-sample im2col + GEMM, OpenBLAS's threads inside each GEMM
- *   b  im2col of the whole batch into one wide matrix, one GEMM, a scatter
- *      into NCHW (backward: a gather of dy, one GEMM each for dW and dcols)
- *   c  the conv2d op as built: per-sample GEMMs, the batch split over
- *      threads with one-threaded GEMMs
- * and the cost of recomputing im2col in backward. Prints ms per call.
- *   cmake -S bench -B build/bench -DCMAKE_BUILD_TYPE=Release &&
+ *   a  per-sample im2col + one nb_gemm per sample
+ *   b  im2col of S samples side by side into one wide matrix, one nb_gemm,
+ *      a scatter into NCHW (backward: a gather of dy, one nb_gemm each for
+ *      dW and dcols)
+ *   c  the conv2d op as the library builds it: oneDNN's convolution
+ *      primitives in a oneDNN build (NABLA_DNNL, on by default where
+ *      oneDNN is installed), else a's per-sample products with the batch
+ *      split over threads
+ * and the cost of recomputing im2col in backward. nb_gemm is oneDNN's
+ * sgemm in a oneDNN build and OpenBLAS's otherwise, so a and b time the
+ * im2col strategies on whichever the build has. Prints ms per call.
+ *   cmake -S bench -B build/bench -DCMAKE_BUILD_TYPE=Release [-DNABLA_DNNL=OFF] &&
  *   cmake --build build/bench --target conv_kernels && build/bench/conv_kernels */
 #include "internal.h"
 #include "ops/conv.h"

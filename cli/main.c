@@ -18,7 +18,7 @@ static const char usage_text[] =
     "  gradcheck  compare backward's gradients with numerical ones for a spec\n"
     "\n"
     "  nabla <command> --help   options of one command (or: nabla help <command>)\n"
-    "  nabla --version          the version and the number type\n"
+    "  nabla --version          the version, the number type and the kernels\n"
     "\n"
     "example:\n"
     "  nabla train --data fashion-mnist --model \"dense:100,relu,dense:10\" \\\n"
@@ -106,7 +106,9 @@ int main(int argc, char **argv)
         return help(argc, argv);
     if (strcmp(name, "--version") == 0) {
         if (argc > 2) return usage_error("%s takes no arguments (got '%s')", name, argv[2]);
-        printf("nabla %s (%s)\n", NB_VERSION, NB_REAL_NAME);
+        char backends[256];
+        nb_backends(backends, sizeof backends);
+        printf("nabla %s (%s)\n%s\n", NB_VERSION, NB_REAL_NAME, backends);
         return CLI_EXIT_OK;
     }
     int (*run)(int, char **) = find_command(name);

@@ -36,6 +36,14 @@ typedef float nb_real;
 #define NB_REAL_NAME "f32"
 #endif
 
+/* The kernels this library runs on, as one line such as "conv: onednn
+ * 2.6.3 (avx512_core); gemm: openblas 0.3.21 (core Haswell)": how the
+ * convolution and the matrix products are computed, and the instruction
+ * set or CPU core those libraries chose on this machine. Writes at most
+ * size bytes to buf (terminated when size > 0) and returns the length of
+ * the whole line, as snprintf does. */
+size_t nb_backends(char *buf, size_t size);
+
 /* ===================================================== status and errors */
 
 typedef enum nb_status {

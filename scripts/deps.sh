@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
     build-essential cmake pkg-config clang-format cppcheck valgrind
-    libopenblas-dev libcjson-dev zlib1g-dev libcmocka-dev
+    libopenblas-dev libdnnl-dev libcjson-dev zlib1g-dev libcmocka-dev
     graphviz dataset-fashion-mnist clang libclang-rt-14-dev python3
 )
 if [ "${1:-}" = "--bench" ]; then

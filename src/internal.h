@@ -135,8 +135,9 @@ nb_status nb_json_parse(const char *text, nb_status bad, const char *what, struc
 /* ---------------------------------------------------------------- gemm */
 
 /* C = alpha op(A) op(B) + beta C, row-major, op = transpose when trans_*.
- * op(A) is m x k, op(B) is k x n. OpenBLAS when built with it, a blocked
- * portable kernel otherwise. */
+ * op(A) is m x k, op(B) is k x n. oneDNN's sgemm in float builds with it
+ * (on CPUs with AVX2), else OpenBLAS when built with it, else a blocked
+ * portable kernel. */
 void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const nb_real *a,
              int lda, const nb_real *b, int ldb, nb_real beta, nb_real *c, int ldc);
 
@@ -145,6 +146,8 @@ void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const
  * all are done. What a part computes must not depend on which thread runs
  * it, so results depend only on the number of parts. */
 void nb_parallel(int parts, void (*fn)(void *ctx, int part), void *ctx);
+/* Whether the calling thread runs a part of nb_parallel. */
+int nb_in_part(void);
 
 /* The first non-finite value of rows x cols (sample-major): NB_ERR_NUMERIC
  * naming its sample (first + row, 0-based; not named when count, the

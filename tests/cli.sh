@@ -11,6 +11,7 @@ expect_rc 0 "nabla --help"
 if grep -q "130" "$T/out"; then pass; else fail "nabla --help lists the exit codes"; fi
 run "$NABLA" --version
 expect_rc 0 "nabla --version"
+if grep -q "^conv: .*; gemm: " "$T/out"; then pass; else fail "nabla --version names the conv and gemm kernels"; fi
 for cmd in train eval predict info gradcheck; do
     run "$NABLA" "$cmd" --help
     expect_rc 0 "nabla $cmd --help"

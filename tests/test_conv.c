@@ -16,11 +16,19 @@
  * bilinear, pooling piecewise linear with every pair of values 0.05 apart),
  * so a central difference has no truncation error and a larger step only
  * shrinks the rounding error, ~1e-16 |L| / eps. */
-#define GC_EPS   1e-4
-#define GC_BOUND 1e-6
+#define GC_EPS      1e-4
+#define GC_CONV_EPS 1e-4
+#define GC_BOUND    1e-6
 #else
-#define GC_EPS   1e-2
-#define GC_BOUND 2e-2
+/* In float that rounding error, ~6e-8 |L| / eps, is what the bound has to
+ * hold. A convolution is linear in each element with no window to stay
+ * inside, so its check takes a step 25 times larger than pooling's (whose
+ * values are 0.05 apart); with 1e-2 the x gradient of a 3x3 same-padded
+ * convolution came within 0.03 of its bound through oneDNN, whose sums
+ * round differently from im2col's. */
+#define GC_EPS      1e-2
+#define GC_CONV_EPS 0.25
+#define GC_BOUND    2e-2
 #endif
 
 /* ------------------------------------------------------------ harness */
@@ -58,7 +66,7 @@ static void set_params(nb_graph *g, const leafv *l, int n)
 /* L = sum(y * R) (+ sum(p * V) per parameter unless only_consumer), then
  * the gradient check of every parameter; returns the worst relative error. */
 static double gradcheck_node(nb_graph *g, nb_rng *rng, nb_node y, leafv *l, int n_leaves,
-                             int only_consumer)
+                             int only_consumer, double eps)
 {
     size_t ny = nb_shape_count(nb_node_shape(g, y));
     nb_real *r = draw(rng, ny, 0.3, 1.5);
@@ -75,7 +83,7 @@ static double gradcheck_node(nb_graph *g, nb_rng *rng, nb_node y, leafv *l, int 
     set_params(g, l, n_leaves);
     nb_gradcheck_entry e[4];
     int count = 0;
-    assert_ok(nb_gradcheck(g, loss, GC_EPS, e, 4, &count));
+    assert_ok(nb_gradcheck(g, loss, eps, e, 4, &count));
     assert_int_equal(count, n_leaves);
     double worst = 0;
     for (int i = 0; i < count; i++) {
@@ -138,7 +146,7 @@ static void run_conv(const conv_case *k)
     int oh = (k->h + 2 * k->ph - k->kh) / k->sh + 1, ow = (k->w + 2 * k->pw - k->kw) / k->sw + 1;
     nb_shape want_shape = nb_shape4(k->n, k->f, oh, ow);
     assert_true(nb_shape_equal(nb_node_shape(g, y), want_shape));
-    double worst = gradcheck_node(g, &rng, y, l, k->bias ? 3 : 2, k->only_consumer);
+    double worst = gradcheck_node(g, &rng, y, l, k->bias ? 3 : 2, k->only_consumer, GC_CONV_EPS);
     if (worst > worst_conv) worst_conv = worst;
     /* the forward against the direct convolution */
     set_params(g, l, k->bias ? 3 : 2);
@@ -266,6 +274,225 @@ static void test_conv_threads(void **state)
                           .only_consumer = 1});
 }
 
+/* ------------------------------------------- oneDNN against im2col */
+
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+#include "ops/conv.h"
+
+/* A convolution's value and gradients (NULL where none flows). */
+typedef struct conv_run {
+    nb_real *y, *dx, *dw, *db;
+} conv_run;
+
+static nb_real *copy_of(const nb_real *v, size_t count)
+{
+    if (!v) return NULL;
+    nb_real *c = malloc(count * sizeof *c);
+    assert_non_null(c);
+    memcpy(c, v, count * sizeof *c);
+    return c;
+}
+
+/* Case k compiled with oneDNN's primitives or im2col (dnnl), on the same
+ * values: x (an input without gradient when no_dx), w and b; the loss of
+ * gradcheck_node, its weights drawn from the same seed either way. */
+static conv_run conv_pass(const conv_case *k, int dnnl, int no_dx, nb_real *const v[3])
+{
+    int was = nb_conv_use_dnnl(dnnl), saved = nb_get_threads();
+    if (k->threads) assert_ok(nb_set_threads(k->threads));
+    nb_graph *g = nb_graph_create();
+    nb_shape sx = nb_shape4(k->n, k->c, k->h, k->w), sw = nb_shape4(k->f, k->c, k->kh, k->kw);
+    nb_node x = no_dx ? nb_input(g, "x", sx) : nb_param(g, "x", sx, nb_init_zeros());
+    nb_node p[3] = {x, nb_param(g, "w", sw, nb_init_zeros()),
+                    k->bias ? nb_param(g, "b", nb_shape1(k->f), nb_init_zeros()) : NB_NONE};
+    size_t count[3] = {nb_shape_count(sx), nb_shape_count(sw), (size_t)k->f};
+    nb_node y = conv_node(g, k, p[0], p[1], p[2]);
+    nb_shape sy = nb_node_shape(g, y);
+    size_t ny = nb_shape_count(sy);
+    nb_rng rng;
+    nb_rng_seed(&rng, 77);
+    nb_real *r = draw(&rng, ny, 0.3, 1.5);
+    nb_node loss = nb_sum(g, nb_mul(g, y, nb_constant(g, "r", sy, r)));
+    free(r);
+    for (int i = no_dx; i < (k->bias ? 3 : 2) && !k->only_consumer; i++) {
+        nb_real *vv = draw(&rng, count[i], -1, 1);
+        loss = nb_add(g, loss,
+                      nb_sum(g, nb_mul(g, p[i], nb_constant(g, NULL, nb_node_shape(g, p[i]), vv))));
+        free(vv);
+    }
+    if (loss == NB_NONE) fail_msg("building the loss: %s", nb_last_error());
+    assert_ok(nb_graph_compile(g));
+    /* the path asked for is the path taken */
+    assert_int_equal(g->nodes[y].op_state != NULL, dnnl);
+    if (no_dx)
+        assert_ok(nb_graph_feed(g, x, v[0], count[0]));
+    else
+        memcpy(nb_node_value(g, x), v[0], count[0] * sizeof *v[0]);
+    for (int i = 1; i < (k->bias ? 3 : 2); i++)
+        memcpy(nb_node_value(g, p[i]), v[i], count[i] * sizeof *v[i]);
+    /* twice: a second step's gradients are the same (nothing left over) */
+    for (int step = 0; step < 2; step++) {
+        assert_ok(nb_graph_forward(g));
+        assert_ok(nb_graph_backward(g, loss));
+    }
+    conv_run out = {copy_of(nb_node_value(g, y), ny),
+                    no_dx ? NULL : copy_of(nb_node_grad(g, x), count[0]),
+                    copy_of(nb_node_grad(g, p[1]), count[1]),
+                    k->bias ? copy_of(nb_node_grad(g, p[2]), count[2]) : NULL};
+    nb_graph_free(g);
+    assert_ok(nb_set_threads(saved));
+    nb_conv_use_dnnl(was);
+    return out;
+}
+
+/* max |a - b| / max |b| over a tensor: float rounding in sums of up to
+ * C*KH*KW (or N*OH*OW) terms in another order stays far below 1e-5; a
+ * wrong index, layout or padding is off by the order of the values. */
+static double tensor_rel(const nb_real *a, const nb_real *b, size_t count)
+{
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < count; i++) {
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+        scale = fmax(scale, fabs((double)b[i]));
+    }
+    return scale > 0 ? diff / scale : diff;
+}
+
+#define PATHS_BOUND 1e-5
+
+static void compare_paths(const conv_case *k, int no_dx)
+{
+    nb_rng rng;
+    nb_rng_seed(&rng, (uint64_t)(k->c * 100 + k->f));
+    size_t count[3] = {(size_t)k->n * k->c * k->h * k->w, (size_t)k->f * k->c * k->kh * k->kw,
+                       (size_t)k->f};
+    nb_real *v[3];
+    for (int i = 0; i < 3; i++) v[i] = draw(&rng, count[i], -1, 1);
+    conv_run a = conv_pass(k, 1, no_dx, v), b = conv_pass(k, 0, no_dx, v);
+    int oh = (k->h + 2 * k->ph - k->kh) / k->sh + 1, ow = (k->w + 2 * k->pw - k->kw) / k->sw + 1;
+    const char *names[4] = {"y", "dx", "dw", "db"};
+    const nb_real *got[4] = {a.y, a.dx, a.dw, a.db}, *want[4] = {b.y, b.dx, b.dw, b.db};
+    size_t n[4] = {(size_t)k->n * k->f * oh * ow, count[0], count[1], count[2]};
+    for (int i = 0; i < 4; i++) {
+        assert_true((got[i] == NULL) == (want[i] == NULL));
+        if (!got[i]) continue;
+        double rel = tensor_rel(got[i], want[i], n[i]);
+        if (!(rel <= PATHS_BOUND))
+            fail_msg("C=%d F=%d %dx%d stride %dx%d pad %dx%d: oneDNN's %s differs from "
+                     "im2col's by %g of its largest value (bound %g)",
+                     k->c, k->f, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw, names[i], rel,
+                     PATHS_BOUND);
+        free((void *)got[i]);
+        free((void *)want[i]);
+    }
+    for (int i = 0; i < 3; i++) free(v[i]);
+}
+
+/* oneDNN's forward and every gradient against im2col's, which the gradient
+ * checks above hold: few channels (plain layouts) and many (blocked),
+ * stride, padding, non-square kernels, with and without bias, gradients
+ * written and added, with and without dx, on one thread and two. */
+static void test_conv_dnnl_matches_im2col(void **state)
+{
+    (void)state;
+    const conv_case cases[] = {
+        {.n = 2,
+         .c = 3,
+         .h = 5,
+         .w = 6,
+         .f = 4,
+         .kh = 3,
+         .kw = 3,
+         .sh = 1,
+         .sw = 1,
+         .ph = 1,
+         .pw = 1,
+         .bias = 1},
+        {.n = 4,
+         .c = 1,
+         .h = 12,
+         .w = 12,
+         .f = 8,
+         .kh = 3,
+         .kw = 3,
+         .sh = 1,
+         .sw = 1,
+         .ph = 1,
+         .pw = 1,
+         .bias = 1,
+         .only_consumer = 1,
+         .threads = 2},
+        {.n = 3,
+         .c = 16,
+         .h = 7,
+         .w = 7,
+         .f = 32,
+         .kh = 3,
+         .kw = 3,
+         .sh = 1,
+         .sw = 1,
+         .ph = 1,
+         .pw = 1,
+         .bias = 1},
+        {.n = 2,
+         .c = 32,
+         .h = 9,
+         .w = 8,
+         .f = 16,
+         .kh = 3,
+         .kw = 3,
+         .sh = 2,
+         .sw = 2,
+         .ph = 0,
+         .pw = 0,
+         .bias = 0,
+         .only_consumer = 1,
+         .threads = 2},
+        {.n = 3,
+         .c = 20,
+         .h = 6,
+         .w = 7,
+         .f = 24,
+         .kh = 2,
+         .kw = 3,
+         .sh = 2,
+         .sw = 1,
+         .ph = 1,
+         .pw = 0,
+         .bias = 1,
+         .threads = 1},
+        {.n = 2,
+         .c = 16,
+         .h = 4,
+         .w = 5,
+         .f = 8,
+         .kh = 1,
+         .kw = 1,
+         .sh = 1,
+         .sw = 1,
+         .bias = 1,
+         .only_consumer = 1},
+        {.n = 5,
+         .c = 2,
+         .h = 8,
+         .w = 8,
+         .f = 5,
+         .kh = 5,
+         .kw = 5,
+         .sh = 1,
+         .sw = 1,
+         .ph = 2,
+         .pw = 2,
+         .bias = 1,
+         .threads = 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        compare_paths(&cases[i], 0);
+        compare_paths(&cases[i], 1);
+    }
+}
+#endif
+
 /* ------------------------------------------------------------ pooling */
 
 /* x [2, 2, 5, 6] (distinct values, so no ties) pooled by op with kernel
@@ -297,7 +524,7 @@ static double pool_gradcheck(const char *op, int kh, int kw, int sh, int sw)
         y = nb_apply_attrs(g, op, NULL, 1, &l.node, 2, a);
     }
     if (y == NB_NONE) fail_msg("%s: %s", op, nb_last_error());
-    double worst = gradcheck_node(g, &rng, y, &l, 1, 0);
+    double worst = gradcheck_node(g, &rng, y, &l, 1, 0, GC_EPS);
     free(l.v);
     nb_graph_free(g);
     return worst;
@@ -549,6 +776,31 @@ static void test_steps_allocate_nothing(void **state)
     assert_ok(nb_set_threads(saved));
 }
 
+/* nb_backends names the convolution and matrix product kernels this build
+ * has, truncates like snprintf and returns the whole length. */
+static void test_backends(void **state)
+{
+    (void)state;
+    char line[256], small[8];
+    size_t n = nb_backends(line, sizeof line);
+    assert_int_equal(n, strlen(line));
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+    assert_non_null(strstr(line, "conv: onednn "));
+#else
+    assert_non_null(strstr(line, "conv: im2col + gemm"));
+#endif
+#ifdef NABLA_USE_BLAS
+    assert_non_null(strstr(line, "; gemm: openblas "));
+    assert_non_null(strstr(line, "(core "));
+#else
+    assert_non_null(strstr(line, "; gemm: portable"));
+#endif
+    assert_int_equal(nb_backends(small, sizeof small), n);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_memory_equal(small, line, sizeof small - 1);
+    assert_int_equal(nb_backends(NULL, 0), n);
+}
+
 /* Every op of this family passed its gradient check (runs last). */
 static void test_every_conv_op_checked(void **state)
 {
@@ -572,6 +824,9 @@ int main(void)
         cmocka_unit_test(test_conv_one_by_one),
         cmocka_unit_test(test_conv_only_consumer),
         cmocka_unit_test(test_conv_threads),
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+        cmocka_unit_test(test_conv_dnnl_matches_im2col),
+#endif
         cmocka_unit_test(test_pool_gradients),
         cmocka_unit_test(test_pool_by_hand),
         cmocka_unit_test(test_global_avg_pool_by_hand),
@@ -579,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_pool_errors),
         cmocka_unit_test(test_scratch_is_shared),
         cmocka_unit_test(test_steps_allocate_nothing),
+        cmocka_unit_test(test_backends),
         cmocka_unit_test(test_every_conv_op_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,38 @@
-/* Matrix products. With OpenBLAS, one CBLAS call with transpose flags (no
- * explicit transposes); without it, a blocked portable kernel. */
+/* Matrix products. With oneDNN (float builds), its sgemm: on the shapes
+ * dense layers make it is several times faster than OpenBLAS where
+ * OpenBLAS does not know the CPU and falls back to SSE3 kernels, and no
+ * slower where it does (bench/gemm_dnnl.c). Else with OpenBLAS, one CBLAS
+ * call with transpose flags (no explicit transposes); without either, a
+ * blocked portable kernel. */
 #include "internal.h"
+
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+#include <pthread.h>
+
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+static int isa_avx2;
+
+/* Below AVX2 oneDNN's sgemm is its reference loop: keep to the others. */
+static void check_isa(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    isa_avx2 = ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx2) == (unsigned)dnnl_cpu_isa_avx2;
+}
+
+/* oneDNN's sgemm on nabla's threads (one inside a part of nb_parallel);
+ * 0 when it cannot run the product, which then goes elsewhere. */
+static int onednn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                       int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    pthread_once(&isa_once, check_isa);
+    if (!isa_avx2) return 0;
+    omp_set_num_threads(nb_in_part() ? 1 : nb_get_threads());
+    return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
+                      beta, c, ldc) == dnnl_success;
+}
+#endif
 
 #ifdef NABLA_USE_BLAS
 #include <cblas.h>
@@ -8,6 +40,9 @@
 void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const nb_real *a,
              int lda, const nb_real *b, int ldb, nb_real beta, nb_real *c, int ldc)
 {
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+    if (onednn_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+#endif
     enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
     if (m == 1 && !trans_a) {
@@ -38,6 +73,9 @@ void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const
 void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const nb_real *a,
              int lda, const nb_real *b, int ldb, nb_real beta, nb_real *c, int ldc)
 {
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+    if (onednn_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+#endif
     for (int i = 0; i < m; i++) {
         nb_real *ci = c + (size_t)i * ldc;
         if (beta == 0) {

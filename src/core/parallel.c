@@ -12,6 +12,13 @@
 
 #define MAX_PARTS 64
 
+static _Thread_local int in_part;
+
+int nb_in_part(void)
+{
+    return in_part;
+}
+
 typedef struct part_job {
     void (*fn)(void *ctx, int part);
     void *ctx;
@@ -21,6 +28,7 @@ typedef struct part_job {
 static void *run_part(void *arg)
 {
     part_job *job = arg;
+    in_part = 1;
     job->fn(job->ctx, job->part);
     return NULL;
 }
@@ -43,6 +51,7 @@ void nb_parallel(int parts, void (*fn)(void *ctx, int part), void *ctx)
         jobs[p] = (part_job){fn, ctx, p};
         started[p] = pthread_create(&tid[p], NULL, run_part, &jobs[p]) == 0;
     }
+    in_part = 1;
     fn(ctx, 0);
     for (int p = 1; p < parts; p++) {
         if (started[p])
@@ -50,6 +59,7 @@ void nb_parallel(int parts, void (*fn)(void *ctx, int part), void *ctx)
         else
             fn(ctx, p);
     }
+    in_part = 0;
 #ifdef NABLA_USE_BLAS
     openblas_set_num_threads(blas_threads);
 #endif

@@ -63,6 +63,17 @@ nb_status nb_check_pair(const nb_node_rec *n, const char *name, int least)
     return NB_OK;
 }
 
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+static int use_dnnl = 1;
+
+int nb_conv_use_dnnl(int on)
+{
+    int was = use_dnnl;
+    use_dnnl = on;
+    return was;
+}
+#endif
+
 static void release_conv(nb_node_rec *n)
 {
 #if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
@@ -107,7 +118,8 @@ static nb_status infer_conv(nb_graph *g, nb_node_rec *n)
 #if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
     release_conv(n);
     size_t count = 0;
-    n->op_state = nb_dnnl_conv_create(&c, n->n_in == 3, nb_in(g, n, 0)->needs_grad, &count);
+    if (use_dnnl)
+        n->op_state = nb_dnnl_conv_create(&c, n->n_in == 3, nb_in(g, n, 0)->needs_grad, &count);
     if (n->op_state && count > n->scratch_count) n->scratch_count = count;
 #endif
     return NB_OK;

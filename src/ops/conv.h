@@ -45,6 +45,10 @@ nb_status nb_check_pair(const nb_node_rec *node, const char *name, int least);
 
 #if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
 /* conv2d through oneDNN's primitives (conv_dnnl.c), made once per node. */
+/* Whether compiling a graph makes oneDNN primitives for its convolutions
+ * (on unless set off; off, they run im2col). For tests that compare the
+ * two paths; returns the previous setting. */
+int nb_conv_use_dnnl(int on);
 typedef struct nb_dnnl_conv nb_dnnl_conv;
 /* NULL when oneDNN has no primitive for c (or no memory): the op then
  * keeps to im2col. data: backward computes dx. *scratch_count: the

@@ -41,6 +41,7 @@ struct nb_dnnl_conv {
     dn_prim p[N_PRIMS];
     dn_arg a[N_ARGS];
     int bias, data;
+    int threads;                   /* the primitives' work is divided for this many */
     size_t fwd_bytes, bwd_bytes;   /* scratch each pass uses */
     size_t tmp_dx, tmp_dw, tmp_db; /* backward: plain results to add */
 };
@@ -193,8 +194,11 @@ nb_dnnl_conv *nb_dnnl_conv_create(const nb_conv_geom *c, int bias, int data, siz
     d->data = data;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd[N_PRIMS] = {NULL};
-    /* a primitive divides its work for the threads there are when it is made */
-    omp_set_num_threads(nb_get_threads());
+    /* a primitive divides its work (and sizes its scratchpad) for the
+     * threads there are when it is made; every call runs on as many, so a
+     * result depends on the thread count at compile time only */
+    d->threads = nb_get_threads();
+    omp_set_num_threads(d->threads);
     int made = ok(dnnl_engine_create(&d->engine, dnnl_cpu, 0)) &&
                ok(dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags)) &&
                ok(dnnl_primitive_attr_create(&attr)) &&
@@ -253,7 +257,7 @@ void nb_dnnl_conv_forward(nb_dnnl_conv *d, const nb_real *x, const nb_real *w, c
                           nb_real *y, nb_real *scratch)
 {
     char *base = aligned(scratch);
-    omp_set_num_threads(nb_get_threads());
+    omp_set_num_threads(d->threads);
     bind(d, &d->a[F_SRC], x, base, 0);
     bind(d, &d->a[F_W], w, base, 0);
     bind(d, &d->a[F_DST], y, base, 1);
@@ -279,7 +283,7 @@ static void add_into(nb_real *to, const nb_real *from, size_t count)
 void nb_dnnl_conv_backward(nb_dnnl_conv *d, const nb_dnnl_grads *gr, nb_real *scratch)
 {
     char *base = aligned(scratch);
-    omp_set_num_threads(nb_get_threads());
+    omp_set_num_threads(d->threads);
     if (gr->dx && d->data) {
         nb_real *dx = gr->add_dx ? (nb_real *)(base + d->tmp_dx) : gr->dx;
         bind(d, &d->a[D_DDST], gr->dy, base, 0);
