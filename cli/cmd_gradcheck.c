@@ -119,6 +119,17 @@ static int run(const arg_command *cmd, const check_args *a, const cli_data_optio
     } else if (failed) {
         printf("FAILED: %d of %d tensors have a relative error above %g\n", failed, count, a->tol);
         rc = CLI_EXIT_FAILURE;
+        /* A step across a kink measures the kink, not the gradient. */
+        static const char *const kinked[] = {"relu", "leaky_relu", "max_pool2d"};
+        for (size_t k = 0; k < sizeof kinked / sizeof kinked[0]; k++)
+            if (nb_graph_find_op(g, kinked[k], 0) != NB_NONE) {
+                printf("note: the model has %s, whose kinks (ReLU at 0, max pooling's ties, "
+                       "common on images with a blank background) a step of eps can cross; "
+                       "a failure there is the finite difference's, not the gradient's: check "
+                       "the same shapes with tanh and avgpool, or in a double build\n",
+                       kinked[k]);
+                break;
+            }
     } else {
         printf("passed: worst relative error %.3e <= %g\n", worst, a->tol);
     }

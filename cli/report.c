@@ -15,7 +15,11 @@
 
 #define GRID_IMAGES         36 /* test images shown */
 #define HEATMAP_MAX         50 /* classes up to which the confusion matrix is drawn */
+#define STR_(x)             #x
+#define STR(x)              STR_(x)
 #define CONV_CHANNELS_SHOWN 3  /* channels of each first-convolution filter drawn */
+#define CONV_FILTERS_SHOWN  64 /* filters drawn */
+#define CONV_MAPS_SHOWN     16 /* feature maps drawn per test image */
 #define COLOR_TRAIN         "#1f77b4"
 #define COLOR_VAL           "#ff7f0e"
 #define COLOR_MISTAKE       "#d62728"
@@ -486,13 +490,15 @@ static void conv_section(FILE *f, const cli_report *r)
     int nf = v->filters_shape.dim[0], nc = v->filters_shape.dim[1], kh = v->filters_shape.dim[2],
         kw = v->filters_shape.dim[3];
     int shown_c = nc < CONV_CHANNELS_SHOWN ? nc : CONV_CHANNELS_SHOWN;
+    int shown_f = nf < CONV_FILTERS_SHOWN ? nf : CONV_FILTERS_SHOWN;
     fprintf(f,
             "<h2>What the first convolution learned</h2>\n<p class=\"note\">Its %d %s "
-            "(%d&times;%d, %d input %s%s), each stretched from its most negative weight "
+            "(%d&times;%d, %d input %s%s)%s, each stretched from its most negative weight "
             "(black) to its most positive (white).</p>\n<div class=\"grid filters\">\n",
             nf, nb_plural(nf, "filter", "filters"), kh, kw, nc,
-            nb_plural(nc, "channel", "channels"), shown_c < nc ? "; the first ones shown" : "");
-    for (int k = 0; k < nf; k++) {
+            nb_plural(nc, "channel", "channels"), shown_c < nc ? "; the first ones shown" : "",
+            shown_f < nf ? "; the first " STR(CONV_FILTERS_SHOWN) " shown" : "");
+    for (int k = 0; k < shown_f; k++) {
         fputs("<figure class=\"filter\">", f);
         for (int c = 0; c < shown_c; c++)
             put_small_image(f, v->filters + ((size_t)k * nc + c) * (size_t)kh * kw, kh, kw, 36, 1,
@@ -505,11 +511,13 @@ static void conv_section(FILE *f, const cli_report *r)
     size_t per_image = (size_t)nf * mh * mw;
     int geometry = t->rows > 0 && t->cols > 0 && t->rows <= 256 && t->cols <= 256 &&
                    (size_t)t->rows * t->cols == (size_t)t->features;
+    int shown_m = nf < CONV_MAPS_SHOWN ? nf : CONV_MAPS_SHOWN;
     fprintf(f,
-            "<p class=\"note\">Its %d feature maps (outputs %d&times;%d, before the "
+            "<p class=\"note\">%s%d feature maps (outputs %d&times;%d, before the "
             "activation) for the first %d test %s, each map stretched from its lowest value "
             "(black) to its highest (white).</p>\n",
-            nf, mh, mw, v->map_images, nb_plural(v->map_images, "image", "images"));
+            shown_m < nf ? "The first " : "Its ", shown_m, mh, mw, v->map_images,
+            nb_plural(v->map_images, "image", "images"));
     for (int i = 0; i < v->map_images; i++) {
         fputs("<div class=\"grid maps\">", f);
         if (geometry) {
@@ -518,7 +526,7 @@ static void conv_section(FILE *f, const cli_report *r)
                             "test image");
             fprintf(f, "<figcaption>test image %d</figcaption></figure>", i);
         }
-        for (int k = 0; k < nf; k++) {
+        for (int k = 0; k < shown_m; k++) {
             fputs("<figure class=\"filter\">", f);
             put_small_image(f, v->maps + (size_t)i * per_image + (size_t)k * mh * mw, mh, mw, 56, 1,
                             "feature map");

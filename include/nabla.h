@@ -388,7 +388,8 @@ nb_status nb_node_set_name(nb_graph *graph, nb_node node, const char *name);
 /* ======================================== layers and initialisation */
 
 /* A dense layer: affine with weight "<prefix>.weight" [in, units] and bias
- * "<prefix>.bias" [units] (zeros). */
+ * "<prefix>.bias" [units] (zeros). x is [N, in]; an x of more dimensions
+ * ([N, C, H, W]) is flattened first (nb_flatten), in = C*H*W. */
 nb_node nb_dense(nb_graph *g, nb_node x, int units, const char *prefix, nb_init weight_init);
 nb_init nb_init_zeros(void);
 nb_init nb_init_constant(double value);

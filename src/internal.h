@@ -86,6 +86,9 @@ nb_status nb_write_atomic(const char *path, nb_write_fn write, const void *user)
  * refused without waiting for a writer. The message names no path. */
 nb_status nb_open_regular(const char *path, FILE **out);
 
+/* Bytes kept of a graph's first building error message. */
+#define NB_ERROR_TEXT 512
+
 /* Overflow-checked a * b into *out; 0 on overflow. */
 int nb_mul_size(size_t a, size_t b, size_t *out);
 
@@ -268,7 +271,8 @@ struct nb_node_rec {
 struct nb_graph {
     nb_node_rec *nodes;
     int count, capacity;
-    nb_status status; /* first building error */
+    nb_status status;                /* first building error */
+    char status_text[NB_ERROR_TEXT]; /* its message, which compile repeats */
     int compiled;
     int forwarded;  /* nodes 0..forwarded-1 hold values of the current compile */
     nb_names names; /* node names to handles */
@@ -334,6 +338,11 @@ size_t nb_node_arena(const nb_node_rec *node, int needs_grad, size_t *scratch);
  * one, inputs when they ask for one, op nodes when an input has one (its
  * needs_grad, set before). */
 int nb_node_flows_grad(const nb_graph *g, const nb_node_rec *node);
+
+/* Record status (with the message nb_error has just set) as g's building
+ * error when it is the first; returns status. Later errors are
+ * consequences of the first, which nb_graph_compile repeats. */
+nb_status nb_graph_fail(nb_graph *g, nb_status status);
 
 const nb_op_def *nb_op_find(const char *name);
 /* A shape error naming the op, node and the input shapes. */

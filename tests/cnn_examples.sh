@@ -166,5 +166,15 @@ assert f == [(3, 3)] * 3, f
 assert m == [(8, 8)] * 12, m
 assert t == [(8, 8)] * 4, t
 ' "$T/cnn.html"
+# Past 64 filters and 16 maps the report draws the first ones and says so.
+run "$NABLA" train --data "$T/img8" --model "conv:70:3,gap,dense:3" --epochs 1 --quiet \
+    --report "$T/wide.html"
+expect_rc 0 "train a 70-filter CNN with --report"
+expect_py "report: at most 64 filters and 16 maps per image" '
+import sys
+h = open(sys.argv[1]).read()
+assert h.count("alt=\"filter\"") == 64 and "the first 64 shown" in h, "filters"
+assert h.count("alt=\"feature map\"") == 16 * 4 and "The first 16 feature maps" in h, "maps"
+' "$T/wide.html"
 
 finish

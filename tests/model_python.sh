@@ -169,7 +169,7 @@ PY
 "$build/nabla" info "$tmp/graph.safetensors" >"$tmp/info"
 grep -q "^graph       23 nodes (no spec): input 3, reshape 3, param 7, affine 3," "$tmp/info" ||
     { echo "nabla info does not show the graph:"; cat "$tmp/info"; exit 1; }
-grep -q "^  c  *\[4\]  *4$" "$tmp/info" || { echo "nabla info does not list the constant:"; cat "$tmp/info"; exit 1; }
+grep -q "^  c  *\[4\]  *4  *const$" "$tmp/info" || { echo "nabla info does not list the constant:"; cat "$tmp/info"; exit 1; }
 "$build/nabla" info "$tmp/graph.safetensors" --json >"$tmp/info.json"
 "$python" -c '
 import json, sys

@@ -40,9 +40,28 @@ static void test_shape_error_names_everything(void **state)
     assert_non_null(strstr(msg, "matmul"));
     assert_non_null(strstr(msg, "\"x\" [4, 3]"));
     assert_non_null(strstr(msg, "\"w\" [5, 2]"));
-    /* The error sticks; later calls fail too and compile reports it. */
+    /* The error sticks; later calls fail too and compile repeats its
+     * message, whatever was said in between. */
     assert_int_equal(nb_relu(g, y), NB_NONE);
+    assert_int_equal(nb_input(g, "x", nb_shape1(2)), NB_NONE);
     assert_int_equal(nb_graph_compile(g), NB_ERR_SHAPE);
+    msg = nb_last_error();
+    assert_non_null(strstr(msg, "compiling: the graph has a building error: "));
+    assert_non_null(strstr(msg, "\"w\" [5, 2]"));
+    nb_graph_free(g);
+}
+
+/* nb_dense flattens an image batch itself, as the spec's dense does. */
+static void test_dense_flattens_images(void **state)
+{
+    (void)state;
+    nb_graph *g = nb_graph_create();
+    nb_node x = nb_input(g, "x", nb_shape4(2, 3, 4, 5));
+    nb_node y = nb_dense(g, x, 7, "d", nb_init_he());
+    assert_true(nb_shape_equal(nb_node_shape(g, y), nb_shape2(2, 7)));
+    assert_true(nb_shape_equal(nb_node_shape(g, nb_graph_find(g, "d.weight")), nb_shape2(60, 7)));
+    assert_int_equal(nb_dense(g, nb_input(g, "v", nb_shape1(3)), 2, "e", nb_init_he()), NB_NONE);
+    assert_non_null(strstr(nb_last_error(), "needs input [N, D]"));
     nb_graph_free(g);
 }
 
@@ -433,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_fan_out_sums_gradients),
         cmocka_unit_test(test_written_gradients),
         cmocka_unit_test(test_shape_error_names_everything),
+        cmocka_unit_test(test_dense_flattens_images),
         cmocka_unit_test(test_errors_are_values),
         cmocka_unit_test(test_reshape_batch_keeps_params),
         cmocka_unit_test(test_meaningless_calls_refused),

@@ -36,9 +36,18 @@ nb_status nb_graph_status(const nb_graph *g)
 }
 
 /* Record the first building error; later ones are consequences. */
+nb_status nb_graph_fail(nb_graph *g, nb_status status)
+{
+    if (g->status == NB_OK && status != NB_OK) {
+        g->status = status;
+        snprintf(g->status_text, sizeof g->status_text, "%s", nb_last_error());
+    }
+    return status;
+}
+
 static nb_node fail(nb_graph *g, nb_status status)
 {
-    if (g->status == NB_OK) g->status = status;
+    nb_graph_fail(g, status);
     return NB_NONE;
 }
 

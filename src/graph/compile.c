@@ -67,7 +67,8 @@ nb_status nb_graph_compile(nb_graph *g)
 {
     if (!g) return nb_error(NB_ERR_ARGUMENT, "compiling: no graph");
     if (g->status != NB_OK)
-        return nb_error(g->status, "compiling: the graph has a building error (see the first)");
+        return nb_error(g->status, "compiling: the graph has a building error: %s",
+                        g->status_text[0] ? g->status_text : nb_status_name(g->status));
     if (g->count == 0) return nb_error(NB_ERR_STATE, "compiling: the graph is empty");
 
     /* Creation order is topological (an op only uses older nodes). */

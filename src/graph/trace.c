@@ -14,8 +14,8 @@ static nb_status check_graph(nb_graph *g, FILE *out, const char *what)
     if (!g) return nb_error(NB_ERR_ARGUMENT, "%s: no graph", what);
     if (!out) return nb_error(NB_ERR_ARGUMENT, "%s: no output stream", what);
     if (g->status != NB_OK)
-        return nb_error(NB_ERR_STATE, "%s: the graph has a building error (%s)", what,
-                        nb_status_name(g->status));
+        return nb_error(NB_ERR_STATE, "%s: the graph has a building error: %s", what,
+                        g->status_text[0] ? g->status_text : nb_status_name(g->status));
     if (!g->compiled)
         return nb_error(NB_ERR_STATE,
                         "%s: compile the graph first (a node has a value only after "

@@ -1,4 +1,5 @@
-/* A dense layer: y = x W + b, one fused affine node. */
+/* A dense layer: y = x W + b, one fused affine node. An input of more than
+ * two dimensions ([N, C, H, W]) is flattened to [N, C*H*W] first. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -10,17 +11,23 @@ nb_node nb_dense(nb_graph *g, nb_node x, int units, const char *prefix, nb_init 
     if (x < 0 || x >= g->count) {
         nb_error(NB_ERR_ARGUMENT, "dense layer \"%s\": input %d is not a node of this graph",
                  prefix ? prefix : "dense", x);
-        g->status = NB_ERR_ARGUMENT;
+        nb_graph_fail(g, NB_ERR_ARGUMENT);
         return NB_NONE;
     }
     nb_shape xs = g->nodes[x].shape;
-    if (xs.ndim != 2 || units <= 0) {
+    if (xs.ndim < 2 || units <= 0) {
         char buf[64];
         nb_error(NB_ERR_SHAPE,
-                 "dense layer \"%s\": needs input [N, D] and units > 0, got %s and %d",
+                 "dense layer \"%s\": needs input [N, D] (or [N, ...], flattened) and units > "
+                 "0, got %s and %d",
                  prefix ? prefix : "dense", nb_shape_format(xs, buf, sizeof buf), units);
-        g->status = NB_ERR_SHAPE;
+        nb_graph_fail(g, NB_ERR_SHAPE);
         return NB_NONE;
+    }
+    if (xs.ndim > 2) {
+        x = nb_flatten(g, x);
+        if (x == NB_NONE) return NB_NONE;
+        xs = g->nodes[x].shape;
     }
     if (!prefix) prefix = "dense";
     snprintf(wname, sizeof wname, "%s.weight", prefix);

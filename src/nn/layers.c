@@ -70,8 +70,7 @@ static nb_node dense_build(nb_graph *g, nb_node x, const nb_layer *layer,
     nb_shape xs = nb_node_shape(g, x);
     size_t fan_in = xs.ndim >= 2 && xs.dim[0] > 0 ? nb_shape_count(xs) / (size_t)xs.dim[0] : 0;
     nb_init init = init_for(ctx, fan_in, (size_t)layer->ints[0]);
-    if (xs.ndim > 2) x = nb_flatten(g, x);
-    return nb_dense(g, x, layer->ints[0], ctx->prefix, init);
+    return nb_dense(g, x, layer->ints[0], ctx->prefix, init); /* it flattens an image */
 }
 
 static nb_status dense_shape(const nb_layer *layer, nb_shape in, nb_shape *out, char *why,
@@ -267,7 +266,7 @@ static nb_node conv_build(nb_graph *g, nb_node x, const nb_layer *layer,
         char s[64];
         nb_error(NB_ERR_SHAPE, "conv layer \"%s\": needs input [N, C, H, W], got %s", ctx->prefix,
                  nb_shape_format(xs, s, sizeof s));
-        g->status = NB_ERR_SHAPE;
+        nb_graph_fail(g, NB_ERR_SHAPE);
         return NB_NONE;
     }
     size_t kk = (size_t)a[CONV_K] * (size_t)a[CONV_K];
@@ -405,7 +404,7 @@ static nb_node batchnorm_build(nb_graph *g, nb_node x, const nb_layer *layer,
         char s[64];
         nb_error(NB_ERR_SHAPE, "batchnorm layer \"%s\": needs input [N, C, H, W] or [N, F], got %s",
                  ctx->prefix, nb_shape_format(xs, s, sizeof s));
-        g->status = NB_ERR_SHAPE;
+        nb_graph_fail(g, NB_ERR_SHAPE);
         return NB_NONE;
     }
     nb_shape c = nb_shape1(xs.dim[1]);

@@ -174,25 +174,23 @@ nb_status nb_spec_build(nb_graph *g, const nb_spec *spec, nb_node x, nb_node *ou
         nb_shape want;
         nb_status st = nb_layer_shape(l, sample, &want, why, sizeof why);
         if (st != NB_OK) {
-            g->status = st;
             if (l->length > 0)
                 nb_escape_len(q, sizeof q, spec->text + l->offset, (size_t)l->length);
             else
                 nb_escape(q, sizeof q, l->def->name);
-            return nb_error(st, "layer spec item %d \"%s\": %s", i + 1, q, why);
+            return nb_graph_fail(g, nb_error(st, "layer spec item %d \"%s\": %s", i + 1, q, why));
         }
         h = nb_layer_build(g, h, l, &ctx);
         if (nb_graph_status(g) != NB_OK) break;
         if (want.ndim < 0 || want.ndim >= NB_MAX_DIMS) want = nb_shape0(); /* never the node's */
         nb_shape got = nb_node_shape(g, h), full = {want.ndim + 1, {xs.dim[0]}};
         for (int d = 0; d < want.ndim; d++) full.dim[d + 1] = want.dim[d];
-        if (!nb_shape_equal(got, full)) {
-            g->status = NB_ERR_STATE;
-            return nb_error(NB_ERR_STATE,
+        if (!nb_shape_equal(got, full))
+            return nb_graph_fail(
+                g, nb_error(NB_ERR_STATE,
                             "layer %d (%s): its node has shape %s, its table entry says %s", i + 1,
                             l->def->name, nb_shape_format(got, a, sizeof a),
-                            nb_shape_format(full, b, sizeof b));
-        }
+                            nb_shape_format(full, b, sizeof b)));
         sample = want;
     }
     *out = h;

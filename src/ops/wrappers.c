@@ -98,8 +98,9 @@ nb_node nb_affine(nb_graph *g, nb_node x, nb_node w, nb_node b)
 nb_node nb_reshape(nb_graph *g, nb_node x, nb_shape shape)
 {
     if (g && g->status == NB_OK && (shape.ndim < 1 || shape.ndim > NB_MAX_DIMS)) {
-        g->status = nb_error(NB_ERR_SHAPE, "reshape: a shape of %d dimensions (1 to %d expected)",
-                             shape.ndim, NB_MAX_DIMS);
+        nb_graph_fail(g,
+                      nb_error(NB_ERR_SHAPE, "reshape: a shape of %d dimensions (1 to %d expected)",
+                               shape.ndim, NB_MAX_DIMS));
         return NB_NONE;
     }
     int64_t dims[NB_MAX_DIMS] = {0};

@@ -2,7 +2,7 @@
 # written (sourced, not run). build_doc_example BUILD SRC DOC HEADING OUT:
 # the first ```c block of SRC/DOC after the line HEADING ("" for the first
 # of the file), compiled against BUILD's static library with BUILD's
-# settings (double, BLAS, sanitizers) into OUT.
+# settings (double, BLAS, oneDNN, sanitizers) into OUT.
 build_doc_example() {
     local build=$1 src=$2 doc=$3 heading=$4 out=$5
     awk -v heading="$heading" 'heading == "" || $0 == heading {in_section=1}
@@ -14,7 +14,11 @@ build_doc_example() {
     blas=$(grep -q 'NABLA_BLAS:BOOL=OFF' "$build/CMakeCache.txt" || pkg-config --libs openblas)
     san=$(grep -q 'NABLA_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" &&
         echo -fsanitize=address,undefined || true)
+    # What else the static library needs (oneDNN and OpenMP when built
+    # with them), as the build's pkg-config file says it.
+    local extra
+    extra=$(sed -n 's/^Libs.private: //p' "$build/nabla.pc")
     # shellcheck disable=SC2086
     cc -std=c11 -Wall -Wextra -Werror $flags -I "$src/include" "$out.c" \
-        "$build/libnabla.a" $libs $blas -lm -o "$out" $san
+        "$build/libnabla.a" $libs $blas $extra -lm -o "$out" $san
 }
