@@ -143,6 +143,9 @@ nb_status nb_json_parse(const char *text, nb_status bad, const char *what, struc
  * portable kernel. */
 void nb_gemm(int trans_a, int trans_b, int m, int n, int k, nb_real alpha, const nb_real *a,
              int lda, const nb_real *b, int ldb, nb_real beta, nb_real *c, int ldc);
+/* Whether nb_gemm runs oneDNN's sgemm on this machine (a float oneDNN
+ * build on an AVX2 CPU). */
+int nb_gemm_uses_dnnl(void);
 
 /* Run fn(ctx, part) for part 0..parts-1, each part on its own thread (part
  * 0 on the caller's), the matrix products inside one-threaded; returns when

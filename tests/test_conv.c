@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
 #ifdef NABLA_DOUBLE
 /* L is linear in each single element these ops see (a convolution is
  * bilinear, pooling piecewise linear with every pair of values 0.05 apart),
@@ -293,6 +297,10 @@ static nb_real *copy_of(const nb_real *v, size_t count)
     return c;
 }
 
+/* The oneDNN calls that succeed in conv_pass before every later one fails
+ * (-1: none fails). */
+static int dnnl_calls_ok = -1;
+
 /* Case k compiled with oneDNN's primitives or im2col (dnnl), on the same
  * values: x (an input without gradient when no_dx), w and b; the loss of
  * gradcheck_node, its weights drawn from the same seed either way. */
@@ -331,10 +339,12 @@ static conv_run conv_pass(const conv_case *k, int dnnl, int no_dx, nb_real *cons
     for (int i = 1; i < (k->bias ? 3 : 2); i++)
         memcpy(nb_node_value(g, p[i]), v[i], count[i] * sizeof *v[i]);
     /* twice: a second step's gradients are the same (nothing left over) */
+    int fail_was = nb_dnnl_conv_fail_after(dnnl_calls_ok);
     for (int step = 0; step < 2; step++) {
         assert_ok(nb_graph_forward(g));
         assert_ok(nb_graph_backward(g, loss));
     }
+    nb_dnnl_conv_fail_after(fail_was);
     conv_run out = {copy_of(nb_node_value(g, y), ny),
                     no_dx ? NULL : copy_of(nb_node_grad(g, x), count[0]),
                     copy_of(nb_node_grad(g, p[1]), count[1]),
@@ -485,11 +495,64 @@ static void test_conv_dnnl_matches_im2col(void **state)
          .pw = 2,
          .bias = 1,
          .threads = 2},
+        /* parts of 2, 2 and 3 samples: two sets of primitives */
+        {.n = 7,
+         .c = 16,
+         .h = 6,
+         .w = 6,
+         .f = 16,
+         .kh = 3,
+         .kw = 3,
+         .sh = 1,
+         .sw = 1,
+         .ph = 1,
+         .pw = 1,
+         .bias = 1,
+         .threads = 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         compare_paths(&cases[i], 0);
         compare_paths(&cases[i], 1);
     }
+}
+
+/* A oneDNN call that fails, at any point of forward or backward and in any
+ * part, runs im2col instead: the values and gradients are im2col's, and no
+ * gradient that is added to has a part added twice. */
+static void test_conv_dnnl_failure_falls_back(void **state)
+{
+    (void)state;
+    const conv_case cases[] = {{.n = 5,
+                                .c = 16,
+                                .h = 6,
+                                .w = 5,
+                                .f = 16,
+                                .kh = 3,
+                                .kw = 3,
+                                .sh = 1,
+                                .sw = 1,
+                                .ph = 1,
+                                .pw = 1,
+                                .bias = 1,
+                                .threads = 2},
+                               {.n = 3,
+                                .c = 2,
+                                .h = 7,
+                                .w = 7,
+                                .f = 4,
+                                .kh = 3,
+                                .kw = 3,
+                                .sh = 2,
+                                .sw = 2,
+                                .bias = 1,
+                                .threads = 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int calls = 0; calls < 40; calls += 3) {
+            dnnl_calls_ok = calls;
+            compare_paths(&cases[i], 0);
+            compare_paths(&cases[i], 1);
+        }
+    dnnl_calls_ok = -1;
 }
 #endif
 
@@ -789,11 +852,28 @@ static void test_backends(void **state)
 #else
     assert_non_null(strstr(line, "conv: im2col + gemm"));
 #endif
+    /* the products' kernel named is the one nb_gemm runs */
+    if (nb_gemm_uses_dnnl()) {
+        assert_non_null(strstr(line, "; gemm: onednn sgemm ("));
 #ifdef NABLA_USE_BLAS
-    assert_non_null(strstr(line, "; gemm: openblas "));
-    assert_non_null(strstr(line, "(core "));
+        assert_non_null(strstr(line, "), openblas "));
+        assert_non_null(strstr(line, " as fallback"));
+#endif
+    } else {
+#ifdef NABLA_USE_BLAS
+        assert_non_null(strstr(line, "; gemm: openblas "));
+        assert_non_null(strstr(line, "(core "));
 #else
-    assert_non_null(strstr(line, "; gemm: portable"));
+        assert_non_null(strstr(line, "; gemm: portable"));
+#endif
+    }
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+    /* oneDNN's sgemm wherever oneDNN has AVX2 */
+    assert_int_equal(nb_gemm_uses_dnnl(),
+                     ((unsigned)dnnl_get_effective_cpu_isa() & (unsigned)dnnl_cpu_isa_avx2) ==
+                         (unsigned)dnnl_cpu_isa_avx2);
+#else
+    assert_false(nb_gemm_uses_dnnl());
 #endif
     assert_int_equal(nb_backends(small, sizeof small), n);
     assert_int_equal(strlen(small), sizeof small - 1);
@@ -826,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_conv_threads),
 #if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
         cmocka_unit_test(test_conv_dnnl_matches_im2col),
+        cmocka_unit_test(test_conv_dnnl_failure_falls_back),
 #endif
         cmocka_unit_test(test_pool_gradients),
         cmocka_unit_test(test_pool_by_hand),

@@ -54,16 +54,39 @@ static int conv_backend(char *buf, size_t size)
 #endif
 }
 
-/* The matrix products: OpenBLAS's version (the second word of its
- * configuration, "OpenBLAS 0.3.21 DYNAMIC_ARCH ...") and the core whose
- * kernels it chose, or the portable kernel. */
-static int gemm_backend(char *buf, size_t size)
-{
+/* OpenBLAS's version (the second word of its configuration, "OpenBLAS
+ * 0.3.21 DYNAMIC_ARCH ...") and the core whose kernels it chose. */
 #ifdef NABLA_USE_BLAS
+static int openblas_name(char *buf, size_t size)
+{
     const char *config = openblas_get_config(), *core = openblas_get_corename();
     char version[32] = "?";
     if (config) sscanf(config, "%*s %31s", version);
-    return snprintf(buf, size, "gemm: openblas %s (core %s)", version, core ? core : "?");
+    return snprintf(buf, size, "openblas %s (core %s)", version, core ? core : "?");
+}
+#endif
+
+/* The matrix products as nb_gemm runs them: oneDNN's sgemm and its
+ * instruction set (OpenBLAS then only takes a product oneDNN refuses),
+ * OpenBLAS, or the portable kernel. */
+static int gemm_backend(char *buf, size_t size)
+{
+#ifdef NABLA_USE_BLAS
+    char blas[64];
+    openblas_name(blas, sizeof blas);
+#endif
+#if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+    if (nb_gemm_uses_dnnl()) {
+        const char *isa = isa_name(dnnl_get_effective_cpu_isa());
+#ifdef NABLA_USE_BLAS
+        return snprintf(buf, size, "gemm: onednn sgemm (%s), %s as fallback", isa, blas);
+#else
+        return snprintf(buf, size, "gemm: onednn sgemm (%s), portable as fallback", isa);
+#endif
+    }
+#endif
+#ifdef NABLA_USE_BLAS
+    return snprintf(buf, size, "gemm: %s", blas);
 #else
     return snprintf(buf, size, "gemm: portable");
 #endif
@@ -71,7 +94,7 @@ static int gemm_backend(char *buf, size_t size)
 
 size_t nb_backends(char *buf, size_t size)
 {
-    char conv[96], gemm[96];
+    char conv[96], gemm[160];
     conv_backend(conv, sizeof conv);
     gemm_backend(gemm, sizeof gemm);
     int n = snprintf(buf, size, "%s; %s", conv, gemm);

@@ -21,16 +21,28 @@ static void check_isa(void)
     isa_avx2 = ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx2) == (unsigned)dnnl_cpu_isa_avx2;
 }
 
-/* oneDNN's sgemm on nabla's threads (one inside a part of nb_parallel);
- * 0 when it cannot run the product, which then goes elsewhere. */
+/* oneDNN's sgemm on the calling thread alone: OpenMP's waiting threads
+ * spin, and on a loaded machine a team of two runs several times slower
+ * than one thread. 0 when it cannot run the product, which then goes
+ * elsewhere. */
+int nb_gemm_uses_dnnl(void)
+{
+    pthread_once(&isa_once, check_isa);
+    return isa_avx2;
+}
+
 static int onednn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                        int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-    pthread_once(&isa_once, check_isa);
-    if (!isa_avx2) return 0;
-    omp_set_num_threads(nb_in_part() ? 1 : nb_get_threads());
+    if (!nb_gemm_uses_dnnl()) return 0;
+    omp_set_num_threads(1);
     return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
                       beta, c, ldc) == dnnl_success;
+}
+#else
+int nb_gemm_uses_dnnl(void)
+{
+    return 0;
 }
 #endif
 

@@ -119,7 +119,8 @@ static nb_status infer_conv(nb_graph *g, nb_node_rec *n)
     release_conv(n);
     size_t count = 0;
     if (use_dnnl)
-        n->op_state = nb_dnnl_conv_create(&c, n->n_in == 3, nb_in(g, n, 0)->needs_grad, &count);
+        n->op_state =
+            nb_dnnl_conv_create(&c, parts, n->n_in == 3, nb_in(g, n, 0)->needs_grad, &count);
     if (n->op_state && count > n->scratch_count) n->scratch_count = count;
 #endif
     return NB_OK;
@@ -205,11 +206,12 @@ static conv_call call_of(nb_graph *g, nb_node_rec *node)
 static void conv_forward(nb_graph *g, nb_node_rec *node)
 {
 #if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
+    /* a call oneDNN fails runs im2col instead */
     if (node->op_state) {
         const nb_node_rec *b = node->n_in == 3 ? nb_in(g, node, 2) : NULL;
-        nb_dnnl_conv_forward(node->op_state, nb_in(g, node, 0)->value, nb_in(g, node, 1)->value,
-                             b ? b->value : NULL, node->value, node->scratch);
-        return;
+        if (nb_dnnl_conv_forward(node->op_state, nb_in(g, node, 0)->value, nb_in(g, node, 1)->value,
+                                 b ? b->value : NULL, node->value, node->scratch))
+            return;
     }
 #endif
     conv_call k = call_of(g, node);
@@ -231,7 +233,7 @@ static void bias_backward(const conv_call *k, nb_node_rec *b)
 }
 
 #if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
-static void dnnl_backward(nb_graph *g, nb_node_rec *node)
+static int dnnl_backward(nb_graph *g, nb_node_rec *node)
 {
     nb_node_rec *x = nb_in(g, node, 0), *w = nb_in(g, node, 1);
     nb_node_rec *b = node->n_in == 3 ? nb_in(g, node, 2) : NULL;
@@ -244,17 +246,16 @@ static void dnnl_backward(nb_graph *g, nb_node_rec *node)
     gr.add_dx = x->grad_overwrite ? 0 : nb_shape_count(x->shape);
     gr.add_dw = w->grad_overwrite ? 0 : nb_shape_count(w->shape);
     gr.add_db = !b || b->grad_overwrite ? 0 : nb_shape_count(b->shape);
-    nb_dnnl_conv_backward(node->op_state, &gr, node->scratch);
+    return nb_dnnl_conv_backward(node->op_state, &gr, node->scratch);
 }
 #endif
 
 static void conv_backward(nb_graph *g, nb_node_rec *node)
 {
 #if defined(NABLA_USE_DNNL) && !defined(NABLA_DOUBLE)
-    if (node->op_state) {
-        dnnl_backward(g, node);
-        return;
-    }
+    /* a call oneDNN fails runs im2col instead, which writes or adds every
+     * gradient as it would have */
+    if (node->op_state && dnnl_backward(g, node)) return;
 #endif
     conv_call k = call_of(g, node);
     nb_node_rec *x = nb_in(g, node, 0), *w = nb_in(g, node, 1);

@@ -51,12 +51,16 @@ nb_status nb_check_pair(const nb_node_rec *node, const char *name, int least);
 int nb_conv_use_dnnl(int on);
 typedef struct nb_dnnl_conv nb_dnnl_conv;
 /* NULL when oneDNN has no primitive for c (or no memory): the op then
- * keeps to im2col. data: backward computes dx. *scratch_count: the
- * scratch elements a call needs. */
-nb_dnnl_conv *nb_dnnl_conv_create(const nb_conv_geom *c, int bias, int data, size_t *scratch_count);
+ * keeps to im2col. parts: the batch's parts (nabla's threads, at most
+ * c->n and NB_CONV_MAX_PARTS), each on one OpenMP thread. data: backward
+ * computes dx. *scratch_count: the scratch elements a call needs. */
+nb_dnnl_conv *nb_dnnl_conv_create(const nb_conv_geom *c, int parts, int bias, int data,
+                                  size_t *scratch_count);
 void nb_dnnl_conv_free(nb_dnnl_conv *d);
-void nb_dnnl_conv_forward(nb_dnnl_conv *d, const nb_real *x, const nb_real *w, const nb_real *b,
-                          nb_real *y, nb_real *scratch);
+/* 1 when done; 0 when a primitive failed, and the call must be made
+ * another way (y is then undefined). */
+int nb_dnnl_conv_forward(nb_dnnl_conv *d, const nb_real *x, const nb_real *w, const nb_real *b,
+                         nb_real *y, nb_real *scratch);
 /* Backward's tensors: a gradient pointer NULL when none flows there; add_*
  * the element count to add into it, 0 to overwrite it. */
 typedef struct nb_dnnl_grads {
@@ -64,7 +68,12 @@ typedef struct nb_dnnl_grads {
     nb_real *dx, *dw, *db;
     size_t add_dx, add_dw, add_db;
 } nb_dnnl_grads;
-void nb_dnnl_conv_backward(nb_dnnl_conv *d, const nb_dnnl_grads *gr, nb_real *scratch);
+/* 1 when done; 0 when a primitive failed: nothing was added into a
+ * gradient, and the gradients written outright are undefined. */
+int nb_dnnl_conv_backward(nb_dnnl_conv *d, const nb_dnnl_grads *gr, nb_real *scratch);
+/* Test hook: the next `calls` primitive calls succeed, every later one fails
+ * (-1: none fails); returns the previous setting. */
+int nb_dnnl_conv_fail_after(int calls);
 #endif
 
 #endif
