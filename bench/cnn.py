@@ -98,6 +98,10 @@ def main():
                 out.write(json.dumps(row) + "\n")
                 out.flush()
                 rows.append(row)
+    version = subprocess.run([args.nabla, "--version"], capture_output=True, text=True).stdout
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), "?")
+    print(f"machine: {cpu}, {os.cpu_count()} CPUs; nabla: {' / '.join(version.split(chr(10))[:2])}")
     print(f"spec: `{args.spec}`, Adam lr 0.001, batch 64\n")
     print("| tool, setting | s/epoch (median of runs' medians) | peak RSS MiB (median) | "
           "test accuracy (median) | runs | busy runs |")
