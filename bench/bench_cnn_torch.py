@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 import common
+from bench_torch import accuracy  # the same evaluation as the MLP benchmark
 
 
 def build(spec, shape):
@@ -70,15 +71,6 @@ def init(m, rect):
     else:
         torch.nn.init.xavier_uniform_(m.weight)
     torch.nn.init.zeros_(m.bias)
-
-
-def accuracy(model, x, y):
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for s in range(0, len(x), 1000):
-            correct += (model(x[s:s + 1000]).argmax(1) == y[s:s + 1000]).sum().item()
-    return correct / len(x)
 
 
 def main():
