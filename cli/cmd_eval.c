@@ -123,13 +123,11 @@ static nb_status open_part(eval_opts *o, const nb_csv_options *csv, uint64_t see
 static int check_data(const char *path, const char *source, const nb_model *model,
                       const nb_dataset *test)
 {
-    int inputs = nb_model_inputs(model), outputs = nb_model_outputs(model);
+    int outputs = nb_model_outputs(model);
     int classifier = nb_model_is_classifier(model);
     int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
-    if (test->features != inputs) {
-        cli_error(CMD, "data '%s' has %d %s, but model '%s' takes %d %s", source, test->features,
-                  nb_plural(test->features, "feature", "features"), path, inputs,
-                  nb_plural(inputs, "input", "inputs"));
+    if (nb_model_check_sample_shape(model, nb_dataset_sample_shape(test)) != NB_OK) {
+        cli_error(CMD, "data '%s' does not fit model '%s': %s", source, path, nb_last_error());
         return CLI_EXIT_DATA;
     }
     if (test->count == 0) {

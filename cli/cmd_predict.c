@@ -234,6 +234,9 @@ static int run(const arg_command *cmd, const char *path, const char *input, cons
     if (st != NB_OK) {
         rc = cli_fail(CMD, st, st == NB_ERR_ARGUMENT ? CLI_STAGE_USAGE : CLI_STAGE_DATA,
                       strstr(nb_last_error(), input) ? NULL : input);
+    } else if ((st = nb_model_check_sample_shape(model, nb_feature_reader_sample_shape(reader))) !=
+               NB_OK) {
+        rc = cli_fail(CMD, st, CLI_STAGE_DATA, input);
     } else {
         if (verbose) cli_print_data_info(stderr, input, &info);
         rc = stream(model, reader, input, top, json);

@@ -619,6 +619,10 @@ nb_status nb_feature_reader_open(const char *path, const nb_csv_options *options
  * error names the file, line and column (or byte offset). */
 nb_status nb_feature_reader_read(nb_feature_reader *reader, nb_real *x, size_t max, size_t *rows);
 const nb_data_info *nb_feature_reader_info(const nb_feature_reader *reader);
+/* The shape of one sample, as nb_dataset_sample_shape gives it: [1, rows,
+ * cols] for an IDX images file, else [features]; to check against a model
+ * with nb_model_check_sample_shape. */
+nb_shape nb_feature_reader_sample_shape(const nb_feature_reader *reader);
 void nb_feature_reader_close(nb_feature_reader *reader);
 
 /* Built-in data sets that need nothing installed. */
@@ -799,9 +803,20 @@ const char *nb_loss_default(const nb_dataset *data);
  * NB_ERR_ARGUMENT, saying why, for softmax_ce or bce on numeric targets
  * and for bce on other than 2 classes. */
 nb_status nb_loss_outputs(const char *loss, const nb_dataset *data, int *outputs);
-/* Can model learn data? Its loss fits the data (nb_loss_outputs), it has
- * one input per feature and the outputs its loss needs; NB_ERR_ARGUMENT
- * naming both numbers otherwise. */
+/* Can model take samples of shape sample (nb_dataset_sample_shape,
+ * nb_feature_reader_sample_shape)? They must hold one value per input of
+ * the model (nb_model_inputs); and when the samples are images [C, H, W]
+ * and the model's one input is an image [N, C, H, W], the same C, H and W:
+ * pixels in another layout are not the images the model learnt, whether
+ * its first layer is a convolution or a dense layer. Samples without a
+ * geometry ([F]) or a model whose input is flat are matched by count.
+ * NB_ERR_ARGUMENT naming both otherwise. Training, evaluation and
+ * nb_model_feed apply it. */
+nb_status nb_model_check_sample_shape(const nb_model *model, nb_shape sample);
+/* Can model learn data? Its loss fits the data (nb_loss_outputs), its
+ * samples fit the model's input (nb_model_check_sample_shape) and it has
+ * the outputs its loss needs; NB_ERR_ARGUMENT naming both numbers
+ * otherwise. */
 nb_status nb_model_check_data(const nb_model *model, const nb_dataset *data);
 /* Check a spec without building it; the message names the bad item. */
 nb_status nb_spec_check(const char *spec);
@@ -1152,7 +1167,9 @@ typedef struct nb_train_state {
     int buffer_count;
     nb_train_buffer *buffers;
     /* Batches of batch_rows rows (min(config.batch, train->count)), the
-     * last of an epoch fewer; batches of them per epoch. */
+     * last of an epoch fewer; batches of them per epoch. A last batch of
+     * one sample that an op cannot train on (batch norm over features) is
+     * left out of each epoch: the last sample of that epoch's order. */
     int batch_rows;
     size_t batches;
     /* The position: epoch `epoch` (1-based) has run `batch` batches; after

@@ -317,6 +317,16 @@ struct nb_op_def {
     /* frees what infer kept in node->op_state (NULL: the op keeps nothing);
      * called before infer runs again and when the graph is freed */
     void (*release)(nb_node_rec *node);
+    /* refuses values of the inputs a model file stores (parameters,
+     * buffers) that have no meaning, naming the node, element and value
+     * (NULL: any do); check calls it before each forward, and loading a
+     * model does (nb_graph_check_stored), so that a bad file is refused */
+    nb_status (*check_stored)(nb_graph *g, const nb_node_rec *node);
+    /* refuses a training batch of rows samples that the op cannot learn
+     * from (NULL: any will do): batch norm over features takes its
+     * statistics over the batch's samples; check calls it in training,
+     * the trainer before training starts (nb_graph_check_rows) */
+    nb_status (*check_rows)(const nb_graph *g, const nb_node_rec *node, int rows);
 };
 
 #define NB_ARITY_ANY (-1)
@@ -348,6 +358,11 @@ int nb_node_flows_grad(const nb_graph *g, const nb_node_rec *node);
 nb_status nb_graph_fail(nb_graph *g, nb_status status);
 
 const nb_op_def *nb_op_find(const char *name);
+/* Every op node's check_stored, in order: the first refusal. */
+nb_status nb_graph_check_stored(nb_graph *g);
+/* Every op node's check_rows for a training batch of rows samples: the
+ * first refusal. */
+nb_status nb_graph_check_rows(const nb_graph *g, int rows);
 /* A shape error naming the op, node and the input shapes. */
 nb_status nb_shape_error(nb_graph *g, const nb_node_rec *node, const char *expected);
 

@@ -145,6 +145,76 @@ for spec in "${specs[@]}"; do
     fi
 done
 
+# A model file whose batch norm holds a negative running variance is
+# refused by predict and eval (a file error, exit 4) naming the channel.
+run "$NABLA" train --data "$T/img8" --model "conv:4:3,batchnorm,relu,maxpool:2,dense:3" \
+    --epochs 1 --quiet --out "$T/bn.st"
+expect_rc 0 "train a CNN with batch norm"
+"$PY" - "$T/bn.st" "$T/bad_var.st" <<'EOF'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+t = json.loads(b[8:8 + n])["batchnorm0.running_var"]
+size = 4 if t["dtype"] == "F32" else 8
+at = 8 + n + t["data_offsets"][0] + 2 * size
+b[at:at + size] = struct.pack("<f" if size == 4 else "<d", -1)
+open(sys.argv[2], "wb").write(b)
+EOF
+run "$NABLA" predict "$T/bad_var.st" --input "$T/img8/t10k-images-idx3-ubyte"
+expect_rc 4 "predict: a negative running variance"
+expect_err 'running_var "batchnorm0.running_var" of channel 2 (0-based) is -1' \
+    "predict: the tensor, channel and value"
+run "$NABLA" eval "$T/bad_var.st" --data "$T/img8"
+expect_rc 4 "eval: a negative running variance"
+expect_err 'running_var "batchnorm0.running_var" of channel 2 (0-based) is -1' \
+    "eval: the tensor, channel and value"
+
+# Images of another shape with as many pixels (4x16 for 8x8) are not the
+# model's images: predict and eval refuse them (exit 3), CNN or dense
+# model; a folder whose test images differ from its training images is
+# refused when opened.
+"$PY" - "$T" <<'EOF'
+import os, struct, sys
+def write(folder, part, n, rows, cols):
+    os.makedirs(folder, exist_ok=True)
+    with open(f"{folder}/{part}-images-idx3-ubyte", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, rows, cols)
+                + bytes((i * 7) % 256 for i in range(n * rows * cols)))
+    with open(f"{folder}/{part}-labels-idx1-ubyte", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(i % 3 for i in range(n)))
+write(f"{sys.argv[1]}/wide", "train", 12, 4, 16)
+write(f"{sys.argv[1]}/wide", "t10k", 6, 4, 16)
+write(f"{sys.argv[1]}/mixed", "train", 12, 8, 8)
+write(f"{sys.argv[1]}/mixed", "t10k", 6, 4, 16)
+EOF
+run "$NABLA" train --data "$T/img8" --model "dense:3" --epochs 1 --quiet --out "$T/flat8.st"
+expect_rc 0 "train a dense model on 8x8 images"
+for model in bn flat8; do
+    run "$NABLA" predict "$T/$model.st" --input "$T/wide/t10k-images-idx3-ubyte"
+    expect_rc 3 "predict $model on 4x16 images"
+    expect_err "the data's images are 4x16 (64 values), but the model expects [1, 8, 8] (images of 8x8)" \
+        "predict $model on 4x16 images: both shapes"
+    run "$NABLA" eval "$T/$model.st" --data "$T/wide"
+    expect_rc 3 "eval $model on 4x16 images"
+    expect_err "the data's images are 4x16 (64 values), but the model expects [1, 8, 8]" \
+        "eval $model on 4x16 images: both shapes"
+done
+run "$NABLA" train --data "$T/mixed" --model "conv:2:3,relu,dense:3" --epochs 1 --quiet
+expect_rc 3 "train on a folder of 8x8 training and 4x16 test images"
+expect_err "training images are 8x8, test images 4x16" "the mixed folder: both shapes"
+
+# Batch norm over features (after a dense layer) cannot train on a batch
+# of one: a last batch of one sample is left out of each epoch (12 images
+# in batches of 11), and --batch 1 is refused before training.
+run "$NABLA" train --data "$T/img8" --model "dense:6,batchnorm,relu,dense:3" --batch 11 \
+    --epochs 2 --quiet
+expect_rc 0 "batch norm over features: 12 samples in batches of 11"
+run "$NABLA" train --data "$T/img8" --model "dense:6,batchnorm,relu,dense:3" --batch 1 \
+    --epochs 1
+expect_rc 1 "batch norm over features: --batch 1"
+expect_err "batch norm over features needs batches of at least 2 samples" "--batch 1: the reason"
+expect_no_err "epoch 1" "--batch 1: refused before the first epoch"
+
 # The report of a CNN shows its first convolution: each of its 3 filters
 # (3x3, one channel) as a 3x3 image, and its 3 feature maps (8x8, "same"
 # padding) for the first 4 test images, each after the test image itself.

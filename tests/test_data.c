@@ -997,6 +997,7 @@ static void test_feature_reader(void **state)
     nb_csv_options o = {.header = -1, .info = &info};
     assert_ok(nb_feature_reader_open(p, &o, 2, &r));
     assert_int_equal(info.header, 1);
+    assert_true(nb_shape_equal(nb_feature_reader_sample_shape(r), nb_shape1(2))); /* no images */
     assert_ok(nb_feature_reader_read(r, x, 1, &rows));
     assert_int_equal(rows, 1);
     assert_true(x[0] == 1 && x[1] == 2);
@@ -1030,9 +1031,14 @@ static void test_feature_reader(void **state)
     /* IDX images, gzip-compressed. */
     idx_buf img = good_images();
     p = write_temp("pred.gz", img.b, img.len, 1);
+    /* Images of another size: both sizes in the message. */
+    assert_int_equal(nb_feature_reader_open(p, &o, 3, &r), NB_ERR_FORMAT);
+    assert_contains(nb_last_error(), "images of 2x2 (4 values), but 3 values are expected");
     assert_ok(nb_feature_reader_open(p, &o, 4, &r));
     assert_string_equal(info.format, "idx");
     assert_int_equal(info.gzip, 1);
+    /* The geometry, for the model's check (nb_model_check_sample_shape). */
+    assert_true(nb_shape_equal(nb_feature_reader_sample_shape(r), nb_shape3(1, 2, 2)));
     assert_ok(nb_feature_reader_read(r, x, 2, &rows));
     assert_int_equal(rows, 2);
     assert_true(x[4] == 10 && x[7] == 13);
@@ -1401,6 +1407,15 @@ static void test_data_open_csv_and_idx_dir(void **state)
     assert_null(tr.class_names);
     nb_dataset_free(&tr);
     nb_dataset_free(&te);
+    /* Test images of another shape with as many pixels are not the
+     * training images: refused when the folder is opened. */
+    uint32_t wide_dims[3] = {3, 1, 4};
+    idx_buf wide = idx_make(0x00000803, 3, wide_dims, pixels, sizeof pixels);
+    write_temp("t10k-images-idx3-ubyte.gz", wide.b, wide.len, 1);
+    assert_int_equal(nb_data_open(temp_dir, NULL, 0, &tr, &te), NB_ERR_FORMAT);
+    assert_contains(nb_last_error(), ": training images are 2x2, test images 1x4");
+    assert_int_equal(nb_data_open_all(temp_dir, NULL, 0, &te), NB_ERR_FORMAT);
+    write_temp("t10k-images-idx3-ubyte.gz", img.b, img.len, 1);
 
     /* "fashion-mnist" from $NABLA_DATA_DIR gets the ten class names. */
     const char *old = getenv("NABLA_DATA_DIR");

@@ -64,6 +64,72 @@ static void test_check_data(void **state)
     nb_model_free(m);
 }
 
+/* Images must have the geometry of the model's image input: pixels in
+ * another layout with the same count are refused by every path (check,
+ * training, evaluation, feeding); data without a geometry and flat models
+ * are matched by count. */
+static void test_sample_shape(void **state)
+{
+    (void)state;
+    nb_model *cnn = NULL, *dense = NULL, *flat = NULL;
+    assert_ok(nb_model_create_shaped("conv:2:3,relu,dense:3", nb_shape3(1, 8, 8), NULL, 4, &cnn));
+    assert_ok(nb_model_create_shaped("dense:3", nb_shape3(1, 8, 8), NULL, 4, &dense));
+    assert_ok(nb_model_create("dense:3", 64, NULL, 4, &flat));
+    assert_ok(nb_model_check_sample_shape(cnn, nb_shape3(1, 8, 8)));
+    assert_ok(nb_model_check_sample_shape(cnn, nb_shape1(64))); /* CSV rows */
+    nb_model *image_models[] = {cnn, dense};
+    for (int i = 0; i < 2; i++) {
+        expect_error(nb_model_check_sample_shape(image_models[i], nb_shape3(1, 4, 16)),
+                     NB_ERR_ARGUMENT,
+                     "the data's images are 4x16 (64 values), but the model expects [1, 8, 8] "
+                     "(images of 8x8)");
+        expect_error(nb_model_check_sample_shape(image_models[i], nb_shape3(1, 7, 7)),
+                     NB_ERR_ARGUMENT,
+                     "the data's images are 7x7 (49 values), but the model "
+                     "expects [1, 8, 8]");
+    }
+    assert_ok(nb_model_check_sample_shape(flat, nb_shape3(1, 4, 16)));
+    expect_error(nb_model_check_sample_shape(flat, nb_shape3(1, 7, 7)), NB_ERR_ARGUMENT,
+                 "the data's images are 7x7 (49 values), but the model takes 64 inputs");
+    expect_error(nb_model_check_sample_shape(NULL, nb_shape1(2)), NB_ERR_ARGUMENT,
+                 "must not be NULL");
+
+    /* Data of 4x16 images: the check, training, evaluation and feeding. */
+    nb_real x[4 * 64] = {0};
+    int32_t labels[4] = {0, 1, 2, 0};
+    nb_dataset wide = {.count = 4,
+                       .features = 64,
+                       .rows = 4,
+                       .cols = 16,
+                       .channels = 1,
+                       .classes = 3,
+                       .x = x,
+                       .labels = labels};
+    expect_error(nb_model_check_data(cnn, &wide), NB_ERR_ARGUMENT,
+                 "the data's images are 4x16 (64 values), but the model expects [1, 8, 8]");
+    nb_train_config c = nb_train_defaults();
+    c.batch = 4;
+    c.epochs = 1;
+    nb_train_state *s = NULL;
+    expect_error(nb_train_begin(cnn, &wide, NULL, &c, &s), NB_ERR_SHAPE,
+                 "training set: the data's images are 4x16");
+    nb_metrics metrics;
+    expect_error(nb_evaluate(dense, &wide, &metrics), NB_ERR_SHAPE,
+                 "evaluating: the data's images are 4x16");
+    expect_error(nb_model_feed(cnn, &wide, NULL, 0, 4), NB_ERR_SHAPE,
+                 "feeding samples: the data's images are 4x16");
+    assert_ok(nb_evaluate(flat, &wide, &metrics)); /* a flat model takes any layout */
+    nb_metrics_free(&metrics);
+    wide.rows = 8;
+    wide.cols = 8;
+    assert_ok(nb_model_check_data(cnn, &wide));
+    assert_ok(nb_evaluate(cnn, &wide, &metrics));
+    nb_metrics_free(&metrics);
+    nb_model_free(cnn);
+    nb_model_free(dense);
+    nb_model_free(flat);
+}
+
 /* What each loss is comes from its op's table entry. */
 static void test_loss_info(void **state)
 {
@@ -124,10 +190,9 @@ static void test_training_record(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_training_record),
-        cmocka_unit_test(test_loss_info),
-        cmocka_unit_test(test_outputs),
-        cmocka_unit_test(test_check_data),
+        cmocka_unit_test(test_training_record), cmocka_unit_test(test_loss_info),
+        cmocka_unit_test(test_outputs),         cmocka_unit_test(test_check_data),
+        cmocka_unit_test(test_sample_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

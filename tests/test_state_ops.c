@@ -238,6 +238,34 @@ static void test_batch_norm_errors(void **state)
     nb_graph_free(g);
 }
 
+/* A negative running variance has no meaning (1 / sqrt(var + eps) is NaN
+ * or huge): refused before any forward, in every mode. */
+static void test_batch_norm_negative_running_var(void **state)
+{
+    (void)state;
+    nb_graph *g = nb_graph_create();
+    nb_node x = nb_input(g, "x", nb_shape2(4, 3));
+    nb_node ga = nb_param(g, "g", nb_shape1(3), nb_init_constant(1));
+    nb_node be = nb_param(g, "b", nb_shape1(3), nb_init_zeros());
+    nb_node rm = nb_buffer(g, "rm", nb_shape1(3), nb_init_zeros());
+    nb_node rv = nb_buffer(g, "rv", nb_shape1(3), nb_init_constant(1));
+    nb_node y = nb_batch_norm(g, x, ga, be, rm, rv, 0.1, 1e-5);
+    nb_node_set_name(g, y, "bn");
+    assert_ok(nb_graph_compile(g));
+    nb_node_value(g, rv)[2] = -1;
+    const nb_mode modes[] = {NB_MODE_TRAIN, NB_MODE_EVAL, NB_MODE_HELD};
+    for (int i = 0; i < 3; i++) {
+        assert_ok(nb_graph_set_mode(g, modes[i]));
+        assert_int_equal(nb_graph_forward(g), NB_ERR_ARGUMENT);
+        assert_non_null(strstr(nb_last_error(), "op batch_norm (node \"bn\"): running_var \"rv\" "
+                                                "of channel 2 (0-based) is -1; a variance must "
+                                                "be a number >= 0"));
+    }
+    nb_node_value(g, rv)[2] = 0; /* var + eps > 0: a constant channel */
+    assert_ok(nb_graph_forward(g));
+    nb_graph_free(g);
+}
+
 /* --------------------------------------------------------------- a model */
 
 enum { FEATURES = 6, CLASSES = 3, SAMPLES = 90, BATCH = 8 };
@@ -415,6 +443,93 @@ static void test_model_resumes_saves_and_loads(void **state)
     rmdir(dir);
 }
 
+/* A model file whose running variance is negative is refused at load,
+ * as a file error naming the tensor, channel and value; a model holding
+ * one predicts nothing. */
+static void test_negative_running_var_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nabla_state_XXXXXX", file[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(file, sizeof file, "%s/model.st", dir);
+    nb_model *m = bn_model();
+    nb_graph *g = nb_model_graph(m);
+    nb_node_value(g, nb_graph_find(g, "bn.running_var"))[4] = -1;
+    assert_ok(nb_model_save(m, file));
+    nb_model *loaded = NULL;
+    assert_int_equal(nb_model_load(file, &loaded), NB_ERR_FORMAT);
+    assert_null(loaded);
+    assert_non_null(strstr(nb_last_error(), "running_var \"bn.running_var\" of channel 4 "
+                                            "(0-based) is -1"));
+    assert_non_null(strstr(nb_last_error(), file));
+    nb_real x[FEATURES] = {1, 2, 3, 4, 5, 6}, p[CLASSES];
+    assert_int_equal(nb_model_predict(m, x, 1, p), NB_ERR_ARGUMENT);
+    assert_non_null(strstr(nb_last_error(), "of channel 4 (0-based) is -1"));
+    nb_model_free(m);
+    unlink(file);
+    rmdir(dir);
+}
+
+/* 89 samples in batches of 8: the last batch would hold one sample, which
+ * batch norm over features cannot train on. Each epoch leaves it out
+ * (11 batches of 8), and a resumed run still ends where the straight one
+ * does; batches of one are refused before training. */
+static void test_last_batch_of_one(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nabla_state_XXXXXX", ckpt[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(ckpt, sizeof ckpt, "%s/run.ckpt", dir);
+    nb_dataset d;
+    make_data(&d);
+    d.count = 89;
+    nb_model *straight = bn_model(), *first = bn_model(), *resumed = bn_model();
+    nb_train_config c = config();
+    nb_train_state *s;
+    assert_ok(nb_train_begin(straight, &d, NULL, &c, &s));
+    assert_int_equal(s->batches, 11);
+    for (int e = 0; e < 2; e++) {
+        int rows, total = 0;
+        while (nb_train_next_batch(s, &rows) == NB_OK && rows > 0) {
+            assert_int_equal(rows, BATCH);
+            total += rows;
+            assert_ok(nb_train_forward_backward(s));
+            assert_ok(nb_train_apply(s));
+        }
+        assert_int_equal(total, 88);
+        assert_ok(nb_train_end_epoch(s));
+        assert_ok(nb_train_next_epoch(s));
+    }
+    nb_train_state_free(s);
+    nb_model_free(straight);
+    straight = bn_model();
+    train_steps(straight, &d, NULL, NULL, 0);
+    train_steps(first, &d, NULL, ckpt, 5);
+    train_steps(resumed, &d, ckpt, NULL, 0);
+    size_t n1, n2;
+    nb_real *a = copy_state(straight, &n1), *b = copy_state(resumed, &n2);
+    assert_int_equal(n1, n2);
+    if (memcmp(a, b, n1 * sizeof *a) != 0) fail_msg("the resumed run ends elsewhere");
+    free(a);
+    free(b);
+
+    c.batch = 1;
+    assert_int_equal(nb_train_begin(first, &d, NULL, &c, &s), NB_ERR_SHAPE);
+    assert_non_null(strstr(nb_last_error(), "batch norm over features needs batches of at "
+                                            "least 2 samples"));
+    d.count = 1; /* a batch of the whole training set */
+    c.batch = 8;
+    assert_int_equal(nb_train_begin(first, &d, NULL, &c, &s), NB_ERR_SHAPE);
+    assert_non_null(strstr(nb_last_error(), "training: the training set has 1 sample: "));
+    d.count = SAMPLES;
+    nb_model_free(straight);
+    nb_model_free(first);
+    nb_model_free(resumed);
+    free_data(&d);
+    unlink(ckpt);
+    rmdir(dir);
+}
+
 /* A step whose update goes non-finite is undone, the running estimates
  * its forward pass moved included. */
 static void test_guard_restores_buffers(void **state)
@@ -483,6 +598,9 @@ int main(void)
         cmocka_unit_test(test_dropout_p0_and_errors),
         cmocka_unit_test(test_batch_norm_by_hand),
         cmocka_unit_test(test_batch_norm_errors),
+        cmocka_unit_test(test_batch_norm_negative_running_var),
+        cmocka_unit_test(test_negative_running_var_file),
+        cmocka_unit_test(test_last_batch_of_one),
         cmocka_unit_test(test_model_resumes_saves_and_loads),
         cmocka_unit_test(test_guard_restores_buffers),
         cmocka_unit_test(test_steps_allocate_nothing),

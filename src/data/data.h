@@ -13,7 +13,7 @@ nb_status nb_data_alloc(nb_dataset *out, size_t count, int features, int classes
                         const char *what);
 /* d->origin for d->count samples, of kind; NB_ERR_MEMORY naming what. */
 nb_status nb_data_alloc_origin(nb_dataset *d, nb_origin_kind kind, const char *what);
-/* a's samples then b's into out (the same features and kind; classes:
+/* a's samples then b's into out (the same features, image geometry and kind; classes:
  * the larger count, names from whichever has them). */
 nb_status nb_data_concat(const nb_dataset *a, const nb_dataset *b, nb_dataset *out);
 /* A copy of s through nb_malloc (NULL when out of memory). */

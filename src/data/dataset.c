@@ -203,9 +203,13 @@ nb_status nb_data_concat(const nb_dataset *a, const nb_dataset *b, nb_dataset *o
 {
     memset(out, 0, sizeof *out);
     if (a->features != b->features || (a->classes > 0) != (b->classes > 0) ||
-        a->targets != b->targets)
-        return nb_error(NB_ERR_FORMAT, "joining two parts of %d and %d features that differ",
-                        a->features, b->features);
+        a->targets != b->targets || a->rows != b->rows || a->cols != b->cols ||
+        a->channels != b->channels)
+        return nb_error(NB_ERR_FORMAT,
+                        "joining two parts that differ: %d and %d features (images %dx%d and "
+                        "%dx%d), %d and %d targets",
+                        a->features, b->features, a->rows, a->cols, b->rows, b->cols, a->targets,
+                        b->targets);
     int classes = a->classes > b->classes ? a->classes : b->classes;
     nb_status st = nb_data_alloc(out, a->count + b->count, a->features, classes,
                                  a->targets > 0 ? a->targets : 1, "joined parts");

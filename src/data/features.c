@@ -12,7 +12,8 @@ struct nb_feature_reader {
     csv_file csv;
     nb_idx idx;
     int features;
-    size_t left; /* IDX: samples not read yet */
+    int rows, cols; /* IDX images: their geometry; else 0 */
+    size_t left;    /* IDX: samples not read yet */
     unsigned char *row;
     nb_data_info info;
 };
@@ -43,9 +44,15 @@ static nb_status open_reader(nb_feature_reader *r, const char *path, const nb_cs
     size_t count;
     int features, rows, cols, exact;
     if ((st = nb_idx_image_shape(&r->idx, &count, &features, &rows, &cols))) return st;
+    if (features != r->features && rows > 0)
+        return nb_error(NB_ERR_FORMAT,
+                        "%s: images of %dx%d (%d values), but %d values are expected", r->src.name,
+                        rows, cols, features, r->features);
     if (features != r->features)
         return nb_error(NB_ERR_FORMAT, "%s: %d values per sample, but %d are expected", r->src.name,
                         features, r->features);
+    r->rows = rows;
+    r->cols = cols;
     if ((st = nb_idx_check_claim(&r->idx, (uint64_t)count * (uint64_t)features, &exact))) return st;
     r->left = count;
     r->row = nb_malloc((size_t)features);
@@ -122,6 +129,12 @@ nb_status nb_feature_reader_read(nb_feature_reader *r, nb_real *x, size_t max, s
 const nb_data_info *nb_feature_reader_info(const nb_feature_reader *r)
 {
     return r ? &r->info : NULL;
+}
+
+nb_shape nb_feature_reader_sample_shape(const nb_feature_reader *r)
+{
+    if (!r) return nb_shape1(0);
+    return r->rows > 0 ? nb_shape3(1, r->rows, r->cols) : nb_shape1(r->features);
 }
 
 void nb_feature_reader_close(nb_feature_reader *r)

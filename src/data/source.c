@@ -85,9 +85,16 @@ static nb_status open_idx_dir(const char *dir, nb_dataset *train, nb_dataset *te
     nb_status st = load_idx_part(dir, IDX_TRAIN, train);
     if (!st) st = load_idx_part(dir, IDX_TEST, test);
     char q[NB_PATH_SHOWN];
-    if (!st && train->features != test->features)
-        st = nb_error(NB_ERR_FORMAT, "%s: training samples have %d values, test samples %d",
-                      nb_escape(q, sizeof q, dir), train->features, test->features);
+    if (!st && train->rows > 0 && test->rows > 0 &&
+        (train->rows != test->rows || train->cols != test->cols))
+        st =
+            nb_error(NB_ERR_FORMAT, "%s: training images are %dx%d, test images %dx%d",
+                     nb_escape(q, sizeof q, dir), train->rows, train->cols, test->rows, test->cols);
+    else if (!st && (train->features != test->features || (train->rows > 0) != (test->rows > 0)))
+        st = nb_error(NB_ERR_FORMAT, "%s: training samples have %d values%s, test samples %d%s",
+                      nb_escape(q, sizeof q, dir), train->features,
+                      train->rows > 0 ? " (images)" : "", test->features,
+                      test->rows > 0 ? " (images)" : "");
     return st;
 }
 

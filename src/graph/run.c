@@ -111,6 +111,28 @@ nb_status nb_graph_forward_to(nb_graph *g, nb_node last)
     return NB_OK;
 }
 
+nb_status nb_graph_check_stored(nb_graph *g)
+{
+    for (int i = 0; i < g->count; i++) {
+        const nb_node_rec *n = &g->nodes[i];
+        nb_status st =
+            n->kind == NB_NODE_OP && n->op->check_stored ? n->op->check_stored(g, n) : NB_OK;
+        if (st != NB_OK) return st;
+    }
+    return NB_OK;
+}
+
+nb_status nb_graph_check_rows(const nb_graph *g, int rows)
+{
+    for (int i = 0; i < g->count; i++) {
+        const nb_node_rec *n = &g->nodes[i];
+        nb_status st =
+            n->kind == NB_NODE_OP && n->op->check_rows ? n->op->check_rows(g, n, rows) : NB_OK;
+        if (st != NB_OK) return st;
+    }
+    return NB_OK;
+}
+
 nb_status nb_graph_backward(nb_graph *g, nb_node loss)
 {
     nb_status st = check_ready(g, "backward");

@@ -576,6 +576,12 @@ static nb_status load_model(FILE *f, uint64_t data_start, const nb_st_header *h,
         if (r->kind == NB_NODE_CONST)
             memcpy(r->value, r->const_data, nb_shape_count(r->shape) * sizeof *r->value);
     }
+    /* Values the ops would refuse at every forward (a negative running
+     * variance) are the file's error, found at load. */
+    if ((st = nb_graph_check_stored(m->graph)) != NB_OK) {
+        st = NB_ERR_FORMAT;
+        goto fail;
+    }
     if ((st = check_scaler(&m->scaler, SCALER_OFFSET, SCALER_SCALE)) != NB_OK ||
         (st = check_scaler(&m->target_scaler, TARGET_OFFSET, TARGET_SCALE)) != NB_OK)
         goto fail;

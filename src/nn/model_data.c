@@ -4,6 +4,7 @@
  * models that training refuses. */
 #include "model_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 nb_status nb_loss_check(const char *loss)
@@ -50,6 +51,51 @@ nb_status nb_loss_outputs(const char *loss, const nb_dataset *data, int *outputs
     return loss_outputs(nb_op_find(op)->loss, loss, data, outputs);
 }
 
+/* An image [C, H, W] as "HxW" (one channel) or "CxHxW". */
+static const char *image_text(nb_shape s, char *buf, size_t size)
+{
+    if (s.dim[0] == 1)
+        snprintf(buf, size, "%dx%d", s.dim[1], s.dim[2]);
+    else
+        snprintf(buf, size, "%dx%dx%d", s.dim[0], s.dim[1], s.dim[2]);
+    return buf;
+}
+
+/* The model's sample when its one input is an image [N, C, H, W]: [C, H, W];
+ * else [inputs_total]. */
+static nb_shape model_sample(const nb_model *m)
+{
+    nb_shape in = nb_node_shape(m->graph, m->inputs[0]);
+    if (m->n_inputs == 1 && in.ndim == 4) return nb_shape3(in.dim[1], in.dim[2], in.dim[3]);
+    return nb_shape1(m->inputs_total);
+}
+
+nb_status nb_model_check_sample_shape(const nb_model *model, nb_shape sample)
+{
+    if (!model)
+        return nb_error(NB_ERR_ARGUMENT, "nb_model_check_sample_shape: model must not be NULL");
+    nb_shape want = model_sample(model);
+    size_t have = nb_shape_count(sample);
+    int inputs = model->inputs_total;
+    char a[48], b[48], c[64];
+    /* Pixels in another layout are another image, whatever the model does
+     * with them (a dense layer's weights belong to pixel positions too). */
+    if (sample.ndim == 3 && want.ndim == 3 && !nb_shape_equal(sample, want))
+        return nb_error(NB_ERR_ARGUMENT,
+                        "the data's images are %s (%zu values), but the model expects %s "
+                        "(images of %s)",
+                        image_text(sample, a, sizeof a), have, nb_shape_format(want, c, sizeof c),
+                        image_text(want, b, sizeof b));
+    if (have == (size_t)inputs) return NB_OK;
+    if (sample.ndim == 3)
+        return nb_error(
+            NB_ERR_ARGUMENT, "the data's images are %s (%zu values), but the model takes %d %s",
+            image_text(sample, a, sizeof a), have, inputs, nb_plural(inputs, "input", "inputs"));
+    return nb_error(NB_ERR_ARGUMENT, "the model takes %d %s, but the data has %zu %s", inputs,
+                    nb_plural(inputs, "input", "inputs"), have,
+                    nb_plural((long long)have, "feature", "features"));
+}
+
 nb_status nb_model_check_data(const nb_model *model, const nb_dataset *data)
 {
     if (!model || !data)
@@ -58,11 +104,8 @@ nb_status nb_model_check_data(const nb_model *model, const nb_dataset *data)
     int want = 0;
     nb_status st = loss_outputs(model->loss_def, loss, data, &want);
     if (st != NB_OK) return st;
-    int inputs = model->inputs_total;
-    if (inputs != data->features)
-        return nb_error(NB_ERR_ARGUMENT, "the model takes %d %s, but the data has %d %s", inputs,
-                        nb_plural(inputs, "input", "inputs"), data->features,
-                        nb_plural(data->features, "feature", "features"));
+    if ((st = nb_model_check_sample_shape(model, nb_dataset_sample_shape(data))) != NB_OK)
+        return st;
     /* A spec's outputs are its last dense layer's units. */
     const char *what = model->spec[0] ? "the last dense layer has" : "the model's output has";
     const char *unit = model->spec[0] ? "unit" : "value",

@@ -34,10 +34,8 @@ nb_status nb_model_feed(nb_model *m, const nb_dataset *data, const int *index, s
 {
     if (!m || !data || !data->x || rows < 1)
         return nb_error(NB_ERR_ARGUMENT, "feeding samples: no model, data or rows");
-    if (data->features != m->inputs_total)
-        return nb_error(NB_ERR_SHAPE, "feeding samples: %d %s per sample, the model takes %d",
-                        data->features, nb_plural(data->features, "feature", "features"),
-                        m->inputs_total);
+    if (nb_model_check_sample_shape(m, nb_dataset_sample_shape(data)) != NB_OK)
+        return nb_error_prefix(NB_ERR_SHAPE, "feeding samples");
     nb_status st = nb_model_gather(m, data->x, index, start, rows);
     if (st != NB_OK) return st;
     nb_real *target = nb_node_value(m->graph, m->target);

@@ -67,21 +67,47 @@ static nb_status infer_batch_norm(nb_graph *g, nb_node_rec *n)
     return NB_OK;
 }
 
-/* Training needs two values per channel for an unbiased variance. */
+/* A running variance is a mean of squares: a negative one (or NaN) has
+ * no meaning, and var + eps <= 0 would make 1 / sqrt(var + eps) NaN or
+ * infinite in evaluation, hidden by a later relu or max. Refused in every
+ * mode, so that a model file's bad value fails the same way in training,
+ * evaluation and prediction. */
+static nb_status check_running_var(nb_graph *g, const nb_node_rec *n)
+{
+    const nb_node_rec *rv = nb_in(g, n, 4);
+    int channels = rv->shape.dim[0];
+    for (int c = 0; c < channels; c++) {
+        double v = rv->value[c];
+        if (!(v >= 0))
+            return nb_error(NB_ERR_ARGUMENT,
+                            "op batch_norm (node \"%s\"): running_var \"%s\" of channel %d "
+                            "(0-based) is %g; a variance must be a number >= 0",
+                            n->name, rv->name, c, v);
+    }
+    return NB_OK;
+}
+
+/* Training takes an unbiased variance over the rows (N) H W values of
+ * each channel: it needs two. */
+static nb_status check_rows_batch_norm(const nb_graph *g, const nb_node_rec *n, int rows)
+{
+    const nb_node_rec *x = &g->nodes[n->in[0]];
+    size_t spatial = x->shape.ndim == 4 ? (size_t)x->shape.dim[2] * (size_t)x->shape.dim[3] : 1;
+    if ((size_t)rows * spatial >= 2) return NB_OK;
+    return nb_error(NB_ERR_SHAPE,
+                    "op batch_norm (node \"%s\"): training needs at least 2 values per channel "
+                    "(N * H * W), got 1: a batch of one sample%s",
+                    n->name,
+                    x->shape.ndim == 2
+                        ? " (batch norm over features needs batches of at least 2 samples)"
+                        : " of 1 x 1 images");
+}
+
 static nb_status check_batch_norm(nb_graph *g, const nb_node_rec *n)
 {
-    int batch, channels;
-    size_t spatial;
-    layout(n, &batch, &channels, &spatial);
-    if (g->mode == NB_MODE_TRAIN && (size_t)batch * spatial < 2)
-        return nb_error(NB_ERR_SHAPE,
-                        "op batch_norm (node \"%s\"): training needs at least 2 values per "
-                        "channel (N * H * W), got 1: a batch of one sample%s",
-                        n->name,
-                        n->shape.ndim == 2 ? " (use a batch of 2 or more, or drop a last batch "
-                                             "of one)"
-                                           : " of 1 x 1 images");
-    return NB_OK;
+    nb_status st = check_running_var(g, n);
+    if (st != NB_OK || g->mode != NB_MODE_TRAIN) return st;
+    return check_rows_batch_norm(g, n, n->shape.dim[0]);
 }
 
 static void batch_norm_forward(nb_graph *g, nb_node_rec *n)
@@ -181,6 +207,8 @@ const nb_op_def nb_ops_batch_norm[] = {
      .attrs = batch_norm_attrs,
      .infer = infer_batch_norm,
      .check = check_batch_norm,
+     .check_stored = check_running_var,
+     .check_rows = check_rows_batch_norm,
      .forward = batch_norm_forward,
      .backward = batch_norm_backward,
      .first_write = 1},

@@ -47,10 +47,8 @@ nb_status nb_batcher_check(const nb_batcher *b, const nb_dataset *data, const ch
 {
     if (!data->x || data->count == 0)
         return nb_error(NB_ERR_ARGUMENT, "%s: it holds no samples", what);
-    if (data->features != b->features)
-        return nb_error(NB_ERR_SHAPE, "%s: %d %s per sample, the model takes %d %s", what,
-                        data->features, nb_plural(data->features, "feature", "features"),
-                        b->features, nb_plural(b->features, "input", "inputs"));
+    if (nb_model_check_sample_shape(b->model, nb_dataset_sample_shape(data)) != NB_OK)
+        return nb_error_prefix(NB_ERR_SHAPE, "%s", what);
     if (data->classes > 0) {
         if (!data->labels) return nb_error(NB_ERR_ARGUMENT, "%s: no labels", what);
         for (size_t i = 0; i < data->count; i++)

@@ -201,7 +201,7 @@ static nb_status read_position(const nb_ckpt_file *f, const nb_train_state *s, c
         return st;
     if ((st = nb_ckpt_get_double(f, "loss_sum", 0, &rd->loss_sum)) != NB_OK) return st;
     size_t seen_want = rd->batch * (size_t)s->batch_rows;
-    if (seen_want > s->train->count) seen_want = s->train->count;
+    if (seen_want > s->internal->epoch_samples) seen_want = s->internal->epoch_samples;
     if ((st = nb_ckpt_get_size(f, "seen", seen_want, &rd->seen)) != NB_OK) return st;
     if (rd->seen != seen_want)
         return nb_error(NB_ERR_FORMAT, "metadata \"seen\" is %zu, but %zu batches of %d mean %zu",

@@ -82,6 +82,9 @@ nb_status nb_evaluate_pass(nb_batcher *b, const nb_dataset *data, double *loss_s
 typedef struct nb_train_internal {
     nb_batcher b;
     int *index;                   /* the sample order of the epoch */
+    size_t epoch_samples;         /* samples an epoch trains on: the training set's,
+                                     less a last batch the model cannot learn from
+                                     (a batch of one through batch norm over features) */
     nb_rng order_rng;             /* the rng_start that index is the shuffle of */
     int order_valid;              /* index and s->rng hold that shuffle */
     nb_real *saved;               /* the state before the last step: params (the guarded

@@ -88,6 +88,28 @@ static void keep_buffers(nb_train_state *s, int restore)
         memcpy(in->saved + s->param_count, state + s->param_count, n * sizeof *state);
 }
 
+/* The samples of an epoch: all, but a last batch that an op cannot learn
+ * from is left out (batch norm over features, a batch of one); the order
+ * is shuffled each epoch, so each epoch leaves out another sample. A full
+ * batch it cannot learn from is an error before training starts. */
+static nb_status epoch_samples(nb_train_state *s, int batch)
+{
+    nb_train_internal *in = s->internal;
+    size_t count = s->train->count, last = count % (size_t)batch;
+    nb_status st = nb_graph_check_rows(in->b.graph, batch);
+    if (st != NB_OK)
+        return batch < s->config.batch
+                   ? nb_error_prefix(st, "training: the training set has %zu %s", count,
+                                     nb_plural((long long)count, "sample", "samples"))
+                   : nb_error_prefix(st, "training");
+    in->epoch_samples = count;
+    if (last > 0 && nb_graph_check_rows(in->b.graph, (int)last) != NB_OK) {
+        in->epoch_samples = count - last;
+        nb_clear_error();
+    }
+    return NB_OK;
+}
+
 /* Compile the model for the batch, check the data against it and allocate
  * everything; the position is epoch 1, batch 0. */
 static nb_status prepare(nb_train_state *s)
@@ -100,8 +122,9 @@ static nb_status prepare(nb_train_state *s)
     if (st == NB_OK) st = nb_batcher_check(&in->b, s->train, "training set");
     if (st == NB_OK && s->val) st = nb_batcher_check(&in->b, s->val, "validation set");
     if (st != NB_OK) return st;
+    if ((st = epoch_samples(s, batch)) != NB_OK) return st;
     s->batch_rows = batch;
-    s->batches = (count + (size_t)batch - 1) / (size_t)batch;
+    s->batches = (in->epoch_samples + (size_t)batch - 1) / (size_t)batch;
     s->params = nb_graph_params(in->b.graph, &s->param_count);
     s->grads = nb_graph_param_grads(in->b.graph, NULL);
     if (!s->params || s->param_count == 0)
@@ -228,7 +251,7 @@ static nb_status next_batch(nb_train_state *s, int *rows)
     s->rows = 0;
     if (!s->stop) in->asked = 0; /* a caller cleared the callback's stop */
     if (s->stop || s->batch >= s->batches) return NB_OK;
-    size_t start = s->batch * (size_t)s->batch_rows, left = s->train->count - start;
+    size_t start = s->batch * (size_t)s->batch_rows, left = in->epoch_samples - start;
     int n = left < (size_t)s->batch_rows ? (int)left : s->batch_rows;
     nb_status st = nb_batcher_load(&in->b, s->train, in->index, start, n);
     if (st != NB_OK) return st;
