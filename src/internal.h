@@ -89,6 +89,12 @@ nb_status nb_open_regular(const char *path, FILE **out);
 /* Bytes kept of a graph's first building error message. */
 #define NB_ERROR_TEXT 512
 
+/* Treat subnormal numbers as zero on this thread while nabla computes
+ * (src/core/fpenv.c): enter returns the caller's setting, leave restores
+ * it. Threads nabla starts inherit it. */
+unsigned nb_fp_enter(void);
+void nb_fp_leave(unsigned old);
+
 /* Overflow-checked a * b into *out; 0 on overflow. */
 int nb_mul_size(size_t a, size_t b, size_t *out);
 
@@ -152,6 +158,15 @@ int nb_gemm_uses_dnnl(void);
  * all are done. What a part computes must not depend on which thread runs
  * it, so results depend only on the number of parts. */
 void nb_parallel(int parts, void (*fn)(void *ctx, int part), void *ctx);
+/* fn(ctx, begin, end) over [0, count) split into one range per thread
+ * (ranges of at least grain items; one call on the caller's thread when
+ * count is small or inside a part). For work whose items are independent,
+ * so the result does not depend on the split. */
+void nb_parallel_for(size_t count, size_t grain, void (*fn)(void *ctx, size_t begin, size_t end),
+                     void *ctx);
+/* Items below which splitting element-wise work over threads costs more
+ * than it saves (a thread's start is tens of microseconds). */
+#define NB_PARALLEL_GRAIN 32768
 /* Whether the calling thread runs a part of nb_parallel. */
 int nb_in_part(void);
 

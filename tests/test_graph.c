@@ -2,6 +2,8 @@
  * summing, lookup by name, recompiling, and errors as values. */
 #include "check.h"
 
+#include <float.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +51,60 @@ static void test_shape_error_names_everything(void **state)
     assert_non_null(strstr(msg, "compiling: the graph has a building error: "));
     assert_non_null(strstr(msg, "\"w\" [5, 2]"));
     nb_graph_free(g);
+}
+
+/* While nabla computes, subnormal numbers count as zero (they would cost
+ * a hundred cycles each); the caller's own arithmetic keeps them. */
+static void test_subnormals_flushed(void **state)
+{
+    (void)state;
+#if defined(__x86_64__) || defined(__SSE2__)
+    const nb_real tiny = (nb_real)(sizeof(nb_real) == 4 ? FLT_MIN / 4 : DBL_MIN / 4);
+    nb_graph *g = nb_graph_create();
+    nb_node x = nb_input(g, "x", nb_shape1(2));
+    nb_node y = nb_relu(g, x);
+    assert_ok(nb_graph_compile(g));
+    nb_real v[2] = {tiny, 1};
+    assert_ok(nb_graph_feed(g, x, v, 2));
+    assert_ok(nb_graph_forward(g));
+    assert_true(nb_node_value(g, y)[0] == 0); /* relu(tiny) = tiny without the flush */
+    assert_true(nb_node_value(g, y)[1] == 1);
+    volatile nb_real a = tiny;
+    assert_true(a * 1 > 0); /* the caller's setting is back */
+    nb_graph_free(g);
+#endif
+}
+
+/* Element-wise ops split a large tensor between threads: the same bits
+ * on one thread and on two. */
+static void test_elementwise_threads_same_bits(void **state)
+{
+    (void)state;
+    enum { N = 4, F = 50000 };
+    static nb_real xs[N * F], y1[N * F], d1[N * F];
+    for (int i = 0; i < N * F; i++) xs[i] = (nb_real)((i * 7919 % 1000) - 500) / 250;
+    int saved = nb_get_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        assert_ok(nb_set_threads(threads));
+        nb_graph *g = nb_graph_create();
+        nb_node x = nb_input(g, "x", nb_shape2(N, F));
+        assert_ok(nb_input_set_grad(g, x, 1));
+        nb_node loss = nb_sum(g, nb_mul(g, nb_tanh(g, nb_relu(g, x)), x));
+        assert_ok(nb_graph_compile(g));
+        assert_ok(nb_graph_feed(g, x, xs, N * F));
+        assert_ok(nb_graph_forward(g));
+        assert_ok(nb_graph_backward(g, loss));
+        const nb_real *y = nb_node_value(g, loss), *d = nb_node_grad(g, x);
+        if (threads == 1) {
+            memcpy(y1, y, sizeof(nb_real));
+            memcpy(d1, d, sizeof d1);
+        } else {
+            assert_memory_equal(y1, y, sizeof(nb_real));
+            assert_memory_equal(d1, d, sizeof d1);
+        }
+        nb_graph_free(g);
+    }
+    assert_ok(nb_set_threads(saved));
 }
 
 /* nb_dense flattens an image batch itself, as the spec's dense does. */
@@ -453,6 +509,8 @@ int main(void)
         cmocka_unit_test(test_written_gradients),
         cmocka_unit_test(test_shape_error_names_everything),
         cmocka_unit_test(test_dense_flattens_images),
+        cmocka_unit_test(test_subnormals_flushed),
+        cmocka_unit_test(test_elementwise_threads_same_bits),
         cmocka_unit_test(test_errors_are_values),
         cmocka_unit_test(test_reshape_batch_keeps_params),
         cmocka_unit_test(test_meaningless_calls_refused),

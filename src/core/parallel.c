@@ -64,3 +64,31 @@ void nb_parallel(int parts, void (*fn)(void *ctx, int part), void *ctx)
     openblas_set_num_threads(blas_threads);
 #endif
 }
+
+typedef struct range_job {
+    void (*fn)(void *ctx, size_t begin, size_t end);
+    void *ctx;
+    size_t count;
+    int parts;
+} range_job;
+
+static void run_range(void *arg, int part)
+{
+    const range_job *r = arg;
+    r->fn(r->ctx, r->count * (size_t)part / (size_t)r->parts,
+          r->count * (size_t)(part + 1) / (size_t)r->parts);
+}
+
+void nb_parallel_for(size_t count, size_t grain, void (*fn)(void *ctx, size_t begin, size_t end),
+                     void *ctx)
+{
+    int parts = nb_in_part() ? 1 : nb_get_threads();
+    if (grain < 1) grain = 1;
+    if ((size_t)parts > count / grain) parts = (int)(count / grain);
+    if (parts <= 1) {
+        fn(ctx, 0, count);
+        return;
+    }
+    range_job r = {fn, ctx, count, parts};
+    nb_parallel(parts, run_range, &r);
+}

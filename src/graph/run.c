@@ -98,15 +98,18 @@ nb_status nb_graph_forward_to(nb_graph *g, nb_node last)
         return nb_error(NB_ERR_ARGUMENT, "forward: node %d is not in the graph", last);
     /* A training pass through a random op is the next draw. */
     if (g->mode == NB_MODE_TRAIN && g->first_random >= 0 && g->first_random <= last) g->draws++;
+    unsigned fp = nb_fp_enter();
     for (int i = 0; i <= last; i++) {
         nb_node_rec *n = &g->nodes[i];
         if (n->kind != NB_NODE_OP) continue;
         if (n->op->check && (st = n->op->check(g, n)) != NB_OK) {
             g->forwarded = i; /* the nodes before it hold values */
+            nb_fp_leave(fp);
             return st;
         }
         n->op->forward(g, n);
     }
+    nb_fp_leave(fp);
     g->forwarded = last + 1;
     return NB_OK;
 }
@@ -173,9 +176,11 @@ nb_status nb_graph_backward(nb_graph *g, nb_node loss)
     }
 
     l->grad[0] = 1; /* dL/dL */
+    unsigned fp = nb_fp_enter();
     for (int i = loss; i >= 0; i--) {
         nb_node_rec *n = &g->nodes[i];
         if (n->kind == NB_NODE_OP && n->needs_grad) n->op->backward(g, n);
     }
+    nb_fp_leave(fp);
     return NB_OK;
 }

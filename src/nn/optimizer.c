@@ -201,7 +201,9 @@ void nb_optimizer_step(nb_optimizer *opt, nb_real *p, const nb_real *grad, doubl
 {
     if (!opt || !p || !grad) return; /* nothing to update */
     opt->steps++;
+    unsigned fp = nb_fp_enter();
     update(opt, p, grad, lr, 0, opt->count);
+    nb_fp_leave(fp);
 }
 
 /* Blocks small enough that the copy, the update and the check of one block
@@ -215,11 +217,13 @@ nb_status nb_optimizer_step_guarded(nb_optimizer *opt, nb_real *p, const nb_real
         return nb_error(NB_ERR_ARGUMENT,
                         "optimizer step: no optimizer, parameters, gradients or backup");
     opt->steps++;
+    unsigned fp = nb_fp_enter();
     for (size_t at = 0; at < opt->count; at += GUARD_BLOCK) {
         size_t end = opt->count - at < GUARD_BLOCK ? opt->count : at + GUARD_BLOCK;
         memcpy(backup + at, p + at, (end - at) * sizeof *p);
         update(opt, p, grad, lr, at, end);
         if (!nb_values_finite(p + at, end - at)) {
+            nb_fp_leave(fp);
             memcpy(p, backup, end * sizeof *p);
             opt->steps--;
             return nb_error(NB_ERR_NUMERIC,
@@ -228,6 +232,7 @@ nb_status nb_optimizer_step_guarded(nb_optimizer *opt, nb_real *p, const nb_real
                             nb_optimizer_name(opt->config.kind), at);
         }
     }
+    nb_fp_leave(fp);
     return NB_OK;
 }
 

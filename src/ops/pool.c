@@ -48,18 +48,40 @@ static nb_status infer_pool(nb_graph *g, nb_node_rec *n)
 
 /* Every output o in order, with its input plane p (sample and channel)
  * and the offset at of its window's first element within that plane. */
-#define FOR_EACH_WINDOW(c, p, at, o)                                                               \
-    for (size_t p = 0, o = 0; p < (size_t)(c).n * (c).c; p++)                                      \
+/* Every window of planes [first, last) (a plane: one channel of one
+ * sample): p the plane, at the window's first element within it, o the
+ * output's index. */
+#define FOR_EACH_WINDOW_OF(c, first, last, p, at, o)                                               \
+    for (size_t p = (first), o = (first) * (size_t)(c).oh * (c).ow; p < (last); p++)               \
         for (int oy_ = 0; oy_ < (c).oh; oy_++)                                                     \
             for (size_t ox_ = 0, at = (size_t)oy_ * (c).sh * (c).w; ox_ < (size_t)(c).ow;          \
                  ox_++, at += (size_t)(c).sw, o++)
 
-static void max_forward(nb_graph *g, nb_node_rec *node)
+#define FOR_EACH_WINDOW(c, p, at, o) FOR_EACH_WINDOW_OF(c, 0, (size_t)(c).n *(c).c, p, at, o)
+
+/* The max pool's planes split between threads: each plane's outputs and
+ * input gradients are its own, so the split never changes a bit. */
+typedef struct pool_ctx {
+    nb_graph *g;
+    nb_node_rec *node;
+    nb_conv_geom c;
+} pool_ctx;
+
+static void over_planes(nb_graph *g, nb_node_rec *node, void (*fn)(void *, size_t, size_t))
 {
-    nb_conv_geom c = pool_geom(g, node);
-    const nb_real *x = nb_in(g, node, 0)->value;
+    pool_ctx u = {g, node, pool_geom(g, node)};
+    size_t plane = (size_t)u.c.h * u.c.w, grain = plane ? NB_PARALLEL_GRAIN / plane : 1;
+    nb_parallel_for((size_t)u.c.n * u.c.c, grain, fn, &u);
+}
+
+static void max_forward_planes(void *ctx, size_t first, size_t last)
+{
+    const pool_ctx *u = ctx;
+    nb_conv_geom c = u->c;
+    nb_node_rec *node = u->node;
+    const nb_real *x = nb_in(u->g, node, 0)->value;
     size_t plane = (size_t)c.h * c.w;
-    FOR_EACH_WINDOW(c, p, at, o)
+    FOR_EACH_WINDOW_OF(c, first, last, p, at, o)
     {
         const nb_real *win = x + p * plane + at;
         nb_real best = win[0];
@@ -75,16 +97,28 @@ static void max_forward(nb_graph *g, nb_node_rec *node)
     }
 }
 
-static void max_backward(nb_graph *g, nb_node_rec *node)
+static void max_forward(nb_graph *g, nb_node_rec *node)
 {
-    nb_conv_geom c = pool_geom(g, node);
-    nb_real *dx = nb_in(g, node, 0)->grad;
+    over_planes(g, node, max_forward_planes);
+}
+
+static void max_backward_planes(void *ctx, size_t first, size_t last)
+{
+    const pool_ctx *u = ctx;
+    nb_conv_geom c = u->c;
+    const nb_node_rec *node = u->node;
+    nb_real *dx = nb_in(u->g, node, 0)->grad;
     size_t plane = (size_t)c.h * c.w;
-    FOR_EACH_WINDOW(c, p, at, o)
+    FOR_EACH_WINDOW_OF(c, first, last, p, at, o)
     {
         int arg = (int)node->work[o];
         dx[p * plane + at + (size_t)(arg / c.kw) * c.w + arg % c.kw] += node->grad[o];
     }
+}
+
+static void max_backward(nb_graph *g, nb_node_rec *node)
+{
+    over_planes(g, node, max_backward_planes);
 }
 
 static void avg_forward(nb_graph *g, nb_node_rec *node)
