@@ -9,8 +9,8 @@ torch.set_num_threads(1) and (2) (OPENBLAS_NUM_THREADS=1 for both: oneDNN
 does its convolutions). Every run is its own process; its peak RSS comes from
 wait4. Seconds per epoch are each tool's own timing of its training loop
 (nabla's --log "seconds"); test accuracy is each tool's own evaluation of
-the trained model on the 10000 test images. A run starts only when the
-1-minute load average is below 0.5 (else it is flagged "busy").
+the trained model on the 10000 test images. A run is flagged "busy" when
+the CPUs were less than 90% idle in the second before it started.
 Results: one JSON line per run in --out, a Markdown table on stdout."""
 
 import argparse
@@ -21,19 +21,28 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = "conv:32:3,relu,maxpool:2,conv:64:3,relu,maxpool:2,dense:128,relu,dense:10"
 
 
-def load():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
+def idle_share(seconds=1.0):
+    """The share of all CPUs' time spent idle over the next seconds
+    (/proc/stat), unlike the load average free of the last run's tail."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)  # idle + iowait, total
+    i0, t0 = sample()
+    time.sleep(seconds)
+    i1, t1 = sample()
+    return (i1 - i0) / max(1, t1 - t0)
 
 
 def run(cmd, env=None):
     """stdout, peak RSS in MiB and the exit status of cmd."""
-    busy = load() >= 0.5
+    busy = idle_share() < 0.9
     with tempfile.TemporaryFile("w+") as out:
         p = subprocess.Popen(cmd, stdout=out, env=env)
         _, status, usage = os.wait4(p.pid, 0)
