@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test in every build: float and double, OpenBLAS and the portable
-# kernel, AddressSanitizer + UndefinedBehaviorSanitizer, valgrind; each
+# Every test in every build: float (with oneDNN where installed) and double,
+# OpenBLAS and the portable kernel, AddressSanitizer + UndefinedBehaviorSanitizer, valgrind; each
 # fuzz target for FUZZ_SECONDS; then the formatting and static-analysis
 # checks. Exits non-zero on the first failure. NABLA_CHECK_ONLY=float,lint
 # runs only the stages named (float double noblas sanitize valgrind fuzz lint).
@@ -24,7 +24,9 @@ want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 
 want float && run_build float
 want double && run_build double -DNABLA_DOUBLE=ON
-want noblas && run_build noblas -DNABLA_BLAS=OFF
+# The portable kernels alone: no OpenBLAS, no oneDNN (which would take
+# the products and convolutions where installed).
+want noblas && run_build noblas -DNABLA_BLAS=OFF -DNABLA_DNNL=OFF
 want sanitize && run_build sanitize -DCMAKE_BUILD_TYPE=Debug -DNABLA_SANITIZE=ON
 
 want valgrind && bash scripts/valgrind.sh
