@@ -16,26 +16,11 @@ in_doc() { if grep -qF -- "$1" "$DOC"; then pass; else fail "docs/cnn.md lacks '
 
 # 20 training and 10 test images of 28x28, labels 0..9 in turn; and an IDX
 # folder of 8x8 images in 3 classes for the gradient check.
-"$PY" - "$T" <<'EOF'
-import gzip, os, random, struct, sys
-r = random.Random(1)
-def write(folder, part, n, side, classes, opener):
-    with opener(f"{folder}/{part}-images-idx3-ubyte.gz" if opener is gzip.open
-                else f"{folder}/{part}-images-idx3-ubyte", "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, n, side, side)
-                + bytes(r.randrange(256) for _ in range(side * side * n)))
-    with opener(f"{folder}/{part}-labels-idx1-ubyte.gz" if opener is gzip.open
-                else f"{folder}/{part}-labels-idx1-ubyte", "wb") as f:
-        f.write(struct.pack(">II", 0x801, n) + bytes(i % classes for i in range(n)))
-fm = f"{sys.argv[1]}/ddir/fashion-mnist"
-os.makedirs(fm)
-write(fm, "train", 20, 28, 10, gzip.open)
-write(fm, "t10k", 10, 28, 10, gzip.open)
-img = f"{sys.argv[1]}/img8"
-os.makedirs(img)
-write(img, "train", 12, 8, 3, open)
-write(img, "t10k", 6, 8, 3, open)
-EOF
+IDX=("$PY" "$SRC/tests/lib/idx.py")
+"${IDX[@]}" "$T/ddir/fashion-mnist" train 20 28 28 10 --gz
+"${IDX[@]}" "$T/ddir/fashion-mnist" t10k 10 28 28 10 --gz
+"${IDX[@]}" "$T/img8" train 12 8 8 3
+"${IDX[@]}" "$T/img8" t10k 6 8 8 3
 export NABLA_DATA_DIR="$T/ddir"
 mkdir "$T/run"
 cd "$T/run" || exit 1
@@ -173,20 +158,10 @@ expect_err 'running_var "batchnorm0.running_var" of channel 2 (0-based) is -1' \
 # model's images: predict and eval refuse them (exit 3), CNN or dense
 # model; a folder whose test images differ from its training images is
 # refused when opened.
-"$PY" - "$T" <<'EOF'
-import os, struct, sys
-def write(folder, part, n, rows, cols):
-    os.makedirs(folder, exist_ok=True)
-    with open(f"{folder}/{part}-images-idx3-ubyte", "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, n, rows, cols)
-                + bytes((i * 7) % 256 for i in range(n * rows * cols)))
-    with open(f"{folder}/{part}-labels-idx1-ubyte", "wb") as f:
-        f.write(struct.pack(">II", 0x801, n) + bytes(i % 3 for i in range(n)))
-write(f"{sys.argv[1]}/wide", "train", 12, 4, 16)
-write(f"{sys.argv[1]}/wide", "t10k", 6, 4, 16)
-write(f"{sys.argv[1]}/mixed", "train", 12, 8, 8)
-write(f"{sys.argv[1]}/mixed", "t10k", 6, 4, 16)
-EOF
+"${IDX[@]}" "$T/wide" train 12 4 16 3
+"${IDX[@]}" "$T/wide" t10k 6 4 16 3
+"${IDX[@]}" "$T/mixed" train 12 8 8 3
+"${IDX[@]}" "$T/mixed" t10k 6 4 16 3
 run "$NABLA" train --data "$T/img8" --model "dense:3" --epochs 1 --quiet --out "$T/flat8.st"
 expect_rc 0 "train a dense model on 8x8 images"
 for model in bn flat8; do

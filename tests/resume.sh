@@ -24,6 +24,7 @@
 # Usage: bash resume.sh BUILD_DIR SOURCE_DIR
 set -u
 build=$(cd "$1" && pwd)
+src=$(cd "${2:?usage: resume.sh BUILD_DIR SOURCE_DIR}" && pwd)
 nabla="$build/nabla"
 [ -x "$nabla" ] || { echo "no nabla binary in $build"; exit 1; }
 work=$(mktemp -d "$build/resume-sh.XXXXXX")
@@ -390,16 +391,8 @@ fi
 # ------------------- (i) a CNN with batch norm and dropout, SIGKILL, --resume
 # Its running estimates (buffers) and the dropout masks' draw count must
 # come back too: the resumed run ends with the same weights and estimates.
-/usr/bin/python3 - <<'EOF'
-import os, random, struct
-r = random.Random(4)
-os.makedirs("img")
-for part, n in (("train", 24), ("t10k", 12)):
-    with open(f"img/{part}-images-idx3-ubyte", "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, n, 8, 8) + bytes(r.randrange(256) for _ in range(64 * n)))
-    with open(f"img/{part}-labels-idx1-ubyte", "wb") as f:
-        f.write(struct.pack(">II", 0x801, n) + bytes(i % 3 for i in range(n)))
-EOF
+/usr/bin/python3 "$src/tests/lib/idx.py" img train 24 8 8 3 --seed 4
+/usr/bin/python3 "$src/tests/lib/idx.py" img t10k 12 8 8 3 --seed 4
 cnn=(--data img --model conv:4:3,batchnorm,relu,maxpool:2,dropout:0.25,dense:3 --optimizer adam
     --lr 0.01 --batch 4 --epochs 3 --seed 5 --quiet)
 if "$nabla" train "${cnn[@]}" --out cnn-ref.st > cnn-ref.out 2> cnn-ref.err; then
