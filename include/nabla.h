@@ -973,6 +973,10 @@ const char *nb_model_meta_key(const nb_model *model, int index);
  * Saving a model past a limit is NB_ERR_LIMIT. */
 #define NB_MAX_NODES       65536
 #define NB_MAX_ACTIVATIONS (1 << 27)
+/* Any graph holds at most NB_MAX_PARAMS parameter and buffer values
+ * (1 GiB of floats); compiling a larger one is NB_ERR_LIMIT, before
+ * anything is allocated. */
+#define NB_MAX_PARAMS ((size_t)1 << 28)
 
 nb_status nb_model_save(const nb_model *model, const char *path);
 nb_status nb_model_load(const char *path, nb_model **out);

@@ -185,6 +185,18 @@ static void test_create_shapes(void **state)
     assert_int_equal(nb_model_create("dense:2", 3, "mse", 0, &m), NB_ERR_ARGUMENT);
     assert_int_equal(nb_model_create("dense:2,relu", 3, "mse", 4, &m), NB_ERR_FORMAT);
     assert_null(m);
+
+    /* Past NB_MAX_PARAMS: refused before anything is allocated, naming the
+     * parameter that crosses it (65536 x 65536 weights; 1452 x 2 x 325 x 325). */
+    assert_int_equal(nb_model_create("dense:65536,relu,dense:65536", 3, "mse", 1, &m),
+                     NB_ERR_LIMIT);
+    assert_null(m);
+    assert_non_null(strstr(nb_last_error(), "\"dense1.weight\""));
+    assert_non_null(strstr(nb_last_error(), "NB_MAX_PARAMS"));
+    assert_int_equal(
+        nb_model_create_shaped("conv:1452:325,gap,dense:3", nb_shape3(2, 6, 5), "mse", 2, &m),
+        NB_ERR_LIMIT);
+    assert_non_null(strstr(nb_last_error(), "\"conv0.weight\""));
 }
 
 /* He (normal, deviation sqrt(2 / fan_in)) before relu, Xavier (uniform on

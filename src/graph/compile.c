@@ -45,6 +45,11 @@ static nb_status plan_params(nb_graph *g)
                                 "compiling: %s \"%s\" takes the parameter count "
                                 "past the address space",
                                 pass == 0 ? "parameter" : "buffer", n->name);
+            if (total > NB_MAX_PARAMS)
+                return nb_error(NB_ERR_LIMIT,
+                                "compiling: %s \"%s\" takes the model to %zu parameter and "
+                                "buffer values; at most %zu (NB_MAX_PARAMS) are allowed",
+                                pass == 0 ? "parameter" : "buffer", n->name, total, NB_MAX_PARAMS);
         }
         if (pass == 0) g->param_count = total;
     }
