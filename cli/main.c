@@ -16,6 +16,7 @@ static const char usage_text[] =
     "  predict    class probabilities (or values) for rows of a CSV file\n"
     "  info       what a model file holds: spec, tensors, scaler, settings, metrics\n"
     "  gradcheck  compare backward's gradients with numerical ones for a spec\n"
+    "  export     write a model as standalone C (for firmware or other programs)\n"
     "\n"
     "  nabla <command> --help   options of one command (or: nabla help <command>)\n"
     "  nabla --version          the version, the number type and the kernels\n"
@@ -39,7 +40,7 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"train", cmd_train}, {"eval", cmd_eval},           {"predict", cmd_predict},
-    {"info", cmd_info},   {"gradcheck", cmd_gradcheck},
+    {"info", cmd_info},   {"gradcheck", cmd_gradcheck}, {"export", cmd_export},
 };
 
 static const char see_help[] = "(see 'nabla --help')\n";

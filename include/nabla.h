@@ -1312,6 +1312,47 @@ typedef struct nb_metrics {
 nb_status nb_evaluate(nb_model *model, const nb_dataset *data, nb_metrics *out);
 void nb_metrics_free(nb_metrics *metrics);
 
+/* ================================================================ export */
+
+/* A trained model as standalone C99 (docs/export.md): PREFIX.h declares
+ *   int NAME_predict(const float *in, float *out, float *scratch);
+ * (in: NAME_INPUTS raw values, the model's scaler applied inside; out:
+ * NAME_OUTPUTS probabilities or values, as nb_model_predict gives them;
+ * scratch: NAME_SCRATCH_SIZE floats the caller owns; returns the predicted
+ * class, 0 for regression), the sizes as macros and the class names;
+ * PREFIX.c holds the weights as static const arrays and the code, with no
+ * allocation, no stdio and no mutable state, needing only <math.h> (and
+ * <stdint.h> for int8). Dropout, flatten and reshape vanish, a batch norm
+ * is folded into the dense or convolution before it. */
+typedef struct nb_export_options {
+    /* The identifier prefix of everything the files declare (NAME above;
+     * its macros are upper case): a C identifier of at most 63 characters
+     * starting with a letter. NULL: the file name of prefix_path. */
+    const char *name;
+    /* int8 weights: per output channel, scale = max |w| / 127 and
+     * q = round(w / scale), kept as int8_t with one float scale per
+     * channel; activations stay float. A quarter of the weights' bytes. */
+    int int8;
+    /* A file the export must not replace (the model file the model came
+     * from), or NULL. */
+    const char *keep;
+} nb_export_options;
+
+nb_export_options nb_export_defaults(void);
+/* Is name a valid identifier prefix? NB_ERR_ARGUMENT saying why not. */
+nb_status nb_export_check_name(const char *name);
+/* Write prefix_path + ".h" and prefix_path + ".c" (options NULL: the
+ * defaults). Both files are made whole before either is written, and
+ * written as a set: on any error neither file has changed. A model the
+ * exporter cannot express is NB_ERR_LIMIT naming the node and its op:
+ * one of several inputs, ops other than a chain of affine/matmul/bias_add,
+ * conv2d, the pools, batch_norm, dropout, flatten, reshape, identity and
+ * the activations. A bad name, or an output that is the file options->keep
+ * names, is NB_ERR_ARGUMENT; a weight that is not finite NB_ERR_NUMERIC;
+ * a file that cannot be written NB_ERR_IO naming it. */
+nb_status nb_model_export_c(const nb_model *model, const char *prefix_path,
+                            const nb_export_options *options);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,7 +8,7 @@ packages=(
     graphviz dataset-fashion-mnist clang libclang-rt-14-dev python3
 )
 if [ "${1:-}" = "--bench" ]; then
-    packages+=(python3-numpy python3-torch)
+    packages+=(python3-numpy python3-torch gcc-arm-none-eabi)
 fi
 missing=()
 for p in "${packages[@]}"; do

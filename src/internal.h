@@ -81,6 +81,14 @@ const char *nb_number_text(char *buf, size_t size, double v);
  * caller adds it once ("saving model \"m.st\": cannot write: ..."). */
 typedef nb_status (*nb_write_fn)(FILE *f, const void *user);
 nb_status nb_write_atomic(const char *path, nb_write_fn write, const void *user);
+/* The same for n files that belong together (a header and its source):
+ * every file is written and synced beside its target before any is
+ * renamed over its target, and when one fails the ones already replaced
+ * get their old content back, so that on an error none has changed.
+ * writer(f, users[i]) writes file i; *which is the index of the file an
+ * error is about. */
+nb_status nb_write_atomic_all(int n, const char *const *paths, nb_write_fn write,
+                              const void *const *users, int *which);
 
 /* Open path for reading only if it is a regular file: a FIFO or device is
  * refused without waiting for a writer. The message names no path. */

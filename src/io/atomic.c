@@ -127,3 +127,104 @@ nb_status nb_write_atomic(const char *path, nb_write_fn write, const void *user)
     nb_out_free(&t);
     return st;
 }
+
+/* ------------------------------------------------ several files at once */
+
+/* One file of a set: its target, its temporary file once written and
+ * synced, and a hard link to the file it replaces (to put it back). */
+typedef struct pending {
+    nb_out_target t;
+    char *tmp, *backup;
+    int placed; /* renamed over its target (or written, for a stream) */
+} pending;
+
+static char *with_suffix(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), m = strlen(suffix) + 1;
+    char *s = nb_malloc(n + m);
+    if (s) memcpy(s, name, n), memcpy(s + n, suffix, m);
+    return s;
+}
+
+/* The whole temporary file of p, synced and closed. */
+static nb_status write_pending(pending *p, nb_write_fn write, const void *user)
+{
+    FILE *f = NULL;
+    if (!(p->tmp = with_suffix(p->t.name, NB_TMP_SUFFIX)))
+        return nb_error(NB_ERR_MEMORY, "out of memory");
+    nb_status st = open_temporary(&p->t, p->tmp, &f);
+    if (st != NB_OK) {
+        nb_free(p->tmp);
+        p->tmp = NULL;
+        return st;
+    }
+    st = run_writer(f, write, user);
+    errno = 0;
+    if (st == NB_OK && (fflush(f) != 0 || ferror(f))) st = io_failed("cannot write", errno);
+    if (st == NB_OK && fsync(fileno(f)) != 0) st = io_failed("cannot sync", errno);
+    if (fclose(f) != 0 && st == NB_OK) st = io_failed("cannot write", errno);
+    return st;
+}
+
+/* A second name for the file p replaces, under which it survives the
+ * rename. mkstemp picks a free name; the link then takes its place. */
+static nb_status keep_old(pending *p)
+{
+    if (p->t.kind != NB_OUT_REGULAR) return NB_OK;
+    if (!(p->backup = with_suffix(p->t.name, ".old.XXXXXX")))
+        return nb_error(NB_ERR_MEMORY, "out of memory");
+    int fd = mkstemp(p->backup);
+    if (fd >= 0) close(fd);
+    if (fd < 0 || unlink(p->backup) != 0 || link(p->t.name, p->backup) != 0) {
+        nb_status st =
+            io_failed("cannot keep the file it replaces until the others are written", errno);
+        nb_free(p->backup);
+        p->backup = NULL;
+        return st;
+    }
+    return NB_OK;
+}
+
+nb_status nb_write_atomic_all(int n, const char *const *paths, nb_write_fn write,
+                              const void *const *users, int *which)
+{
+    *which = 0;
+    if (n < 1 || !paths || !write) return nb_error(NB_ERR_ARGUMENT, "writing files: none given");
+    pending *p = nb_calloc((size_t)n, sizeof *p);
+    if (!p) return nb_error(NB_ERR_MEMORY, "out of memory");
+    nb_status st = NB_OK;
+    int i = 0;
+    /* Every file written and synced beside its target first ... */
+    for (; st == NB_OK && i < n; i++) {
+        st = paths[i] && paths[i][0] ? nb_out_resolve(paths[i], &p[i].t)
+                                     : nb_error(NB_ERR_ARGUMENT, "no path");
+        if (st == NB_OK && p[i].t.kind != NB_OUT_STREAM) st = nb_out_check_folder(&p[i].t);
+        if (st == NB_OK && p[i].t.kind != NB_OUT_STREAM) st = write_pending(&p[i], write, users[i]);
+        if (st == NB_OK) st = keep_old(&p[i]);
+    }
+    /* ... then all put in place, one after the other. */
+    for (int k = 0; st == NB_OK && k < n; k++) {
+        i = k + 1;
+        if (p[k].t.kind == NB_OUT_STREAM)
+            st = write_stream(paths[k], write, users[k]);
+        else if (rename(p[k].tmp, p[k].t.name) != 0)
+            st = io_failed("cannot replace it", errno);
+        p[k].placed = st == NB_OK;
+    }
+    for (int k = 0; k < n; k++) {
+        if (st != NB_OK && p[k].placed && p[k].t.kind != NB_OUT_STREAM) {
+            /* A later file failed: this one's old content comes back. */
+            if (p[k].backup ? rename(p[k].backup, p[k].t.name) == 0 : unlink(p[k].t.name) == 0)
+                p[k].placed = 0;
+        }
+        if (p[k].tmp && !p[k].placed) unlink(p[k].tmp);
+        if (p[k].backup && (st == NB_OK || !p[k].placed)) unlink(p[k].backup);
+        if (st == NB_OK && p[k].tmp) sync_folder(p[k].tmp);
+        nb_free(p[k].tmp);
+        nb_free(p[k].backup);
+        nb_out_free(&p[k].t);
+    }
+    nb_free(p);
+    *which = st == NB_OK ? 0 : i - 1;
+    return st;
+}
