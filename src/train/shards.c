@@ -29,8 +29,29 @@ int nb_shards_count(const nb_train_config *c)
     return c->shards > 0 ? c->shards : c->comm && c->comm->size > 0 ? c->comm->size : 1;
 }
 
+/* The communicator alone: a power-of-two size, a rank in it, functions. */
+static nb_status check_comm(const nb_comm *m)
+{
+    if (!power_of_two(m->size))
+        return nb_error(NB_ERR_ARGUMENT,
+                        "training: %d processes: the process count must be a power of two "
+                        "(1, 2, 4, ...)",
+                        m->size);
+    if (m->rank < 0 || m->rank >= m->size)
+        return nb_error(NB_ERR_ARGUMENT, "training: rank %d is not in 0..%d", m->rank, m->size - 1);
+    if (m->size > 1 && (!m->exchange || !m->agree))
+        return nb_error(NB_ERR_ARGUMENT,
+                        "training: the communicator of %d processes has no exchange or agree "
+                        "function",
+                        m->size);
+    return NB_OK;
+}
+
 nb_status nb_shards_check(const nb_train_config *c)
 {
+    const nb_comm *m = c->comm;
+    nb_status st = m ? check_comm(m) : NB_OK;
+    if (st != NB_OK) return st;
     int k = nb_shards_count(c);
     if (c->shards < 0 || !power_of_two(k))
         return nb_error(NB_ERR_ARGUMENT,
@@ -40,25 +61,11 @@ nb_status nb_shards_check(const nb_train_config *c)
         return nb_error(NB_ERR_ARGUMENT,
                         "training: %d shards of a batch of %d: shards must be at most the batch", k,
                         c->batch);
-    const nb_comm *m = c->comm;
-    if (!m) return NB_OK;
-    if (!power_of_two(m->size))
-        return nb_error(NB_ERR_ARGUMENT,
-                        "training: %d processes: the process count must be a power of two "
-                        "(1, 2, 4, ...)",
-                        m->size);
-    if (m->rank < 0 || m->rank >= m->size)
-        return nb_error(NB_ERR_ARGUMENT, "training: rank %d is not in 0..%d", m->rank, m->size - 1);
-    if (k % m->size != 0)
+    if (m && k % m->size != 0)
         return nb_error(NB_ERR_ARGUMENT,
                         "training: %d %s cannot be shared by %d processes: shards must be a "
                         "multiple of the process count",
                         k, nb_plural(k, "shard", "shards"), m->size);
-    if (m->size > 1 && (!m->exchange || !m->agree))
-        return nb_error(NB_ERR_ARGUMENT,
-                        "training: the communicator of %d processes has no exchange or agree "
-                        "function",
-                        m->size);
     return NB_OK;
 }
 
