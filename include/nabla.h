@@ -1256,7 +1256,10 @@ nb_status nb_train_begin(nb_model *model, const nb_dataset *train, const nb_data
                          const nb_train_config *config, nb_train_state **out);
 /* Load the epoch's next batch into the model's inputs and target: *rows
  * rows, or *rows 0 when the epoch has no batch left or s->stop is set. The
- * epoch's first call shuffles its sample order. */
+ * epoch's first call shuffles its sample order. With shards (or a comm)
+ * it only chooses the rows: nb_train_forward_backward loads each shard,
+ * sums the shards in a fixed tree and combines the sums of the processes,
+ * so that s->grads is already the whole batch's gradient there. */
 nb_status nb_train_next_batch(nb_train_state *s, int *rows);
 /* Forward and backward pass on the loaded batch: s->batch_loss,
  * s->batch_correct, and the gradients of the batch's loss in s->grads
