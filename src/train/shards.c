@@ -81,7 +81,8 @@ static double *slot_at(const nb_train_internal *in, int i)
 
 static nb_real *slot_values(double *slot)
 {
-    return (nb_real *)(slot + HEAD);
+    /* The head's doubles keep the values aligned for nb_real. */
+    return (nb_real *)(void *)((unsigned char *)slot + HEAD * sizeof(double));
 }
 
 nb_status nb_shards_prepare(nb_train_state *s)
