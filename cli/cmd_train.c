@@ -89,6 +89,10 @@ static const char help[] =
     "  --quiet              no progress bar or epoch lines\n"
     "  --threads N          threads for convolutions and matrix products (default 0:\n"
     "                       one per core)\n"
+    "  --shards K           split each batch into K fixed shards summed in a fixed\n"
+    "                       order, a power of two (default: 1, under mpirun the\n"
+    "                       process count); the same K gives the same weights for\n"
+    "                       any process count (docs/mpi.md)\n"
     "checkpoints:\n"
     "  --checkpoint FILE    save the whole training state to FILE every\n"
     "                       --checkpoint-every (atomically, the last one kept)\n"
@@ -267,6 +271,7 @@ int cmd_train(int argc, char **argv)
         {"report", ARG_STRING, &job.report, 0, 0, 0},
         {"quiet", ARG_FLAG, &job.quiet, 0, 0, 0},
         {"threads", ARG_INT, &job.threads, 0, 1024, 0},
+        {"shards", ARG_INT, &c->shards, 1, 1 << 24, 0},
         {"checkpoint", ARG_STRING, &job.checkpoint, 0, 0, 0},
         {"checkpoint-every", ARG_STRING, &a.checkpoint_every, 0, 0, 0},
         {"resume", ARG_STRING, &c->resume_path, 0, 0, 0},

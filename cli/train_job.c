@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "internal.h"
+#include "parallel.h"
 #include "progress.h"
 #include "train_checkpoint.h"
 #include "train_job_internal.h"
@@ -279,12 +280,20 @@ static int run(const cli_train_job *job, train_state *s)
     }
     cli_progress progress;
     cli_progress_init(&progress, job->quiet, s->train.classes > 0, &s->log, job->log);
+    if (config.comm && config.comm->rank != 0) progress.hold_at = 0; /* rank 0's test hold */
     config.progress = cli_progress_update;
     config.progress_user = &progress;
     if (s->checkpoint) cli_catch_interrupt();
     nb_status st =
         nb_train(s->model, &s->train, s->val.count ? &s->val : NULL, &config, &s->result);
     cli_progress_finish(&progress);
+    /* Under mpirun the other processes trained the same model: rank 0
+     * evaluates, saves and reports; they only say what went wrong. */
+    if (config.comm && config.comm->rank != 0)
+        return st == NB_OK || st == NB_ERR_NUMERIC
+                   ? CLI_EXIT_OK
+                   : (st == NB_ERR_INTERRUPTED ? CLI_EXIT_INTERRUPTED
+                                               : cli_fail(CMD, st, CLI_STAGE_RUN, NULL));
     if ((rc = check_training(job, s, st)) != CLI_EXIT_OK) return rc;
     if (!job->quiet && !s->numeric_stop)
         fprintf(stderr, "stopped after %d %s (%s), keeping epoch %d, %.2f s\n",
@@ -325,7 +334,19 @@ int cli_train_job_run(const cli_train_job *job)
 {
     train_state s;
     memset(&s, 0, sizeof s);
-    int rc = run(job, &s);
+    const nb_comm *comm = NULL;
+    int rc = cli_parallel_start(&comm);
+    if (rc == CLI_EXIT_OK) {
+        /* Under mpirun only rank 0 prints and writes the log; every
+         * process reads the data and trains. */
+        cli_train_job mine = *job;
+        mine.config.comm = comm;
+        if (comm && comm->rank != 0) {
+            mine.log = mine.report = NULL;
+            mine.quiet = 1;
+        }
+        rc = run(&mine, &s);
+    }
     free_state(&s);
-    return rc;
+    return cli_parallel_end(comm, rc);
 }

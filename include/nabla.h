@@ -1009,6 +1009,27 @@ int nb_files_collide(const char *a, const char *b);
 
 /* ============================================================== training */
 
+/* Several processes training one model (data parallelism, docs/mpi.md):
+ * what the trainer needs from the transport (MPI, or anything else). Every
+ * process holds the same weights and data, computes its block of each
+ * batch's shards (nb_train_config.shards) and takes the same update. size
+ * is a power of two; rank in [0, size). The library makes every decision
+ * about the order of the sums itself, so a transport only moves bytes:
+ *   exchange: send bytes from send to rank peer and receive as many from
+ *             it into recv; peer makes the matching call at the same time.
+ *   agree:    replace each of values[0 .. count) by its maximum over all
+ *             ranks (every rank calls it with the same count).
+ *   barrier:  return once every rank has called it (may be NULL).
+ * A failure (a dead peer) returns a status other than NB_OK with a message
+ * (nb_error); the trainer stops with it. user is passed to each. */
+typedef struct nb_comm {
+    int rank, size;
+    nb_status (*exchange)(void *user, int peer, const void *send, void *recv, size_t bytes);
+    nb_status (*agree)(void *user, int *values, int count);
+    nb_status (*barrier)(void *user);
+    void *user;
+} nb_comm;
+
 typedef enum nb_schedule_kind {
     NB_SCHEDULE_CONSTANT,
     NB_SCHEDULE_STEP,   /* lr * gamma^floor((epoch - 1) / step_epochs) */
@@ -1076,6 +1097,17 @@ typedef struct nb_train_config {
      * checkpoint is written to checkpoint_path (which must be set) and
      * nb_train returns NB_ERR_INTERRUPTED. */
     volatile int *interrupt;
+    /* Shards (docs/mpi.md): 1 computes each batch in one piece, 0 (the
+     * default) one shard per process (1 alone); K > 1 (a power of two, at
+     * most batch, a multiple of comm's size) splits every batch into K fixed row
+     * ranges of ceil(rows / K) rows, runs forward and backward on each and
+     * sums their gradients (each weighted by its rows / rows of the batch
+     * for a loss that averages) in a fixed pairwise tree, so that the
+     * weights do not depend on how many processes share the shards. */
+    int shards;
+    /* The processes that train this model together (NULL: this one
+     * alone); see nb_comm. Its size must divide shards. */
+    const struct nb_comm *comm;
 } nb_train_config;
 
 nb_train_config nb_train_defaults(void);
@@ -1228,7 +1260,10 @@ nb_status nb_train_begin(nb_model *model, const nb_dataset *train, const nb_data
                          const nb_train_config *config, nb_train_state **out);
 /* Load the epoch's next batch into the model's inputs and target: *rows
  * rows, or *rows 0 when the epoch has no batch left or s->stop is set. The
- * epoch's first call shuffles its sample order. */
+ * epoch's first call shuffles its sample order. With shards (or a comm)
+ * it only chooses the rows: nb_train_forward_backward loads each shard,
+ * sums the shards in a fixed tree and combines the sums of the processes,
+ * so that s->grads is already the whole batch's gradient there. */
 nb_status nb_train_next_batch(nb_train_state *s, int *rows);
 /* Forward and backward pass on the loaded batch: s->batch_loss,
  * s->batch_correct, and the gradients of the batch's loss in s->grads

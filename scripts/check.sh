@@ -3,7 +3,8 @@
 # OpenBLAS and the portable kernel, AddressSanitizer + UndefinedBehaviorSanitizer, valgrind; each
 # fuzz target for FUZZ_SECONDS; then the formatting and static-analysis
 # checks. Exits non-zero on the first failure. NABLA_CHECK_ONLY=float,lint
-# runs only the stages named (float double noblas sanitize valgrind fuzz lint).
+# runs only the stages named (float double noblas sanitize mpi valgrind fuzz
+# lint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -29,6 +30,14 @@ want double && run_build double -DNABLA_DOUBLE=ON
 want noblas && run_build noblas -DNABLA_BLAS=OFF -DNABLA_DNNL=OFF
 want sanitize && run_build sanitize -DCMAKE_BUILD_TYPE=Debug -DNABLA_SANITIZE=ON
 
+# Several processes under mpirun (tests/mpi.sh) in an MPI build.
+if want mpi; then
+    echo "=== build mpi: -DNABLA_MPI=ON"
+    cmake -S . -B build/mpi -DCMAKE_BUILD_TYPE=Release -DNABLA_MPI=ON >build/mpi.configure.log 2>&1 ||
+        { cat build/mpi.configure.log; exit 1; }
+    cmake --build build/mpi -j "$jobs"
+    (cd build/mpi && ctest --output-on-failure -R '^(mpi|test_shards)$')
+fi
 want valgrind && bash scripts/valgrind.sh
 want fuzz && FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash scripts/fuzz.sh
 

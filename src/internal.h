@@ -312,6 +312,9 @@ struct nb_graph {
     uint64_t seed;    /* random ops' masks: a hash of seed, draws, node, element */
     uint64_t draws;   /* TRAIN forwards through a random op since the seed was set */
     int first_random; /* set by compile: the first random op node, or -1 */
+    /* Rows of the training batch before the ones fed (a shard's): random
+     * ops key each row by its place in the whole batch (0: none before). */
+    size_t row_offset;
 };
 
 /* An op: one const table of functions. infer checks the inputs' shapes,

@@ -36,7 +36,11 @@ static void draw_mask(nb_graph *g, nb_node_rec *n)
     const nb_real keep = (nb_real)(1 / (1 - p));
     const uint64_t key = nb_graph_random_key(g, n);
     size_t count = nb_shape_count(n->shape);
-    for (size_t e = 0; e < count; e++) n->work[e] = nb_random_uniform(key, e) >= p ? keep : 0;
+    /* A shard's rows are numbered by their place in the whole batch. */
+    size_t rows = n->shape.ndim > 0 && n->shape.dim[0] > 0 ? (size_t)n->shape.dim[0] : 1;
+    const size_t base = g->row_offset * (count / rows);
+    for (size_t e = 0; e < count; e++)
+        n->work[e] = nb_random_uniform(key, base + e) >= p ? keep : 0;
     n->work_ready = 1;
 }
 

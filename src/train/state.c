@@ -53,6 +53,8 @@ static const field fields[] = {
     FIELD(config.checkpoint_batches),
     FIELD(config.resume_path),
     FIELD(config.interrupt),
+    FIELD(config.shards),
+    FIELD(config.comm),
     FIELD(optimizer),
     FIELD(params),
     FIELD(grads),

@@ -2,11 +2,12 @@
  *
  * Who calls whom (no circle):
  *   trainer.c      -> batch.c, metrics.c, schedule.c, checkpoint_*.c, clock.c,
- *                     state.c
+ *                     state.c, shards.c
  *   checkpoint_*.c -> batch.c (the sample order), clock.c, state.c,
  *                     io/checkpoint_file, io/graph_json (checkpoint.h says
  *                     which file uses what)
  *   metrics.c    -> batch.c
+ *   shards.c     -> batch.c (the batcher)
  *   batch.c, schedule.c, clock.c, state.c -> nothing in src/train/ */
 #ifndef NABLA_TRAIN_INTERNAL_H
 #define NABLA_TRAIN_INTERNAL_H
@@ -105,6 +106,15 @@ typedef struct nb_train_internal {
     /* The graph's "graph" and "constants" texts, made by the first
      * checkpoint saved (checkpoint_graph.c); owned. */
     char *graph_json, *constants_json;
+    /* Shards (shards.c): the batch in `shards` row ranges of shard_rows
+     * rows, this process computing first_shard .. first_shard + own - 1;
+     * sharded is set when shards > 1 or several processes share them. */
+    int sharded, shards, shard_rows, first_shard, own;
+    int levels;            /* partial sums on the tree's stack: log2(own) + 1 */
+    size_t slot_bytes;     /* one partial sum: its head, then state_count values */
+    double *slots;         /* levels + 1 partial sums (the last: a peer's) */
+    nb_real *step_buffers; /* the buffers before the step's first shard */
+    int interrupt_agreed;  /* some process saw the interrupt flag (nb_train) */
     /* The public fields as the library last left them (state.c). */
     nb_train_state mirror;
     int synced;
@@ -123,6 +133,29 @@ nb_status nb_train_state_check(const nb_train_state *s, const char *what);
  * resumed epoch gets the same one; s->rng becomes the generator after the
  * shuffle. Shuffles once per rng_start. */
 void nb_train_order(nb_train_state *s);
+
+/* Shards and processes (shards.c). Refuse a shard count or communicator
+ * that cannot work (the message names the field). */
+nb_status nb_shards_check(const nb_train_config *config);
+/* Plan the shards of s (after the batcher is compiled for shard_rows
+ * rows) and allocate the partial sums. */
+nb_status nb_shards_prepare(nb_train_state *s);
+void nb_shards_free(nb_train_internal *in);
+/* The shard count: config's, or one per process when it is 0. */
+int nb_shards_count(const nb_train_config *config);
+/* Rows of a full batch each shard holds: ceil(batch / shards). */
+int nb_shards_rows(int batch, int shards);
+/* Forward and backward over this process's shards of the loaded batch,
+ * the sums combined with the other processes: s->grads, the buffers, the
+ * batch's loss and correct predictions, as one pass over the whole batch
+ * would give them up to the shards' own statistics. */
+nb_status nb_shards_forward_backward(nb_train_state *s);
+/* values[0 .. count) := their maximum over the processes (no-op alone). */
+nb_status nb_train_agree(const nb_train_state *s, int *values, int count);
+/* Agree on s->stop: the strongest reason any process has (a fixed order). */
+nb_status nb_train_agree_stop(nb_train_state *s);
+/* Is this the process that writes (rank 0, or the only one)? */
+int nb_train_writer(const nb_train_state *s);
 
 /* Seconds on a monotonic clock (clock.c). */
 double nb_train_clock(void);

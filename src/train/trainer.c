@@ -31,6 +31,7 @@ static nb_status check_call(const nb_dataset *train, const nb_dataset *val,
                             const nb_train_config *config)
 {
     nb_status st = nb_train_config_check(config);
+    if (st == NB_OK) st = nb_shards_check(config);
     if (st != NB_OK) return st;
     /* The position after the last epoch is epoch `epochs` + 1. */
     if (config->epochs == INT_MAX)
@@ -88,15 +89,20 @@ static void keep_buffers(nb_train_state *s, int restore)
         memcpy(in->saved + s->param_count, state + s->param_count, n * sizeof *state);
 }
 
-/* The samples of an epoch: all, but a last batch that an op cannot learn
- * from is left out (batch norm over features, a batch of one); the order
- * is shuffled each epoch, so each epoch leaves out another sample. A full
- * batch it cannot learn from is an error before training starts. */
+/* The samples of an epoch: all, but a last batch (with shards, the last
+ * batch's last shard) that an op cannot learn from is left out (batch norm
+ * over features, a batch of one); the order is shuffled each epoch, so
+ * each epoch leaves out another sample. A full batch (shard) it cannot
+ * learn from is an error before training starts. */
 static nb_status epoch_samples(nb_train_state *s, int batch)
 {
     nb_train_internal *in = s->internal;
-    size_t count = s->train->count, last = count % (size_t)batch;
-    nb_status st = nb_graph_check_rows(in->b.graph, batch);
+    int shard = in->b.batch; /* the rows the graph is compiled for */
+    size_t count = s->train->count, last = count % (size_t)batch % (size_t)shard;
+    nb_status st = nb_graph_check_rows(in->b.graph, shard);
+    if (st != NB_OK && shard < batch)
+        return nb_error_prefix(st, "training: %d shards of %d rows", nb_shards_count(&s->config),
+                               shard);
     if (st != NB_OK)
         return batch < s->config.batch
                    ? nb_error_prefix(st, "training: the training set has %zu %s", count,
@@ -118,7 +124,8 @@ static nb_status prepare(nb_train_state *s)
     const nb_train_config *c = &s->config;
     size_t count = s->train->count;
     int batch = (size_t)c->batch < count ? c->batch : (int)count;
-    nb_status st = nb_batcher_init(&in->b, s->model, batch);
+    /* With shards the graph runs one shard at a time. */
+    nb_status st = nb_batcher_init(&in->b, s->model, nb_shards_rows(batch, nb_shards_count(c)));
     if (st == NB_OK) st = nb_batcher_check(&in->b, s->train, "training set");
     if (st == NB_OK && s->val) st = nb_batcher_check(&in->b, s->val, "validation set");
     if (st != NB_OK) return st;
@@ -141,6 +148,7 @@ static nb_status prepare(nb_train_state *s)
                         "training: no memory for %zu samples, %zu parameters and %d epochs", count,
                         in->state_count, c->epochs);
     if ((st = list_buffers(s)) != NB_OK) return st;
+    if ((st = nb_shards_prepare(s)) != NB_OK) return st;
     /* Dropout's masks come from the run's seed, a stream apart from the
      * shuffle's; a checkpoint holds how far they have gone. */
     nb_graph_set_seed(in->b.graph, nb_graph_seed_of(c->seed));
@@ -166,6 +174,7 @@ void nb_train_state_free(nb_train_state *s)
         nb_free(in->buffer_list);
         nb_free(in->graph_json);
         nb_free(in->constants_json);
+        nb_shards_free(in);
         nb_free(in);
     }
     nb_free(s);
@@ -253,7 +262,8 @@ static nb_status next_batch(nb_train_state *s, int *rows)
     if (s->stop || s->batch >= s->batches) return NB_OK;
     size_t start = s->batch * (size_t)s->batch_rows, left = in->epoch_samples - start;
     int n = left < (size_t)s->batch_rows ? (int)left : s->batch_rows;
-    nb_status st = nb_batcher_load(&in->b, s->train, in->index, start, n);
+    /* Shards load their own rows in nb_train_forward_backward. */
+    nb_status st = in->sharded ? NB_OK : nb_batcher_load(&in->b, s->train, in->index, start, n);
     if (st != NB_OK) return st;
     s->rows = *rows = n;
     in->loaded = 1;
@@ -298,7 +308,12 @@ static nb_status forward_backward(nb_train_state *s)
     nb_status st = nb_graph_set_mode(b->graph, NB_MODE_TRAIN);
     if (st != NB_OK) return st;
     keep_buffers(s, 0);
-    st = forward_backward_pass(s);
+    if (in->sharded) {
+        st = nb_shards_forward_backward(s);
+        in->computed = st == NB_OK;
+    } else {
+        st = forward_backward_pass(s);
+    }
     if (st != NB_OK) keep_buffers(s, 1);
     return st;
 }
@@ -411,7 +426,8 @@ static nb_status apply(nb_train_state *s)
     s->seen += (size_t)s->rows;
     s->batch = k;
     report_batch(s);
-    return NB_OK;
+    /* One process's time limit or callback stops them all. */
+    return nb_train_agree_stop(s);
 }
 
 nb_status nb_train_apply(nb_train_state *s)
@@ -507,7 +523,7 @@ static nb_status end_epoch(nb_train_state *s)
     if (!s->stop && c->target_accuracy > 0 && accuracy >= c->target_accuracy)
         s->stop = "target accuracy";
     if (!s->stop && c->patience > 0 && s->since_best >= c->patience) s->stop = "early stopping";
-    return NB_OK;
+    return nb_train_agree_stop(s);
 }
 
 nb_status nb_train_end_epoch(nb_train_state *s)
@@ -578,8 +594,12 @@ nb_status nb_train_finish(nb_train_state *s, nb_train_result *result)
     if (st != NB_OK) return st;
     in->finished = 1;
     in->loaded = in->computed = 0;
-    /* An error in a partial batch leaves the graph compiled for it. */
+    /* An error in a partial batch leaves the graph compiled for it; with
+     * shards, for a shard. */
     if (in->b.batch > 0 && in->b.current != in->b.batch) st = nb_batcher_use(&in->b, in->b.batch);
+    if (st == NB_OK && in->sharded && in->b.batch != s->batch_rows &&
+        (st = nb_model_set_batch(s->model, s->batch_rows)) == NB_OK)
+        in->b.current = in->b.batch = s->batch_rows;
     result->epochs_run = s->epochs_run;
     result->best_epoch = s->best_epoch;
     result->stop_reason = s->stop_reason;
@@ -599,11 +619,20 @@ nb_status nb_train_finish(nb_train_state *s, nb_train_result *result)
 
 /* ----------------------------------------------------------- nb_train */
 
+/* Only the writing process (rank 0) saves; all learn whether it could. */
 static nb_status save_checkpoint(const nb_train_state *s, double *last_save)
 {
-    nb_status st = nb_checkpoint_save(s, s->config.checkpoint_path);
+    const char *path = s->config.checkpoint_path;
+    nb_status st = nb_train_writer(s) ? nb_checkpoint_save(s, path) : NB_OK;
     *last_save = nb_train_clock();
-    return st;
+    int failed = st != NB_OK;
+    nb_status agreed = nb_train_agree(s, &failed, 1);
+    if (st != NB_OK) return st;
+    if (agreed != NB_OK) return agreed;
+    if (failed)
+        return nb_error(NB_ERR_IO, "training: the writing process (rank 0) could not save "
+                                   "the checkpoint");
+    return NB_OK;
 }
 
 /* The current batch has finished: save where we are and stop. */
@@ -627,13 +656,18 @@ static nb_status interrupted(const nb_train_state *s, double *last_save)
 static nb_status after_batch(const nb_train_state *s, double *last_save)
 {
     const nb_train_config *c = &s->config;
-    if (c->interrupt && *c->interrupt) return interrupted(s, last_save);
+    /* An interrupt, or a checkpoint due by the clock, on any process is
+     * every process's. */
+    int flags[2] = {c->interrupt && *c->interrupt,
+                    c->checkpoint_minutes > 0 &&
+                        nb_train_clock() - *last_save >= 60 * c->checkpoint_minutes};
+    nb_status st = nb_train_agree(s, flags, 2);
+    if (st != NB_OK) return st;
+    if (flags[0]) return interrupted(s, last_save);
     if (s->stop || !c->checkpoint_path) return NB_OK;
     uint64_t done = (uint64_t)(s->epoch - 1) * s->batches + s->batch;
     int due = c->checkpoint_batches > 0 && done % (uint64_t)c->checkpoint_batches == 0;
-    if (c->checkpoint_minutes > 0 && nb_train_clock() - *last_save >= 60 * c->checkpoint_minutes)
-        due = 1;
-    return due ? save_checkpoint(s, last_save) : NB_OK;
+    return due || flags[1] ? save_checkpoint(s, last_save) : NB_OK;
 }
 
 /* The next epoch has started (or the run has ended after its last): an
@@ -642,7 +676,10 @@ static nb_status after_epoch(const nb_train_state *s, double *last_save)
 {
     const nb_train_config *c = &s->config;
     int finished = s->epoch > c->epochs;
-    if (!finished && c->interrupt && *c->interrupt) return interrupted(s, last_save);
+    int flag = !finished && c->interrupt && *c->interrupt;
+    nb_status st = finished ? NB_OK : nb_train_agree(s, &flag, 1);
+    if (st != NB_OK) return st;
+    if (flag) return interrupted(s, last_save);
     if (c->checkpoint_path && c->checkpoint_epochs > 0 &&
         (s->epoch - 1) % c->checkpoint_epochs == 0)
         return save_checkpoint(s, last_save);
@@ -675,7 +712,15 @@ nb_status nb_train(nb_model *model, const nb_dataset *train, const nb_dataset *v
     if (st != NB_OK) return st;
     double last_save = nb_train_clock();
     if (config->resume_path) {
+        /* Every process reads the checkpoint; one refusal stops all. */
         st = nb_checkpoint_load(s, config->resume_path);
+        int failed = st != NB_OK;
+        nb_status agreed = nb_train_agree(s, &failed, 1);
+        if (st == NB_OK && agreed != NB_OK) st = agreed;
+        if (st == NB_OK && failed)
+            st = nb_error(NB_ERR_ARGUMENT,
+                          "resuming from checkpoint \"%s\": another process could not read it",
+                          config->resume_path);
         last_save = nb_train_clock();
     }
     /* A checkpoint saved after the last epoch resumes with nothing to do. */
