@@ -119,5 +119,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 #endif
