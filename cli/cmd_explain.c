@@ -35,7 +35,8 @@ static const char help[] =
     "                  eval read: a CSV file, an IDX folder, a built-in set)\n"
     "  --row K         the sample to explain: the K-th (1-based) of every\n"
     "                  sample of SOURCE in file order (default 1)\n"
-    "  --label COL     the CSV label column (default: the model's training one)\n" CLI_DATA_OPTS_HELP
+    "  --label COL     the CSV label column (default: the model's training "
+    "one)\n" CLI_DATA_OPTS_HELP
     "  --loss NODE     start the backward pass at this node (a scalar) instead\n"
     "                  of the example's or model's loss\n"
     "  --out PAGE      write the page there (replaced whole, never half-written;\n"
@@ -174,7 +175,9 @@ static int run_model(const arg_command *cmd, const explain_opts *o, const char *
     int limit = classifier && outputs == 1 ? 2 : outputs; /* bce: one logit, 2 classes */
     char **names = classifier ? cli_model_class_names(model, limit) : NULL;
     nb_data_info info = {.label_column = -1};
-    nb_csv_options csv = {.label = o->label ? o->label : saved.label[0] ? saved.label : NULL,
+    nb_csv_options csv = {.label = o->label         ? o->label
+                                   : saved.label[0] ? saved.label
+                                                    : NULL,
                           .header = o->header,
                           .regression = !classifier,
                           .delimiter = o->delimiter,
@@ -236,7 +239,7 @@ int cmd_explain(int argc, char **argv)
         {"out", ARG_STRING, &o.out, 0, 0, 0},
         {"trace", ARG_FLAG, &o.trace, 0, 0, 0},
     };
-    arg_command cmd = {CMD, usage,       help, options, (int)(sizeof options / sizeof options[0]),
+    arg_command cmd = {CMD, usage,      help, options, (int)(sizeof options / sizeof options[0]),
                        0,   MAX_NUMBERS};
     char *positional[MAX_NUMBERS];
     int n;

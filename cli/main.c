@@ -39,8 +39,7 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"train", cmd_train}, {"eval", cmd_eval},           {"predict", cmd_predict},
-    {"info", cmd_info},   {"gradcheck", cmd_gradcheck},
-    {"explain", cmd_explain},
+    {"info", cmd_info},   {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain},
 };
 
 static const char see_help[] = "(see 'nabla --help')\n";

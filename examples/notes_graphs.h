@@ -19,8 +19,8 @@
 
 /* Build the library's example name (nb_example_build) and find its nodes
  * by name: names[i] into nodes[i]. numbers NULL: the example's defaults. */
-static inline nb_status notes_build(nb_graph *g, const char *name, const double *numbers,
-                                    int count, const char *const *names, nb_node *nodes, int n)
+static inline nb_status notes_build(nb_graph *g, const char *name, const double *numbers, int count,
+                                    const char *const *names, nb_node *nodes, int n)
 {
     nb_node loss;
     nb_status st = nb_example_build(g, name, numbers, count, &loss);
@@ -41,7 +41,7 @@ typedef struct notes_apple_orange {
 
 static inline nb_status notes_build_apple_orange(nb_graph *g, notes_apple_orange *m)
 {
-    static const char *const names[] = {"apple_price", "apple_count",  "orange_price",
+    static const char *const names[] = {"apple_price",  "apple_count", "orange_price",
                                         "orange_count", "tax",         "apple_total",
                                         "orange_total", "subtotal",    "price"};
     nb_node n[NOTES_COUNT(names)];
@@ -207,8 +207,7 @@ static inline nb_status notes_build_another(nb_graph *g, notes_another *m)
         m->u[i] = nb_graph_find(g, name);
         snprintf(name, sizeof name, "v%d", i + 1);
         m->v[i] = nb_graph_find(g, name);
-        if (m->w1[i] == NB_NONE || m->w2[i] == NB_NONE || m->u[i] == NB_NONE ||
-            m->v[i] == NB_NONE)
+        if (m->w1[i] == NB_NONE || m->w2[i] == NB_NONE || m->u[i] == NB_NONE || m->v[i] == NB_NONE)
             st = NB_ERR_NOT_FOUND;
     }
     return st;

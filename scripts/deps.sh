@@ -6,6 +6,7 @@ packages=(
     build-essential cmake pkg-config clang-format cppcheck valgrind
     libopenblas-dev libdnnl-dev libcjson-dev zlib1g-dev libcmocka-dev
     graphviz dataset-fashion-mnist clang libclang-rt-14-dev python3
+    chromium
 )
 if [ "${1:-}" = "--bench" ]; then
     packages+=(python3-numpy python3-torch)

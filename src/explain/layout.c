@@ -24,7 +24,8 @@ static const char *dot_program(void)
 static nb_status source_file(const char *source, size_t length, FILE **out)
 {
     FILE *f = tmpfile();
-    if (!f) return nb_error(NB_ERR_IO, "laying out the graph: no temporary file: %s", strerror(errno));
+    if (!f)
+        return nb_error(NB_ERR_IO, "laying out the graph: no temporary file: %s", strerror(errno));
     if (fwrite(source, 1, length, f) != length || fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0) {
         int err = errno;
         fclose(f);
@@ -92,11 +93,13 @@ static nb_status wait_dot(pid_t pid)
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
-            return nb_error(NB_ERR_IO, "laying out the graph: waiting for dot: %s", strerror(errno));
+            return nb_error(NB_ERR_IO, "laying out the graph: waiting for dot: %s",
+                            strerror(errno));
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return NB_OK;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-        return nb_error(NB_ERR_IO, "laying out the graph: cannot run Graphviz's \"%s\" (install "
-                                   "graphviz, or set NABLA_DOT to the dot program)",
+        return nb_error(NB_ERR_IO,
+                        "laying out the graph: cannot run Graphviz's \"%s\" (install "
+                        "graphviz, or set NABLA_DOT to the dot program)",
                         dot_program());
     if (WIFEXITED(status))
         return nb_error(NB_ERR_IO, "laying out the graph: \"%s -Tsvg\" failed with exit status %d",

@@ -65,6 +65,9 @@
   function heatMap(t) {
     var h = t.heat, c = el("canvas", "heat");
     c.width = h.cols; c.height = h.rows;
+    var px = Math.max(1, Math.floor(Math.min(224 / h.cols, 224 / h.rows)));
+    c.style.width = h.cols * px + "px";
+    c.style.height = h.rows * px + "px";
     c.setAttribute("role", "img");
     c.setAttribute("aria-label", "heat map of " + t.n + " values (" +
                    (h.scale === "div" ? "blue negative, red positive" : "dark low, light high") + ")");
@@ -305,7 +308,7 @@
     svg.removeAttribute("width");
     svg.removeAttribute("height");
     svg.setAttribute("role", "img");
-    if (vb && vb.width > 1000) { svg.style.width = Math.round(vb.width * 0.6) + "px"; svg.style.maxWidth = "none"; }
+    if (vb && vb.width > 1600) { svg.style.width = Math.round(vb.width * 0.5) + "px"; svg.style.maxWidth = "none"; }
   }
   render();
   document.body.setAttribute("data-ready", "1");

@@ -70,30 +70,33 @@ static const char *template_of(const char *op)
     return NULL;
 }
 
-/* Append len bytes of s to buf (size bytes, *used so far); past the end
- * the text ends in "..." (never in the middle of a UTF-8 character). */
+/* Append len bytes of s to buf (size bytes, *used so far). Text that
+ * does not fit ends in "..." (cut at a character boundary); then *used
+ * is size: nothing more goes in. */
 static void append(char *buf, size_t size, size_t *used, const char *s, size_t len)
 {
-    if (*used >= size) return; /* full */
-    size_t room = size - 1 - *used;
-    if (len <= room) {
+    if (*used >= size) return;
+    if (*used + len < size) {
         memcpy(buf + *used, s, len);
         *used += len;
         buf[*used] = '\0';
         return;
     }
-    size_t keep = room >= 3 ? room - 3 : 0;
-    while (keep > 0 && ((unsigned char)s[keep] & 0xc0) == 0x80) keep--;
-    memcpy(buf + *used, s, keep);
-    size_t dots = room - keep < 3 ? room - keep : 3;
-    memcpy(buf + *used + keep, "...", dots);
-    buf[*used + keep + dots] = '\0';
-    *used = size; /* full: nothing more fits */
+    size_t cut = size > 4 ? size - 4 : 0; /* bytes kept before the dots */
+    if (cut > *used) memcpy(buf + *used, s, cut - *used);
+    /* The first byte left out must not continue the last one kept. */
+    while (cut > 0 && ((unsigned char)(cut >= *used ? s[cut - *used] : buf[cut]) & 0xc0) == 0x80)
+        cut--;
+    size_t dots = size - 1 - cut < 3 ? size - 1 - cut : 3;
+    memcpy(buf + cut, "...", dots);
+    buf[cut + dots] = '\0';
+    *used = size;
 }
 
 nb_status nb_explain_rule(const nb_graph *g, nb_node node, char *buf, size_t size)
 {
-    if (!g || !buf || size == 0) return nb_error(NB_ERR_ARGUMENT, "explain rule: no graph or buffer");
+    if (!g || !buf || size == 0)
+        return nb_error(NB_ERR_ARGUMENT, "explain rule: no graph or buffer");
     if (node < 0 || node >= g->count)
         return nb_error(NB_ERR_ARGUMENT, "explain rule: node %d is not in the graph", node);
     buf[0] = '\0';

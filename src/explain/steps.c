@@ -147,7 +147,8 @@ nb_status nb_explain_graph(nb_graph *g, nb_node loss, nb_explain **out)
     e->loss = loss;
     if (loss != NB_NONE) mark_reach(g, loss, reach);
     st = list_steps(e, reach);
-    if (st == NB_OK && loss != NB_NONE) st = measure_edges(e, reach);
+    if (st == NB_OK && loss != NB_NONE)
+        st = measure_edges(e, reach);
     else if (st == NB_OK) {
         size_t scratch;
         st = plan_edges(e, reach, &scratch);
@@ -202,8 +203,7 @@ const nb_real *nb_explain_edge_grad(const nb_explain *e, nb_node consumer, int i
     return at == SIZE_MAX ? NULL : e->edge_values + at;
 }
 
-nb_status nb_explain_model(nb_model *model, const nb_dataset *data, size_t index,
-                           nb_explain **out)
+nb_status nb_explain_model(nb_model *model, const nb_dataset *data, size_t index, nb_explain **out)
 {
     if (!out) return nb_error(NB_ERR_ARGUMENT, "explain: out must not be NULL");
     *out = NULL;
