@@ -111,7 +111,7 @@ static nb_status wait_dot(pid_t pid)
 nb_status nb_explain_layout(const char *source, size_t length, char **svg)
 {
     *svg = NULL;
-    FILE *in;
+    FILE *in = NULL;
     nb_status st = source_file(source, length, &in);
     if (st != NB_OK) return st;
     int fds[2];
