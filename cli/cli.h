@@ -120,5 +120,6 @@ int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const char usage_text[] =
     "  info       what a model file holds: spec, tensors, scaler, settings, metrics\n"
     "  gradcheck  compare backward's gradients with numerical ones for a spec\n"
     "  export     write a model as standalone C (for firmware or other programs)\n"
+    "  explain    a page that steps through a graph's forward and backward passes\n"
     "\n"
     "  nabla <command> --help   options of one command (or: nabla help <command>)\n"
     "  nabla --version          the version, the number type and the kernels\n"
@@ -39,8 +40,9 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"train", cmd_train}, {"eval", cmd_eval},           {"predict", cmd_predict},
-    {"info", cmd_info},   {"gradcheck", cmd_gradcheck}, {"export", cmd_export},
+    {"train", cmd_train},     {"eval", cmd_eval},           {"predict", cmd_predict},
+    {"info", cmd_info},       {"gradcheck", cmd_gradcheck}, {"export", cmd_export},
+    {"explain", cmd_explain},
 };
 
 static const char see_help[] = "(see 'nabla --help')\n";

@@ -1,7 +1,9 @@
-/* The worked examples of the lecture notes as computational graphs, built
- * with the public API only. Each builder adds the example's nodes to an
- * empty graph, compiles it and sets the notes' numbers; the caller runs
- * nb_graph_forward and nb_graph_backward. The example programs in this
+/* The worked examples of the lecture notes as computational graphs: the
+ * library builds them by name (nb_example_build, which `nabla explain
+ * --example NAME` uses too); these builders find the nodes a program or
+ * test reads. Each adds the example's nodes to an empty graph, compiles it
+ * and sets the notes' numbers; the caller runs nb_graph_forward and
+ * nb_graph_backward. The example programs in this
  * folder and the tests share these builders, so what the programs print is
  * what the tests check. */
 #ifndef NABLA_NOTES_GRAPHS_H
@@ -15,46 +17,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOTES_MAX_VALUES 16
-
-/* Set a node's values from doubles: an input is fed, a parameter written. */
-static inline nb_status notes_set(nb_graph *g, nb_node node, const double *values, size_t count)
+/* Build the library's example name (nb_example_build) and find its nodes
+ * by name: names[i] into nodes[i]. numbers NULL: the example's defaults. */
+static inline nb_status notes_build(nb_graph *g, const char *name, const double *numbers, int count,
+                                    const char *const *names, nb_node *nodes, int n)
 {
-    nb_real buf[NOTES_MAX_VALUES];
-    if (count > NOTES_MAX_VALUES || count != nb_shape_count(nb_node_shape(g, node)))
-        return NB_ERR_ARGUMENT;
-    for (size_t i = 0; i < count; i++) buf[i] = (nb_real)values[i];
-    if (nb_node_is_input(g, node)) return nb_graph_feed(g, node, buf, count);
-    if (!nb_node_is_param(g, node) || !nb_node_value(g, node)) return NB_ERR_ARGUMENT;
-    memcpy(nb_node_value(g, node), buf, count * sizeof *buf);
-    return NB_OK;
+    nb_node loss;
+    nb_status st = nb_example_build(g, name, numbers, count, &loss);
+    for (int i = 0; i < n && st == NB_OK; i++)
+        if ((nodes[i] = nb_graph_find(g, names[i])) == NB_NONE) st = NB_ERR_NOT_FOUND;
+    return st;
 }
 
-static inline nb_status notes_set1(nb_graph *g, nb_node node, double value)
-{
-    return notes_set(g, node, &value, 1);
-}
-
-/* A scalar input whose gradient we want to see. */
-static inline nb_node notes_scalar_input(nb_graph *g, const char *name)
-{
-    nb_node x = nb_input(g, name, nb_shape0());
-    if (x != NB_NONE) nb_input_set_grad(g, x, 1);
-    return x;
-}
-
-static inline nb_node notes_scalar_const(nb_graph *g, const char *name, double value)
-{
-    nb_real v = (nb_real)value;
-    return nb_constant(g, name, nb_shape0(), &v);
-}
-
-/* An op node with a name of our choosing (NB_NONE passes through). */
-static inline nb_node notes_named(nb_graph *g, nb_node node, const char *name)
-{
-    if (node != NB_NONE && nb_node_set_name(g, node, name) != NB_OK) return NB_NONE;
-    return node;
-}
+#define NOTES_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* ------------------------------------------------ notes 001: the shopping */
 
@@ -66,21 +41,12 @@ typedef struct notes_apple_orange {
 
 static inline nb_status notes_build_apple_orange(nb_graph *g, notes_apple_orange *m)
 {
-    m->apple_price = notes_scalar_input(g, "apple_price");
-    m->apple_count = notes_scalar_input(g, "apple_count");
-    m->orange_price = notes_scalar_input(g, "orange_price");
-    m->orange_count = notes_scalar_input(g, "orange_count");
-    m->tax = notes_scalar_input(g, "tax");
-    m->apple_total = notes_named(g, nb_mul(g, m->apple_price, m->apple_count), "apple_total");
-    m->orange_total = notes_named(g, nb_mul(g, m->orange_price, m->orange_count), "orange_total");
-    m->subtotal = notes_named(g, nb_add(g, m->apple_total, m->orange_total), "subtotal");
-    m->price = notes_named(g, nb_mul(g, m->subtotal, m->tax), "price");
-    nb_status st = nb_graph_compile(g);
-    if (st == NB_OK) st = notes_set1(g, m->apple_price, 100);
-    if (st == NB_OK) st = notes_set1(g, m->apple_count, 2);
-    if (st == NB_OK) st = notes_set1(g, m->orange_price, 150);
-    if (st == NB_OK) st = notes_set1(g, m->orange_count, 3);
-    if (st == NB_OK) st = notes_set1(g, m->tax, 1.1);
+    static const char *const names[] = {"apple_price",  "apple_count", "orange_price",
+                                        "orange_count", "tax",         "apple_total",
+                                        "orange_total", "subtotal",    "price"};
+    nb_node n[NOTES_COUNT(names)];
+    nb_status st = notes_build(g, "apple_orange", NULL, 0, names, n, NOTES_COUNT(names));
+    *m = (notes_apple_orange){n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8]};
     return st;
 }
 
@@ -94,13 +60,11 @@ typedef struct notes_square_of_sum {
 static inline nb_status notes_build_square_of_sum(nb_graph *g, notes_square_of_sum *m, double x,
                                                   double y)
 {
-    m->x = notes_scalar_input(g, "x");
-    m->y = notes_scalar_input(g, "y");
-    m->t = notes_named(g, nb_add(g, m->x, m->y), "t");
-    m->z = notes_named(g, nb_square(g, m->t), "z");
-    nb_status st = nb_graph_compile(g);
-    if (st == NB_OK) st = notes_set1(g, m->x, x);
-    if (st == NB_OK) st = notes_set1(g, m->y, y);
+    static const char *const names[] = {"x", "y", "t", "z"};
+    const double xy[2] = {x, y};
+    nb_node n[NOTES_COUNT(names)];
+    nb_status st = notes_build(g, "square_of_sum", xy, 2, names, n, NOTES_COUNT(names));
+    *m = (notes_square_of_sum){n[0], n[1], n[2], n[3]};
     return st;
 }
 
@@ -117,16 +81,11 @@ typedef struct notes_sigmoid {
 
 static inline nb_status notes_build_sigmoid(nb_graph *g, notes_sigmoid *m, double x)
 {
-    m->x = notes_scalar_input(g, "x");
-    m->minus_one = notes_scalar_const(g, "minus_one", -1);
-    m->neg_x = notes_named(g, nb_mul(g, m->x, m->minus_one), "neg_x");
-    m->exp_neg_x = notes_named(g, nb_exp(g, m->neg_x), "exp_neg_x");
-    m->one = notes_scalar_const(g, "one", 1);
-    m->denominator = notes_named(g, nb_add(g, m->exp_neg_x, m->one), "denominator");
-    m->y = notes_named(g, nb_reciprocal(g, m->denominator), "y");
-    m->y_fused = notes_named(g, nb_sigmoid(g, m->x), "y_fused");
-    nb_status st = nb_graph_compile(g);
-    if (st == NB_OK) st = notes_set1(g, m->x, x);
+    static const char *const names[] = {"x",   "minus_one",   "neg_x", "exp_neg_x",
+                                        "one", "denominator", "y",     "y_fused"};
+    nb_node n[NOTES_COUNT(names)];
+    nb_status st = notes_build(g, "sigmoid", &x, 1, names, n, NOTES_COUNT(names));
+    *m = (notes_sigmoid){n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]};
     return st;
 }
 
@@ -143,27 +102,11 @@ typedef struct notes_two_layer {
 
 static inline nb_status notes_build_two_layer(nb_graph *g, notes_two_layer *m)
 {
-    const double x[2] = {1.0, 2.0}, t[2] = {1, 0}, zeros[2] = {0, 0};
-    const double W1[4] = {0.1, -0.2, 0.4, 0.3}, W2[4] = {0.5, -0.1, -0.3, 0.2};
-    m->x = nb_input(g, "x", nb_shape2(1, 2));
-    if (m->x != NB_NONE) nb_input_set_grad(g, m->x, 1); /* dX of the notes */
-    m->W1 = nb_param(g, "W1", nb_shape2(2, 2), nb_init_zeros());
-    m->b1 = nb_param(g, "b1", nb_shape1(2), nb_init_zeros());
-    m->z1 = notes_named(g, nb_affine(g, m->x, m->W1, m->b1), "z1");
-    m->a1 = notes_named(g, nb_sigmoid(g, m->z1), "a1");
-    m->W2 = nb_param(g, "W2", nb_shape2(2, 2), nb_init_zeros());
-    m->b2 = nb_param(g, "b2", nb_shape1(2), nb_init_zeros());
-    m->z2 = notes_named(g, nb_affine(g, m->a1, m->W2, m->b2), "z2");
-    m->t = nb_input(g, "t", nb_shape2(1, 2));
-    m->loss = notes_named(g, nb_softmax_with_loss(g, m->z2, m->t), "loss");
-    m->y = notes_named(g, nb_softmax(g, m->z2), "y");
-    nb_status st = nb_graph_compile(g);
-    if (st == NB_OK) st = notes_set(g, m->x, x, 2);
-    if (st == NB_OK) st = notes_set(g, m->t, t, 2);
-    if (st == NB_OK) st = notes_set(g, m->W1, W1, 4);
-    if (st == NB_OK) st = notes_set(g, m->b1, zeros, 2);
-    if (st == NB_OK) st = notes_set(g, m->W2, W2, 4);
-    if (st == NB_OK) st = notes_set(g, m->b2, zeros, 2);
+    static const char *const names[] = {"x",  "W1", "b1", "z1",   "a1", "W2",
+                                        "b2", "z2", "t",  "loss", "y"};
+    nb_node n[NOTES_COUNT(names)];
+    nb_status st = notes_build(g, "two_layer", NULL, 0, names, n, NOTES_COUNT(names));
+    *m = (notes_two_layer){n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], n[10]};
     return st;
 }
 
@@ -178,18 +121,10 @@ typedef struct notes_softmax_sse {
 
 static inline nb_status notes_build_softmax_sse(nb_graph *g, notes_softmax_sse *m)
 {
-    const double x[4] = {1, 2, 1.5, 0.6}, y_hat[3] = {0.1, 0.7, 0.2};
-    const nb_real target[3] = {0, 1, 0};
-    m->x = nb_input(g, "x", nb_shape1(4));
-    m->y = notes_named(g, nb_softmax(g, m->x), "y");
-    m->y_hat = nb_input(g, "y_hat", nb_shape1(3));
-    if (m->y_hat != NB_NONE) nb_input_set_grad(g, m->y_hat, 1);
-    m->target = nb_constant(g, "target", nb_shape1(3), target);
-    m->sse = notes_named(g, nb_sse(g, m->y_hat, m->target), "sse");
-    m->mse = notes_named(g, nb_mse(g, m->y_hat, m->target), "mse");
-    nb_status st = nb_graph_compile(g);
-    if (st == NB_OK) st = notes_set(g, m->x, x, 4);
-    if (st == NB_OK) st = notes_set(g, m->y_hat, y_hat, 3);
+    static const char *const names[] = {"x", "y", "y_hat", "target", "sse", "mse"};
+    nb_node n[NOTES_COUNT(names)];
+    nb_status st = notes_build(g, "softmax_sse", NULL, 0, names, n, NOTES_COUNT(names));
+    *m = (notes_softmax_sse){n[0], n[1], n[2], n[3], n[4], n[5]};
     return st;
 }
 
@@ -201,14 +136,10 @@ typedef struct notes_quiz_product {
 
 static inline nb_status notes_build_quiz_product(nb_graph *g, notes_quiz_product *m)
 {
-    const double a[6] = {2, 3, 1, -1, 2, 3}, b[3] = {5, -2, 3};
-    m->a = nb_input(g, "A", nb_shape2(2, 3));
-    m->b = nb_input(g, "b", nb_shape2(3, 1));
-    m->product = notes_named(g, nb_matmul(g, m->a, m->b), "Ab");
-    m->transposed = notes_named(g, nb_reshape(g, m->product, nb_shape2(1, 2)), "Ab_T");
-    nb_status st = nb_graph_compile(g);
-    if (st == NB_OK) st = notes_set(g, m->a, a, 6);
-    if (st == NB_OK) st = notes_set(g, m->b, b, 3);
+    static const char *const names[] = {"A", "b", "Ab", "Ab_T"};
+    nb_node n[NOTES_COUNT(names)];
+    nb_status st = notes_build(g, "quiz_product", NULL, 0, names, n, NOTES_COUNT(names));
+    *m = (notes_quiz_product){n[0], n[1], n[2], n[3]};
     return st;
 }
 
@@ -220,16 +151,11 @@ typedef struct notes_quiz_gradient {
 static inline nb_status notes_build_quiz_gradient(nb_graph *g, notes_quiz_gradient *m, double x,
                                                   double y, double z)
 {
-    m->x = notes_scalar_input(g, "x");
-    m->y = notes_scalar_input(g, "y");
-    m->z = notes_scalar_input(g, "z");
-    m->xy = notes_named(g, nb_mul(g, m->x, m->y), "xy");
-    m->yz = notes_named(g, nb_mul(g, m->y, m->z), "yz");
-    m->f = notes_named(g, nb_add(g, m->xy, m->yz), "f");
-    nb_status st = nb_graph_compile(g);
-    if (st == NB_OK) st = notes_set1(g, m->x, x);
-    if (st == NB_OK) st = notes_set1(g, m->y, y);
-    if (st == NB_OK) st = notes_set1(g, m->z, z);
+    static const char *const names[] = {"x", "y", "z", "xy", "yz", "f"};
+    const double xyz[3] = {x, y, z};
+    nb_node n[NOTES_COUNT(names)];
+    nb_status st = notes_build(g, "quiz_gradient", xyz, 3, names, n, NOTES_COUNT(names));
+    *m = (notes_quiz_gradient){n[0], n[1], n[2], n[3], n[4], n[5]};
     return st;
 }
 
@@ -242,14 +168,11 @@ typedef struct notes_quiz_chain {
 
 static inline nb_status notes_build_quiz_chain(nb_graph *g, notes_quiz_chain *m, double a, double b)
 {
-    m->a = notes_scalar_input(g, "a");
-    m->b = notes_scalar_input(g, "b");
-    m->x = notes_named(g, nb_mul(g, m->a, m->b), "x");
-    m->y = notes_named(g, nb_add(g, m->a, m->b), "y");
-    m->L = notes_named(g, nb_mul(g, m->x, m->y), "L");
-    nb_status st = nb_graph_compile(g);
-    if (st == NB_OK) st = notes_set1(g, m->a, a);
-    if (st == NB_OK) st = notes_set1(g, m->b, b);
+    static const char *const names[] = {"a", "b", "x", "y", "L"};
+    const double ab[2] = {a, b};
+    nb_node n[NOTES_COUNT(names)];
+    nb_status st = notes_build(g, "quiz_chain", ab, 2, names, n, NOTES_COUNT(names));
+    *m = (notes_quiz_chain){n[0], n[1], n[2], n[3], n[4]};
     return st;
 }
 
@@ -269,41 +192,23 @@ typedef struct notes_another {
 
 static inline nb_status notes_build_another(nb_graph *g, notes_another *m)
 {
-    /* The notes' table. */
-    const double w1[NOTES_UNITS] = {0.1, 0.5, 0.3, 2.1, -0.2};
-    const double w2[NOTES_UNITS] = {1.1, 0.0, 0.4, -0.1, 1.3};
-    const double x1 = 1.7, x2 = 3.5;
+    static const char *const names[] = {"x1", "x2", "v1*v2", "v3/v4", "F", "y", "two", "y-2", "L"};
+    nb_node n[NOTES_COUNT(names)];
+    nb_status st = notes_build(g, "another_example", NULL, 0, names, n, NOTES_COUNT(names));
+    m->x1 = n[0], m->x2 = n[1], m->v1v2 = n[2], m->v3v4 = n[3], m->F = n[4], m->y = n[5];
+    m->two = n[6], m->y_minus_2 = n[7], m->L = n[8];
     char name[NB_NAME_MAX];
-    m->x1 = nb_input(g, "x1", nb_shape0());
-    m->x2 = nb_input(g, "x2", nb_shape0());
-    for (int i = 0; i < NOTES_UNITS; i++) {
-        snprintf(name, sizeof name, "w1_%d", i + 1);
-        m->w1[i] = nb_param(g, name, nb_shape0(), nb_init_zeros());
-        snprintf(name, sizeof name, "w2_%d", i + 1);
-        m->w2[i] = nb_param(g, name, nb_shape0(), nb_init_zeros());
-        snprintf(name, sizeof name, "w1_%d*x1", i + 1);
-        nb_node a = notes_named(g, nb_mul(g, m->w1[i], m->x1), name);
-        snprintf(name, sizeof name, "w2_%d*x2", i + 1);
-        nb_node b = notes_named(g, nb_mul(g, m->w2[i], m->x2), name);
-        snprintf(name, sizeof name, "u%d", i + 1);
-        m->u[i] = notes_named(g, nb_add(g, a, b), name);
-        snprintf(name, sizeof name, "v%d", i + 1);
-        m->v[i] = notes_named(g, nb_reciprocal(g, m->u[i]), name);
-    }
-    m->v1v2 = notes_named(g, nb_mul(g, m->v[0], m->v[1]), "v1*v2");
-    m->v3v4 = notes_named(g, nb_div(g, m->v[2], m->v[3]), "v3/v4");
-    nb_node sum = notes_named(g, nb_add(g, m->v1v2, m->v3v4), "v1*v2+v3/v4");
-    m->F = notes_named(g, nb_sub(g, sum, m->v[4]), "F");
-    m->y = notes_named(g, nb_sigmoid(g, m->F), "y");
-    m->two = notes_scalar_const(g, "two", 2);
-    m->y_minus_2 = notes_named(g, nb_sub(g, m->y, m->two), "y-2");
-    m->L = notes_named(g, nb_square(g, m->y_minus_2), "L");
-    nb_status st = nb_graph_compile(g);
-    if (st == NB_OK) st = notes_set1(g, m->x1, x1);
-    if (st == NB_OK) st = notes_set1(g, m->x2, x2);
     for (int i = 0; i < NOTES_UNITS && st == NB_OK; i++) {
-        st = notes_set1(g, m->w1[i], w1[i]);
-        if (st == NB_OK) st = notes_set1(g, m->w2[i], w2[i]);
+        snprintf(name, sizeof name, "w1_%d", i + 1);
+        m->w1[i] = nb_graph_find(g, name);
+        snprintf(name, sizeof name, "w2_%d", i + 1);
+        m->w2[i] = nb_graph_find(g, name);
+        snprintf(name, sizeof name, "u%d", i + 1);
+        m->u[i] = nb_graph_find(g, name);
+        snprintf(name, sizeof name, "v%d", i + 1);
+        m->v[i] = nb_graph_find(g, name);
+        if (m->w1[i] == NB_NONE || m->w2[i] == NB_NONE || m->u[i] == NB_NONE || m->v[i] == NB_NONE)
+            st = NB_ERR_NOT_FOUND;
     }
     return st;
 }

@@ -1388,6 +1388,76 @@ nb_status nb_export_check_name(const char *name);
 nb_status nb_model_export_c(const nb_model *model, const char *prefix_path,
                             const nb_export_options *options);
 
+/* =============================================================== explain */
+
+/* The worked examples of the lecture notes, built by name: "apple_orange"
+ * (001), "square_of_sum" (001, 003), "sigmoid" (003), "two_layer" (002),
+ * "softmax_sse" (004), "quiz_product", "quiz_gradient", "quiz_chain" and
+ * "another_example" (004). The example programs in examples/ build theirs
+ * here too. */
+int nb_example_count(void);
+const char *nb_example_name(int index);        /* NULL out of range */
+const char *nb_example_about(const char *name); /* one line; NULL for no such example */
+/* The numbers an example takes (x and y of square_of_sum; most take
+ * none): how many, and the name and default of number index. */
+int nb_example_number_count(const char *name);
+const char *nb_example_number_name(const char *name, int index);
+double nb_example_number_default(const char *name, int index);
+/* Add example name's nodes to the empty graph, compile it and set the
+ * notes' numbers (numbers NULL: the defaults; else count of them, in the
+ * order nb_example_number_name gives). *loss: the node its backward pass
+ * starts from, NB_NONE for an example with no gradient (quiz_product).
+ * NB_ERR_NOT_FOUND for an unknown name (the message lists the names),
+ * NB_ERR_ARGUMENT for a graph that is not empty or a wrong count. */
+nb_status nb_example_build(nb_graph *graph, const char *name, const double *numbers, int count,
+                           nb_node *loss);
+
+/* A graph's forward and backward passes as a list of steps, to show a
+ * person the chain rule node by node (nabla explain, docs/explain.md):
+ * first every node in forward order, then, from the loss down, every
+ * node the loss depends on that has a gradient. Every value and gradient
+ * is the graph's own (nb_node_value, nb_node_grad after nb_graph_forward
+ * and nb_graph_backward); besides, each edge records the gradient that
+ * its consumer's backward sent into that input, so a node used several
+ * times shows the gradients arriving and their sum. */
+typedef struct nb_explain nb_explain;
+typedef enum nb_pass { NB_PASS_FORWARD, NB_PASS_BACKWARD } nb_pass;
+/* Run graph (compiled, inputs fed) forward, then backward from loss (a
+ * scalar; NB_NONE: forward only), and record the steps. graph must
+ * outlive the record and not be changed while it is used. Errors of the
+ * passes come back as they are. */
+nb_status nb_explain_graph(nb_graph *graph, nb_node loss, nb_explain **out);
+/* The same for sample index (0-based) of data (raw values, as nabla eval
+ * reads them; the model's scalers are applied) through model: the model
+ * is compiled for one sample, in evaluation mode, with a gradient for its
+ * inputs, and the backward pass starts at its loss. NB_ERR_ARGUMENT for an
+ * index past the data, NB_ERR_SHAPE for data that does not fit. */
+nb_status nb_explain_model(nb_model *model, const nb_dataset *data, size_t index,
+                           nb_explain **out);
+void nb_explain_free(nb_explain *explain);
+int nb_explain_step_count(const nb_explain *explain);
+nb_pass nb_explain_step_pass(const nb_explain *explain, int step);
+nb_node nb_explain_step_node(const nb_explain *explain, int step); /* NB_NONE out of range */
+nb_node nb_explain_loss(const nb_explain *explain);
+/* The gradient consumer's backward sent into its input-th input (as many
+ * values as that input has), or NULL when none did: the input takes no
+ * gradient, consumer is not on the way to the loss, or an earlier input of
+ * consumer is the same node (that one holds both: x * x). */
+const nb_real *nb_explain_edge_grad(const nb_explain *explain, nb_node consumer, int input);
+/* node's local derivative rule (docs/ops.md) in words with the graph's
+ * names, e.g. for price = subtotal * tax: "swap the inputs: ∂L/∂subtotal =
+ * ∂L/∂price · tax, ∂L/∂tax = ∂L/∂price · subtotal" (UTF-8; shortened with
+ * "..." past size bytes). "" for a leaf. */
+nb_status nb_explain_rule(const nb_graph *graph, nb_node node, char *buf, size_t size);
+/* One self-contained HTML page (no network, no other file) that steps
+ * through the record: the graph laid out by Graphviz (the `dot` program,
+ * or $NABLA_DOT), controls and arrow keys to go forward and back, and a
+ * panel with each step's inputs, output, gradients and rule. title heads
+ * it (UTF-8). Written by the output rules (nb_output_open): never half a
+ * page. NB_ERR_IO when dot cannot run or fails, or path cannot be
+ * written. */
+nb_status nb_explain_write_html(const nb_explain *explain, const char *title, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

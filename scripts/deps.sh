@@ -7,6 +7,7 @@ packages=(
     libopenblas-dev libdnnl-dev libcjson-dev zlib1g-dev libcmocka-dev
     graphviz dataset-fashion-mnist clang libclang-rt-14-dev python3
     libopenmpi-dev openmpi-bin
+    chromium
 )
 if [ "${1:-}" = "--bench" ]; then
     packages+=(python3-numpy python3-torch gcc-arm-none-eabi)
