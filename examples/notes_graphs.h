@@ -23,6 +23,7 @@ static inline nb_status notes_build(nb_graph *g, const char *name, const double 
                                     const char *const *names, nb_node *nodes, int n)
 {
     nb_node loss;
+    for (int i = 0; i < n; i++) nodes[i] = NB_NONE; /* defined even on failure */
     nb_status st = nb_example_build(g, name, numbers, count, &loss);
     for (int i = 0; i < n && st == NB_OK; i++)
         if ((nodes[i] = nb_graph_find(g, names[i])) == NB_NONE) st = NB_ERR_NOT_FOUND;
