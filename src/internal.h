@@ -434,6 +434,12 @@ static inline double nb_random_uniform(uint64_t key, size_t e)
     return (double)(h >> 11) * 0x1.0p-53; /* the top 53 bits: exact in a double */
 }
 
+/* Graphviz DOT, shared by the trace (nb_graph_write_dot) and the explain
+ * page: text inside a quoted string (quotes and backslashes escaped,
+ * control characters replaced), and the shape and colour of each kind. */
+void nb_dot_put_text(FILE *out, const char *s);
+const char *nb_dot_node_style(enum nb_node_kind kind);
+
 /* What the model's loss op is (its reduction, target and link). */
 const nb_loss_def *nb_model_loss_def(const nb_model *model);
 

@@ -202,36 +202,6 @@ static void put_data(FILE *f, const nb_explain *e, const char *title)
 
 /* ------------------------------------------------------------- the DOT */
 
-/* Text inside a DOT quoted string: quotes and backslashes escaped,
- * control characters replaced. */
-static void put_dot_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else
-            fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
-    }
-}
-
-static const char *dot_style(enum nb_node_kind kind)
-{
-    switch (kind) {
-    case NB_NODE_INPUT:
-        return "shape=ellipse, style=filled, fillcolor=\"#cfe2ff\"";
-    case NB_NODE_PARAM:
-        return "shape=box, peripheries=2, style=filled, fillcolor=\"#ffdca8\"";
-    case NB_NODE_CONST:
-        return "shape=box, style=\"filled,dashed\", fillcolor=\"#eeeeee\"";
-    case NB_NODE_BUFFER:
-        return "shape=box, peripheries=2, style=\"filled,dashed\", fillcolor=\"#ffdca8\"";
-    case NB_NODE_OP:
-        return "shape=box, style=\"filled,rounded\", fillcolor=\"#d4f0d4\"";
-    }
-    return "shape=box";
-}
-
 /* The graph for dot: node i has the SVG id "node-i", edge number k (in
  * put_edges' order) "edge-k". Labels name the node and its op or kind. */
 static void put_dot(FILE *f, const nb_explain *e)
@@ -245,10 +215,10 @@ static void put_dot(FILE *f, const nb_explain *e)
           f);
     for (int i = 0; i < g->count; i++) {
         const nb_node_rec *n = &g->nodes[i];
-        fprintf(f, "  n%d [id=\"node-%d\", %s, label=\"", i, i, dot_style(n->kind));
-        put_dot_text(f, n->name);
+        fprintf(f, "  n%d [id=\"node-%d\", %s, label=\"", i, i, nb_dot_node_style(n->kind));
+        nb_dot_put_text(f, n->name);
         fputs("\\n", f);
-        put_dot_text(f, nb_node_op(g, i));
+        nb_dot_put_text(f, nb_node_op(g, i));
         if (n->shape.ndim) fprintf(f, " %s", nb_shape_format(n->shape, shape, sizeof shape));
         fputs("\"];\n", f);
     }

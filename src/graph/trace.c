@@ -132,7 +132,7 @@ nb_status nb_graph_print_trace(nb_graph *g, FILE *out)
 
 /* Text inside a DOT "quoted string": quotes and backslashes escaped, and
  * control characters (which would break the line) replaced. */
-static void put_escaped(FILE *out, const char *s)
+void nb_dot_put_text(FILE *out, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -146,7 +146,7 @@ static void put_escaped(FILE *out, const char *s)
 }
 
 /* Shapes and colours tell the five kinds of node apart at a glance. */
-static const char *node_style(enum nb_node_kind kind)
+const char *nb_dot_node_style(enum nb_node_kind kind)
 {
     switch (kind) {
     case NB_NODE_INPUT:
@@ -182,8 +182,9 @@ nb_status nb_graph_write_dot(nb_graph *g, FILE *out)
         int used = 0;
         for (int j = i + 1; j < g->count && !used; j++)
             for (int k = 0; k < g->nodes[j].n_in; k++) used |= g->nodes[j].in[k] == i;
-        fprintf(out, "  n%d [%s%s, label=\"", i, node_style(n->kind), used ? "" : ", penwidth=2");
-        put_escaped(out, n->name);
+        fprintf(out, "  n%d [%s%s, label=\"", i, nb_dot_node_style(n->kind),
+                used ? "" : ", penwidth=2");
+        nb_dot_put_text(out, n->name);
         fprintf(out, "\\n%s %s\\nvalue ", nb_node_op(g, i),
                 nb_shape_format(n->shape, shape, sizeof shape));
         put_tensor(out, "%.6g", n->value, n->shape, DOT_MAX_VALUES);
