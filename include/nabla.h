@@ -1396,7 +1396,7 @@ nb_status nb_model_export_c(const nb_model *model, const char *prefix_path,
  * "another_example" (004). The example programs in examples/ build theirs
  * here too. */
 int nb_example_count(void);
-const char *nb_example_name(int index);        /* NULL out of range */
+const char *nb_example_name(int index);         /* NULL out of range */
 const char *nb_example_about(const char *name); /* one line; NULL for no such example */
 /* The numbers an example takes (x and y of square_of_sum; most take
  * none): how many, and the name and default of number index. */
@@ -1432,8 +1432,7 @@ nb_status nb_explain_graph(nb_graph *graph, nb_node loss, nb_explain **out);
  * is compiled for one sample, in evaluation mode, with a gradient for its
  * inputs, and the backward pass starts at its loss. NB_ERR_ARGUMENT for an
  * index past the data, NB_ERR_SHAPE for data that does not fit. */
-nb_status nb_explain_model(nb_model *model, const nb_dataset *data, size_t index,
-                           nb_explain **out);
+nb_status nb_explain_model(nb_model *model, const nb_dataset *data, size_t index, nb_explain **out);
 void nb_explain_free(nb_explain *explain);
 int nb_explain_step_count(const nb_explain *explain);
 nb_pass nb_explain_step_pass(const nb_explain *explain, int step);
