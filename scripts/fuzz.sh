@@ -14,7 +14,11 @@ flags=(-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover
 libs=$(pkg-config --libs libcjson zlib)
 # The library once, instrumented for coverage (portable matrix kernel).
 objs=()
-for src in src/*/*.c; do
+# The explain page's assets as C (as the CMake build makes them); the MPI
+# glue is not part of the core library.
+cmake -DNABLA_SOURCE_DIR=. -DNABLA_EMBED_C="$out/explain_assets.c" -P cmake/embed.cmake
+for src in src/*/*.c "$out/explain_assets.c"; do
+    [[ $src == src/mpi/* ]] && continue
     obj="$out/obj/${src//\//_}.o"
     mkdir -p "$out/obj"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ]; then
