@@ -97,8 +97,11 @@ static int run_example(const arg_command *cmd, const explain_opts *o, char **pos
     double numbers[MAX_NUMBERS];
     int want = nb_example_number_count(o->example);
     if (nb_example_about(o->example) && n != 0 && n != want)
-        return args_usage_error(cmd, "example %s takes %d number%s (or none), got %d", o->example,
-                                want, want == 1 ? "" : "s", n);
+        return args_usage_error(cmd,
+                                "example %s takes %d number%s (or none), got %d ('%.200s'%s); a "
+                                "MODEL file goes without --example",
+                                o->example, want, want == 1 ? "" : "s", n, positional[0],
+                                n > 1 ? ", ..." : "");
     for (int i = 0; i < n; i++) {
         const char *why;
         if (args_number(positional[i], 0, &numbers[i], NULL, &why) != 0)

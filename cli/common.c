@@ -105,17 +105,22 @@ static void on_interrupt(int sig)
     cli_interrupted = 1;
 }
 
+/* Ctrl-C, and SIGTERM: what a batch scheduler, kill or mpirun (on its own
+ * Ctrl-C) sends to stop a job, so that it too ends with a checkpoint. */
 void cli_catch_interrupt(void)
 {
-    struct sigaction sa;
-    /* SIGINT ignored on entry (a job started with & by a non-interactive
-     * shell) stays ignored, as POSIX programs do: Ctrl-C at the terminal
-     * is not meant for it. */
-    if (sigaction(SIGINT, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) return;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_interrupt;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    static const int signals[] = {SIGINT, SIGTERM};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        struct sigaction sa;
+        /* A signal ignored on entry (SIGINT of a job started with & by a
+         * non-interactive shell) stays ignored, as POSIX programs do: Ctrl-C
+         * at the terminal is not meant for it. */
+        if (sigaction(signals[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_interrupt;
+        sigemptyset(&sa.sa_mask);
+        sigaction(signals[i], &sa, NULL);
+    }
 }
 
 double cli_now(void)

@@ -1,6 +1,7 @@
 /* nabla: train, evaluate and run neural networks from the command line.
  * Dispatches to one function per subcommand. */
 #include "cli.h"
+#include "parallel.h"
 #include "internal.h"
 
 #include <string.h>
@@ -13,7 +14,7 @@ static const char usage_text[] =
     "commands:\n"
     "  train      train a model on a data set, save it, write a log and a report\n"
     "  eval       evaluate a saved model on a data set's test part\n"
-    "  predict    class probabilities (or values) for rows of a CSV file\n"
+    "  predict    class probabilities (or values) for rows of a CSV or IDX file\n"
     "  info       what a model file holds: spec, tensors, scaler, settings, metrics\n"
     "  gradcheck  compare backward's gradients with numerical ones for a spec\n"
     "  export     write a model as standalone C (for firmware or other programs)\n"
@@ -111,9 +112,19 @@ int main(int argc, char **argv)
         if (argc > 2) return usage_error("%s takes no arguments (got '%s')", name, argv[2]);
         char backends[256];
         nb_backends(backends, sizeof backends);
-        printf("nabla %s (%s)\n%s\n", NB_VERSION, NB_REAL_NAME, backends);
+        printf("nabla %s (%s)\n%s\n%s\n", NB_VERSION, NB_REAL_NAME, backends, cli_parallel_about());
         return CLI_EXIT_OK;
     }
     int (*run)(int, char **) = find_command(name);
+    /* Only training runs on several processes; anything else would run
+     * once per process, each writing the same files. */
+    if (run && run != cmd_train && cli_parallel_launched()) {
+        if (cli_parallel_rank() == 0)
+            fprintf(stderr,
+                    "nabla: %s runs as one process; under mpirun only 'nabla train' runs "
+                    "(docs/mpi.md)\n",
+                    name);
+        return CLI_EXIT_USAGE;
+    }
     return run ? run(argc - 1, argv + 1) : unknown_command(name);
 }

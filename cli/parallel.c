@@ -22,6 +22,26 @@ int cli_parallel_launched(void)
     return 0;
 }
 
+static const char *const rank_variables[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", NULL};
+
+int cli_parallel_rank(void)
+{
+    for (int i = 0; rank_variables[i]; i++) {
+        const char *v = getenv(rank_variables[i]);
+        if (v) return atoi(v);
+    }
+    return 0;
+}
+
+const char *cli_parallel_about(void)
+{
+#ifdef NABLA_WITH_MPI
+    return "several processes: nabla train under mpirun (MPI)";
+#else
+    return "several processes: no (built without -DNABLA_MPI=ON)";
+#endif
+}
+
 #ifdef NABLA_WITH_MPI
 static nb_comm the_comm;
 #endif

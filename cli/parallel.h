@@ -7,6 +7,11 @@
 /* Was this process started by mpirun (its environment says so, with more
  * than one process)? */
 int cli_parallel_launched(void);
+/* This process's rank as the launcher's environment says (0 when alone). */
+int cli_parallel_rank(void);
+/* Whether this nabla can train on several processes: a line for
+ * --version. */
+const char *cli_parallel_about(void);
 /* The communicator of the processes mpirun started (NULL in *comm when
  * nabla runs alone). A nabla built without MPI under mpirun, or MPI that
  * cannot start, is an error (the exit code). */

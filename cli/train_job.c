@@ -153,9 +153,12 @@ static void print_header(const cli_train_job *job, const train_state *s)
     fputc('\n', stderr);
     fprintf(stderr, "model: %s (%zu parameters), loss %s\n", job->spec, params,
             nb_model_loss_name(s->model));
-    fprintf(stderr, "training: %s lr %g, batch %d, epochs %d, seed %llu, schedule %s\n",
+    fprintf(stderr, "training: %s lr %g, batch %d, epochs %d, seed %llu, schedule %s",
             nb_optimizer_name(c->optimizer.kind), c->optimizer.lr, c->batch, c->epochs,
             (unsigned long long)c->seed, nb_schedule_name(c->schedule));
+    if (c->shards > 1) fprintf(stderr, ", %d shards", c->shards);
+    if (c->comm && c->comm->size > 1) fprintf(stderr, ", %d processes (MPI)", c->comm->size);
+    fputc('\n', stderr);
 }
 
 /* After nb_train: go on to evaluate and save (CLI_EXIT_OK, with
@@ -168,6 +171,8 @@ static int check_training(const cli_train_job *job, train_state *s, nb_status st
         snprintf(line, sizeof line, "interrupted at epoch %d, batch %zu; checkpoint written to %s",
                  s->result.last_epoch, s->result.last_batch, s->checkpoint);
         fprintf(stderr, "nabla %s: %s; resume with: ", CMD, nb_escape(shown, sizeof shown, line));
+        const nb_comm *comm = job->config.comm;
+        if (comm && comm->size > 1) fprintf(stderr, "mpirun -np %d ", comm->size);
         cli_print_resume_command(stderr, s->checkpoint, job->argc, job->argv);
         return CLI_EXIT_INTERRUPTED;
     }

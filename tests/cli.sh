@@ -12,11 +12,20 @@ if grep -q "130" "$T/out"; then pass; else fail "nabla --help lists the exit cod
 run "$NABLA" --version
 expect_rc 0 "nabla --version"
 if grep -q "^conv: .*; gemm: " "$T/out"; then pass; else fail "nabla --version names the conv and gemm kernels"; fi
+if grep -q "^several processes: " "$T/out"; then pass; else fail "nabla --version says whether it runs under mpirun"; fi
 for cmd in train eval predict info gradcheck; do
     run "$NABLA" "$cmd" --help
     expect_rc 0 "nabla $cmd --help"
     if grep -q "usage: nabla $cmd" "$T/out"; then pass; else fail "nabla $cmd --help shows its usage"; fi
 done
+# Under mpirun (as its environment says) only train runs; the others would
+# each write the same files. Rank 0 alone says so.
+OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=0 run "$NABLA" eval m.st --data spiral
+expect_rc 2 "eval under mpirun"
+expect_err "under mpirun only 'nabla train' runs" "eval under mpirun"
+OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=1 run "$NABLA" export m.st --c out
+expect_rc 2 "export under mpirun, rank 1"
+expect_no_err "mpirun" "rank 1 stays quiet"
 run "$NABLA"
 expect_rc 2 "nabla without a command"
 run "$NABLA" frobnicate

@@ -236,6 +236,13 @@ run "$NABLA" export mlp.st --c old
 expect_rc 5 "old.c is a folder"
 expect_err 'old.c' "the message names the file"
 grep -qx keep old.h && pass || fail "old.h was replaced though old.c could not be written"
+# A file name that cannot be #included ("??=" is a trigraph) is refused;
+# one too long to write is an output error.
+run "$NABLA" export mlp.st --c 'tri??=' --name w
+expect_rc 2 "a prefix holding ??"
+expect_err 'cannot be #included' "prefix with a trigraph"
+run "$NABLA" export mlp.st --c "$(printf 'a%.0s' $(seq 253))" --name w
+expect_rc 5 "a file name too long"
 run "$NABLA" export --help
 expect_rc 0 "export --help"
 grep -q -- '--int8' "$T/out" && pass || fail "export --help lacks --int8"

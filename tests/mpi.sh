@@ -150,6 +150,41 @@ else
     fail "--resume under mpirun: status $rc, $(cat res.err)"
 fi
 
+# ------------- (c2) Ctrl-C on mpirun: it sends SIGTERM to every rank
+# (then SIGKILL after odls_base_sigkill_timeout seconds: long here, so the
+# outcome does not depend on how fast the ranks save).
+mpirun_pid() {
+    local p
+    for p in $(pgrep -P "$1"); do
+        if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = mpirun ]; then
+            echo "$p"
+            return
+        fi
+        mpirun_pid "$p"
+    done
+}
+OMPI_MCA_odls_base_sigkill_timeout=120 NABLA_TEST_HOLD_AT_BATCH=5 NABLA_TEST_HOLD_FILE=hold3 \
+    mpi 2 "$nabla" train "${mlp[@]}" --shards 4 --out term.st --checkpoint term.ck > term.out \
+    2> term.err &
+job=$!
+if wait_held hold3; then
+    m=$(mpirun_pid "$job")
+    [ -n "$m" ] && kill -INT "$m"
+    # Rank 0 says in the hold file when its SIGTERM has come; then it may go on.
+    while [ -n "$m" ] && kill -0 "$job" 2>/dev/null && ! grep -q interrupted hold3; do
+        sleep 0.05
+    done
+    rm -f hold3
+fi
+wait "$job"
+job=
+if [ -s term.ck ] && [ ! -e term.st ] &&
+    grep -q "interrupted at epoch 1, batch 5; checkpoint written to term.ck; resume with: mpirun -np 2 " term.err; then
+    pass "Ctrl-C on mpirun: the ranks stop after batch 5 and rank 0 writes the checkpoint"
+else
+    fail "Ctrl-C on mpirun: $(ls) $(cat term.err)"
+fi
+
 # ------------------------------------------------- (d) a killed rank
 NABLA_TEST_HOLD_AT_BATCH=5 NABLA_TEST_HOLD_FILE=hold2 \
     mpi 4 "$nabla" train "${mlp[@]}" --shards 4 --out killed.st > killed.out 2> killed.err &

@@ -5,6 +5,7 @@
 #include "check.h"
 
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -222,6 +223,15 @@ static void test_errors(void **state)
     const double one = 1;
     assert_int_equal(nb_example_build(g, "square_of_sum", &one, 1, &loss), NB_ERR_ARGUMENT);
     assert_int_equal(nb_graph_node_count(g), 0);
+    /* Numbers the graph's type cannot hold are refused, not shown as inf or 0. */
+    const double huge = sizeof(nb_real) == sizeof(float) ? 1e39 : INFINITY;
+    const double tiny = sizeof(nb_real) == sizeof(float) ? 1e-300 : NAN;
+    const double bad[][2] = {{huge, 1}, {1, -huge}, {tiny, 1}, {NAN, 1}};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(nb_example_build(g, "square_of_sum", bad[i], 2, &loss), NB_ERR_ARGUMENT);
+        assert_non_null(strstr(nb_last_error(), "outside what this build's numbers"));
+        assert_int_equal(nb_graph_node_count(g), 0);
+    }
     const double xy[2] = {1, 4};
     assert_ok(nb_example_build(g, "square_of_sum", xy, 2, &loss));
     assert_int_equal(nb_example_build(g, "square_of_sum", xy, 2, &loss), NB_ERR_ARGUMENT);

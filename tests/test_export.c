@@ -73,6 +73,8 @@ static nb_model *graph_model(int with_square)
         assert_ok(nb_node_set_name(g, out, "squared"));
         loss = nb_mse(g, out, t);
     } else {
+        /* A name that would end or start a comment, or make a trigraph. */
+        assert_ok(nb_node_set_name(g, nb_node_input(g, y, 0), "a */ b /* c ?\?= d"));
         out = nb_softmax(g, y);
         loss = nb_cross_entropy(g, out, t);
     }
@@ -119,6 +121,9 @@ static void graph_exports(void **state)
     assert_non_null(strstr(text, "softmax(out, 2);"));
     assert_null(strstr(text, "channel_affine("));
     assert_null(strstr(text, "malloc"));
+    /* Node names reach comments defused: no comment ends or starts early. */
+    assert_non_null(strstr(text, "a * / b / * c ? ?= d"));
+    assert_null(strstr(text, "?\?"));
     nb_model_free(m);
 }
 

@@ -5,6 +5,8 @@
  * same graph. Built with the public API only. */
 #include "internal.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -416,7 +418,20 @@ nb_status nb_example_build(nb_graph *graph, const char *name, const double *numb
         return nb_error(NB_ERR_ARGUMENT, "example %s takes %d %s, got %d", name, e->n_numbers,
                         nb_plural(e->n_numbers, "number", "numbers"), count);
     double n[MAX_NUMBERS];
-    for (int i = 0; i < e->n_numbers; i++) n[i] = numbers ? numbers[i] : e->defaults[i];
+    for (int i = 0; i < e->n_numbers; i++) {
+        n[i] = numbers ? numbers[i] : e->defaults[i];
+        /* The graph holds nb_real: a number it would turn into an infinity
+         * or a zero (float's range) would show a page of other numbers. */
+        nb_real r = (nb_real)n[i];
+        if (!isfinite(n[i]) || !isfinite(r) || (n[i] != 0 && r == 0))
+            return nb_error(NB_ERR_ARGUMENT,
+                            "example %s: %s = %g is outside what this build's numbers "
+                            "(%s) hold: a magnitude from %g to %g, or 0",
+                            name, e->number_names[i], n[i],
+                            sizeof(nb_real) == sizeof(float) ? "float" : "double",
+                            sizeof(nb_real) == sizeof(float) ? (double)FLT_TRUE_MIN : DBL_TRUE_MIN,
+                            sizeof(nb_real) == sizeof(float) ? (double)FLT_MAX : DBL_MAX);
+    }
     *loss = NB_NONE;
     nb_status st = e->build(graph, n, loss);
     if (st != NB_OK) *loss = NB_NONE;

@@ -63,12 +63,14 @@ static const char *flit(char *buf, size_t size, float v)
     return buf;
 }
 
-/* Text for a comment: printable ASCII only, and never the end of one. */
+/* Text for a comment: printable ASCII only, never the end or start of
+ * one (-Wcomment) nor a trigraph. */
 static void comment_text(ex_text *t, const char *s)
 {
     for (char prev = 0; s && *s; prev = *s++) {
         char c = *s;
-        if (c == '/' && prev == '*') ex_printf(t, " ");
+        if ((c == '/' && prev == '*') || (c == '*' && prev == '/') || (c == '?' && prev == '?'))
+            ex_printf(t, " ");
         ex_printf(t, "%c", c >= 0x20 && c < 0x7f ? c : '?');
     }
 }

@@ -71,15 +71,18 @@ static nb_status check_paths(char *const paths[2], const char *keep)
     return NB_OK;
 }
 
-/* The header's file name goes into an #include line as it is. */
+/* The header's file name goes into an #include line as it is, where no
+ * escape exists: a quote, backslash, control character or "??" (a C99
+ * trigraph such as ??= would turn into another character) cannot be. */
 static nb_status check_header_name(const char *header)
 {
     for (const char *s = header; *s; s++)
-        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20 || *s == 0x7f) {
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20 || *s == 0x7f ||
+            (s[0] == '?' && s[1] == '?')) {
             char q[NB_ESCAPE_SIZE];
             return nb_error(NB_ERR_ARGUMENT,
                             "the file name \"%s\" cannot be #included: it holds a quote, "
-                            "backslash or control character",
+                            "backslash, control character or \"??\"",
                             nb_escape(q, sizeof q, header));
         }
     return NB_OK;
@@ -120,7 +123,10 @@ nb_status nb_model_export_c(const nb_model *m, const char *prefix_path,
         st = nb_write_atomic_all(2, files, write_text, users, &which);
         if (st != NB_OK) {
             char q[NB_ESCAPE_SIZE];
-            st = nb_error_prefix(st, "writing \"%s\"", nb_escape(q, sizeof q, files[which]));
+            /* Whatever stopped the writing (a name too long, a full disk) is
+             * an output error, told apart from a model that cannot export. */
+            st = nb_error_prefix(st == NB_ERR_MEMORY ? st : NB_ERR_IO, "writing \"%s\"",
+                                 nb_escape(q, sizeof q, files[which]));
         }
     }
     ex_plan_free(&plan);
