@@ -24,6 +24,7 @@ nb_status nb_set_threads(int count)
         return nb_error(NB_ERR_ARGUMENT, "threads: expected 0 (one per core) to 1024, got %d",
                         count);
     threads = count ? count : nb_default_threads();
+    nb_parallel_shrink(threads);
 #ifdef NABLA_USE_BLAS
     openblas_set_num_threads(threads);
 #endif
