@@ -1,7 +1,8 @@
-/* Threads: the matrix products run on OpenBLAS's threads, one per core by
- * default. The element-wise loops stay on the calling thread: at the sizes a
- * training step has they are memory-bound, and extra threads there only
- * compete with OpenBLAS's for the same cores. */
+/* Threads: one per core by default. Training computes a batch's shards
+ * at once, one per thread (src/train/shards.c), and splits the optimizer's
+ * update; a convolution splits its batch; element-wise ops split large
+ * arrays. Inside those parts the matrix products run on one thread;
+ * outside them OpenBLAS uses this many threads. */
 #include "internal.h"
 
 #include <unistd.h>
