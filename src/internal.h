@@ -175,6 +175,9 @@ void nb_parallel_for(size_t count, size_t grain, void (*fn)(void *ctx, size_t be
 /* Items below which splitting element-wise work over threads costs more
  * than it saves (a thread's start is tens of microseconds). */
 #define NB_PARALLEL_GRAIN 32768
+/* Stop the pool's threads when it has at least threads of them (the
+ * thread count went down); the next call starts what it needs. */
+void nb_parallel_shrink(int threads);
 /* Whether the calling thread runs a part of nb_parallel. */
 int nb_in_part(void);
 
@@ -315,6 +318,10 @@ struct nb_graph {
     /* Rows of the training batch before the ones fed (a shard's): random
      * ops key each row by its place in the whole batch (0: none before). */
     size_t row_offset;
+    /* A replica (nb_graph_replica) reads its parameters from another
+     * graph's array and may write their gradients elsewhere: set, compile
+     * points the parameter nodes here (NULL: the graph's own arrays). */
+    nb_real *linked_params, *linked_grads;
 };
 
 /* An op: one const table of functions. infer checks the inputs' shapes,
@@ -439,6 +446,19 @@ static inline double nb_random_uniform(uint64_t key, size_t e)
  * control characters replaced), and the shape and colour of each kind. */
 void nb_dot_put_text(FILE *out, const char *s);
 const char *nb_dot_node_style(enum nb_node_kind kind);
+
+/* A copy of src's nodes, compiled, for running src's computation on
+ * another thread: its own activations, gradients and buffers, its
+ * parameters read from src's array (nb_graph_link). *out is NULL on
+ * failure. */
+nb_status nb_graph_replica(const nb_graph *src, nb_graph **out);
+/* Point g's parameter values at params and their gradients at grads
+ * (param_count values each; NULL: g's own arrays), now and after every
+ * compile. */
+void nb_graph_link(nb_graph *g, nb_real *params, nb_real *grads);
+/* A model whose graph is a replica of m's (the same roles, no metadata),
+ * compiled for m's batch. */
+nb_status nb_model_replica(const nb_model *m, nb_model **out);
 
 /* What the model's loss op is (its reduction, target and link). */
 const nb_loss_def *nb_model_loss_def(const nb_model *model);

@@ -1,7 +1,8 @@
-/* Threads: the matrix products run on OpenBLAS's threads, one per core by
- * default. The element-wise loops stay on the calling thread: at the sizes a
- * training step has they are memory-bound, and extra threads there only
- * compete with OpenBLAS's for the same cores. */
+/* Threads: one per core by default. Training computes a batch's shards
+ * at once, one per thread (src/train/shards.c), and splits the optimizer's
+ * update; a convolution splits its batch; element-wise ops split large
+ * arrays. Inside those parts the matrix products run on one thread;
+ * outside them OpenBLAS uses this many threads. */
 #include "internal.h"
 
 #include <unistd.h>
@@ -24,6 +25,7 @@ nb_status nb_set_threads(int count)
         return nb_error(NB_ERR_ARGUMENT, "threads: expected 0 (one per core) to 1024, got %d",
                         count);
     threads = count ? count : nb_default_threads();
+    nb_parallel_shrink(threads);
 #ifdef NABLA_USE_BLAS
     openblas_set_num_threads(threads);
 #endif

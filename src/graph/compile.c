@@ -158,6 +158,7 @@ nb_status nb_graph_compile(nb_graph *g)
         if (n->kind == NB_NODE_CONST) memcpy(n->value, n->const_data, count * sizeof *n->value);
         if (n->kind == NB_NODE_INPUT && n->bound) n->value = (nb_real *)n->bound;
     }
+    if (g->linked_params || g->linked_grads) nb_graph_link(g, g->linked_params, g->linked_grads);
     g->compiled = 1;
     g->forwarded = 0;
     return NB_OK;

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 struct nb_optimizer {
@@ -182,15 +183,21 @@ static void update(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr
         /* m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
          * p -= lr m^ / (sqrt v^ + eps), m^ = m / (1 - b1^t), v^ = v / (1 - b2^t) */
         const nb_real b1 = (nb_real)c->beta1, b2 = (nb_real)c->beta2;
-        const nb_real c1 = (nb_real)(1 - pow(c->beta1, (double)opt->steps));
-        const nb_real c2 = (nb_real)(1 - pow(c->beta2, (double)opt->steps));
+        /* lr m^ / (sqrt v^ + eps) = (lr / c1) m / (sqrt(v) / sqrt(c2) + eps): the
+         * corrections folded into two constants, one division and one square
+         * root per element */
+        const double c1 = 1 - pow(c->beta1, (double)opt->steps);
+        const double c2 = 1 - pow(c->beta2, (double)opt->steps);
+        const nb_real step = (nb_real)(lr_in / c1), root = (nb_real)(1 / sqrt(c2));
         const nb_real decay = (nb_real)(c->kind == NB_OPT_ADAMW ? lr_in * c->weight_decay : 0);
         for (size_t i = begin; i < end; i++) {
             nb_real gi = grad[i] + wd * p[i];
-            s0[i] = b1 * s0[i] + (1 - b1) * gi;
-            s1[i] = b2 * s1[i] + (1 - b2) * gi * gi;
+            nb_real m = b1 * s0[i] + (1 - b1) * gi;
+            nb_real v = b2 * s1[i] + (1 - b2) * gi * gi;
+            s0[i] = m;
+            s1[i] = v;
             p[i] -= decay * p[i];
-            p[i] -= lr * (s0[i] / c1) / (SQRT(s1[i] / c2) + eps);
+            p[i] -= step * m / (SQRT(v) * root + eps);
         }
         break;
     }
@@ -209,6 +216,44 @@ void nb_optimizer_step(nb_optimizer *opt, nb_real *p, const nb_real *grad, doubl
 /* Blocks small enough that the copy, the update and the check of one block
  * all run from the L1 cache: the guard costs little over a plain step. */
 #define GUARD_BLOCK 2048
+/* Parameters below which a second thread costs more than it saves. */
+#define GUARD_GRAIN (8 * GUARD_BLOCK)
+
+typedef struct guarded_step {
+    nb_optimizer *opt;
+    nb_real *p, *backup;
+    const nb_real *grad;
+    double lr;
+    int parts;
+    size_t failed_at[64]; /* per part: the first block that went non-finite, or SIZE_MAX */
+    size_t end[64];       /* per part: where its backed-up range ends */
+} guarded_step;
+
+/* Part k's blocks: backed up, updated and checked one at a time; it stops
+ * at the first non-finite block. Every element is updated on its own, so
+ * the split does not change a bit. */
+static void guarded_part(void *ctx, int k)
+{
+    guarded_step *g = ctx;
+    size_t blocks = (g->opt->count + GUARD_BLOCK - 1) / GUARD_BLOCK;
+    size_t from = blocks * (size_t)k / (size_t)g->parts * GUARD_BLOCK;
+    size_t to = blocks * (size_t)(k + 1) / (size_t)g->parts * GUARD_BLOCK;
+    if (to > g->opt->count) to = g->opt->count;
+    g->failed_at[k] = SIZE_MAX;
+    g->end[k] = from;
+    unsigned fp = nb_fp_enter();
+    for (size_t at = from; at < to; at += GUARD_BLOCK) {
+        size_t end = to - at < GUARD_BLOCK ? to : at + GUARD_BLOCK;
+        memcpy(g->backup + at, g->p + at, (end - at) * sizeof *g->p);
+        g->end[k] = end;
+        update(g->opt, g->p, g->grad, g->lr, at, end);
+        if (!nb_values_finite(g->p + at, end - at)) {
+            g->failed_at[k] = at;
+            break;
+        }
+    }
+    nb_fp_leave(fp);
+}
 
 nb_status nb_optimizer_step_guarded(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr,
                                     nb_real *backup)
@@ -217,23 +262,25 @@ nb_status nb_optimizer_step_guarded(nb_optimizer *opt, nb_real *p, const nb_real
         return nb_error(NB_ERR_ARGUMENT,
                         "optimizer step: no optimizer, parameters, gradients or backup");
     opt->steps++;
-    unsigned fp = nb_fp_enter();
-    for (size_t at = 0; at < opt->count; at += GUARD_BLOCK) {
-        size_t end = opt->count - at < GUARD_BLOCK ? opt->count : at + GUARD_BLOCK;
-        memcpy(backup + at, p + at, (end - at) * sizeof *p);
-        update(opt, p, grad, lr, at, end);
-        if (!nb_values_finite(p + at, end - at)) {
-            nb_fp_leave(fp);
-            memcpy(p, backup, end * sizeof *p);
-            opt->steps--;
-            return nb_error(NB_ERR_NUMERIC,
-                            "optimizer %s: the step made parameter %zu or one near it "
-                            "non-finite; the parameters are restored",
-                            nb_optimizer_name(opt->config.kind), at);
-        }
+    guarded_step g = {.opt = opt, .p = p, .backup = backup, .grad = grad, .lr = lr};
+    size_t most = opt->count / GUARD_GRAIN;
+    g.parts = nb_in_part() ? 1 : nb_get_threads();
+    if ((size_t)g.parts > most) g.parts = most > 0 ? (int)most : 1;
+    if (g.parts > 64) g.parts = 64;
+    nb_parallel(g.parts, guarded_part, &g);
+    size_t failed = SIZE_MAX;
+    for (int k = 0; k < g.parts && failed == SIZE_MAX; k++) failed = g.failed_at[k];
+    if (failed == SIZE_MAX) return NB_OK;
+    for (int k = 0; k < g.parts; k++) {
+        size_t from = (opt->count + GUARD_BLOCK - 1) / GUARD_BLOCK * (size_t)k / (size_t)g.parts *
+                      GUARD_BLOCK;
+        if (g.end[k] > from) memcpy(p + from, backup + from, (g.end[k] - from) * sizeof *p);
     }
-    nb_fp_leave(fp);
-    return NB_OK;
+    opt->steps--;
+    return nb_error(NB_ERR_NUMERIC,
+                    "optimizer %s: the step made parameter %zu or one near it "
+                    "non-finite; the parameters are restored",
+                    nb_optimizer_name(opt->config.kind), failed);
 }
 
 int nb_optimizer_slot_count(const nb_optimizer *opt)

@@ -16,7 +16,7 @@ static nb_real sigmoid(nb_real x)
 NB_UNARY_OP(sigmoid, sigmoid(x), y *(1 - y))
 /* relu(x) = max(0, x); relu' = 1 for x > 0, else 0 (written as a
  * comparison, not a branch: half the signs are unpredictable) */
-NB_UNARY_OP(relu, x > 0 ? x : 0, (nb_real)(x > 0))
+NB_UNARY_OP(relu, x > 0 ? x : 0, x > 0 ? (nb_real)1 : (nb_real)0)
 /* leaky(x) = x for x > 0, else slope x */
 NB_UNARY_OP(leaky_relu, x > 0 ? x : slope * x, x > 0 ? 1 : slope)
 /* The slope is a real number of nb_real's range: NaN or infinity would

@@ -55,7 +55,8 @@ typedef struct nb_unary_ctx {
             nb_real x = xs[i], y = ys[i];                                                          \
             (void)x;                                                                               \
             (void)y;                                                                               \
-            dx[i] += dy[i] * (DERIVATIVE);                                                         \
+            nb_real d = (DERIVATIVE);                                                              \
+            dx[i] += dy[i] * d;                                                                    \
         }                                                                                          \
     }                                                                                              \
     static void NAME##_backward(nb_graph *g, nb_node_rec *node)                                    \

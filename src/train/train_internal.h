@@ -110,11 +110,24 @@ typedef struct nb_train_internal {
      * rows, this process computing first_shard .. first_shard + own - 1;
      * sharded is set when shards > 1 or several processes share them. */
     int sharded, shards, shard_rows, first_shard, own;
-    int levels;            /* partial sums on the tree's stack: log2(own) + 1 */
-    size_t slot_bytes;     /* one partial sum: its head, then state_count values */
-    double *slots;         /* levels + 1 partial sums (the last: a peer's) */
+    int levels;            /* log2(own) + 1 */
+    size_t slot_bytes;     /* one process's sum: its head, then state_count values */
+    double *slots;         /* with other processes: this one's sum and a peer's */
     nb_real *step_buffers; /* the buffers before the step's first shard */
-    int interrupt_agreed;  /* some process saw the interrupt flag (nb_train) */
+    /* Each of the own shards: its gradient (param_count values, weighted
+     * in the sum), its head (loss, correct, failure flags) and its weighted
+     * buffers; its status and message. */
+    nb_real *shard_grads, *shard_buffers;
+    double *shard_heads;
+    nb_real *shard_weights;
+    nb_status *shard_status;
+    char *shard_messages; /* own x NB_ERROR_TEXT */
+    /* Workers that compute shards at once, each on its own thread and
+     * graph: worker 0 the model's (b), worker w > 0 replica w - 1. */
+    int workers;
+    nb_model **replicas;
+    nb_batcher *replica_b;
+    int interrupt_agreed; /* some process saw the interrupt flag (nb_train) */
     /* The public fields as the library last left them (state.c). */
     nb_train_state mirror;
     int synced;
@@ -143,6 +156,10 @@ nb_status nb_shards_prepare(nb_train_state *s);
 void nb_shards_free(nb_train_internal *in);
 /* The shard count: config's, or one per process when it is 0. */
 int nb_shards_count(const nb_train_config *config);
+/* The shard count a run uses: config's when set; else one per process
+ * times the threads' shards (nb_shards_per_process) for a batch of batch
+ * rows of model. */
+int nb_shards_plan(const nb_train_config *config, nb_model *model, int batch);
 /* Rows of a full batch each shard holds: ceil(batch / shards). */
 int nb_shards_rows(int batch, int shards);
 /* Forward and backward over this process's shards of the loaded batch,

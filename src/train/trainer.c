@@ -101,8 +101,7 @@ static nb_status epoch_samples(nb_train_state *s, int batch)
     size_t count = s->train->count, last = count % (size_t)batch % (size_t)shard;
     nb_status st = nb_graph_check_rows(in->b.graph, shard);
     if (st != NB_OK && shard < batch)
-        return nb_error_prefix(st, "training: %d shards of %d rows", nb_shards_count(&s->config),
-                               shard);
+        return nb_error_prefix(st, "training: %d shards of %d rows", in->shards, shard);
     if (st != NB_OK)
         return batch < s->config.batch
                    ? nb_error_prefix(st, "training: the training set has %zu %s", count,
@@ -125,7 +124,8 @@ static nb_status prepare(nb_train_state *s)
     size_t count = s->train->count;
     int batch = (size_t)c->batch < count ? c->batch : (int)count;
     /* With shards the graph runs one shard at a time. */
-    nb_status st = nb_batcher_init(&in->b, s->model, nb_shards_rows(batch, nb_shards_count(c)));
+    in->shards = nb_shards_plan(c, s->model, batch);
+    nb_status st = nb_batcher_init(&in->b, s->model, nb_shards_rows(batch, in->shards));
     if (st == NB_OK) st = nb_batcher_check(&in->b, s->train, "training set");
     if (st == NB_OK && s->val) st = nb_batcher_check(&in->b, s->val, "validation set");
     if (st != NB_OK) return st;
