@@ -219,7 +219,9 @@ def training_section(res, w):
     w("| s/epoch (median) | " + " | ".join(label(n) for n in "ab") + " |\n|---|---|---|\n")
     rows = [("nabla, default", lambda n: ("default", res.median(
         "nabla", "default", "train", n, "epoch_median_s")))]
-    for tool in ("nabla",) + PEERS:
+    ran = [t for t in ("nabla",) + PEERS if res.settings[t, "train", "a"] or
+           res.settings[t, "train", "b"]]
+    for tool in ran:
         rows.append((f"{TITLES[tool]}, best",
                      lambda n, t=tool: res.best(t, "train", n, "epoch_median_s")))
     for s in res.settings["gemm", "train", "a"]:
@@ -233,7 +235,7 @@ def training_section(res, w):
                                                                   "best" in title else ""))
         w(f"| {title} | " + " | ".join(cells) + " |\n")
     w("\n| ratio of medians | " + " | ".join(f"({n})" for n in "ab") + " |\n|---|---|---|\n")
-    for tool in ("nabla",) + PEERS:
+    for tool in ran:
         w(f"| {TITLES[tool]}'s best ÷ nabla's default | " + " | ".join(ratio(
             res.best(tool, "train", n, "epoch_median_s")[1],
             res.median("nabla", "default", "train", n, "epoch_median_s")) for n in "ab") + " |\n")
