@@ -56,6 +56,9 @@ def machine():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     openblas = command("dpkg-query", "-W", "-f=${Version}", "libopenblas0-pthread") or \
         command("dpkg-query", "-W", "-f=${Version}", "libopenblas0") or "unknown"
+    core = command(sys.executable, "-c", "import ctypes; b = ctypes.CDLL('libopenblas.so.0'); "
+                   "b.openblas_get_corename.restype = ctypes.c_char_p; "
+                   "print(b.openblas_get_corename().decode())") or "unknown"
     kann_dir = os.environ.get("BENCH_KANN_DIR", "")
     kann = ""
     if kann_dir:
@@ -73,7 +76,7 @@ def machine():
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else -1.0
     return dict(tool="machine", nproc=os.cpu_count(), cpu=model, kernel=platform.release(),
                 compiler=(command("cc", "--version").splitlines() or ["unknown"])[0],
-                openblas=openblas, torch=module_version("torch"), numpy=module_version("numpy"),
+                openblas=openblas, openblas_core=core, torch=module_version("torch"), numpy=module_version("numpy"),
                 kann=kann, kann_commit=os.environ.get("BENCH_KANN_COMMIT", "") if kann_dir else "",
                 nabla_commit=commit or "unknown",
                 load_average=float(os.environ.get("BENCH_LOAD_AT_START", round(load, 2))),
@@ -173,7 +176,8 @@ def machine_section(res, w):
                default=0)
     w("## Machine\n\n")
     w(f"- CPU: {m.get('cpu', '?')}, {m.get('nproc', '?')} CPUs, kernel {m.get('kernel', '?')}\n")
-    w(f"- libraries: OpenBLAS {m.get('openblas', '?')}, PyTorch {m.get('torch', '?')}, "
+    w(f"- libraries: OpenBLAS {m.get('openblas', '?')} (kernels for core "
+      f"{m.get('openblas_core', '?')}), PyTorch {m.get('torch', '?')}, "
       f"NumPy {m.get('numpy', '?')}, "
       + (f"KANN {m['kann']} (commit {m.get('kann_commit') or 'unknown'})" if m.get("kann")
          else "KANN not run (no KANN_DIR)")
