@@ -2,6 +2,7 @@
  *
  *   bench_nabla --mode train --name a --hidden 100 --opt sgd --lr 0.1 --batch 100 --epochs 5
  *   bench_nabla --mode infer --name c --hidden 256,128
+ *   --threads N sets nb_set_threads(N); without it the library's default.
  *
  * The data is loaded and scaled once, before any timing. Training time is the
  * trainer's own per-epoch figure (nb_epoch_stats.seconds), so loading,
@@ -22,8 +23,8 @@
 typedef struct options {
     const char *mode, *name, *hidden, *opt;
     double lr;
-    int batch, epochs, rep, calls;
-    size_t samples; /* 0: the whole training set */
+    int batch, epochs, rep, calls, threads; /* threads: -1, the library's default */
+    size_t samples;                         /* 0: the whole training set */
     uint64_t seed;
 } options;
 
@@ -43,13 +44,13 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_nabla --mode train|infer [--name N] [--hidden W1,W2,...] "
                     "[--opt sgd|adam] [--lr X] [--batch B] [--epochs E] [--samples S] "
-                    "[--calls C] [--seed S] [--rep R]\n");
+                    "[--calls C] [--seed S] [--rep R] [--threads N]\n");
     exit(2);
 }
 
 static void parse(int argc, char **argv, options *o)
 {
-    *o = (options){"train", "a", "100", "sgd", 0.1, 100, 5, 0, 2000, 0, 1};
+    *o = (options){"train", "a", "100", "sgd", 0.1, 100, 5, 0, 2000, -1, 0, 1};
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) usage();
@@ -75,6 +76,8 @@ static void parse(int argc, char **argv, options *o)
             o->seed = (uint64_t)atoll(v);
         else if (!strcmp(k, "--rep"))
             o->rep = atoi(v);
+        else if (!strcmp(k, "--threads"))
+            o->threads = atoi(v);
         else
             usage();
         i++;
@@ -123,14 +126,6 @@ static double peak_rss_mb(void)
     return (double)u.ru_maxrss / 1024.0; /* Linux reports kilobytes */
 }
 
-static int threads(void)
-{
-    const char *env = getenv("OMP_NUM_THREADS");
-    if (env && atoi(env) > 0) return atoi(env);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 static int on_progress(const nb_progress *p, void *user)
 {
     epoch_log *log = user;
@@ -145,7 +140,7 @@ static void print_common(const options *o, const char *spec, size_t samples)
 {
     printf("{\"tool\":\"nabla\",\"mode\":\"%s\",\"name\":\"%s\",\"rep\":%d,\"spec\":\"%s\","
            "\"hidden\":\"%s\",\"threads\":%d,\"samples\":%zu,",
-           o->mode, o->name, o->rep, spec, o->hidden, threads(), samples);
+           o->mode, o->name, o->rep, spec, o->hidden, nb_get_threads(), samples);
 }
 
 static void train(const options *o, const char *spec, nb_dataset *train_set, const nb_dataset *test,
@@ -237,6 +232,7 @@ int main(int argc, char **argv)
 {
     options o;
     parse(argc, argv, &o);
+    if (o.threads >= 0 && nb_set_threads(o.threads) != NB_OK) die("--threads");
     char spec[SPEC_BYTES];
     make_spec(o.hidden, spec, sizeof spec);
 

@@ -3,6 +3,7 @@ SoftmaxWithLoss, each with forward and backward; SGD and Adam), written for
 this benchmark, float32 throughout. Same data, initialisation, batch,
 per-epoch permutation, loss and optimizer settings as bench_torch.py."""
 
+import os
 import statistics
 import time
 
@@ -143,12 +144,12 @@ class Network:
         return loss, logits
 
 
-def main():
-    args = common.parser("NumPy").parse_args()
-    t0 = time.perf_counter()
-    xtr, ytr, xte, yte = common.load_fashion(args.samples)
-    load_s = time.perf_counter() - t0
-    rng = np.random.default_rng(args.seed)
+def softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def train(args, base, xtr, ytr, xte, yte, rng):
     net = Network(common.widths(args.hidden), rng)
     opt = SGD(args.lr) if args.opt == "sgd" else Adam(args.lr)
     n, b = len(xtr), args.batch
@@ -167,12 +168,48 @@ def main():
     acc = sum(int((net.predict(xte[s:s + 1000]).argmax(1) == yte[s:s + 1000]).sum())
               for s in range(0, len(xte), 1000)) / len(xte)
     assert net.params[0].dtype == np.float32, "the benchmark must stay in float32"
-    common.emit(dict(tool="numpy", mode="train", name=args.name, rep=args.rep, hidden=args.hidden,
-                     threads=common.threads(), samples=n, load_s=round(load_s, 3),
-                     opt=args.opt, lr=args.lr, batch=b, epochs=args.epochs,
-                     epoch_s=[round(t, 6) for t in times],
-                     epoch_median_s=statistics.median(times), train_loss=total / n,
-                     test_accuracy=acc, version=np.__version__))
+    base.update(samples=n, opt=args.opt, lr=args.lr, batch=b, epochs=args.epochs,
+                epoch_s=[round(t, 6) for t in times], epoch_median_s=statistics.median(times),
+                train_loss=total / n, test_accuracy=acc)
+
+
+def infer(args, base, xte, rng):
+    """As bench_torch.py: one-sample latency, then the test set in batches of 1,000."""
+    net = Network(common.widths(args.hidden), rng)
+    lat = []
+    for i in range(50 + args.calls):
+        x = xte[i % len(xte)][None, :]
+        t0 = time.perf_counter()
+        softmax(net.predict(x))
+        if i >= 50:
+            lat.append(time.perf_counter() - t0)
+    best = float("inf")
+    for p in range(4):  # pass 0 warms up
+        t0 = time.perf_counter()
+        for s in range(0, len(xte), 1000):
+            softmax(net.predict(xte[s:s + 1000]))
+        if p > 0:
+            best = min(best, time.perf_counter() - t0)
+    lat.sort()
+    base.update(samples=len(xte), calls=args.calls, latency_us=1e6 * statistics.median(lat),
+                latency_p90_us=1e6 * lat[int(0.9 * (len(lat) - 1))], min_latency_us=1e6 * lat[0],
+                throughput_sps=len(xte) / best)
+
+
+def main():
+    args = common.parser("NumPy").parse_args()
+    t0 = time.perf_counter()
+    xtr, ytr, xte, yte = common.load_fashion(args.samples)
+    rng = np.random.default_rng(args.seed)
+    base = dict(tool="numpy", mode=args.mode, name=args.name, rep=args.rep, hidden=args.hidden,
+                threads=common.blas_threads() or os.cpu_count(),
+                blas_threads=common.blas_threads(), load_s=round(time.perf_counter() - t0, 3),
+                version=np.__version__)
+    if args.mode == "train":
+        train(args, base, xtr, ytr, xte, yte, rng)
+    else:
+        infer(args, base, xte, rng)
+    common.emit(base)
 
 
 if __name__ == "__main__":

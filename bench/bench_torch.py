@@ -97,13 +97,14 @@ def infer(args, base, xte):
 
 def main():
     args = common.parser("PyTorch").parse_args()
-    torch.set_num_threads(common.threads())
+    if args.threads > 0:  # else PyTorch's default
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
     xtr, ytr, xte, yte = common.load_fashion(args.samples)
     xtr, ytr, xte, yte = (torch.from_numpy(a) for a in (xtr, ytr, xte, yte))
     base = dict(tool="torch", mode=args.mode, name=args.name, rep=args.rep, hidden=args.hidden,
-                threads=torch.get_num_threads(), samples=len(xtr) if args.mode == "train"
+                threads=torch.get_num_threads(), blas_threads=common.blas_threads(), samples=len(xtr) if args.mode == "train"
                 else len(xte), load_s=round(time.perf_counter() - t0, 3),
                 version=torch.__version__)
     if args.mode == "train":

@@ -50,9 +50,10 @@ def load_fashion(samples=0):
     return xtr, ytr, xte, yte
 
 
-def threads():
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    return int(env) if env.isdigit() and int(env) > 0 else os.cpu_count()
+def blas_threads():
+    """OpenBLAS's threads as the environment sets them; 0: its default (one per core)."""
+    env = os.environ.get("OPENBLAS_NUM_THREADS", "")
+    return int(env) if env.isdigit() else 0
 
 
 def parser(tool):
@@ -68,6 +69,8 @@ def parser(tool):
     p.add_argument("--calls", type=int, default=2000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rep", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0,
+                   help="the tool's own threads; 0: its default")
     return p
 
 

@@ -1,8 +1,14 @@
 """Turn build/bench/results.jsonl into the Markdown report and the scaling
-plot. Standard library only.
+plot. Standard library only (the machine line asks PyTorch and NumPy for
+their versions when they are there).
 
   report.py --machine               print one JSON line describing this machine
   report.py RESULTS [--svg FILE]    print the Markdown tables (and write the SVG)
+
+Every result line carries its tool, its thread setting ("setting") and the
+CPUs that were busy in the second before it ran ("busy_cpus"). A tool's best
+setting is its fastest in this run; nabla's default is compared with each
+peer's best.
 """
 
 import argparse
@@ -12,11 +18,29 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 from collections import defaultdict
 
-TOOLS = ("nabla", "torch", "numpy")
-TITLES = {"nabla": "nabla", "torch": "PyTorch", "numpy": "NumPy", "gemm": "GEMM-bound"}
+PEERS = ("kann", "torch", "numpy")
+TITLES = {"nabla": "nabla", "kann": "KANN", "torch": "PyTorch", "numpy": "NumPy",
+          "gemm": "OpenBLAS sgemm alone"}
+CONFIGS = {"a": "784-100-10, SGD lr 0.1, batch 100", "b": "784-256-128-10, Adam lr 0.001, batch 100",
+           "c": "784-256-128-10, inference"}
+BUSY = 0.5  # CPUs busy in the second before a run that flag its figure
+TIE = 1.02  # "at least as fast": the default within 2% of the best setting's median
+
+
+def command(*args):
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def module_version(name):
+    out = command(sys.executable, "-c", f"import {name}; print({name}.__version__)")
+    return out.splitlines()[-1] if out else "not installed"
 
 
 def machine():
@@ -29,13 +53,39 @@ def machine():
                     break
     except OSError:
         pass
-    env = {k: os.environ.get(k, "") for k in
-           ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    openblas = command("dpkg-query", "-W", "-f=${Version}", "libopenblas0-pthread") or \
+        command("dpkg-query", "-W", "-f=${Version}", "libopenblas0") or "unknown"
+    core = command(sys.executable, "-c", "import ctypes; b = ctypes.CDLL('libopenblas.so.0'); "
+                   "b.openblas_get_corename.restype = ctypes.c_char_p; "
+                   "print(b.openblas_get_corename().decode())") or "unknown"
+    kann_dir = os.environ.get("BENCH_KANN_DIR", "")
+    kann = ""
+    if kann_dir:
+        kann = "unknown version"
+        try:
+            with open(os.path.join(kann_dir, "kann.h")) as f:
+                for line in f:
+                    if line.startswith("#define KANN_VERSION"):
+                        kann = line.split()[2].strip('"')
+        except OSError:
+            pass
+    commit = command("git", "-C", root, "rev-parse", "--short", "HEAD")
+    if commit and command("git", "-C", root, "status", "--porcelain", "--untracked-files=no"):
+        commit += " with uncommitted changes"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else -1.0
     return dict(tool="machine", nproc=os.cpu_count(), cpu=model, kernel=platform.release(),
-                load_average=round(load, 2),
+                compiler=(command("cc", "--version").splitlines() or ["unknown"])[0],
+                openblas=openblas, openblas_core=core, torch=module_version("torch"), numpy=module_version("numpy"),
+                kann=kann, kann_commit=os.environ.get("BENCH_KANN_COMMIT", "") if kann_dir else "",
+                nabla_commit=commit or "unknown",
+                load_average=float(os.environ.get("BENCH_LOAD_AT_START", round(load, 2))),
+                allow_busy=os.environ.get("BENCH_ALLOW_BUSY", "0"),
                 date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-                quick=os.environ.get("BENCH_QUICK", "0"), **env)
+                quick=os.environ.get("BENCH_QUICK", "0"),
+                OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", ""),
+                caller_OMP_NUM_THREADS=os.environ.get("BENCH_ENV_OMP_NUM_THREADS", ""),
+                caller_OPENBLAS_NUM_THREADS=os.environ.get("BENCH_ENV_OPENBLAS_NUM_THREADS", ""))
 
 
 def load(path):
@@ -52,131 +102,223 @@ def load(path):
 
 
 class Results:
+    """Values over the repetitions, by (tool, setting, mode, name, field)."""
+
     def __init__(self, rows):
-        self.values = defaultdict(list)  # (tool, mode, name, field) -> values over reps
+        self.values = defaultdict(list)
+        self.busy = defaultdict(bool)  # (tool, setting, mode, name) -> measured while busy
+        self.settings = defaultdict(list)  # (tool, mode, name) -> settings in run order
         self.rows = rows
         self.machine = next((r for r in rows if r.get("tool") == "machine"), {})
         for r in rows:
+            if r.get("tool") == "machine":
+                continue
+            key = (r.get("tool"), r.get("setting", "default"), r.get("mode"), r.get("name"))
+            if key[1] not in self.settings[key[0], key[2], key[3]]:
+                self.settings[key[0], key[2], key[3]].append(key[1])
+            self.busy[key] |= r.get("busy_cpus", 0) >= BUSY
             for k, v in r.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    self.values[(r.get("tool"), r.get("mode"), r.get("name"), k)].append(v)
+                    self.values[key + (k,)].append(v)
 
-    def get(self, tool, mode, name, field):
-        return self.values.get((tool, mode, name, field), [])
+    def get(self, tool, setting, mode, name, field):
+        return self.values.get((tool, setting, mode, name, field), [])
 
-    def median(self, tool, mode, name, field):
-        v = self.get(tool, mode, name, field)
+    def median(self, tool, setting, mode, name, field):
+        v = self.get(tool, setting, mode, name, field)
         return statistics.median(v) if v else None
 
-    def cell(self, tool, mode, name, field, digits=3, scale=1.0):
-        v = [x * scale for x in self.get(tool, mode, name, field)]
+    def cell(self, tool, setting, mode, name, field, digits=3, scale=1.0):
+        v = [x * scale for x in self.get(tool, setting, mode, name, field)]
         if not v:
             return "—"
         m = statistics.median(v)
-        if len(v) == 1:
-            return f"{m:.{digits}f}"
-        return f"{m:.{digits}f} ({min(v):.{digits}f}–{max(v):.{digits}f})"
+        text = f"{m:.{digits}f}" if len(v) == 1 else \
+            f"{m:.{digits}f} ({min(v):.{digits}f}–{max(v):.{digits}f})"
+        return text + (" †" if self.busy[tool, setting, mode, name] else "")
+
+    def threads(self, tool, setting, mode, name):
+        """The threads the tool reported it ran on (its own times its BLAS's
+        for KANN's kann_mt), "—" if it did not say."""
+        v = self.get(tool, setting, mode, name, "threads")
+        return f"{statistics.median(v):g}" if v else "—"
+
+    def best(self, tool, mode, name, field, lower=True):
+        """(setting, median) of the tool's best setting, or (None, None)."""
+        found = [(self.median(tool, s, mode, name, field), s)
+                 for s in self.settings[tool, mode, name]]
+        found = [(v, s) for v, s in found if v is not None]
+        if not found:
+            return None, None
+        v, s = min(found) if lower else max(found)
+        return s, v
+
+    def any_busy(self):
+        return any(self.busy.values())
 
 
 def ratio(a, b, digits=2):
     return f"{a / b:.{digits}f}" if a is not None and b else "—"
 
 
-def config_label(res, name):
-    for r in res.rows:
-        if r.get("name") == name and r.get("tool") == "nabla":
-            return f"({name}) 784-{r['hidden'].replace(',', '-')}-10"
-    for r in res.rows:
-        if r.get("name") == name and "hidden" in r:
-            return f"({name}) 784-{r['hidden'].replace(',', '-')}-10"
-    return f"({name})"
+def label(name):
+    return f"({name}) {CONFIGS.get(name, name)}"
 
 
-def report(res, out):
+def gemm_bound(res, name):
+    """(setting, seconds) of the fastest way to do the step's products alone."""
+    return res.best("gemm", "train", name, "epoch_s")
+
+
+def machine_section(res, w):
     m = res.machine
-    reps = max((len(res.get("nabla", "train", n, "epoch_median_s")) for n in "ab"), default=0)
-    w = out.write
+    reps = max((len(res.get("nabla", "default", "train", n, "epoch_median_s")) for n in "ab"),
+               default=0)
     w("## Machine\n\n")
-    w(f"- CPU: {m.get('cpu', '?')}, nproc {m.get('nproc', '?')}, kernel {m.get('kernel', '?')}\n")
-    w(f"- OPENBLAS_CORETYPE={m.get('OPENBLAS_CORETYPE', '')} "
-      f"OMP_NUM_THREADS={m.get('OMP_NUM_THREADS', '')} "
-      f"OPENBLAS_NUM_THREADS={m.get('OPENBLAS_NUM_THREADS', '')}\n")
+    w(f"- CPU: {m.get('cpu', '?')}, {m.get('nproc', '?')} CPUs, kernel {m.get('kernel', '?')}\n")
+    w(f"- libraries: OpenBLAS {m.get('openblas', '?')} (kernels for core "
+      f"{m.get('openblas_core', '?')}), PyTorch {m.get('torch', '?')}, "
+      f"NumPy {m.get('numpy', '?')}, "
+      + (f"KANN {m['kann']} (commit {m.get('kann_commit') or 'unknown'})" if m.get("kann")
+         else "KANN not run (no KANN_DIR)")
+      + f"; nabla {m.get('nabla_commit', '?')}; compiler: {m.get('compiler', '?')}\n")
+    w(f"- thread variables of the caller (cleared for the run; every setting sets its own): "
+      f"OMP_NUM_THREADS={m.get('caller_OMP_NUM_THREADS', '')} "
+      f"OPENBLAS_NUM_THREADS={m.get('caller_OPENBLAS_NUM_THREADS', '')}; "
+      f"OPENBLAS_CORETYPE={m.get('OPENBLAS_CORETYPE', '')}\n")
     w(f"- date: {m.get('date', '?')}; repetitions: {reps}; "
       f"quick mode: {'yes' if m.get('quick') == '1' else 'no'}; "
       f"1-minute load average at the start: {m.get('load_average', '?')}\n")
-    if m.get("load_average", 0) > 0.25 * (m.get("nproc") or 1):
-        w("- **warning: the machine was busy when the run started; threaded timings "
-          "(PyTorch's above all) are not trustworthy.**\n")
+    if res.any_busy() or m.get("load_average", 0) >= BUSY:
+        w("- **warning: the machine was busy (BENCH_ALLOW_BUSY=1): figures marked † were "
+          f"measured when at least {BUSY} CPU was busy in the second before their run; "
+          "they are not trustworthy.**\n")
+    w("\nCells: median (min–max) over the repetitions; ratios use the medians. A tool's "
+      "**best** is its fastest setting in this run.\n\n")
+
+
+def training_section(res, w):
+    for name in "ab":
+        w(f"## Training {label(name)}: seconds per epoch\n\n")
+        nb = res.median("nabla", "default", "train", name, "epoch_median_s")
+        w("| tool | setting | threads | s/epoch | test accuracy | peak RSS, MB "
+          "| nabla default ÷ this |\n|---|---|---|---|---|---|---|\n")
+        for tool in ("nabla",) + PEERS:
+            best, _ = res.best(tool, "train", name, "epoch_median_s")
+            for s in res.settings[tool, "train", name]:
+                t = res.median(tool, s, "train", name, "epoch_median_s")
+                mark = " **best**" if s == best and len(res.settings[tool, "train", name]) > 1 else ""
+                w(f"| {TITLES[tool]} | `{s}`{mark} | {res.threads(tool, s, 'train', name)} "
+                  f"| {res.cell(tool, s, 'train', name, 'epoch_median_s')} "
+                  f"| {res.cell(tool, s, 'train', name, 'test_accuracy', 4)} "
+                  f"| {res.cell(tool, s, 'train', name, 'rss_mb', 1)} | {ratio(nb, t)} |\n")
+        for s in res.settings["gemm", "train", name]:
+            t = res.median("gemm", s, "train", name, "epoch_s")
+            w(f"| {TITLES['gemm']} | {s} | {res.threads('gemm', s, 'train', name)} "
+              f"| {res.cell('gemm', s, 'train', name, 'epoch_s')} "
+              f"| — | — | {ratio(nb, t)} |\n")
+        w("\n")
+
+    w("## Each tool at its best\n\n")
+    w("| s/epoch (median) | " + " | ".join(label(n) for n in "ab") + " |\n|---|---|---|\n")
+    rows = [("nabla, default", lambda n: ("default", res.median(
+        "nabla", "default", "train", n, "epoch_median_s")))]
+    ran = [t for t in ("nabla",) + PEERS if res.settings[t, "train", "a"] or
+           res.settings[t, "train", "b"]]
+    for tool in ran:
+        rows.append((f"{TITLES[tool]}, best",
+                     lambda n, t=tool: res.best(t, "train", n, "epoch_median_s")))
+    for s in res.settings["gemm", "train", "a"]:
+        rows.append((f"OpenBLAS sgemm alone at the step's shapes, {s}",
+                     lambda n, s=s: (None, res.median("gemm", s, "train", n, "epoch_s"))))
+    for title, pick in rows:
+        cells = []
+        for n in "ab":
+            s, v = pick(n)
+            cells.append("—" if v is None else f"{v:.3f}" + (f" (`{s}`)" if s and
+                                                                  "best" in title else ""))
+        w(f"| {title} | " + " | ".join(cells) + " |\n")
+    w("\n| ratio of medians | " + " | ".join(f"({n})" for n in "ab") + " |\n|---|---|---|\n")
+    for tool in ran:
+        w(f"| {TITLES[tool]}'s best ÷ nabla's default | " + " | ".join(ratio(
+            res.best(tool, "train", n, "epoch_median_s")[1],
+            res.median("nabla", "default", "train", n, "epoch_median_s")) for n in "ab") + " |\n")
+    w("| nabla's default ÷ GEMM-bound (the fastest sgemm setting) | " + " | ".join(ratio(
+        res.median("nabla", "default", "train", n, "epoch_median_s"), gemm_bound(res, n)[1])
+        for n in "ab") + " |\n")
+    peak = res.median("gemm", "OpenBLAS default threads", "peak", None, "peak_gflops")
+    if peak:
+        w(f"\nPeak single-precision GEMM (2048³ cblas_sgemm, OpenBLAS's default threads): "
+          f"{res.cell('gemm', 'OpenBLAS default threads', 'peak', None, 'peak_gflops', 1)} "
+          "GFLOP/s.\n")
     w("\n")
-    w("Cells: median (min–max) over the repetitions; ratios use the medians.\n\n")
 
-    peak = res.median("gemm", "peak", None, "peak_gflops")
-    w("## Training: seconds per epoch (training loop only)\n\n")
-    w("| config | nabla | PyTorch | NumPy | GEMM-bound | nabla/PyTorch | nabla/NumPy "
-      "| nabla/GEMM-bound | nabla % of peak GEMM |\n")
-    w("|---|---|---|---|---|---|---|---|---|\n")
-    for name in "ab":
-        nb = res.median("nabla", "train", name, "epoch_median_s")
-        th = res.median("torch", "train", name, "epoch_median_s")
-        np_ = res.median("numpy", "train", name, "epoch_median_s")
-        gm = res.median("gemm", "train", name, "epoch_s")
-        flops = res.median("gemm", "train", name, "flops_per_epoch")
-        frac = f"{100 * flops / nb / 1e9 / peak:.1f}%" if nb and flops and peak else "—"
-        w(f"| {config_label(res, name)} | {res.cell('nabla', 'train', name, 'epoch_median_s')} "
-          f"| {res.cell('torch', 'train', name, 'epoch_median_s')} "
-          f"| {res.cell('numpy', 'train', name, 'epoch_median_s')} "
-          f"| {res.cell('gemm', 'train', name, 'epoch_s')} | {ratio(nb, th)} | {ratio(nb, np_)} "
-          f"| {ratio(nb, gm)} | {frac} |\n")
-    w(f"\nPeak single-precision GEMM (2048³ cblas_sgemm): "
-      f"{res.cell('gemm', 'peak', None, 'peak_gflops', 1)} GFLOP/s.\n\n")
 
-    w("## Test accuracy after training\n\n")
-    w("| config | nabla | PyTorch | NumPy | nabla − PyTorch |\n|---|---|---|---|---|\n")
-    for name in "ab":
-        nb = res.median("nabla", "train", name, "test_accuracy")
-        th = res.median("torch", "train", name, "test_accuracy")
-        diff = f"{100 * (nb - th):+.2f} points" if nb is not None and th is not None else "—"
-        w(f"| {config_label(res, name)} "
-          + "".join(f"| {res.cell(t, 'train', name, 'test_accuracy', 4)} " for t in TOOLS)
-          + f"| {diff} |\n")
+def inference_section(res, w):
+    w(f"## Inference {label('c')}\n\n")
+    w("| tool | setting | threads | latency of one sample, µs "
+      "| throughput, samples/s (batches of 1,000) | peak RSS, MB |\n|---|---|---|---|---|---|\n")
+    for tool in ("nabla",) + PEERS:
+        fast, _ = res.best(tool, "infer", "c", "latency_us")
+        wide, _ = res.best(tool, "infer", "c", "throughput_sps", lower=False)
+        many = len(res.settings[tool, "infer", "c"]) > 1
+        for s in res.settings[tool, "infer", "c"]:
+            w(f"| {TITLES[tool]} | `{s}` | {res.threads(tool, s, 'infer', 'c')} "
+              f"| {res.cell(tool, s, 'infer', 'c', 'latency_us', 1)}"
+              f"{' **best**' if many and s == fast else ''} "
+              f"| {res.cell(tool, s, 'infer', 'c', 'throughput_sps', 0)}"
+              f"{' **best**' if many and s == wide else ''} "
+              f"| {res.cell(tool, s, 'infer', 'c', 'rss_mb', 1)} |\n")
+    lat = res.median("nabla", "default", "infer", "c", "latency_us")
+    thr = res.median("nabla", "default", "infer", "c", "throughput_sps")
+    w("\n| peer at its best | latency: nabla's default ÷ peer | "
+      "throughput: nabla's default ÷ peer |\n|---|---|---|\n")
+    for tool in PEERS:
+        sl, vl = res.best(tool, "infer", "c", "latency_us")
+        st, vt = res.best(tool, "infer", "c", "throughput_sps", lower=False)
+        if sl is None:
+            continue
+        w(f"| {TITLES[tool]} (latency `{sl}`, throughput `{st}`) | {ratio(lat, vl)} "
+          f"| {ratio(thr, vt)} |\n")
+    w("\n")
 
-    w(f"\n## Inference {config_label(res, 'c')}\n\n")
-    w("| metric | nabla | PyTorch | nabla/PyTorch |\n|---|---|---|---|\n")
-    for field, label in (("latency_us", "latency of one sample, µs (median of calls)"),
-                         ("throughput_sps", "throughput, samples/s (batches of 1,000)")):
-        w(f"| {label} | {res.cell('nabla', 'infer', 'c', field, 1)} "
-          f"| {res.cell('torch', 'infer', 'c', field, 1)} "
-          f"| {ratio(res.median('nabla', 'infer', 'c', field), res.median('torch', 'infer', 'c', field))} |\n")
 
-    w("\n## Peak RSS of the whole process, MB\n\n")
-    w("| config | nabla | PyTorch | NumPy | nabla/PyTorch |\n|---|---|---|---|---|\n")
-    for name, mode in (("a", "train"), ("b", "train"), ("c", "infer")):
-        w(f"| {config_label(res, name)} "
-          + "".join(f"| {res.cell(t, mode, name, 'rss_mb', 1)} " for t in TOOLS)
-          + f"| {ratio(res.median('nabla', mode, name, 'rss_mb'), res.median('torch', mode, name, 'rss_mb'))} |\n")
-
-    w("\n## Against the targets\n\n| target | measured | met |\n|---|---|---|\n")
+def targets_section(res, w):
+    w("## Against the targets\n\n")
+    if res.any_busy():
+        w("**The machine was busy during this run: these verdicts are not trustworthy.**\n\n")
+    w("| target | measured | met |\n|---|---|---|\n")
     checks = []
+    limits = {"a": (0.30, 1.15), "b": (0.85, 1.25)}
     for name in "ab":
-        nb = res.median("nabla", "train", name, "epoch_median_s")
-        checks.append((f"({name}) epoch nabla/PyTorch ≤ 0.5", nb,
-                       res.median("torch", "train", name, "epoch_median_s"), lambda r: r <= 0.5))
-        checks.append((f"({name}) epoch nabla/GEMM-bound ≤ 1.2", nb,
-                       res.median("gemm", "train", name, "epoch_s"), lambda r: r <= 1.2))
-    checks.append(("latency nabla/PyTorch ≤ 0.2", res.median("nabla", "infer", "c", "latency_us"),
-                   res.median("torch", "infer", "c", "latency_us"), lambda r: r <= 0.2))
-    checks.append(("throughput nabla/PyTorch ≥ 1.5",
-                   res.median("nabla", "infer", "c", "throughput_sps"),
-                   res.median("torch", "infer", "c", "throughput_sps"), lambda r: r >= 1.5))
-    for name, mode in (("a", "train"), ("b", "train"), ("c", "infer")):
-        checks.append((f"({name}) RSS nabla/PyTorch ≤ 0.6", res.median("nabla", mode, name, "rss_mb"),
-                       res.median("torch", mode, name, "rss_mb"), lambda r: r <= 0.6))
-    for label, a, b, ok in checks:
+        nb = res.median("nabla", "default", "train", name, "epoch_median_s")
+        others = [(res.median("nabla", s, "train", name, "epoch_median_s"), s)
+                  for s in res.settings["nabla", "train", name] if s != "default"]
+        others = [o for o in others if o[0] is not None]
+        if others:
+            fastest = min(others)
+            checks.append((f"({name}) nabla's default ÷ its fastest other setting "
+                           f"(`{fastest[1]}`) ≤ {TIE}", nb, fastest[0], lambda r: r <= TIE))
+        seconds, kann_factor = limits[name]
+        checks.append((f"({name}) nabla's default, s/epoch ≤ {seconds} (the 2-core build "
+                       "machine's goal)", nb, 1.0, lambda r, x=seconds: r <= x))
+        checks.append((f"({name}) KANN's best ÷ nabla's default ≥ {kann_factor}",
+                       res.best("kann", "train", name, "epoch_median_s")[1], nb,
+                       lambda r, x=kann_factor: r >= x))
+        checks.append((f"({name}) PyTorch's best ÷ nabla's default ≥ 2",
+                       res.best("torch", "train", name, "epoch_median_s")[1], nb,
+                       lambda r: r >= 2))
+        s, g = gemm_bound(res, name)
+        checks.append((f"({name}) nabla's default ÷ GEMM-bound (`{s}`) ≤ 1.2", nb, g,
+                       lambda r: r <= 1.2))
+    for label_, a, b, ok in checks:
         if a is None or not b:
-            w(f"| {label} | — | not measured |\n")
+            w(f"| {label_} | — | not measured |\n")
         else:
-            w(f"| {label} | {a / b:.2f} | {'yes' if ok(a / b) else 'no'} |\n")
+            w(f"| {label_} | {a / b:.2f} | {'yes' if ok(a / b) else 'no'} |\n")
 
+
+def sweep_section(res, w):
     sweeps = sweep_points(res)
     for axis, title in (("batch", "batch size (784-256-128-10, Adam)"),
                         ("width", "hidden width W (784-W-W/2-10, Adam, batch 100)")):
@@ -185,27 +327,48 @@ def report(res, out):
             continue
         samples = next((r["samples"] for r in res.rows if r.get("name", "").startswith(
             f"sweep/{axis}/") and r.get("tool") == "nabla"), "?")
+        torch_setting = next((r.get("setting") for r in res.rows if r.get("name", "").startswith(
+            f"sweep/{axis}/") and r.get("tool") == "torch"), "?")
         w(f"\n## Scaling with {title}: seconds per epoch of {samples} samples\n\n")
+        w(f"nabla in its default setting, PyTorch with `{torch_setting}`, GEMM-bound the "
+          "faster of OpenBLAS on one thread and the batch split over the cores; one run "
+          "per point.\n\n")
         w(f"| {axis} | nabla | PyTorch | GEMM-bound | nabla/PyTorch | nabla/GEMM-bound |\n")
         w("|---|---|---|---|---|---|\n")
+        busy = {(int(n.split("/")[2]), t) for (t, _, mode, n), b in res.busy.items()
+                if b and (n or "").startswith(f"sweep/{axis}/")}
         for x, v in pts:
-            w(f"| {x} | {fmt(v['nabla'])} | {fmt(v['torch'])} | {fmt(v['gemm'])} "
+            def fmt(t):
+                return ("—" if v[t] is None else f"{v[t]:.3f}") + (" †" if (x, t) in busy else "")
+
+            w(f"| {x} | {fmt('nabla')} | {fmt('torch')} | {fmt('gemm')} "
               f"| {ratio(v['nabla'], v['torch'])} | {ratio(v['nabla'], v['gemm'])} |\n")
 
 
-def fmt(v):
-    return f"{v:.3f}" if v is not None else "—"
+def report(res, out):
+    w = out.write
+    machine_section(res, w)
+    training_section(res, w)
+    inference_section(res, w)
+    targets_section(res, w)
+    sweep_section(res, w)
 
 
 def sweep_points(res):
-    """{axis: [(x, {tool: median seconds})]} sorted by x."""
+    """{axis: [(x, {tool: median seconds})]} sorted by x; a tool with several
+    settings at a point (the GEMM-bound) gives its fastest."""
     out = defaultdict(dict)
-    for (tool, mode, name, field), _ in res.values.items():
+    for (tool, setting, mode, name, field), _ in res.values.items():
         if not (name or "").startswith("sweep/") or mode != "train":
             continue
+        want = "epoch_s" if tool == "gemm" else "epoch_median_s"
+        if field != want:
+            continue
         _, axis, x = name.split("/")
-        field = "epoch_s" if tool == "gemm" else "epoch_median_s"
-        out[axis].setdefault(int(x), {})[tool] = res.median(tool, mode, name, field)
+        v = res.median(tool, setting, mode, name, field)
+        have = out[axis].setdefault(int(x), {})
+        if have.get(tool) is None or v < have[tool]:
+            have[tool] = v
     return {axis: [(x, defaultdict(lambda: None, v)) for x, v in sorted(pts.items())]
             for axis, pts in out.items()}
 
@@ -215,6 +378,7 @@ def svg(res, path, title):
     log2 x axis, log10 y axis."""
     sweeps = sweep_points(res)
     colors = {"nabla": "#d62728", "torch": "#1f77b4", "gemm": "#7f7f7f"}
+    legend = {"nabla": "nabla", "torch": "PyTorch", "gemm": "GEMM-bound"}
     pw, ph, ml, mt, mb = 380, 260, 60, 55, 50
     width = ml + 2 * (pw + ml) - 20
     s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{mt + ph + mb}" '
@@ -262,7 +426,7 @@ def svg(res, path, title):
         dash = ' stroke-dasharray="5,4"' if tool == "gemm" else ""
         s.append(f'<line x1="{lx0}" x2="{lx0 + 20}" y1="36" y2="36" stroke="{color}" '
                  f'stroke-width="2"{dash}/>')
-        s.append(f'<text x="{lx0 + 25}" y="40">{TITLES[tool]}</text>')
+        s.append(f'<text x="{lx0 + 25}" y="40">{legend[tool]}</text>')
     s.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(s) + "\n")
@@ -310,7 +474,7 @@ def main():
     if args.svg:
         m = res.machine
         svg(res, args.svg, f"nabla vs PyTorch, {m.get('cpu', '?')}, {m.get('nproc', '?')} "
-            f"threads, {m.get('date', '')[:10]}" + (" (quick run)" if m.get("quick") == "1" else ""))
+            f"CPUs, {m.get('date', '')[:10]}" + (" (quick run)" if m.get("quick") == "1" else ""))
 
 
 if __name__ == "__main__":
