@@ -263,6 +263,12 @@ static int run(const cli_train_job *job, train_state *s)
     int rc = cli_train_check_files(&cmd, job, &s->checkpoint);
     if (rc != CLI_EXIT_OK) return rc;
     nb_set_threads(job->threads); /* 0..1024, checked by the parser */
+    /* What the settings alone rule out (shards that do not divide the
+     * batch, say) is a usage error before any data is read. */
+    nb_train_config early = job->config;
+    early.checkpoint_path = s->checkpoint;
+    if (nb_train_check_config(&early) != NB_OK)
+        return args_usage_error(&cmd, "%s", nb_last_error());
     if ((rc = load_data(job, s)) != CLI_EXIT_OK) return rc;
     if (job->report && (rc = keep_raw_test(s)) != CLI_EXIT_OK) return rc;
     if ((rc = scale_data(s)) != CLI_EXIT_OK) return rc;

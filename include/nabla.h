@@ -1111,6 +1111,11 @@ typedef struct nb_train_config {
 } nb_train_config;
 
 nb_train_config nb_train_defaults(void);
+/* The checks nb_train makes of config alone, before it sees any data:
+ * each setting's range, the combinations (a schedule's settings, a
+ * checkpoint's path) and the shards against the batch and the
+ * communicator. NB_ERR_ARGUMENT naming the setting. */
+nb_status nb_train_check_config(const nb_train_config *config);
 
 typedef struct nb_train_result {
     int epochs_run;

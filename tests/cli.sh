@@ -44,6 +44,13 @@ expect_err "--lr" "bad number"
 run "$NABLA" train --data spiral --model "$SPEC" --epochs 3x
 expect_rc 2 "trailing junk in a whole number"
 expect_err "--epochs" "trailing junk in a whole number"
+# Shards the batch rules out are a usage error before any data is read
+# (the data file does not even exist).
+run "$NABLA" train --data no-such-file.csv --model "$SPEC" --batch 64 --shards 3
+expect_rc 2 "--shards 3"
+expect_err "shards must be a power of two" "--shards 3"
+run "$NABLA" train --data no-such-file.csv --model "$SPEC" --batch 64 --shards 128
+expect_rc 2 "--shards past the batch"
 run "$NABLA" train --data spiral --model "$SPEC" --batch 0
 expect_rc 2 "batch out of range"
 expect_err "--batch" "batch out of range"

@@ -153,6 +153,15 @@ if hold_says "held at $at"; then
         fail "resume after SIGKILL: $(cat a2.err)"
     fi
     same_tensors "SIGKILL + --resume" a.st ref.st
+    # Another shard count trains other weights: refused, naming the one to
+    # give (batches of 4 run in one piece by default).
+    "$nabla" train "${run[@]}" --shards 4 --out a4.st --resume ck > a4.out 2> a4.err
+    status=$?
+    if [ "$status" = 4 ] && [ ! -e a4.st ] && grep -q "split into 1 shard, this run splits them into 4.*resume with --shards 1" a4.err; then
+        pass "resume with another --shards is refused (exit 4)"
+    else
+        fail "resume with another --shards: status $status, $(cat a4.err)"
+    fi
 else
     ended
     fail "the run with checkpoints did not reach run batch 60: status $status, $(tail -2 a.err)"

@@ -109,10 +109,13 @@ static nb_status check_optimizer(const cJSON *j, const nb_optimizer_config *o)
     return st;
 }
 
-static nb_status check_training(const cJSON *j, const nb_train_config *c)
+/* shards: this run's planned count. Checkpoints older than shards have
+ * no "shards" key: they ran every batch in one piece. */
+static nb_status check_training(const cJSON *j, const nb_train_config *c, int shards)
 {
-    static const char *const keys[] = {"batch", "epochs", "seed",      "schedule", "step_epochs",
-                                       "gamma", "lr_min", "clip_norm", "patience", NULL};
+    static const char *const keys[] = {"batch",       "epochs", "seed",   "schedule",
+                                       "step_epochs", "gamma",  "lr_min", "clip_norm",
+                                       "patience",    "shards", NULL};
     const char *w = "training";
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
@@ -126,6 +129,15 @@ static nb_status check_training(const cJSON *j, const nb_train_config *c)
     if (st == NB_OK) st = same_number(j, w, "lr_min", c->lr_min);
     if (st == NB_OK) st = same_number(j, w, "clip_norm", c->clip_norm);
     if (st == NB_OK) st = same_number(j, w, "patience", c->patience);
+    double was = 1;
+    if (st == NB_OK && cJSON_GetObjectItemCaseSensitive(j, "shards"))
+        st = nb_ckpt_member(j, w, "shards", &was);
+    if (st == NB_OK && was != shards)
+        st = nb_error(NB_ERR_ARGUMENT,
+                      "it was written with batches split into %.0f %s, this run splits them "
+                      "into %d (by default the threads and processes decide); resume with "
+                      "--shards %.0f",
+                      was, was == 1 ? "shard" : "shards", shards, was);
     return st;
 }
 
@@ -195,7 +207,7 @@ nb_status nb_ckpt_check_run(const nb_ckpt_file *f, const nb_train_state *s)
         cJSON_Delete(j);
     }
     if (st == NB_OK && (st = nb_ckpt_get_json(f, "training", cJSON_Object, &j)) == NB_OK) {
-        st = check_training(j, &s->config);
+        st = check_training(j, &s->config, s->internal->shards);
         cJSON_Delete(j);
     }
     if (st == NB_OK) nb_ckpt_hash_data(s);

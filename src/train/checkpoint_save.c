@@ -76,7 +76,9 @@ static cJSON *optimizer_json(const nb_optimizer_config *o)
     return ok ? j : NULL;
 }
 
-static cJSON *training_json(const nb_train_config *c)
+/* shards: the batch's row ranges as the run planned them (the default
+ * follows the thread and process count), which resume must repeat. */
+static cJSON *training_json(const nb_train_config *c, int shards)
 {
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
@@ -86,7 +88,7 @@ static cJSON *training_json(const nb_train_config *c)
     ok = ok && cJSON_AddStringToObject(j, "schedule", nb_schedule_name(c->schedule));
     ok = ok && add_number(j, "step_epochs", c->step_epochs) && add_number(j, "gamma", c->gamma);
     ok = ok && add_number(j, "lr_min", c->lr_min) && add_number(j, "clip_norm", c->clip_norm);
-    ok = ok && add_number(j, "patience", c->patience);
+    ok = ok && add_number(j, "patience", c->patience) && add_number(j, "shards", shards);
     if (!ok) cJSON_Delete(j);
     return ok ? j : NULL;
 }
@@ -165,7 +167,7 @@ static nb_status make_metadata(const nb_train_state *s, cJSON **out)
     ok = ok && put_u64(meta, "outputs", (uint64_t)nb_model_outputs(m));
     ok = ok && put_json(meta, "optimizer", optimizer_json(&c->optimizer));
     ok = ok && put_u64(meta, "optimizer_steps", *nb_optimizer_steps(s->optimizer));
-    ok = ok && put_json(meta, "training", training_json(c));
+    ok = ok && put_json(meta, "training", training_json(c, in->shards));
     ok = ok && put_json(meta, "train_data", data_json(s->train, in->train_hash));
     ok = ok && (s->val ? put_json(meta, "val_data", data_json(s->val, in->val_hash))
                        : put(meta, "val_data", "none"));

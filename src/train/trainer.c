@@ -26,12 +26,18 @@ void nb_train_result_free(nb_train_result *result)
 
 /* ------------------------------------------------------------- begin */
 
+nb_status nb_train_check_config(const nb_train_config *config)
+{
+    if (!config) return nb_error(NB_ERR_ARGUMENT, "training: no configuration");
+    nb_status st = nb_train_config_check(config);
+    return st == NB_OK ? nb_shards_check(config) : st;
+}
+
 /* What nb_train refuses before it allocates anything. */
 static nb_status check_call(const nb_dataset *train, const nb_dataset *val,
                             const nb_train_config *config)
 {
-    nb_status st = nb_train_config_check(config);
-    if (st == NB_OK) st = nb_shards_check(config);
+    nb_status st = nb_train_check_config(config);
     if (st != NB_OK) return st;
     /* The position after the last epoch is epoch `epochs` + 1. */
     if (config->epochs == INT_MAX)
