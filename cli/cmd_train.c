@@ -92,7 +92,7 @@ static const char help[] =
     "                       the optimizer's update\n"
     "  --shards K           split each batch into K fixed shards summed in a fixed\n"
     "                       order, a power of two (default: one per thread, fewer\n"
-    "                       when a shard would have under 16 rows, 1 with batch\n"
+    "                       when a shard would have under 32 rows, 1 with batch\n"
     "                       norm; times the process count under mpirun); the same\n"
     "                       K gives the same weights for any process and thread\n"
     "                       count (docs/mpi.md)\n"

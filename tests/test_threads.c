@@ -3,7 +3,7 @@
  * shard count the weights (and batch norm's running estimates) are the
  * same bits for 1, 2 or 4 threads; a run repeats itself bit for bit; the
  * default splits a batch over the threads only where that changes nothing
- * but the order of the sums (no batch norm; shards of 16 rows or more);
+ * but the order of the sums (no batch norm; shards of 32 rows or more);
  * the threaded steps allocate nothing; the optimizer's update split over
  * threads gives the same bits as on one. */
 #include "check.h"
@@ -97,8 +97,9 @@ static void test_a_run_repeats_itself(void **state)
 }
 
 /* The default on 2 threads is 2 shards of a batch of 64; a batch whose
- * shards would be under 16 rows, and a model with batch norm, are not
- * split; the comparisons can fail (another shard count is another sum). */
+ * shards would be under 32 rows (48: two of 24), and a model with batch
+ * norm, are not split; the comparisons can fail (another shard count is
+ * another sum). */
 static void test_default_shards(void **state)
 {
     (void)state;
@@ -109,7 +110,7 @@ static void test_default_shards(void **state)
     done(&by_default);
     done(&two);
     done(&whole);
-    run small = train(spec_relu, 2, 0, 24), small_whole = train(spec_relu, 1, 1, 24);
+    run small = train(spec_relu, 2, 0, 48), small_whole = train(spec_relu, 1, 1, 48);
     assert_true(same(small, small_whole));
     done(&small);
     done(&small_whole);

@@ -71,7 +71,7 @@ nb_status nb_shards_check(const nb_train_config *c)
 
 /* The smallest shard the threads split a batch into by themselves: below
  * it a matrix product runs too far from its speed for two threads to gain. */
-#define MIN_SHARD_ROWS 16
+#define MIN_SHARD_ROWS 32
 
 /* Does the model's graph hold a buffer (batch norm's running estimates)?
  * Its values then depend on how a batch is split, so threads do not
