@@ -441,6 +441,11 @@ static inline double nb_random_uniform(uint64_t key, size_t e)
     return (double)(h >> 11) * 0x1.0p-53; /* the top 53 bits: exact in a double */
 }
 
+/* nb_optimizer_step_guarded on at most threads threads (0: nb_get_threads).
+ * Each value's update is the same whatever the split: only speed differs. */
+nb_status nb_optimizer_step_split(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr,
+                                  nb_real *backup, int threads);
+
 /* Graphviz DOT, shared by the trace (nb_graph_write_dot) and the explain
  * page: text inside a quoted string (quotes and backslashes escaped,
  * control characters replaced), and the shape and colour of each kind. */

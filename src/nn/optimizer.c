@@ -258,13 +258,19 @@ static void guarded_part(void *ctx, int k)
 nb_status nb_optimizer_step_guarded(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr,
                                     nb_real *backup)
 {
+    return nb_optimizer_step_split(opt, p, grad, lr, backup, 0);
+}
+
+nb_status nb_optimizer_step_split(nb_optimizer *opt, nb_real *p, const nb_real *grad, double lr,
+                                  nb_real *backup, int threads)
+{
     if (!opt || !p || !grad || !backup)
         return nb_error(NB_ERR_ARGUMENT,
                         "optimizer step: no optimizer, parameters, gradients or backup");
     opt->steps++;
     guarded_step g = {.opt = opt, .p = p, .backup = backup, .grad = grad, .lr = lr};
     size_t most = opt->count / GUARD_GRAIN;
-    g.parts = nb_in_part() ? 1 : nb_get_threads();
+    g.parts = nb_in_part() ? 1 : threads > 0 ? threads : nb_get_threads();
     if ((size_t)g.parts > most) g.parts = most > 0 ? (int)most : 1;
     if (g.parts > 64) g.parts = 64;
     nb_parallel(g.parts, guarded_part, &g);
