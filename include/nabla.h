@@ -1097,13 +1097,18 @@ typedef struct nb_train_config {
      * checkpoint is written to checkpoint_path (which must be set) and
      * nb_train returns NB_ERR_INTERRUPTED. */
     volatile int *interrupt;
-    /* Shards (docs/mpi.md): 1 computes each batch in one piece, 0 (the
-     * default) one shard per process (1 alone); K > 1 (a power of two, at
-     * most batch, a multiple of comm's size) splits every batch into K fixed row
-     * ranges of ceil(rows / K) rows, runs forward and backward on each and
-     * sums their gradients (each weighted by its rows / rows of the batch
-     * for a loss that averages) in a fixed pairwise tree, so that the
-     * weights do not depend on how many processes share the shards. */
+    /* Shards (docs/mpi.md): 1 computes each batch in one piece; K > 1 (a
+     * power of two, at most batch, a multiple of comm's size) splits every
+     * batch into K fixed row ranges of ceil(rows / K) rows, runs forward
+     * and backward on each (at once on the threads, each on its own copy
+     * of the graph) and sums their gradients (each weighted by its rows /
+     * rows of the batch for a loss that averages) in a fixed pairwise
+     * tree, so that the weights of a model without convolutions do not
+     * depend on the thread or process count (a convolution's own split
+     * over the threads sums in another order). 0, the default: one shard
+     * per thread (rounded down to a power of two) times the processes,
+     * fewer when a shard would have under 32 rows, and 1 for a model with
+     * batch norm (its statistics depend on the split). */
     int shards;
     /* The processes that train this model together (NULL: this one
      * alone); see nb_comm. Its size must divide shards. */

@@ -51,6 +51,13 @@ expect_rc 2 "--shards 3"
 expect_err "shards must be a power of two" "--shards 3"
 run "$NABLA" train --data no-such-file.csv --model "$SPEC" --batch 64 --shards 128
 expect_rc 2 "--shards past the batch"
+# Batch norm cannot learn from a shard of one row, also when every full
+# batch ends in one (7 rows in shards of 2): refused before training.
+run "$NABLA" train --data spiral --model dense:8,batchnorm,relu,dense:3 --batch 7 --shards 4 \
+    --epochs 1 --out "$T/bn7.st"
+expect_rc 1 "batch norm with a 1-row shard in every batch"
+expect_err "batches of 7 in 4 shards of up to 2 rows end in a shard of 1" "1-row shard"
+if [ -e "$T/bn7.st" ]; then fail "a refused run wrote a model"; else pass; fi
 run "$NABLA" train --data spiral --model "$SPEC" --batch 0
 expect_rc 2 "batch out of range"
 expect_err "--batch" "batch out of range"

@@ -135,9 +135,9 @@ static nb_status check_training(const cJSON *j, const nb_train_config *c, int sh
     if (st == NB_OK && was != shards)
         st = nb_error(NB_ERR_ARGUMENT,
                       "it was written with batches split into %.0f %s, this run splits them "
-                      "into %d (by default the threads and processes decide); resume with "
-                      "--shards %.0f",
-                      was, was == 1 ? "shard" : "shards", shards, was);
+                      "into %d%s; resume with --shards %.0f",
+                      was, was == 1 ? "shard" : "shards", shards,
+                      c->shards > 0 ? "" : " (by default the threads and processes decide)", was);
     return st;
 }
 

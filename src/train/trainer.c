@@ -105,9 +105,22 @@ static nb_status epoch_samples(nb_train_state *s, int batch)
     nb_train_internal *in = s->internal;
     int shard = in->b.batch; /* the rows the graph is compiled for */
     size_t count = s->train->count, last = count % (size_t)batch % (size_t)shard;
+    /* A full batch's last shard may be shorter: 7 rows in shards of 2
+     * end in a shard of 1. */
+    int tail = batch - (batch - 1) / shard * shard;
     nb_status st = nb_graph_check_rows(in->b.graph, shard);
+    if (st == NB_OK && tail < shard) {
+        st = nb_graph_check_rows(in->b.graph, tail);
+        if (st != NB_OK)
+            return nb_error_prefix(st,
+                                   "training: batches of %d in %d shards of up to %d rows end "
+                                   "in a shard of %d (give a --shards or --batch that divide "
+                                   "evenly)",
+                                   batch, in->shards, shard, tail);
+    }
     if (st != NB_OK && shard < batch)
-        return nb_error_prefix(st, "training: %d shards of %d rows", in->shards, shard);
+        return nb_error_prefix(st, "training: %d shards of %d %s", in->shards, shard,
+                               nb_plural(shard, "row", "rows"));
     if (st != NB_OK)
         return batch < s->config.batch
                    ? nb_error_prefix(st, "training: the training set has %zu %s", count,
